@@ -1,0 +1,472 @@
+//! Admin operations: one implementation of each, used by the CLI directly on the database
+//! file and by the running server on behalf of the CLI through the admin socket. Validation
+//! happens here, so both paths accept and refuse exactly the same things and print the same
+//! output.
+
+pub mod socket;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::model::{
+    random_secret, Client, ClientId, DisplayName, Email, GrantType, Id, Invalid, Password,
+    RedirectUri, Scope, SecretHash, User, UserId, Username,
+};
+use crate::password;
+use crate::store::{Store, StoreError};
+
+/// The most redirect URIs one client may register.
+pub const MAX_REDIRECT_URIS: usize = 20;
+
+/// An admin command, as it travels over the admin socket (one JSON line).
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AdminRequest {
+    /// Who is serving: asked by a second `serve` and by the CLI.
+    ServerInfo,
+    ClientCreate {
+        name: String,
+        redirect_uris: Vec<String>,
+        scope: Option<String>,
+        public: bool,
+        grant_types: Option<String>,
+    },
+    ClientList,
+    ClientShow {
+        id: String,
+    },
+    ClientDelete {
+        id: String,
+    },
+    ClientRotateSecret {
+        id: String,
+    },
+    UserCreate {
+        username: String,
+        email: Option<String>,
+        name: Option<String>,
+        password: String,
+    },
+    UserList,
+    UserDelete {
+        username: String,
+    },
+    UserSetPassword {
+        username: String,
+        password: String,
+    },
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClientSecretView {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scope: String,
+    pub grant_types: Vec<String>,
+    pub public: bool,
+    pub created_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClientsView {
+    pub clients: Vec<ClientView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserRef {
+    pub user_id: String,
+    pub username: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserView {
+    pub user_id: String,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub created_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UsersView {
+    pub users: Vec<UserView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DeletedView {
+    pub deleted: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ServerInfoView {
+    pub pid: u32,
+    pub listen: String,
+    pub issuer: String,
+    pub version: String,
+}
+
+/// What an admin command produced. `--json` prints the inner object alone.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum AdminOutput {
+    ClientSecret(ClientSecretView),
+    Client(ClientView),
+    Clients(ClientsView),
+    User(UserRef),
+    Users(UsersView),
+    Deleted(DeletedView),
+    ServerInfo(ServerInfoView),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminErrorKind {
+    /// The input is malformed or breaks a rule; nothing was written.
+    Invalid,
+    NotFound,
+    Conflict,
+    /// The storage failed; nothing was written.
+    Unavailable,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    pub kind: AdminErrorKind,
+    pub message: String,
+}
+
+impl AdminError {
+    fn new(kind: AdminErrorKind, message: impl Into<String>) -> AdminError {
+        AdminError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Invalid> for AdminError {
+    fn from(invalid: Invalid) -> AdminError {
+        AdminError::new(AdminErrorKind::Invalid, invalid.0)
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> AdminError {
+        AdminError::new(AdminErrorKind::Unavailable, error.to_string())
+    }
+}
+
+/// Runs one admin command against the store. `ServerInfo` is answered by whoever serves;
+/// here it is an error, because no server is running.
+pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput, AdminError> {
+    match request {
+        AdminRequest::ServerInfo => Err(AdminError::new(
+            AdminErrorKind::NotFound,
+            "no keyward server is running on this data directory",
+        )),
+        AdminRequest::ClientCreate {
+            name,
+            redirect_uris,
+            scope,
+            public,
+            grant_types,
+        } => create_client(store, &name, &redirect_uris, scope.as_deref(), public, grant_types.as_deref()).await,
+        AdminRequest::ClientList => Ok(AdminOutput::Clients(ClientsView {
+            clients: store.clients()?.iter().map(client_view).collect(),
+        })),
+        AdminRequest::ClientShow { id } => {
+            let id = ClientId::parse(&id)?;
+            let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
+            Ok(AdminOutput::Client(client_view(&client)))
+        }
+        AdminRequest::ClientDelete { id } => {
+            let id = ClientId::parse(&id)?;
+            if !store.delete_client(id).await? {
+                return Err(client_not_found(id));
+            }
+            Ok(AdminOutput::Deleted(DeletedView {
+                deleted: id.to_string(),
+            }))
+        }
+        AdminRequest::ClientRotateSecret { id } => {
+            let id = ClientId::parse(&id)?;
+            let secret = random_secret();
+            match store.set_client_secret(id, SecretHash::of(&secret)).await? {
+                None => Err(client_not_found(id)),
+                Some(false) => Err(AdminError::new(
+                    AdminErrorKind::Invalid,
+                    format!("client {id} is public and has no secret to rotate"),
+                )),
+                Some(true) => Ok(AdminOutput::ClientSecret(ClientSecretView {
+                    client_id: id.to_string(),
+                    client_secret: Some(secret),
+                })),
+            }
+        }
+        AdminRequest::UserCreate {
+            username,
+            email,
+            name,
+            password,
+        } => create_user(store, &username, email.as_deref(), name.as_deref(), &password).await,
+        AdminRequest::UserList => Ok(AdminOutput::Users(UsersView {
+            users: store.users()?.iter().map(user_view).collect(),
+        })),
+        AdminRequest::UserDelete { username } => {
+            let username = Username::parse(&username)?;
+            match store.delete_user(username.clone()).await? {
+                Some(_) => Ok(AdminOutput::Deleted(DeletedView {
+                    deleted: username.as_str().to_owned(),
+                })),
+                None => Err(user_not_found(&username)),
+            }
+        }
+        AdminRequest::UserSetPassword { username, password } => {
+            let username = Username::parse(&username)?;
+            let password = Password::parse(&password)?;
+            if store.user_by_username(&username)?.is_none() {
+                return Err(user_not_found(&username));
+            }
+            let hash = hash_password(password).await?;
+            match store.set_password_hash(username.clone(), hash).await? {
+                Some(id) => Ok(AdminOutput::User(UserRef {
+                    user_id: id.to_string(),
+                    username: username.as_str().to_owned(),
+                })),
+                None => Err(user_not_found(&username)),
+            }
+        }
+    }
+}
+
+async fn create_client(
+    store: &Store,
+    name: &str,
+    redirect_uris: &[String],
+    scope: Option<&str>,
+    public: bool,
+    grant_types: Option<&str>,
+) -> Result<AdminOutput, AdminError> {
+    let name = DisplayName::parse("client name", name)?;
+    let grant_types = match grant_types {
+        Some(list) => GrantType::parse_list(list)?,
+        None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+    };
+    if public && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(Invalid(
+            "a public client has no secret, so it cannot use client_credentials".into(),
+        )
+        .into());
+    }
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(Invalid(format!(
+            "more than {MAX_REDIRECT_URIS} redirect URIs"
+        ))
+        .into());
+    }
+    let mut parsed_uris = Vec::with_capacity(redirect_uris.len());
+    for uri in redirect_uris {
+        let uri = RedirectUri::parse(uri)?;
+        if !parsed_uris.contains(&uri) {
+            parsed_uris.push(uri);
+        }
+    }
+    if parsed_uris.is_empty() && grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(Invalid(
+            "at least one --redirect-uri is required for the authorization_code grant".into(),
+        )
+        .into());
+    }
+    let scope = Scope::parse(scope.unwrap_or("openid profile email"))?;
+    let secret = (!public).then(random_secret);
+    let client = Client {
+        id: ClientId(Id::generate(clock::now_millis())),
+        name,
+        redirect_uris: parsed_uris,
+        scope,
+        grant_types,
+        secret_hash: secret.as_deref().map(SecretHash::of),
+        created_at: clock::now(),
+    };
+    let client_id = client.id;
+    store.insert_client(client).await?;
+    Ok(AdminOutput::ClientSecret(ClientSecretView {
+        client_id: client_id.to_string(),
+        client_secret: secret,
+    }))
+}
+
+async fn create_user(
+    store: &Store,
+    username: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+    password: &str,
+) -> Result<AdminOutput, AdminError> {
+    let username = Username::parse(username)?;
+    let email = email.map(Email::parse).transpose()?;
+    let name = name
+        .map(|name| DisplayName::parse("name", name))
+        .transpose()?;
+    let password = Password::parse(password)?;
+    // Checked before the slow hash; the insert checks again inside its transaction.
+    if store.user_by_username(&username)?.is_some() {
+        return Err(username_taken(&username));
+    }
+    let user = User {
+        id: UserId(Id::generate(clock::now_millis())),
+        username: username.clone(),
+        email,
+        name,
+        password_hash: hash_password(password).await?,
+        created_at: clock::now(),
+    };
+    let user_id = user.id;
+    store
+        .insert_user(user)
+        .await?
+        .map_err(|_| username_taken(&username))?;
+    Ok(AdminOutput::User(UserRef {
+        user_id: user_id.to_string(),
+        username: username.as_str().to_owned(),
+    }))
+}
+
+async fn hash_password(password: Password) -> Result<String, AdminError> {
+    password::hash(password)
+        .await
+        .map_err(|error| AdminError::new(AdminErrorKind::Unavailable, error.to_string()))
+}
+
+fn client_not_found(id: ClientId) -> AdminError {
+    AdminError::new(AdminErrorKind::NotFound, format!("no client with id {id}"))
+}
+
+fn user_not_found(username: &Username) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::NotFound,
+        format!("no user named '{}'", username.as_str()),
+    )
+}
+
+fn username_taken(username: &Username) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::Conflict,
+        format!("username '{}' is already taken", username.as_str()),
+    )
+}
+
+fn client_view(client: &Client) -> ClientView {
+    ClientView {
+        client_id: client.id.to_string(),
+        name: client.name.as_str().to_owned(),
+        redirect_uris: client
+            .redirect_uris
+            .iter()
+            .map(|uri| uri.as_str().to_owned())
+            .collect(),
+        scope: client.scope.to_string(),
+        grant_types: client
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str().to_owned())
+            .collect(),
+        public: client.is_public(),
+        created_at: client.created_at,
+    }
+}
+
+fn user_view(user: &User) -> UserView {
+    UserView {
+        user_id: user.id.to_string(),
+        username: user.username.as_str().to_owned(),
+        email: user.email.as_ref().map(|email| email.as_str().to_owned()),
+        name: user.name.as_ref().map(|name| name.as_str().to_owned()),
+        created_at: user.created_at,
+    }
+}
+
+impl AdminOutput {
+    /// The object `--json` prints.
+    pub fn json(&self) -> serde_json::Value {
+        let value = match self {
+            AdminOutput::ClientSecret(view) => serde_json::to_value(view),
+            AdminOutput::Client(view) => serde_json::to_value(view),
+            AdminOutput::Clients(view) => serde_json::to_value(view),
+            AdminOutput::User(view) => serde_json::to_value(view),
+            AdminOutput::Users(view) => serde_json::to_value(view),
+            AdminOutput::Deleted(view) => serde_json::to_value(view),
+            AdminOutput::ServerInfo(view) => serde_json::to_value(view),
+        };
+        value.expect("admin views serialize to JSON")
+    }
+
+    /// The text a person reads.
+    pub fn human(&self) -> String {
+        match self {
+            AdminOutput::ClientSecret(view) => match &view.client_secret {
+                Some(secret) => format!(
+                    "client_id:     {}\nclient_secret: {secret}\n\nThe secret is shown once and never again: store it now.",
+                    view.client_id
+                ),
+                None => format!("client_id: {}\n(public client: no secret)", view.client_id),
+            },
+            AdminOutput::Client(view) => human_client(view),
+            AdminOutput::Clients(view) if view.clients.is_empty() => "no clients".to_owned(),
+            AdminOutput::Clients(view) => view
+                .clients
+                .iter()
+                .map(human_client)
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+            AdminOutput::User(view) => {
+                format!("user_id:  {}\nusername: {}", view.user_id, view.username)
+            }
+            AdminOutput::Users(view) if view.users.is_empty() => "no users".to_owned(),
+            AdminOutput::Users(view) => view
+                .users
+                .iter()
+                .map(|user| {
+                    let mut line = format!("{}  {}", user.user_id, user.username);
+                    if let Some(email) = &user.email {
+                        line.push_str(&format!("  <{email}>"));
+                    }
+                    if let Some(name) = &user.name {
+                        line.push_str(&format!("  {name}"));
+                    }
+                    line
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::Deleted(view) => format!("deleted {}", view.deleted),
+            AdminOutput::ServerInfo(view) => format!(
+                "keyward {} (pid {}) listening on {}, issuer {}",
+                view.version, view.pid, view.listen, view.issuer
+            ),
+        }
+    }
+}
+
+fn human_client(view: &ClientView) -> String {
+    format!(
+        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscope:         {}\ngrant_types:   {}\ncreated_at:    {}",
+        view.client_id,
+        view.name,
+        if view.public { "public" } else { "confidential" },
+        view.redirect_uris.join(" "),
+        view.scope,
+        view.grant_types.join(","),
+        view.created_at
+    )
+}

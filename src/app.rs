@@ -1,0 +1,236 @@
+//! The composition root: the one place that knows every module. It opens the store, builds
+//! the state, binds the listeners, runs the HTTP server and the admin socket, and on
+//! shutdown stops both, lets in-flight requests finish, and closes the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use actix_web::{web, App, HttpServer};
+
+use crate::admin::{self, socket, AdminOutput, AdminRequest, ServerInfoView};
+use crate::config::ServeConfig;
+use crate::http::{self, AppState};
+use crate::model::random_secret;
+use crate::store::{OpenError, OpenOptions, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Open(#[from] OpenError),
+    #[error(
+        "another keyward server (pid {pid}, listening on {listen}) is already serving {data_dir}; \
+         stop it first"
+    )]
+    AlreadyRunning {
+        data_dir: PathBuf,
+        pid: u32,
+        listen: String,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the admin socket {path}: {source}")]
+    AdminSocket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Server(std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Runs the server until `shutdown` resolves. `on_bound` hears the address actually bound
+/// (port 0 picks a free one), after everything is ready to serve.
+pub async fn serve_with(
+    options: OpenOptions,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let store = match Store::open(&options) {
+        Ok(store) => store,
+        Err(OpenError::InUse(path)) => return Err(already_running(&options, path).await),
+        Err(error) => return Err(error.into()),
+    };
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
+        address: config.listen,
+        source,
+    })?;
+    let address = listener.local_addr().map_err(ServeError::Server)?;
+    let issuer = config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let admin_listener = socket::bind(&options.data_dir).map_err(|source| ServeError::AdminSocket {
+        path: socket::socket_path(&options.data_dir),
+        source,
+    })?;
+
+    let state = web::Data::new(AppState {
+        store: store.clone(),
+        issuer: issuer.clone(),
+        lifetimes: config.lifetimes.clone(),
+    });
+    let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(http::configure)
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(30)
+    .listen(listener)
+    .map_err(ServeError::Server)?
+    .run();
+    let server_handle = server.handle();
+    let mut server_task = tokio::spawn(server);
+
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let info = ServerInfoView {
+        pid: std::process::id(),
+        listen: format!("http://{address}"),
+        issuer: issuer.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let admin_task = tokio::spawn(socket::serve(admin_listener, store.clone(), info, async {
+        let _ = admin_stopped.await;
+    }));
+
+    tracing::info!(%address, %issuer, data_dir = %options.data_dir.display(), "keyward listening");
+    on_bound(address);
+    let served = tokio::select! {
+        _ = shutdown => None,
+        finished = &mut server_task => Some(finished),
+    };
+    let served = match served {
+        Some(finished) => finished,
+        None => {
+            // Graceful: stop accepting, let in-flight requests finish.
+            server_handle.stop(true).await;
+            server_task.await
+        }
+    };
+    let _ = stop_admin.send(());
+    let _ = admin_task.await;
+    let _ = std::fs::remove_file(socket::socket_path(&options.data_dir));
+    store
+        .close()
+        .map_err(|error| ServeError::Setup(error.to_string()))?;
+    tracing::info!("database closed");
+    match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(ServeError::Server(error)),
+        Err(join_error) => Err(ServeError::Setup(join_error.to_string())),
+    }
+}
+
+async fn already_running(options: &OpenOptions, path: PathBuf) -> ServeError {
+    match socket::request(&options.data_dir, &AdminRequest::ServerInfo).await {
+        Ok(Some(Ok(AdminOutput::ServerInfo(info)))) => ServeError::AlreadyRunning {
+            data_dir: options.data_dir.clone(),
+            pid: info.pid,
+            listen: info.listen,
+        },
+        _ => ServeError::Open(OpenError::InUse(path)),
+    }
+}
+
+/// What `keyward demo` created, to print once the server is up.
+pub struct DemoSetup {
+    data_dir: PathBuf,
+    username: String,
+    password: String,
+    client_id: String,
+    client_secret: String,
+}
+
+/// Creates the demo user and client in a fresh data directory, through the same admin
+/// operations the CLI uses.
+pub async fn demo_setup(options: &OpenOptions, listen: SocketAddr) -> Result<DemoSetup, ServeError> {
+    let store = Store::open(options)?;
+    let setup_error = |error: admin::AdminError| ServeError::Setup(error.message);
+    let password = random_secret()[..16].to_owned();
+    admin::execute(
+        &store,
+        AdminRequest::UserCreate {
+            username: "demo".into(),
+            email: Some("demo@example.com".into()),
+            name: Some("Demo User".into()),
+            password: password.clone(),
+        },
+    )
+    .await
+    .map_err(setup_error)?;
+    let client = admin::execute(
+        &store,
+        AdminRequest::ClientCreate {
+            name: "Demo app".into(),
+            redirect_uris: vec![format!("http://{}/demo/callback", demo_loopback(listen))],
+            scope: Some("openid profile email".into()),
+            public: false,
+            grant_types: Some("authorization_code,refresh_token,client_credentials".into()),
+        },
+    )
+    .await
+    .map_err(setup_error)?;
+    store
+        .close()
+        .map_err(|error| ServeError::Setup(error.to_string()))?;
+    let AdminOutput::ClientSecret(client) = client else {
+        return Err(ServeError::Setup("client create returned no secret".into()));
+    };
+    Ok(DemoSetup {
+        data_dir: options.data_dir.clone(),
+        username: "demo".into(),
+        password,
+        client_id: client.client_id,
+        client_secret: client.client_secret.unwrap_or_default(),
+    })
+}
+
+/// The loopback literal of the demo's listen address; a wildcard bind is reached on 127.0.0.1.
+fn demo_loopback(listen: SocketAddr) -> SocketAddr {
+    if listen.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], listen.port()))
+    } else {
+        listen
+    }
+}
+
+impl DemoSetup {
+    pub fn banner(&self, bound: SocketAddr) -> String {
+        let base = format!("http://{}", demo_loopback(bound));
+        format!(
+            "keyward demo is running at {base}\n\
+             (throwaway data in {data_dir}, deleted when you stop it with Ctrl-C)\n\n\
+             demo user:      {username} / {password}\n\
+             client_id:      {client_id}\n\
+             client_secret:  {client_secret}\n\n\
+             Try, in another terminal:\n\
+             \x20 curl {base}/healthz\n\
+             \x20 cargo run --release -- --data-dir {data_dir} client list\n",
+            data_dir = self.data_dir.display(),
+            username = self.username,
+            password = self.password,
+            client_id = self.client_id,
+            client_secret = self.client_secret,
+        )
+    }
+}

@@ -1,0 +1,357 @@
+//! The command line: clap definitions, and admin commands run either through a running
+//! server's admin socket or directly on the database file when no server runs.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::admin::{self, socket, AdminOutput, AdminRequest};
+use crate::app;
+use crate::config::{parse_duration, parse_issuer, Lifetimes, ServeConfig};
+use crate::store::{KeyLocation, OpenError, OpenOptions, Store};
+
+#[derive(Parser)]
+#[command(name = "keyward", version, about = "OAuth 2.0 / OpenID Connect authorization server")]
+pub struct Cli {
+    /// Where keyward.redb and master.key live.
+    #[arg(long, global = true, env = "KEYWARD_DATA_DIR", default_value = "./keyward-data")]
+    data_dir: PathBuf,
+    /// Print one JSON object instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the authorization server.
+    Serve(ServeArgs),
+    /// Start a throwaway server with a demo user and client, to try keyward out.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The issuer URL clients see (default http://<listen>).
+    #[arg(long)]
+    issuer: Option<String>,
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    code_ttl: Duration,
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    access_token_ttl: Duration,
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    refresh_token_ttl: Duration,
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    sweep_interval: Duration,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; its secret is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Space-separated scopes the client may request.
+        #[arg(long)]
+        scope: Option<String>,
+        /// A client that cannot keep a secret (mobile, single-page app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Comma-separated: authorization_code, refresh_token, client_credentials.
+        #[arg(long)]
+        grant_types: Option<String>,
+    },
+    List,
+    Show {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+    /// Replace a confidential client's secret; the new one is printed once.
+    RotateSecret {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    List,
+    Delete {
+        username: String,
+    },
+    SetPassword {
+        username: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+#[derive(Args)]
+struct PasswordArgs {
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Refused: a password on the command line is visible to every user of the machine.
+    #[arg(long, hide = true)]
+    password: Option<String>,
+}
+
+/// A failed command: one line for stderr, and the exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn key_location(data_dir: &Path) -> KeyLocation {
+    KeyLocation::resolve(
+        data_dir,
+        std::env::var("KEYWARD_MASTER_KEY_FILE").ok().as_deref(),
+        std::env::var("CREDENTIALS_DIRECTORY").ok().as_deref(),
+    )
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let options = OpenOptions {
+        key: key_location(&cli.data_dir),
+        data_dir: cli.data_dir,
+    };
+    let request = match cli.command {
+        Command::Serve(args) => return serve(options, serve_config(args)?),
+        Command::Demo { listen } => return demo(listen),
+        Command::Client(command) => client_request(command),
+        Command::User(command) => user_request(command)?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::new(format!("cannot start the runtime: {error}")))?;
+    let output = runtime.block_on(run_admin(&options, request))?;
+    print_output(&output, cli.json);
+    Ok(())
+}
+
+fn print_output(output: &AdminOutput, json: bool) {
+    if json {
+        println!("{}", output.json());
+    } else {
+        println!("{}", output.human());
+    }
+}
+
+fn client_request(command: ClientCommand) -> AdminRequest {
+    match command {
+        ClientCommand::Create {
+            name,
+            redirect_uris,
+            scope,
+            public,
+            grant_types,
+        } => AdminRequest::ClientCreate {
+            name,
+            redirect_uris,
+            scope,
+            public,
+            grant_types,
+        },
+        ClientCommand::List => AdminRequest::ClientList,
+        ClientCommand::Show { id } => AdminRequest::ClientShow { id },
+        ClientCommand::Delete { id } => AdminRequest::ClientDelete { id },
+        ClientCommand::RotateSecret { id } => AdminRequest::ClientRotateSecret { id },
+    }
+}
+
+fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
+    Ok(match command {
+        UserCommand::Create {
+            username,
+            email,
+            name,
+            password,
+        } => AdminRequest::UserCreate {
+            username,
+            email,
+            name,
+            password: read_password(&password)?,
+        },
+        UserCommand::List => AdminRequest::UserList,
+        UserCommand::Delete { username } => AdminRequest::UserDelete { username },
+        UserCommand::SetPassword { username, password } => AdminRequest::UserSetPassword {
+            username,
+            password: read_password(&password)?,
+        },
+    })
+}
+
+fn read_password(args: &PasswordArgs) -> Result<String, Failure> {
+    if args.password.is_some() {
+        return Err(Failure {
+            message: "passwords are never accepted on the command line (other users can see \
+                      it); pipe it in with --password-stdin"
+                .into(),
+            code: 2,
+        });
+    }
+    if !args.password_stdin {
+        return Err(Failure {
+            message: "--password-stdin is required: pipe the password in on standard input".into(),
+            code: 2,
+        });
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_end(&mut bytes)
+        .map_err(|error| Failure::new(format!("cannot read the password from stdin: {error}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::new("the password on stdin is not valid UTF-8"))?;
+    let line = text.split('\n').next().unwrap_or("");
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+}
+
+/// Runs an admin command through the running server if there is one, else on the file.
+async fn run_admin(options: &OpenOptions, request: AdminRequest) -> Result<AdminOutput, Failure> {
+    let from_server = |answer: Result<AdminOutput, admin::AdminError>| {
+        answer.map_err(|error| Failure::new(error.message))
+    };
+    // A server that has just locked the database binds its socket a moment later, so
+    // "in use but no socket yet" is retried briefly before it is reported.
+    for _attempt in 0..50 {
+        match socket::request(&options.data_dir, &request).await {
+            Ok(Some(answer)) => return from_server(answer),
+            Ok(None) => {}
+            Err(error) => {
+                return Err(Failure::new(format!(
+                    "admin socket {}: {error}",
+                    socket::socket_path(&options.data_dir).display()
+                )))
+            }
+        }
+        match Store::open(options) {
+            Ok(store) => {
+                let answer = admin::execute(&store, request).await;
+                store
+                    .close()
+                    .map_err(|error| Failure::new(error.to_string()))?;
+                return from_server(answer);
+            }
+            Err(OpenError::InUse(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(error) => return Err(Failure::new(error.to_string())),
+        }
+    }
+    Err(Failure::new(format!(
+        "the database in {} is held by another process that does not answer on its admin socket",
+        options.data_dir.display()
+    )))
+}
+
+fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
+    let issuer = args
+        .issuer
+        .as_deref()
+        .map(parse_issuer)
+        .transpose()
+        .map_err(Failure::new)?;
+    Ok(ServeConfig {
+        listen: args.listen,
+        issuer,
+        lifetimes: Lifetimes {
+            code: args.code_ttl,
+            access_token: args.access_token_ttl,
+            refresh_token: args.refresh_token_ttl,
+        },
+        sweep_interval: args.sweep_interval,
+    })
+}
+
+fn serve(options: OpenOptions, config: ServeConfig) -> Result<(), Failure> {
+    actix_web::rt::System::new()
+        .block_on(app::serve_with(
+            options,
+            config,
+            app::shutdown_signal(),
+            |bound| {
+                // Scripts and tests read this line to learn the port when --listen used port 0.
+                println!("keyward listening on http://{bound}");
+            },
+        ))
+        .map_err(|error| Failure::new(error.to_string()))
+}
+
+fn demo(listen: SocketAddr) -> Result<(), Failure> {
+    let data_dir = std::env::temp_dir().join(format!(
+        "keyward-demo-{}",
+        &crate::model::random_secret()[..12].replace(['-', '_'], "x")
+    ));
+    let options = OpenOptions {
+        key: KeyLocation::Default(data_dir.join("master.key")),
+        data_dir: data_dir.clone(),
+    };
+    let result = actix_web::rt::System::new().block_on(async {
+        let setup = app::demo_setup(&options, listen)
+            .await
+            .map_err(|error| Failure::new(error.to_string()))?;
+        let config = ServeConfig {
+            listen,
+            issuer: None,
+            lifetimes: Lifetimes::default(),
+            sweep_interval: Duration::from_secs(60),
+        };
+        app::serve_with(options, config, app::shutdown_signal(), move |bound| {
+            println!("{}", setup.banner(bound));
+        })
+        .await
+        .map_err(|error| Failure::new(error.to_string()))
+    });
+    let _ = std::fs::remove_dir_all(&data_dir);
+    result
+}

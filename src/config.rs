@@ -1,0 +1,105 @@
+//! Validated settings for `serve`, from flags and environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Parses `90s`, `30m`, `1h`, `7d`: a positive whole number and one unit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("duration '{text}' needs a unit: s, m, h or d (e.g. 30m)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("duration '{text}' must start with a whole number (e.g. 30m)"))?;
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("duration '{text}' has unknown unit '{unit}': use s, m, h or d")),
+    };
+    if number == 0 {
+        return Err(format!("duration '{text}' must be greater than zero"));
+    }
+    // Ten years is longer than any TTL an operator means; a larger number is a typo.
+    let seconds = number
+        .checked_mul(seconds_per_unit)
+        .filter(|seconds| *seconds <= 10 * 365 * 86_400)
+        .ok_or_else(|| format!("duration '{text}' is longer than ten years"))?;
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Checks an issuer identifier (RFC 8414 §2): an absolute http(s) URL without query or
+/// fragment. Returned without a trailing slash, so `{issuer}/oauth2/token` is well formed.
+pub fn parse_issuer(text: &str) -> Result<String, String> {
+    let parsed =
+        url::Url::parse(text).map_err(|error| format!("issuer '{text}' is not a URL: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(format!("issuer '{text}' must be an http or https URL"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "issuer '{text}' must not have a query or fragment (RFC 8414 §2)"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("issuer '{text}' must not contain user information"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Lifetimes of what the server issues.
+#[derive(Debug, Clone)]
+pub struct Lifetimes {
+    pub code: Duration,
+    pub access_token: Duration,
+    pub refresh_token: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Lifetimes {
+        Lifetimes {
+            code: Duration::from_secs(30 * 60),
+            access_token: Duration::from_secs(3600),
+            refresh_token: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    /// `None`: derived from the address actually bound (`http://<addr>`).
+    pub issuer: Option<String>,
+    pub lifetimes: Lifetimes,
+    pub sweep_interval: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        for bad in ["", "10", "m", "0s", "-5s", "5 m", "5w", "1.5h", "99999999999999999999d", "5000d"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn issuers() {
+        assert_eq!(
+            parse_issuer("https://auth.example.com/").as_deref(),
+            Ok("https://auth.example.com")
+        );
+        assert!(parse_issuer("https://auth.example.com/?a=b").is_err());
+        assert!(parse_issuer("ftp://auth.example.com").is_err());
+        assert!(parse_issuer("auth.example.com").is_err());
+    }
+}

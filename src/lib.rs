@@ -1,0 +1,21 @@
+//! keyward: an OAuth 2.0 authorization server and OpenID Connect provider in one binary.
+//!
+//! Codemap. `cli` parses the command line and runs admin commands, through the running
+//! server's `admin::socket` or directly on the file. `admin` holds the one implementation of
+//! each admin operation. `app` is the composition root that wires `store`, `http` and the
+//! admin socket together for `serve`. `store` is the only module that touches redb; it
+//! seals records, keeps the schema, and commits writes in batches on one writer thread.
+//! `model` holds validated domain types; `config` validated settings; `clock` the one
+//! reading of the wall clock; `password` argon2id on a bounded pool. Data flows one way:
+//! http → (oauth) → store.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod model;
+pub mod password;
+pub mod store;

@@ -1,0 +1,623 @@
+//! Shared domain types. Each constructor validates, so a value of one of these types is
+//! always well formed: the store and the protocol code never re-check what a type promises.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch. Every decision about time takes one of these as an argument;
+/// only `clock.rs` reads the wall clock.
+pub type UnixTime = u64;
+
+/// A rejected value, with a sentence that says what is wrong in the words of the user who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn invalid<T>(message: impl Into<String>) -> Result<T, Invalid> {
+    Err(Invalid(message.into()))
+}
+
+/// A 128-bit record id: 48 bits of milliseconds then 80 random bits. Time-ordered ids keep
+/// batched inserts at the right edge of redb's B-tree instead of scattering them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Id([u8; 16]);
+
+impl Id {
+    pub fn generate(now_millis: u64) -> Id {
+        let mut bytes = [0u8; 16];
+        bytes[..6].copy_from_slice(&now_millis.to_be_bytes()[2..]);
+        rand::rngs::OsRng.fill_bytes(&mut bytes[6..]);
+        Id(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Id {
+        Id(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// Parses the 32-character lowercase hex form that `Display` prints.
+    pub fn parse(text: &str) -> Option<Id> {
+        if text.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(index * 2..index * 2 + 2)?, 16).ok()?;
+        }
+        // Only the canonical lowercase form names a record, so two spellings never alias.
+        (Id(bytes).to_string() == text).then_some(Id(bytes))
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(formatter, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Id({self})")
+    }
+}
+
+macro_rules! id_newtype {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Debug)]
+        pub struct $name(pub Id);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<$name, Invalid> {
+                match Id::parse(text) {
+                    Some(id) => Ok($name(id)),
+                    None => invalid(format!(
+                        concat!("'{}' is not a ", $what, " (expected 32 lowercase hex characters)"),
+                        truncate_for_message(text)
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(formatter)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// The public identifier of an OAuth client (RFC 6749 §2.2).
+    ClientId,
+    "client id"
+);
+id_newtype!(
+    /// The stable identifier of a user; the OpenID Connect `sub`.
+    UserId,
+    "user id"
+);
+
+/// Shortens user input quoted back in an error message, so a 1 MB argument does not
+/// become a 1 MB error line.
+pub fn truncate_for_message(text: &str) -> String {
+    const LIMIT: usize = 80;
+    let printable: String = text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if printable.chars().count() <= LIMIT {
+        printable
+    } else {
+        let head: String = printable.chars().take(LIMIT).collect();
+        format!("{head}…")
+    }
+}
+
+/// 256 bits from the OS generator, as URL-safe base64 without padding: the form of every
+/// secret keyward issues (client secrets, codes, tokens, API keys).
+pub fn random_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A display name for a client or a user: non-empty, bounded, no control characters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(what: &str, text: &str) -> Result<DisplayName, Invalid> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return invalid(format!("{what} must not be empty"));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return invalid(format!(
+                "{what} is longer than {} characters",
+                Self::MAX_CHARS
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return invalid(format!("{what} must not contain control characters"));
+        }
+        Ok(DisplayName(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A sign-in name. ASCII letters, digits, `.`, `_` and `-` only, so two names that look the
+/// same on a consent page are the same name; unique without regard to case.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+pub struct Username(String);
+
+impl Username {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(text: &str) -> Result<Username, Invalid> {
+        if text.is_empty() {
+            return invalid("username must not be empty");
+        }
+        if text.len() > Self::MAX_CHARS {
+            return invalid(format!(
+                "username is longer than {} characters",
+                Self::MAX_CHARS
+            ));
+        }
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return invalid(format!(
+                "username '{}' may contain only letters, digits, '.', '_' and '-'",
+                truncate_for_message(text)
+            ));
+        }
+        Ok(Username(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form uniqueness is decided on.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// An email address, checked only for shape: the address is the operator's word.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(text: &str) -> Result<Email, Invalid> {
+        let shape_ok = text.len() <= 254
+            && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+            && matches!(text.split_once('@'), Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+        if !shape_ok {
+            return invalid(format!(
+                "'{}' is not an email address",
+                truncate_for_message(text)
+            ));
+        }
+        Ok(Email(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A human password, as typed. Never printed: `Debug` is redacted.
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_BYTES: usize = 1024;
+
+    pub fn parse(text: &str) -> Result<Password, Invalid> {
+        if text.chars().count() < Self::MIN_CHARS {
+            return invalid(format!(
+                "password must be at least {} characters",
+                Self::MIN_CHARS
+            ));
+        }
+        if text.len() > Self::MAX_BYTES {
+            return invalid(format!(
+                "password is longer than {} bytes",
+                Self::MAX_BYTES
+            ));
+        }
+        Ok(Password(text.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("Password(<redacted>)")
+    }
+}
+
+/// A registered redirect URI (RFC 6749 §3.1.2), kept as the exact string the operator gave.
+/// Matching is by string equality (RFC 9700 §4.1.1), so the string must be written in its
+/// canonical form: what the operator registers is what a client must send, byte for byte.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    pub const MAX_BYTES: usize = 2000;
+
+    pub fn parse(text: &str) -> Result<RedirectUri, Invalid> {
+        let shown = truncate_for_message(text);
+        if text.len() > Self::MAX_BYTES {
+            return invalid(format!(
+                "redirect URI is longer than {} bytes",
+                Self::MAX_BYTES
+            ));
+        }
+        if text.contains('*') {
+            return invalid(format!(
+                "redirect URI '{shown}' contains '*': wildcards are not allowed"
+            ));
+        }
+        if text.contains('#') {
+            return invalid(format!(
+                "redirect URI '{shown}' has a fragment; RFC 6749 §3.1.2 forbids one"
+            ));
+        }
+        let parsed = match url::Url::parse(text) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                return invalid(format!(
+                    "redirect URI '{shown}' is not an absolute URI"
+                ))
+            }
+        };
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return invalid(format!(
+                "redirect URI '{shown}' has user information in its authority"
+            ));
+        }
+        match parsed.scheme() {
+            "https" => {}
+            "http" => {
+                let loopback = match parsed.host() {
+                    Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                    _ => false,
+                };
+                if !loopback {
+                    return invalid(format!(
+                        "redirect URI '{shown}' uses http: only https, or http on a loopback IP \
+                         literal such as 127.0.0.1 (RFC 8252 §7.3), is allowed"
+                    ));
+                }
+            }
+            scheme if scheme.contains('.') => {
+                // RFC 8252 §7.1: a private-use scheme in reverse-domain form.
+            }
+            scheme => {
+                return invalid(format!(
+                    "redirect URI '{shown}' uses scheme '{scheme}': use https, http on a \
+                     loopback IP literal, or a private-use scheme with a dot (com.example.app)"
+                ))
+            }
+        }
+        if parsed.as_str() != text {
+            return invalid(format!(
+                "redirect URI '{shown}' is not in canonical form; register it as '{}'",
+                truncate_for_message(parsed.as_str())
+            ));
+        }
+        if parsed.path_segments().is_some_and(|mut segments| {
+            segments.any(|segment| segment == "." || segment == "..")
+        }) {
+            return invalid(format!(
+                "redirect URI '{shown}' has a dot segment"
+            ));
+        }
+        Ok(RedirectUri(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One scope token (RFC 6749 §3.3: `1*NQCHAR`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Debug)]
+pub struct ScopeToken(String);
+
+impl ScopeToken {
+    pub const MAX_BYTES: usize = 64;
+
+    pub fn parse(text: &str) -> Result<ScopeToken, Invalid> {
+        if text.is_empty() {
+            return invalid("a scope must not be empty");
+        }
+        if text.len() > Self::MAX_BYTES {
+            return invalid(format!(
+                "scope '{}' is longer than {} bytes",
+                truncate_for_message(text),
+                Self::MAX_BYTES
+            ));
+        }
+        // NQCHAR = %x21 / %x23-5B / %x5D-7E
+        if !text
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        {
+            return invalid(format!(
+                "scope '{}' contains a character RFC 6749 §3.3 does not allow",
+                truncate_for_message(text)
+            ));
+        }
+        Ok(ScopeToken(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A set of scopes, kept sorted and without duplicates so two equal sets compare equal.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug, Default)]
+pub struct Scope(Vec<ScopeToken>);
+
+impl Scope {
+    pub const MAX_TOKENS: usize = 64;
+
+    /// Parses a space-delimited scope string (RFC 6749 §3.3).
+    pub fn parse(text: &str) -> Result<Scope, Invalid> {
+        let mut tokens = text
+            .split(' ')
+            .filter(|token| !token.is_empty())
+            .map(ScopeToken::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        tokens.sort();
+        tokens.dedup();
+        if tokens.len() > Self::MAX_TOKENS {
+            return invalid(format!("more than {} scopes", Self::MAX_TOKENS));
+        }
+        Ok(Scope(tokens))
+    }
+
+    pub fn tokens(&self) -> &[ScopeToken] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.iter().any(|held| held.as_str() == token)
+    }
+
+    pub fn is_subset_of(&self, other: &Scope) -> bool {
+        self.0.iter().all(|token| other.0.contains(token))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, token) in self.0.iter().enumerate() {
+            if index > 0 {
+                formatter.write_str(" ")?;
+            }
+            formatter.write_str(token.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// The grants keyward implements. Implicit and password grants do not exist here (RFC 9700 §2.1.2, §2.4).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Debug)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<GrantType, Invalid> {
+        GrantType::ALL
+            .into_iter()
+            .find(|grant| grant.as_str() == text)
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "unknown grant type '{}' (expected authorization_code, refresh_token or client_credentials)",
+                    truncate_for_message(text)
+                ))
+            })
+    }
+
+    /// Parses a comma-separated list, sorted and without duplicates.
+    pub fn parse_list(text: &str) -> Result<Vec<GrantType>, Invalid> {
+        let mut grants = text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(GrantType::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        grants.sort();
+        grants.dedup();
+        if grants.is_empty() {
+            return invalid("--grant-types must name at least one grant type");
+        }
+        Ok(grants)
+    }
+}
+
+/// SHA-256 of a 256-bit random secret (client secret, code, token, API key). A slow hash
+/// buys nothing for such values and would cost every request; comparison is constant-time.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    pub fn of(secret: &str) -> SecretHash {
+        use sha2::Digest;
+        SecretHash(sha2::Sha256::digest(secret.as_bytes()).into())
+    }
+
+    pub fn matches(&self, secret: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.0.ct_eq(&SecretHash::of(secret).0))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("SecretHash(<redacted>)")
+    }
+}
+
+/// A registered OAuth client. A client without a secret is public (RFC 6749 §2.1).
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: DisplayName,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub scope: Scope,
+    pub grant_types: Vec<GrantType>,
+    pub secret_hash: Option<SecretHash>,
+    pub created_at: UnixTime,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// A person who signs in. `password_hash` is an argon2id PHC string.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Option<Email>,
+    pub name: Option<DisplayName>,
+    pub password_hash: String,
+    pub created_at: UnixTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redirect_ok(text: &str) -> bool {
+        RedirectUri::parse(text).is_ok()
+    }
+
+    #[test]
+    fn redirect_uris_accepted() {
+        for good in [
+            "https://app.example.com/callback",
+            "https://app.example.com/cb?tenant=1",
+            "http://127.0.0.1:8081/callback",
+            "http://[::1]:9000/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(redirect_ok(good), "{good} should be accepted");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_refused() {
+        for bad in [
+            "",
+            "/relative/callback",
+            "app.example.com/cb",
+            "http://app.example.com/cb",
+            "http://localhost:8080/cb",
+            "https://app.example.com/cb#frag",
+            "https://*.example.com/cb",
+            "https://user@app.example.com/cb",
+            "https://App.Example.com/cb",
+            "https://app.example.com",
+            "https://app.example.com/a/../cb",
+            "javascript:alert(1)",
+            "myapp:/cb",
+            "data:text/html,hi",
+        ] {
+            assert!(!redirect_ok(bad), "{bad} should be refused");
+        }
+        assert!(!redirect_ok(&format!("https://a.example/{}", "x".repeat(3000))));
+    }
+
+    #[test]
+    fn ids_round_trip_and_order_by_time() {
+        let early = Id::generate(1_000);
+        let late = Id::generate(2_000);
+        assert!(early < late);
+        assert_eq!(Id::parse(&early.to_string()), Some(early));
+        assert_eq!(Id::parse(&early.to_string().to_uppercase()), None);
+        assert_eq!(Id::parse("zz"), None);
+    }
+
+    #[test]
+    fn scopes_are_sets() {
+        let scope = Scope::parse("profile openid  profile").unwrap();
+        assert_eq!(scope.to_string(), "openid profile");
+        assert!(Scope::parse("bad\"quote").is_err());
+        assert!(Scope::parse("a\\b").is_err());
+        assert!(Scope::parse("openid").unwrap().is_subset_of(&scope));
+    }
+
+    #[test]
+    fn names_and_usernames() {
+        assert!(DisplayName::parse("name", "   ").is_err());
+        assert!(DisplayName::parse("name", &"x".repeat(101)).is_err());
+        assert!(DisplayName::parse("name", "a\u{7}b").is_err());
+        assert!(Username::parse("Alice.B-1").is_ok());
+        assert!(Username::parse("al ice").is_err());
+        assert_eq!(Username::parse("Alice").unwrap().folded(), "alice");
+        assert!(Email::parse("a@b.example").is_ok());
+        assert!(Email::parse("a b@c").is_err());
+        assert!(Email::parse("@c").is_err());
+        assert!(Password::parse("short").is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! Human passwords: argon2id, on a pool never wider than the machine.
+//!
+//! argon2 is deliberately slow and memory-hungry; run unbounded, a burst of sign-ins would
+//! queue hundreds of hashes on a 1-vCPU box. A semaphore sized to the core count keeps at
+//! most that many in flight; the rest wait their turn.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use tokio::sync::Semaphore;
+
+use crate::model::Password;
+
+fn pool() -> &'static Semaphore {
+    static POOL: OnceLock<Semaphore> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        Semaphore::new(cores)
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+async fn on_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let _permit = pool().acquire().await.expect("the pool is never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("argon2 does not panic")
+}
+
+/// Hashes with argon2id and its default (OWASP-recommended) parameters and a random salt.
+pub async fn hash(password: Password) -> Result<String, HashError> {
+    on_pool(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| HashError(error.to_string()))
+    })
+    .await
+}
+
+/// Checks a password against a stored PHC string. A malformed stored hash never verifies.
+pub async fn verify(stored_hash: String, password: String) -> bool {
+    on_pool(move || {
+        PasswordHash::new(&stored_hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+}

@@ -1,0 +1,121 @@
+//! Client records.
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{seal, unseal};
+use super::tables::CLIENTS;
+use super::{Store, StoreError};
+use crate::model::{
+    Client, ClientId, DisplayName, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime,
+};
+
+const CLIENT_V1: u8 = 1;
+
+/// On-disk form of a client, format version 1. Sealed: it holds the secret's hash.
+#[derive(Serialize, Deserialize)]
+struct ClientRecordV1 {
+    name: DisplayName,
+    redirect_uris: Vec<RedirectUri>,
+    scope: Scope,
+    grant_types: Vec<GrantType>,
+    secret_hash: Option<SecretHash>,
+    created_at: UnixTime,
+}
+
+fn to_record(client: &Client) -> ClientRecordV1 {
+    ClientRecordV1 {
+        name: client.name.clone(),
+        redirect_uris: client.redirect_uris.clone(),
+        scope: client.scope.clone(),
+        grant_types: client.grant_types.clone(),
+        secret_hash: client.secret_hash,
+        created_at: client.created_at,
+    }
+}
+
+fn from_record(id: ClientId, record: ClientRecordV1) -> Client {
+    Client {
+        id,
+        name: record.name,
+        redirect_uris: record.redirect_uris,
+        scope: record.scope,
+        grant_types: record.grant_types,
+        secret_hash: record.secret_hash,
+        created_at: record.created_at,
+    }
+}
+
+fn key_id(key: &[u8]) -> Result<ClientId, StoreError> {
+    let bytes: [u8; 16] = key
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("client key is not 16 bytes".into()))?;
+    Ok(ClientId(Id::from_bytes(bytes)))
+}
+
+impl Store {
+    pub async fn insert_client(&self, client: Client) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let key = client.id.0.as_bytes();
+            let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &to_record(&client));
+            tx.insert(CLIENTS, key, &value)
+        })
+        .await
+    }
+
+    pub fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError> {
+        self.read(|reader| {
+            let key = id.0.as_bytes();
+            reader
+                .get(CLIENTS, key)?
+                .map(|bytes| {
+                    unseal(reader.sealer, CLIENTS, key, CLIENT_V1, &bytes)
+                        .map(|record| from_record(id, record))
+                })
+                .transpose()
+        })
+    }
+
+    pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.read(|reader| {
+            reader
+                .all(CLIENTS)?
+                .into_iter()
+                .map(|(key, bytes)| {
+                    let id = key_id(&key)?;
+                    unseal(reader.sealer, CLIENTS, &key, CLIENT_V1, &bytes)
+                        .map(|record| from_record(id, record))
+                })
+                .collect()
+        })
+    }
+
+    /// Returns whether the client existed.
+    pub async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError> {
+        self.write(move |tx| tx.remove(CLIENTS, id.0.as_bytes()))
+            .await
+    }
+
+    /// Replaces a confidential client's secret hash. `Ok(None)` when there is no such client,
+    /// `Ok(Some(false))` when the client is public and has no secret to rotate.
+    pub async fn set_client_secret(
+        &self,
+        id: ClientId,
+        secret_hash: SecretHash,
+    ) -> Result<Option<bool>, StoreError> {
+        self.write(move |tx| {
+            let key = id.0.as_bytes();
+            let Some(bytes) = tx.get(CLIENTS, key)? else {
+                return Ok(None);
+            };
+            let mut record: ClientRecordV1 = unseal(tx.sealer, CLIENTS, key, CLIENT_V1, &bytes)?;
+            if record.secret_hash.is_none() {
+                return Ok(Some(false));
+            }
+            record.secret_hash = Some(secret_hash);
+            let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &record);
+            tx.insert(CLIENTS, key, &value)?;
+            Ok(Some(true))
+        })
+        .await
+    }
+}

@@ -1,0 +1,388 @@
+//! The only module that touches redb. Everything above it sees domain types from
+//! `model.rs` and these methods; no redb type crosses this boundary, so a second engine can
+//! stand behind the same API later.
+//!
+//! Reads run on the caller's thread in a redb read transaction. Writes go to one writer
+//! thread (`writer.rs`) that commits them in batches, durably, before any caller hears back.
+
+mod clients;
+mod codec;
+mod keyfile;
+mod seal;
+mod tables;
+mod users;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{ReadableDatabase, ReadableTable, TableHandle};
+
+pub use keyfile::KeyLocation;
+use seal::Sealer;
+use tables::{Table, META};
+pub use users::UsernameTaken;
+use writer::{Tx, Writer};
+
+/// The schema this binary reads and writes. A database with a larger number was written by
+/// a newer keyward and is refused rather than misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const DATABASE_FILE: &str = "keyward.redb";
+const META_SCHEMA_VERSION: &[u8] = b"schema_version";
+const META_KEY_CHECK: &[u8] = b"key_check";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"keyward master key check v1";
+
+/// Why the store could not be opened. Each message names the file involved, because the
+/// operator reading it is looking at a shell, not at our source.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data directory {0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error(
+        "master key file {path} not found; the database cannot be opened without the key it was \
+         created with (set KEYWARD_MASTER_KEY_FILE if it lives elsewhere)"
+    )]
+    KeyMissing { path: PathBuf },
+    #[error("master key file {path} cannot be read: {source}")]
+    KeyUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("master key file {path} holds {length} bytes; a master key is exactly 32 bytes")]
+    KeyMalformed { path: PathBuf, length: usize },
+    #[error(
+        "master key file {path} is not the key this database was created with; nothing was changed"
+    )]
+    WrongKey { path: PathBuf },
+    #[error(
+        "database {path} has schema version {found}, newer than the {supported} this keyward \
+         understands; upgrade keyward (nothing was changed)"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{path} is not a keyward database (it has no keyward metadata); nothing was changed")]
+    NotKeyward { path: PathBuf },
+    #[error("database {0} is in use by another process")]
+    InUse(PathBuf),
+    #[error("database {path}: {message}")]
+    Storage { path: PathBuf, message: String },
+}
+
+/// A failure of the storage itself. Never shown to a client in detail: HTTP maps it to 503.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    fn unavailable(error: impl std::fmt::Display) -> StoreError {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+pub struct OpenOptions {
+    pub data_dir: PathBuf,
+    pub key: KeyLocation,
+}
+
+struct Inner {
+    database: Arc<redb::Database>,
+    sealer: Arc<Sealer>,
+    writer: Writer,
+    path: PathBuf,
+}
+
+/// A handle on the open database. Cheap to clone; the database closes when the last clone
+/// is dropped, after the writer has committed everything it accepted.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    pub fn open(options: &OpenOptions) -> Result<Store, OpenError> {
+        let data_dir = &options.data_dir;
+        ensure_data_dir(data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        let exists = match std::fs::metadata(&path) {
+            Ok(_) => true,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => return Err(OpenError::DataDir { path, source }),
+        };
+        let master_key = options.key.load(!exists)?;
+        let sealer = Arc::new(Sealer::new(&master_key));
+        let key_path = options.key.path().to_path_buf();
+
+        if exists {
+            // Check key and schema on a read-only handle first: a refusal must leave every
+            // byte of the file as it was, and a read-write open may write.
+            match redb::ReadOnlyDatabase::open(&path) {
+                Ok(database) => {
+                    let transaction = database
+                        .begin_read()
+                        .map_err(|error| storage_error(&path, error))?;
+                    check_meta(&path, &key_path, &sealer, &transaction)?;
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(OpenError::InUse(path))
+                }
+                // A file left by a crash needs recovery, which only a read-write open does;
+                // the checks then run after it.
+                Err(redb::DatabaseError::RepairAborted) => {}
+                Err(error) => return Err(storage_error(&path, error)),
+            }
+        }
+
+        if !exists {
+            create_database(&path, &sealer)?;
+        }
+        let database = redb::Database::open(&path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.clone()),
+            error => storage_error(&path, error),
+        })?;
+        let transaction = database
+            .begin_read()
+            .map_err(|error| storage_error(&path, error))?;
+        check_meta(&path, &key_path, &sealer, &transaction)?;
+        drop(transaction);
+
+        let database = Arc::new(database);
+        let writer = Writer::start(database.clone(), sealer.clone());
+        Ok(Store {
+            inner: Arc::new(Inner {
+                database,
+                sealer,
+                writer,
+                path,
+            }),
+        })
+    }
+
+    /// Closes the database cleanly: waits briefly for other handles (server workers that
+    /// are still winding down) to go, lets the writer finish, then closes the file.
+    pub fn close(self) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut shared = self.inner;
+        let inner = loop {
+            match Arc::try_unwrap(shared) {
+                Ok(inner) => break inner,
+                Err(still_shared) if std::time::Instant::now() < deadline => {
+                    shared = still_shared;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => {
+                    return Err(StoreError::Unavailable(
+                        "the database is still in use and was not closed".into(),
+                    ))
+                }
+            }
+        };
+        let Inner {
+            database, writer, ..
+        } = inner;
+        drop(writer);
+        match Arc::try_unwrap(database) {
+            Ok(database) => database.close().map_err(StoreError::unavailable),
+            Err(_) => Ok(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `job` inside the next batch of the writer thread and resolves after that batch
+    /// has been durably committed. Jobs decide before they write: a job that returns an
+    /// error after writing takes its whole batch down with it, so nothing half-applies.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit(job).await
+    }
+
+    fn read<T>(
+        &self,
+        job: impl FnOnce(&Reader<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let transaction = self
+            .inner
+            .database
+            .begin_read()
+            .map_err(StoreError::unavailable)?;
+        job(&Reader {
+            transaction: &transaction,
+            sealer: &self.inner.sealer,
+        })
+    }
+}
+
+/// Read access inside one consistent snapshot.
+struct Reader<'a> {
+    transaction: &'a redb::ReadTransaction,
+    sealer: &'a Sealer,
+}
+
+impl Reader<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = match self.transaction.open_table(table) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(StoreError::unavailable(error)),
+        };
+        Ok(table
+            .get(key)
+            .map_err(StoreError::unavailable)?
+            .map(|value| value.value().to_vec()))
+    }
+
+    /// Every (key, value) of a table, in key order.
+    fn all(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let table = match self.transaction.open_table(table) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(StoreError::unavailable(error)),
+        };
+        let mut rows = Vec::new();
+        for row in table.iter().map_err(StoreError::unavailable)? {
+            let (key, value) = row.map_err(StoreError::unavailable)?;
+            rows.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(rows)
+    }
+}
+
+fn ensure_data_dir(data_dir: &Path) -> Result<(), OpenError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::metadata(data_dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(OpenError::NotADirectory(data_dir.to_path_buf())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|source| OpenError::DataDir {
+                path: data_dir.to_path_buf(),
+                source,
+            }),
+        Err(source) => Err(OpenError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn storage_error(path: &Path, error: impl std::fmt::Display) -> OpenError {
+    OpenError::Storage {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    }
+}
+
+fn check_meta(
+    path: &Path,
+    key_path: &Path,
+    sealer: &Sealer,
+    transaction: &redb::ReadTransaction,
+) -> Result<(), OpenError> {
+    let not_keyward = || OpenError::NotKeyward {
+        path: path.to_path_buf(),
+    };
+    let meta = match transaction.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Err(not_keyward()),
+        Err(error) => return Err(storage_error(path, error)),
+    };
+    let version = meta
+        .get(META_SCHEMA_VERSION)
+        .map_err(|error| storage_error(path, error))?
+        .ok_or_else(not_keyward)?;
+    let version: [u8; 4] = version.value().try_into().map_err(|_| not_keyward())?;
+    let version = u32::from_le_bytes(version);
+    if version > SCHEMA_VERSION {
+        return Err(OpenError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let check = meta
+        .get(META_KEY_CHECK)
+        .map_err(|error| storage_error(path, error))?
+        .ok_or_else(not_keyward)?;
+    match sealer.open(META.name(), META_KEY_CHECK, check.value()) {
+        Ok(plaintext) if plaintext == KEY_CHECK_PLAINTEXT => Ok(()),
+        _ => Err(OpenError::WrongKey {
+            path: key_path.to_path_buf(),
+        }),
+    }
+}
+
+/// Builds a new database beside its final name and publishes it with a hard link, which
+/// fails if the name exists: a crash mid-creation leaves no half-initialized database under
+/// the real name, and of two processes creating at once, exactly one wins.
+fn create_database(path: &Path, sealer: &Sealer) -> Result<(), OpenError> {
+    let temporary = path.with_extension(format!("redb.new-{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    let built = redb::Database::create(&temporary)
+        .map_err(redb::Error::from)
+        .and_then(|database| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+                .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
+            Ok(database)
+        })
+        .and_then(|database| {
+            initialize(&database, sealer)?;
+            database.close().map_err(redb::Error::from)
+        })
+        .map_err(|error| storage_error(path, error))
+        .and_then(|()| sync_file(&temporary).map_err(|error| storage_error(path, error)));
+    let published = built.and_then(|()| match std::fs::hard_link(&temporary, path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(storage_error(path, error)),
+    });
+    let _ = std::fs::remove_file(&temporary);
+    published?;
+    if let Some(parent) = path.parent() {
+        sync_file(parent).map_err(|error| storage_error(path, error))?;
+    }
+    Ok(())
+}
+
+fn sync_file(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
+}
+
+fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Error> {
+    let transaction = database.begin_write()?;
+    {
+        let mut meta = transaction.open_table(META)?;
+        meta.insert(
+            META_SCHEMA_VERSION,
+            SCHEMA_VERSION.to_le_bytes().as_slice(),
+        )?;
+        let check = sealer.seal(META.name(), META_KEY_CHECK, KEY_CHECK_PLAINTEXT);
+        meta.insert(META_KEY_CHECK, check.as_slice())?;
+    }
+    // Create every table up front, so a reader never has to tell "empty" from "missing".
+    for table in tables::ALL.into_iter().filter(|table| table.name() != META.name()) {
+        transaction.open_table(table)?;
+    }
+    transaction.commit()?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! User records and the username index.
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{seal, unseal};
+use super::tables::{USERNAMES, USERS};
+use super::{Store, StoreError};
+use crate::model::{DisplayName, Email, Id, UnixTime, User, UserId, Username};
+
+const USER_V1: u8 = 1;
+
+/// On-disk form of a user, format version 1. Sealed: personal data and the password hash.
+#[derive(Serialize, Deserialize)]
+struct UserRecordV1 {
+    username: Username,
+    email: Option<Email>,
+    name: Option<DisplayName>,
+    password_hash: String,
+    created_at: UnixTime,
+}
+
+/// Another user already has this username (compared without regard to case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsernameTaken;
+
+fn to_record(user: &User) -> UserRecordV1 {
+    UserRecordV1 {
+        username: user.username.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        password_hash: user.password_hash.clone(),
+        created_at: user.created_at,
+    }
+}
+
+fn from_record(id: UserId, record: UserRecordV1) -> User {
+    User {
+        id,
+        username: record.username,
+        email: record.email,
+        name: record.name,
+        password_hash: record.password_hash,
+        created_at: record.created_at,
+    }
+}
+
+fn user_id(bytes: &[u8]) -> Result<UserId, StoreError> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("user id is not 16 bytes".into()))?;
+    Ok(UserId(Id::from_bytes(bytes)))
+}
+
+impl Store {
+    fn username_key(&self, username: &Username) -> [u8; 32] {
+        self.inner
+            .sealer
+            .index_hash("username", username.folded().as_bytes())
+    }
+
+    pub async fn insert_user(&self, user: User) -> Result<Result<(), UsernameTaken>, StoreError> {
+        let index_key = self.username_key(&user.username);
+        self.write(move |tx| {
+            if tx.get(USERNAMES, &index_key)?.is_some() {
+                return Ok(Err(UsernameTaken));
+            }
+            let key = user.id.0.as_bytes();
+            let value = seal(tx.sealer, USERS, key, USER_V1, &to_record(&user));
+            tx.insert(USERS, key, &value)?;
+            tx.insert(USERNAMES, &index_key, key)?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.read(|reader| {
+            let key = id.0.as_bytes();
+            reader
+                .get(USERS, key)?
+                .map(|bytes| {
+                    unseal(reader.sealer, USERS, key, USER_V1, &bytes)
+                        .map(|record| from_record(id, record))
+                })
+                .transpose()
+        })
+    }
+
+    pub fn user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let index_key = self.username_key(username);
+        let id = self.read(|reader| reader.get(USERNAMES, &index_key))?;
+        match id {
+            Some(id) => self.user(user_id(&id)?),
+            None => Ok(None),
+        }
+    }
+
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.read(|reader| {
+            reader
+                .all(USERS)?
+                .into_iter()
+                .map(|(key, bytes)| {
+                    let id = user_id(&key)?;
+                    unseal(reader.sealer, USERS, &key, USER_V1, &bytes)
+                        .map(|record| from_record(id, record))
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes the user with this username; returns the id it had, if any.
+    pub async fn delete_user(&self, username: Username) -> Result<Option<UserId>, StoreError> {
+        let index_key = self.username_key(&username);
+        self.write(move |tx| {
+            let Some(id) = tx.get(USERNAMES, &index_key)? else {
+                return Ok(None);
+            };
+            let id = user_id(&id)?;
+            tx.remove(USERS, id.0.as_bytes())?;
+            tx.remove(USERNAMES, &index_key)?;
+            Ok(Some(id))
+        })
+        .await
+    }
+
+    /// Replaces a user's password hash; returns the user's id, if the user exists.
+    pub async fn set_password_hash(
+        &self,
+        username: Username,
+        password_hash: String,
+    ) -> Result<Option<UserId>, StoreError> {
+        let index_key = self.username_key(&username);
+        self.write(move |tx| {
+            let Some(id) = tx.get(USERNAMES, &index_key)? else {
+                return Ok(None);
+            };
+            let id = user_id(&id)?;
+            let key = id.0.as_bytes();
+            let Some(bytes) = tx.get(USERS, key)? else {
+                return Err(StoreError::Corrupt("username index names a missing user".into()));
+            };
+            let mut record: UserRecordV1 = unseal(tx.sealer, USERS, key, USER_V1, &bytes)?;
+            record.password_hash = password_hash;
+            let value = seal(tx.sealer, USERS, key, USER_V1, &record);
+            tx.insert(USERS, key, &value)?;
+            Ok(Some(id))
+        })
+        .await
+    }
+}
