@@ -68,19 +68,21 @@ pub async fn serve_with(
         Err(OpenError::InUse(path)) => return Err(already_running(&options, path).await),
         Err(error) => return Err(error.into()),
     };
-    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
-        address: config.listen,
-        source,
-    })?;
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
+            address: config.listen,
+            source,
+        })?;
     let address = listener.local_addr().map_err(ServeError::Server)?;
     let issuer = config
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let admin_listener = socket::bind(&options.data_dir).map_err(|source| ServeError::AdminSocket {
-        path: socket::socket_path(&options.data_dir),
-        source,
-    })?;
+    let admin_listener =
+        socket::bind(&options.data_dir).map_err(|source| ServeError::AdminSocket {
+            path: socket::socket_path(&options.data_dir),
+            source,
+        })?;
 
     let state = web::Data::new(AppState {
         store: store.clone(),
@@ -163,7 +165,10 @@ pub struct DemoSetup {
 
 /// Creates the demo user and client in a fresh data directory, through the same admin
 /// operations the CLI uses.
-pub async fn demo_setup(options: &OpenOptions, listen: SocketAddr) -> Result<DemoSetup, ServeError> {
+pub async fn demo_setup(
+    options: &OpenOptions,
+    listen: SocketAddr,
+) -> Result<DemoSetup, ServeError> {
     let store = Store::open(options)?;
     let setup_error = |error: admin::AdminError| ServeError::Setup(error.message);
     let password = random_secret()[..16].to_owned();

@@ -15,10 +15,19 @@ use crate::config::{parse_duration, parse_issuer, Lifetimes, ServeConfig};
 use crate::store::{KeyLocation, OpenError, OpenOptions, Store};
 
 #[derive(Parser)]
-#[command(name = "keyward", version, about = "OAuth 2.0 / OpenID Connect authorization server")]
+#[command(
+    name = "keyward",
+    version,
+    about = "OAuth 2.0 / OpenID Connect authorization server"
+)]
 pub struct Cli {
     /// Where keyward.redb and master.key live.
-    #[arg(long, global = true, env = "KEYWARD_DATA_DIR", default_value = "./keyward-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_DATA_DIR",
+        default_value = "./keyward-data"
+    )]
     data_dir: PathBuf,
     /// Print one JSON object instead of text for people.
     #[arg(long, global = true)]
@@ -276,22 +285,44 @@ async fn run_admin(options: &OpenOptions, request: AdminRequest) -> Result<Admin
                 )))
             }
         }
-        match Store::open(options) {
-            Ok(store) => {
-                let answer = admin::execute(&store, request).await;
-                store
-                    .close()
-                    .map_err(|error| Failure::new(error.to_string()))?;
-                return from_server(answer);
+        match run_direct(options, request.clone()).await {
+            Err(DirectError::Open(OpenError::InUse(_))) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
             }
-            Err(OpenError::InUse(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(error) => return Err(Failure::new(error.to_string())),
+            Err(DirectError::Open(error)) => return Err(Failure::new(error.to_string())),
+            Err(DirectError::Closing(error)) => return Err(Failure::new(error.to_string())),
+            Ok(answer) => return from_server(answer),
         }
     }
     Err(Failure::new(format!(
         "the database in {} is held by another process that does not answer on its admin socket",
         options.data_dir.display()
     )))
+}
+
+enum DirectError {
+    Open(OpenError),
+    Closing(crate::store::StoreError),
+}
+
+/// Checks the command on a read-only handle, and opens the database for writing only if
+/// the command passed and needs to write: a refused command leaves every byte unchanged.
+async fn run_direct(
+    options: &OpenOptions,
+    request: AdminRequest,
+) -> Result<Result<AdminOutput, admin::AdminError>, DirectError> {
+    let reader = Store::open_read_only(options).map_err(DirectError::Open)?;
+    let plan = admin::prepare(&reader, request).await;
+    reader.close().map_err(DirectError::Closing)?;
+    let plan = match plan {
+        Ok(admin::Plan::Write(plan)) => plan,
+        Ok(admin::Plan::Done(output)) => return Ok(Ok(output)),
+        Err(error) => return Ok(Err(error)),
+    };
+    let store = Store::open(options).map_err(DirectError::Open)?;
+    let answer = admin::apply(&store, plan).await;
+    store.close().map_err(DirectError::Closing)?;
+    Ok(answer)
 }
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {

@@ -18,7 +18,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("duration '{text}' has unknown unit '{unit}': use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "duration '{text}' has unknown unit '{unit}': use s, m, h or d"
+            ))
+        }
     };
     if number == 0 {
         return Err(format!("duration '{text}' must be greater than zero"));
@@ -87,7 +91,18 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
-        for bad in ["", "10", "m", "0s", "-5s", "5 m", "5w", "1.5h", "99999999999999999999d", "5000d"] {
+        for bad in [
+            "",
+            "10",
+            "m",
+            "0s",
+            "-5s",
+            "5 m",
+            "5w",
+            "1.5h",
+            "99999999999999999999d",
+            "5000d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
     }

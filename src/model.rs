@@ -240,10 +240,7 @@ impl Password {
             ));
         }
         if text.len() > Self::MAX_BYTES {
-            return invalid(format!(
-                "password is longer than {} bytes",
-                Self::MAX_BYTES
-            ));
+            return invalid(format!("password is longer than {} bytes", Self::MAX_BYTES));
         }
         Ok(Password(text.to_owned()))
     }
@@ -288,11 +285,7 @@ impl RedirectUri {
         }
         let parsed = match url::Url::parse(text) {
             Ok(parsed) => parsed,
-            Err(_) => {
-                return invalid(format!(
-                    "redirect URI '{shown}' is not an absolute URI"
-                ))
-            }
+            Err(_) => return invalid(format!("redirect URI '{shown}' is not an absolute URI")),
         };
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return invalid(format!(
@@ -330,12 +323,11 @@ impl RedirectUri {
                 truncate_for_message(parsed.as_str())
             ));
         }
-        if parsed.path_segments().is_some_and(|mut segments| {
-            segments.any(|segment| segment == "." || segment == "..")
-        }) {
-            return invalid(format!(
-                "redirect URI '{shown}' has a dot segment"
-            ));
+        if parsed
+            .path_segments()
+            .is_some_and(|mut segments| segments.any(|segment| segment == "." || segment == ".."))
+        {
+            return invalid(format!("redirect URI '{shown}' has a dot segment"));
         }
         Ok(RedirectUri(text.to_owned()))
     }
@@ -585,7 +577,10 @@ mod tests {
         ] {
             assert!(!redirect_ok(bad), "{bad} should be refused");
         }
-        assert!(!redirect_ok(&format!("https://a.example/{}", "x".repeat(3000))));
+        assert!(!redirect_ok(&format!(
+            "https://a.example/{}",
+            "x".repeat(3000)
+        )));
     }
 
     #[test]

@@ -167,9 +167,36 @@ impl From<StoreError> for AdminError {
     }
 }
 
-/// Runs one admin command against the store. `ServerInfo` is answered by whoever serves;
-/// here it is an error, because no server is running.
+/// What an admin command will do once it has been checked: either it is already answered
+/// (reads), or it is a write that `apply` performs.
+pub enum Plan {
+    Done(AdminOutput),
+    Write(WritePlan),
+}
+
+/// A checked write. Built by `prepare` without writing anything, so a refused command never
+/// needs the database opened for writing.
+pub enum WritePlan {
+    CreateClient(Client, Option<String>),
+    DeleteClient(ClientId),
+    RotateSecret(ClientId, String),
+    CreateUser(User),
+    DeleteUser(Username),
+    SetPassword(Username, String),
+}
+
+/// Runs one admin command against the store: `prepare`, then `apply`.
 pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput, AdminError> {
+    match prepare(store, request).await? {
+        Plan::Done(output) => Ok(output),
+        Plan::Write(plan) => apply(store, plan).await,
+    }
+}
+
+/// Validates a command and does its reads. Never writes: the CLI runs this on a read-only
+/// handle, so malformed input leaves every byte of the data directory as it was.
+pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, AdminError> {
+    let write = |plan| Ok(Plan::Write(plan));
     match request {
         AdminRequest::ServerInfo => Err(AdminError::new(
             AdminErrorKind::NotFound,
@@ -181,17 +208,98 @@ pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput
             scope,
             public,
             grant_types,
-        } => create_client(store, &name, &redirect_uris, scope.as_deref(), public, grant_types.as_deref()).await,
-        AdminRequest::ClientList => Ok(AdminOutput::Clients(ClientsView {
+        } => {
+            let (client, secret) = new_client(
+                &name,
+                &redirect_uris,
+                scope.as_deref(),
+                public,
+                grant_types.as_deref(),
+            )?;
+            write(WritePlan::CreateClient(client, secret))
+        }
+        AdminRequest::ClientList => Ok(Plan::Done(AdminOutput::Clients(ClientsView {
             clients: store.clients()?.iter().map(client_view).collect(),
-        })),
+        }))),
         AdminRequest::ClientShow { id } => {
             let id = ClientId::parse(&id)?;
             let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
-            Ok(AdminOutput::Client(client_view(&client)))
+            Ok(Plan::Done(AdminOutput::Client(client_view(&client))))
         }
         AdminRequest::ClientDelete { id } => {
             let id = ClientId::parse(&id)?;
+            store.client(id)?.ok_or_else(|| client_not_found(id))?;
+            write(WritePlan::DeleteClient(id))
+        }
+        AdminRequest::ClientRotateSecret { id } => {
+            let id = ClientId::parse(&id)?;
+            let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
+            if client.is_public() {
+                return Err(public_has_no_secret(id));
+            }
+            write(WritePlan::RotateSecret(id, random_secret()))
+        }
+        AdminRequest::UserCreate {
+            username,
+            email,
+            name,
+            password,
+        } => {
+            let username = Username::parse(&username)?;
+            let email = email.as_deref().map(Email::parse).transpose()?;
+            let name = name
+                .as_deref()
+                .map(|name| DisplayName::parse("name", name))
+                .transpose()?;
+            let password = Password::parse(&password)?;
+            // Checked before the slow hash; the insert checks again inside its transaction.
+            if store.user_by_username(&username)?.is_some() {
+                return Err(username_taken(&username));
+            }
+            write(WritePlan::CreateUser(User {
+                id: UserId(Id::generate(clock::now_millis())),
+                username,
+                email,
+                name,
+                password_hash: hash_password(password).await?,
+                created_at: clock::now(),
+            }))
+        }
+        AdminRequest::UserList => Ok(Plan::Done(AdminOutput::Users(UsersView {
+            users: store.users()?.iter().map(user_view).collect(),
+        }))),
+        AdminRequest::UserDelete { username } => {
+            let username = Username::parse(&username)?;
+            store
+                .user_by_username(&username)?
+                .ok_or_else(|| user_not_found(&username))?;
+            write(WritePlan::DeleteUser(username))
+        }
+        AdminRequest::UserSetPassword { username, password } => {
+            let username = Username::parse(&username)?;
+            let password = Password::parse(&password)?;
+            store
+                .user_by_username(&username)?
+                .ok_or_else(|| user_not_found(&username))?;
+            let hash = hash_password(password).await?;
+            write(WritePlan::SetPassword(username, hash))
+        }
+    }
+}
+
+/// Performs a checked write. Whatever changed since `prepare` (a concurrent delete, a
+/// username taken a moment ago) is checked again inside the write transaction.
+pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminError> {
+    match plan {
+        WritePlan::CreateClient(client, secret) => {
+            let client_id = client.id;
+            store.insert_client(client).await?;
+            Ok(AdminOutput::ClientSecret(ClientSecretView {
+                client_id: client_id.to_string(),
+                client_secret: secret,
+            }))
+        }
+        WritePlan::DeleteClient(id) => {
             if !store.delete_client(id).await? {
                 return Err(client_not_found(id));
             }
@@ -199,46 +307,35 @@ pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput
                 deleted: id.to_string(),
             }))
         }
-        AdminRequest::ClientRotateSecret { id } => {
-            let id = ClientId::parse(&id)?;
-            let secret = random_secret();
+        WritePlan::RotateSecret(id, secret) => {
             match store.set_client_secret(id, SecretHash::of(&secret)).await? {
                 None => Err(client_not_found(id)),
-                Some(false) => Err(AdminError::new(
-                    AdminErrorKind::Invalid,
-                    format!("client {id} is public and has no secret to rotate"),
-                )),
+                Some(false) => Err(public_has_no_secret(id)),
                 Some(true) => Ok(AdminOutput::ClientSecret(ClientSecretView {
                     client_id: id.to_string(),
                     client_secret: Some(secret),
                 })),
             }
         }
-        AdminRequest::UserCreate {
-            username,
-            email,
-            name,
-            password,
-        } => create_user(store, &username, email.as_deref(), name.as_deref(), &password).await,
-        AdminRequest::UserList => Ok(AdminOutput::Users(UsersView {
-            users: store.users()?.iter().map(user_view).collect(),
-        })),
-        AdminRequest::UserDelete { username } => {
-            let username = Username::parse(&username)?;
-            match store.delete_user(username.clone()).await? {
-                Some(_) => Ok(AdminOutput::Deleted(DeletedView {
-                    deleted: username.as_str().to_owned(),
-                })),
-                None => Err(user_not_found(&username)),
-            }
+        WritePlan::CreateUser(user) => {
+            let user_ref = UserRef {
+                user_id: user.id.to_string(),
+                username: user.username.as_str().to_owned(),
+            };
+            let username = user.username.clone();
+            store
+                .insert_user(user)
+                .await?
+                .map_err(|_| username_taken(&username))?;
+            Ok(AdminOutput::User(user_ref))
         }
-        AdminRequest::UserSetPassword { username, password } => {
-            let username = Username::parse(&username)?;
-            let password = Password::parse(&password)?;
-            if store.user_by_username(&username)?.is_none() {
-                return Err(user_not_found(&username));
-            }
-            let hash = hash_password(password).await?;
+        WritePlan::DeleteUser(username) => match store.delete_user(username.clone()).await? {
+            Some(_) => Ok(AdminOutput::Deleted(DeletedView {
+                deleted: username.as_str().to_owned(),
+            })),
+            None => Err(user_not_found(&username)),
+        },
+        WritePlan::SetPassword(username, hash) => {
             match store.set_password_hash(username.clone(), hash).await? {
                 Some(id) => Ok(AdminOutput::User(UserRef {
                     user_id: id.to_string(),
@@ -250,14 +347,13 @@ pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput
     }
 }
 
-async fn create_client(
-    store: &Store,
+fn new_client(
     name: &str,
     redirect_uris: &[String],
     scope: Option<&str>,
     public: bool,
     grant_types: Option<&str>,
-) -> Result<AdminOutput, AdminError> {
+) -> Result<(Client, Option<String>), AdminError> {
     let name = DisplayName::parse("client name", name)?;
     let grant_types = match grant_types {
         Some(list) => GrantType::parse_list(list)?,
@@ -270,10 +366,7 @@ async fn create_client(
         .into());
     }
     if redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(Invalid(format!(
-            "more than {MAX_REDIRECT_URIS} redirect URIs"
-        ))
-        .into());
+        return Err(Invalid(format!("more than {MAX_REDIRECT_URIS} redirect URIs")).into());
     }
     let mut parsed_uris = Vec::with_capacity(redirect_uris.len());
     for uri in redirect_uris {
@@ -299,48 +392,14 @@ async fn create_client(
         secret_hash: secret.as_deref().map(SecretHash::of),
         created_at: clock::now(),
     };
-    let client_id = client.id;
-    store.insert_client(client).await?;
-    Ok(AdminOutput::ClientSecret(ClientSecretView {
-        client_id: client_id.to_string(),
-        client_secret: secret,
-    }))
+    Ok((client, secret))
 }
 
-async fn create_user(
-    store: &Store,
-    username: &str,
-    email: Option<&str>,
-    name: Option<&str>,
-    password: &str,
-) -> Result<AdminOutput, AdminError> {
-    let username = Username::parse(username)?;
-    let email = email.map(Email::parse).transpose()?;
-    let name = name
-        .map(|name| DisplayName::parse("name", name))
-        .transpose()?;
-    let password = Password::parse(password)?;
-    // Checked before the slow hash; the insert checks again inside its transaction.
-    if store.user_by_username(&username)?.is_some() {
-        return Err(username_taken(&username));
-    }
-    let user = User {
-        id: UserId(Id::generate(clock::now_millis())),
-        username: username.clone(),
-        email,
-        name,
-        password_hash: hash_password(password).await?,
-        created_at: clock::now(),
-    };
-    let user_id = user.id;
-    store
-        .insert_user(user)
-        .await?
-        .map_err(|_| username_taken(&username))?;
-    Ok(AdminOutput::User(UserRef {
-        user_id: user_id.to_string(),
-        username: username.as_str().to_owned(),
-    }))
+fn public_has_no_secret(id: ClientId) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::Invalid,
+        format!("client {id} is public and has no secret to rotate"),
+    )
 }
 
 async fn hash_password(password: Password) -> Result<String, AdminError> {

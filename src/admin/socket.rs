@@ -101,12 +101,16 @@ async fn handle(stream: UnixStream, store: &Store, info: ServerInfoView) -> std:
     .await;
     let response = match read {
         Err(_) => AdminResponse::Error(invalid("admin request timed out")),
-        Ok(Err(error)) => AdminResponse::Error(invalid(format!("unreadable admin request: {error}"))),
+        Ok(Err(error)) => {
+            AdminResponse::Error(invalid(format!("unreadable admin request: {error}")))
+        }
         Ok(Ok(_)) if !line.ends_with('\n') => {
             AdminResponse::Error(invalid("admin request is too large or incomplete"))
         }
         Ok(Ok(_)) => match serde_json::from_str::<AdminRequest>(&line) {
-            Err(error) => AdminResponse::Error(invalid(format!("malformed admin request: {error}"))),
+            Err(error) => {
+                AdminResponse::Error(invalid(format!("malformed admin request: {error}")))
+            }
             Ok(AdminRequest::ServerInfo) => AdminResponse::Ok(AdminOutput::ServerInfo(info)),
             Ok(request) => match execute(store, request).await {
                 Ok(output) => AdminResponse::Ok(output),
@@ -145,7 +149,9 @@ pub async fn request(
         Err(error)
             if matches!(
                 error.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::NotADirectory
             ) =>
         {
             return Ok(None)
@@ -164,7 +170,9 @@ pub async fn request(
             .read_line(&mut line),
     )
     .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the server did not answer"))??;
+    .map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "the server did not answer")
+    })??;
     if line.is_empty() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,

@@ -1,8 +1,8 @@
 //! Record encoding: one format-version byte, then postcard. Sealed tables seal the whole
 //! encoded record (version byte included), so the version is authenticated too.
 
-use serde::de::DeserializeOwned;
 use redb::TableHandle;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::seal::Sealer;

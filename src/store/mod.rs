@@ -98,10 +98,18 @@ pub struct OpenOptions {
 }
 
 struct Inner {
-    database: Arc<redb::Database>,
+    engine: Engine,
     sealer: Arc<Sealer>,
-    writer: Writer,
     path: PathBuf,
+}
+
+enum Engine {
+    Writable {
+        database: Arc<redb::Database>,
+        writer: Writer,
+    },
+    /// For commands that only check and read: opening read-only never changes the file.
+    ReadOnly(redb::ReadOnlyDatabase),
 }
 
 /// A handle on the open database. Cheap to clone; the database closes when the last clone
@@ -158,16 +166,80 @@ impl Store {
         check_meta(&path, &key_path, &sealer, &transaction)?;
         drop(transaction);
 
+        Ok(Store::writable(database, sealer, path))
+    }
+
+    fn writable(database: redb::Database, sealer: Arc<Sealer>, path: PathBuf) -> Store {
         let database = Arc::new(database);
         let writer = Writer::start(database.clone(), sealer.clone());
+        Store {
+            inner: Arc::new(Inner {
+                engine: Engine::Writable { database, writer },
+                sealer,
+                path,
+            }),
+        }
+    }
+
+    /// Opens for reading only, creating nothing: no data directory, no key, no database.
+    /// Where there is no database yet, the store is an empty one in memory, so a command
+    /// can be checked against "nothing exists" without bringing a database into being.
+    pub fn open_read_only(options: &OpenOptions) -> Result<Store, OpenError> {
+        let data_dir = &options.data_dir;
+        let path = data_dir.join(DATABASE_FILE);
+        match std::fs::metadata(data_dir) {
+            Ok(metadata) if !metadata.is_dir() => {
+                return Err(OpenError::NotADirectory(data_dir.clone()))
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Store::empty_in_memory(path)
+            }
+            Err(source) => {
+                return Err(OpenError::DataDir {
+                    path: data_dir.clone(),
+                    source,
+                })
+            }
+        }
+        match std::fs::metadata(&path) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Store::empty_in_memory(path)
+            }
+            Err(source) => return Err(OpenError::DataDir { path, source }),
+        }
+        let sealer = Arc::new(Sealer::new(&options.key.load(false)?));
+        let database = match redb::ReadOnlyDatabase::open(&path) {
+            Ok(database) => database,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse(path)),
+            // Only a read-write open recovers a file left by a crash.
+            Err(redb::DatabaseError::RepairAborted) => return Store::open(options),
+            Err(error) => return Err(storage_error(&path, error)),
+        };
+        let transaction = database
+            .begin_read()
+            .map_err(|error| storage_error(&path, error))?;
+        check_meta(&path, options.key.path(), &sealer, &transaction)?;
+        drop(transaction);
         Ok(Store {
             inner: Arc::new(Inner {
-                database,
+                engine: Engine::ReadOnly(database),
                 sealer,
-                writer,
                 path,
             }),
         })
+    }
+
+    fn empty_in_memory(path: PathBuf) -> Result<Store, OpenError> {
+        let mut throwaway = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut throwaway);
+        let sealer = Arc::new(Sealer::new(&seal::MasterKey::from_bytes(throwaway)));
+        let database = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|error| storage_error(&path, error))?;
+        initialize(&database, &sealer).map_err(|error| storage_error(&path, error))?;
+        Ok(Store::writable(database, sealer, path))
     }
 
     /// Closes the database cleanly: waits briefly for other handles (server workers that
@@ -189,13 +261,15 @@ impl Store {
                 }
             }
         };
-        let Inner {
-            database, writer, ..
-        } = inner;
-        drop(writer);
-        match Arc::try_unwrap(database) {
-            Ok(database) => database.close().map_err(StoreError::unavailable),
-            Err(_) => Ok(()),
+        match inner.engine {
+            Engine::Writable { database, writer } => {
+                drop(writer);
+                match Arc::try_unwrap(database) {
+                    Ok(database) => database.close().map_err(StoreError::unavailable),
+                    Err(_) => Ok(()),
+                }
+            }
+            Engine::ReadOnly(database) => database.close().map_err(StoreError::unavailable),
         }
     }
 
@@ -211,24 +285,32 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.submit(job).await
+        match &self.inner.engine {
+            Engine::Writable { writer, .. } => writer.submit(job).await,
+            Engine::ReadOnly(_) => Err(StoreError::Unavailable(
+                "the database was opened read-only".into(),
+            )),
+        }
     }
 
     fn read<T>(
         &self,
         job: impl FnOnce(&Reader<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let transaction = self
-            .inner
-            .database
-            .begin_read()
-            .map_err(StoreError::unavailable)?;
+        let transaction = match &self.inner.engine {
+            Engine::Writable { database, .. } => database.begin_read(),
+            Engine::ReadOnly(database) => database.begin_read(),
+        }
+        .map_err(StoreError::unavailable)?;
         job(&Reader {
             transaction: &transaction,
             sealer: &self.inner.sealer,
         })
     }
 }
+
+/// A (key, value) pair as stored.
+type Row = (Vec<u8>, Vec<u8>);
 
 /// Read access inside one consistent snapshot.
 struct Reader<'a> {
@@ -250,7 +332,7 @@ impl Reader<'_> {
     }
 
     /// Every (key, value) of a table, in key order.
-    fn all(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn all(&self, table: Table) -> Result<Vec<Row>, StoreError> {
         let table = match self.transaction.open_table(table) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -372,15 +454,15 @@ fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Er
     let transaction = database.begin_write()?;
     {
         let mut meta = transaction.open_table(META)?;
-        meta.insert(
-            META_SCHEMA_VERSION,
-            SCHEMA_VERSION.to_le_bytes().as_slice(),
-        )?;
+        meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION.to_le_bytes().as_slice())?;
         let check = sealer.seal(META.name(), META_KEY_CHECK, KEY_CHECK_PLAINTEXT);
         meta.insert(META_KEY_CHECK, check.as_slice())?;
     }
     // Create every table up front, so a reader never has to tell "empty" from "missing".
-    for table in tables::ALL.into_iter().filter(|table| table.name() != META.name()) {
+    for table in tables::ALL
+        .into_iter()
+        .filter(|table| table.name() != META.name())
+    {
         transaction.open_table(table)?;
     }
     transaction.commit()?;

@@ -131,7 +131,10 @@ mod tests {
     fn round_trip() {
         let sealer = sealer(7);
         let envelope = sealer.seal("users", b"k1", b"secret data");
-        assert_eq!(sealer.open("users", b"k1", &envelope).unwrap(), b"secret data");
+        assert_eq!(
+            sealer.open("users", b"k1", &envelope).unwrap(),
+            b"secret data"
+        );
         assert!(!envelope.windows(11).any(|window| window == b"secret data"));
     }
 

@@ -138,7 +138,9 @@ impl Store {
             let id = user_id(&id)?;
             let key = id.0.as_bytes();
             let Some(bytes) = tx.get(USERS, key)? else {
-                return Err(StoreError::Corrupt("username index names a missing user".into()));
+                return Err(StoreError::Corrupt(
+                    "username index names a missing user".into(),
+                ));
             };
             let mut record: UserRecordV1 = unseal(tx.sealer, USERS, key, USER_V1, &bytes)?;
             record.password_hash = password_hash;

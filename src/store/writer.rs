@@ -155,7 +155,10 @@ impl Tx<'_> {
         self.poison.get_or_insert(error);
     }
 
-    fn table(&mut self, table: Table) -> Result<redb::Table<'_, &'static [u8], &'static [u8]>, StoreError> {
+    fn table(
+        &mut self,
+        table: Table,
+    ) -> Result<redb::Table<'_, &'static [u8], &'static [u8]>, StoreError> {
         self.transaction.open_table(table).map_err(|error| {
             let error = StoreError::unavailable(error);
             self.poison.get_or_insert(error.clone());
@@ -171,7 +174,12 @@ impl Tx<'_> {
         result.map_err(|error| self.fail(error))
     }
 
-    pub(super) fn insert(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    pub(super) fn insert(
+        &mut self,
+        table: Table,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StoreError> {
         self.writes += 1;
         let result = self.table(table)?.insert(key, value).map(|_| ());
         result.map_err(|error| self.fail(error))
