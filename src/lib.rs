@@ -17,5 +17,6 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod model;
+pub mod oauth;
 pub mod password;
 pub mod store;

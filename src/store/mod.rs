@@ -7,8 +7,10 @@
 
 mod clients;
 mod codec;
+mod grants;
 mod keyfile;
 mod seal;
+mod sessions;
 mod tables;
 mod users;
 mod writer;
@@ -18,7 +20,9 @@ use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
+pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, TicketUsed};
 pub use keyfile::KeyLocation;
+pub use sessions::Session;
 use seal::Sealer;
 use tables::{Table, META};
 pub use users::UsernameTaken;
@@ -271,6 +275,13 @@ impl Store {
             }
             Engine::ReadOnly(database) => database.close().map_err(StoreError::unavailable),
         }
+    }
+
+    /// A 32-byte key derived from the master key for one named purpose outside the store
+    /// (sealing self-contained access tokens, consent tickets, CSRF tokens). Each purpose
+    /// gets its own key, so no key serves two jobs.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        self.inner.sealer.derive(purpose)
     }
 
     pub fn path(&self) -> &Path {

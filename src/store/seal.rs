@@ -35,6 +35,8 @@ impl std::fmt::Debug for MasterKey {
 pub struct Sealer {
     aead: XChaCha20Poly1305,
     index_key: [u8; 32],
+    /// Kept to derive per-purpose keys for the protocol layer; never leaves this struct.
+    master: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,18 +45,18 @@ pub struct UnsealError;
 
 impl Sealer {
     pub fn new(master: &MasterKey) -> Sealer {
-        let derive = |info: &[u8]| {
-            let mut out = [0u8; 32];
-            hkdf::Hkdf::<Sha256>::new(Some(b"keyward"), &master.0)
-                .expand(info, &mut out)
-                .expect("32 bytes is a valid HKDF-SHA256 output length");
-            out
-        };
-        let seal_key = derive(b"keyward seal v1");
+        let seal_key = hkdf_expand(&master.0, b"keyward seal v1");
         Sealer {
             aead: XChaCha20Poly1305::new(&seal_key.into()),
-            index_key: derive(b"keyward index v1"),
+            index_key: hkdf_expand(&master.0, b"keyward index v1"),
+            master: master.0,
         }
+    }
+
+    /// A key for a purpose outside the store; the info string is prefixed so it can never
+    /// collide with the store's own derivations.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        hkdf_expand(&self.master, format!("keyward purpose: {purpose}").as_bytes())
     }
 
     pub fn seal(&self, table: &str, record_key: &[u8], plaintext: &[u8]) -> Vec<u8> {
@@ -109,6 +111,14 @@ impl Sealer {
         mac.update(value);
         mac.finalize().into_bytes().into()
     }
+}
+
+fn hkdf_expand(master: &[u8; 32], info: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hkdf::Hkdf::<Sha256>::new(Some(b"keyward"), master)
+        .expand(info, &mut out)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
 }
 
 fn associated_data(table: &str, record_key: &[u8]) -> Vec<u8> {

@@ -13,4 +13,53 @@ pub(crate) const USERS: Table = Table::new("users");
 /// reveals no username.
 pub(crate) const USERNAMES: Table = Table::new("usernames");
 
-pub(crate) const ALL: [Table; 4] = [META, CLIENTS, USERS, USERNAMES];
+/// code id (16 bytes) → sealed code record (what the code was issued for, and once
+/// redeemed, the grant it produced, so a replay can end that grant).
+pub(crate) const CODES: Table = Table::new("codes");
+/// grant id (16 bytes) → sealed grant record. A grant is what a user approved for a client;
+/// access and refresh tokens name it, and deleting it ends all of them at once.
+pub(crate) const GRANTS: Table = Table::new("grants");
+/// refresh token id (16 bytes) → sealed refresh record (grant, secret hash, expiry, and
+/// whether it was already rotated: a rotated token presented again ends its grant).
+pub(crate) const REFRESH_TOKENS: Table = Table::new("refresh_tokens");
+/// SHA-256 of the session cookie (32 bytes) → sealed session record.
+pub(crate) const SESSIONS: Table = Table::new("sessions");
+/// user id (16) ‖ client id (16) → sealed remembered consent (scope, when).
+pub(crate) const CONSENTS: Table = Table::new("consents");
+/// consent ticket id (16 bytes) → expiry (u64 BE). A consent decision is accepted once.
+pub(crate) const USED_TICKETS: Table = Table::new("used_tickets");
+/// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
+/// so it touches only what has expired.
+pub(crate) const EXPIRY: Table = Table::new("expiry");
+
+pub(crate) const ALL: [Table; 11] = [
+    META,
+    CLIENTS,
+    USERS,
+    USERNAMES,
+    CODES,
+    GRANTS,
+    REFRESH_TOKENS,
+    SESSIONS,
+    CONSENTS,
+    USED_TICKETS,
+    EXPIRY,
+];
+
+/// What an expiry-index entry points at.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum ExpiryKind {
+    Code = 1,
+    RefreshToken = 2,
+    Session = 3,
+    UsedTicket = 4,
+}
+
+pub(crate) fn expiry_key(expires_at: u64, kind: ExpiryKind, record_key: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + record_key.len());
+    key.extend_from_slice(&expires_at.to_be_bytes());
+    key.push(kind as u8);
+    key.extend_from_slice(record_key);
+    key
+}

@@ -1,0 +1,13 @@
+//! The OAuth 2.0 protocol, free of HTTP: it takes parsed parameters, loaded records and
+//! `now`, and returns decisions. Never imports actix or redb.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod error;
+pub mod params;
+pub mod pkce;
+pub mod token;
+pub mod tokens;
+
+pub use error::{ErrorCode, OAuthError};
+pub use params::Params;

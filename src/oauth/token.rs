@@ -1,0 +1,307 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; RFC 7636 §4.6; RFC 9700 §4.14).
+
+use std::time::Duration;
+
+use super::client_auth::{self, AuthError};
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::pkce::CodeChallenge;
+use super::tokens::{AccessClaims, OpaqueToken, SealedBox};
+use crate::config::Lifetimes;
+use crate::model::{Client, GrantType, Id, Scope, UnixTime};
+use crate::store::{Grant, NewRefreshToken, Presented, Store};
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: Scope,
+    pub refresh_token: Option<String>,
+}
+
+/// Issues and checks tokens. Built once at startup.
+pub struct TokenService {
+    store: Store,
+    access: SealedBox,
+    lifetimes: Lifetimes,
+}
+
+fn seconds(duration: Duration) -> u64 {
+    duration.as_secs()
+}
+
+impl TokenService {
+    pub fn new(store: Store, lifetimes: Lifetimes) -> TokenService {
+        let access = SealedBox::new(store.derived_key("access token v1"), "keyward access token v1");
+        TokenService {
+            store,
+            access,
+            lifetimes,
+        }
+    }
+
+    /// Handles one token request: authenticate the client, then run its grant.
+    pub async fn token(
+        &self,
+        authorization: Option<&str>,
+        params: Params,
+        now: UnixTime,
+    ) -> Result<TokenResponse, AuthError> {
+        let plain = |error: OAuthError| AuthError {
+            error,
+            basic: authorization.is_some(),
+        };
+        params.reject_duplicates().map_err(plain)?;
+        let presented = client_auth::presented(authorization, &params)?;
+        let grant_type = params.require("grant_type").map_err(plain)?.to_owned();
+        let client = client_auth::authenticate(&self.store, &presented)?;
+        let result = match grant_type.as_str() {
+            "authorization_code" => self.authorization_code(&client, &params, now).await,
+            "refresh_token" => self.refresh_token(&client, &params, now).await,
+            "client_credentials" => self.client_credentials(&client, &params, now),
+            other => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type '{}' is not supported",
+                    crate::model::truncate_for_message(other)
+                ),
+            )),
+        };
+        result.map_err(plain)
+    }
+
+    fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
+        if client.allows_grant(grant) {
+            Ok(())
+        } else {
+            Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use the {} grant", grant.as_str()),
+            ))
+        }
+    }
+
+    async fn authorization_code(
+        &self,
+        client: &Client,
+        params: &Params,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        Self::require_grant(client, GrantType::AuthorizationCode)?;
+        let code = OpaqueToken::parse(params.require("code")?)
+            .ok_or_else(|| OAuthError::invalid_grant("the code is invalid"))?;
+        let redirect_uri = params.get("redirect_uri")?.map(str::to_owned);
+        let verifier = params.get("code_verifier")?.map(str::to_owned);
+        let refresh = client
+            .allows_grant(GrantType::RefreshToken)
+            .then(OpaqueToken::generate);
+        let new_refresh = refresh.as_ref().map(|token| NewRefreshToken {
+            id: token.id,
+            secret_hash: token.secret_hash(),
+            expires_at: now + seconds(self.lifetimes.refresh_token),
+        });
+        let client_id = client.id;
+        let outcome = self
+            .store
+            .redeem_code(
+                code.id,
+                code.secret,
+                now,
+                Id::generate(crate::clock::now_millis()),
+                new_refresh,
+                move |issued| {
+                    if issued.client_id != client_id {
+                        return Err(OAuthError::invalid_grant(
+                            "the code was issued to another client",
+                        ));
+                    }
+                    match &redirect_uri {
+                        Some(sent) if *sent != issued.redirect_uri => {
+                            return Err(OAuthError::invalid_grant(
+                                "redirect_uri differs from the authorization request's",
+                            ))
+                        }
+                        None if issued.redirect_uri_sent => {
+                            return Err(OAuthError::invalid_request(
+                                "redirect_uri is required: the authorization request named one",
+                            ))
+                        }
+                        _ => {}
+                    }
+                    match (&issued.code_challenge, &verifier) {
+                        (Some(challenge), Some(verifier)) => {
+                            if !CodeChallenge::from_stored(challenge.clone()).verify(verifier) {
+                                return Err(OAuthError::invalid_grant(
+                                    "the code_verifier does not match the code_challenge",
+                                ));
+                            }
+                        }
+                        (Some(_), None) => {
+                            return Err(OAuthError::invalid_grant("code_verifier is missing"))
+                        }
+                        // RFC 9700 §4.8.2: a verifier for a code issued without a challenge
+                        // is a downgrade attempt.
+                        (None, Some(_)) => {
+                            return Err(OAuthError::invalid_grant(
+                                "code_verifier sent, but the authorization request had no code_challenge",
+                            ))
+                        }
+                        (None, None) => {}
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        let grant = accepted(outcome, "code")?;
+        Ok(self.respond(&grant, grant.scope.clone(), now, refresh))
+    }
+
+    async fn refresh_token(
+        &self,
+        client: &Client,
+        params: &Params,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        Self::require_grant(client, GrantType::RefreshToken)?;
+        let presented = OpaqueToken::parse(params.require("refresh_token")?)
+            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+        let requested = params
+            .get("scope")?
+            .map(Scope::parse)
+            .transpose()
+            .map_err(|invalid| OAuthError::new(ErrorCode::InvalidScope, invalid.0))?;
+        let next = OpaqueToken::generate();
+        let client_id = client.id;
+        let requested_check = requested.clone();
+        let outcome = self
+            .store
+            .rotate_refresh_token(
+                presented.id,
+                presented.secret,
+                now,
+                NewRefreshToken {
+                    id: next.id,
+                    secret_hash: next.secret_hash(),
+                    expires_at: now + seconds(self.lifetimes.refresh_token),
+                },
+                move |grant| {
+                    if grant.client_id != client_id {
+                        return Err(OAuthError::invalid_grant(
+                            "the refresh token was issued to another client",
+                        ));
+                    }
+                    if requested_check
+                        .as_ref()
+                        .is_some_and(|scope| !scope.is_subset_of(&grant.scope))
+                    {
+                        // RFC 6749 §6: scope may narrow, never grow.
+                        return Err(OAuthError::new(
+                            ErrorCode::InvalidScope,
+                            "the requested scope exceeds the scope originally granted",
+                        ));
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        let grant = accepted(outcome, "refresh token")?;
+        let scope = requested.unwrap_or_else(|| grant.scope.clone());
+        Ok(self.respond(&grant, scope, now, Some(next)))
+    }
+
+    fn client_credentials(
+        &self,
+        client: &Client,
+        params: &Params,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        if client.is_public() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "a public client cannot use client_credentials",
+            ));
+        }
+        Self::require_grant(client, GrantType::ClientCredentials)?;
+        let scope = match params.get("scope")? {
+            Some(text) => Scope::parse(text)
+                .map_err(|invalid| OAuthError::new(ErrorCode::InvalidScope, invalid.0))?,
+            None => client.scope.clone(),
+        };
+        if !scope.is_subset_of(&client.scope) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds what this client may request",
+            ));
+        }
+        let expires_at = now + seconds(self.lifetimes.access_token);
+        let claims = AccessClaims {
+            grant_id: None,
+            client_id: client.id,
+            user_id: None,
+            scope: scope.clone(),
+            issued_at: now,
+            expires_at,
+            token_id: Id::generate(crate::clock::now_millis()),
+        };
+        Ok(TokenResponse {
+            access_token: self.access.seal(&claims),
+            expires_in: expires_at - now,
+            scope,
+            refresh_token: None,
+        })
+    }
+
+    fn respond(
+        &self,
+        grant: &Grant,
+        scope: Scope,
+        now: UnixTime,
+        refresh: Option<OpaqueToken>,
+    ) -> TokenResponse {
+        let expires_at = now + seconds(self.lifetimes.access_token);
+        let claims = AccessClaims {
+            grant_id: Some(grant.id),
+            client_id: grant.client_id,
+            user_id: Some(grant.user_id),
+            scope: scope.clone(),
+            issued_at: now,
+            expires_at,
+            token_id: Id::generate(crate::clock::now_millis()),
+        };
+        TokenResponse {
+            access_token: self.access.seal(&claims),
+            expires_in: expires_at - now,
+            scope,
+            refresh_token: refresh.map(|token| token.to_string()),
+        }
+    }
+
+    /// The claims of a live access token: sealed by us, unexpired, and its grant (or, for
+    /// client credentials, its client) still there. `None` for anything else.
+    pub fn verify_access(&self, token: &str, now: UnixTime) -> Result<Option<AccessClaims>, OAuthError> {
+        let Some(claims) = self.access.open::<AccessClaims>(token) else {
+            return Ok(None);
+        };
+        if now >= claims.expires_at {
+            return Ok(None);
+        }
+        let live = match claims.grant_id {
+            Some(grant_id) => self.store.grant(grant_id)?.is_some(),
+            None => self.store.client(claims.client_id)?.is_some(),
+        };
+        Ok(live.then_some(claims))
+    }
+}
+
+fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthError> {
+    match outcome {
+        Presented::Accepted(grant) => Ok(grant),
+        Presented::Unknown => Err(OAuthError::invalid_grant(format!("the {what} is invalid"))),
+        Presented::Expired => Err(OAuthError::invalid_grant(format!("the {what} has expired"))),
+        Presented::Replayed => Err(OAuthError::invalid_grant(format!(
+            "the {what} was already used; everything issued from it has been revoked"
+        ))),
+        Presented::Rejected(error) => Err(error),
+    }
+}

@@ -1,0 +1,339 @@
+//! Codes, grants, refresh tokens and remembered consents: the security state of the
+//! authorization code flow. Every change here is one write job, so a redemption, a rotation
+//! or a replay's revocation lands whole or not at all.
+//!
+//! The protocol decides (`oauth/`), the store applies: checks that must be atomic with a
+//! state change (is this code still unused, does it belong to this client) arrive as
+//! closures and run inside the write job, before it writes.
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode, encode, seal, unseal};
+use super::tables::{
+    expiry_key, ExpiryKind, Table, CODES, CONSENTS, EXPIRY, GRANTS, REFRESH_TOKENS, USED_TICKETS,
+};
+use super::writer::Tx;
+use super::{Store, StoreError};
+use crate::model::{ClientId, Id, Scope, SecretHash, UnixTime, UserId};
+
+const CODE_V1: u8 = 1;
+const GRANT_V1: u8 = 1;
+const REFRESH_V1: u8 = 1;
+const CONSENT_V1: u8 = 1;
+
+/// What an authorization code was issued for (RFC 6749 §4.1.2, RFC 7636 §4.4).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub redirect_uri: String,
+    /// Whether the authorization request named the redirect URI; if so the token request
+    /// must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
+    pub scope: Scope,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: UnixTime,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CodeRecordV1 {
+    secret_hash: SecretHash,
+    grant: CodeGrant,
+    expires_at: UnixTime,
+    /// Set on redemption. A second redemption finds it and ends that grant (RFC 6749 §4.1.2).
+    redeemed_into: Option<Id>,
+}
+
+/// A user's approval of a client, as tokens see it. Deleting it ends every token of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: Id,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub scope: Scope,
+    pub created_at: UnixTime,
+    pub auth_time: UnixTime,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefreshRecordV1 {
+    grant_id: Id,
+    secret_hash: SecretHash,
+    expires_at: UnixTime,
+    rotated: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConsentRecordV1 {
+    scope: Scope,
+    granted_at: UnixTime,
+}
+
+/// A new refresh token to store: its id, the hash of its secret, and when it dies.
+pub struct NewRefreshToken {
+    pub id: Id,
+    pub secret_hash: SecretHash,
+    pub expires_at: UnixTime,
+}
+
+/// Outcome of presenting a code or a refresh token.
+#[derive(Debug)]
+pub enum Presented<R> {
+    /// Accepted: the (new or existing) grant, and the refresh token written for it.
+    Accepted(Grant),
+    /// No such code or token, or its secret is wrong.
+    Unknown,
+    Expired,
+    /// Already used: the grant it produced has been ended.
+    Replayed,
+    /// The caller's check refused it; nothing changed.
+    Rejected(R),
+}
+
+/// The consent ticket was already used; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketUsed;
+
+/// A code to store, with the consent decision that produced it.
+pub struct NewCode {
+    pub id: Id,
+    pub secret_hash: SecretHash,
+    pub grant: CodeGrant,
+    pub expires_at: UnixTime,
+    /// Remember this consent for (user, client); `None` for public clients.
+    pub remember_consent: bool,
+    /// The consent ticket this code answers, single use, kept until it expires.
+    pub ticket: Option<(Id, UnixTime)>,
+}
+
+fn consent_key(user_id: UserId, client_id: ClientId) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(user_id.0.as_bytes());
+    key[16..].copy_from_slice(client_id.0.as_bytes());
+    key
+}
+
+fn insert_expiring(
+    tx: &mut Tx<'_>,
+    table: Table,
+    kind: ExpiryKind,
+    key: &[u8],
+    value: &[u8],
+    expires_at: UnixTime,
+) -> Result<(), StoreError> {
+    tx.insert(table, key, value)?;
+    tx.insert(EXPIRY, &expiry_key(expires_at, kind, key), &[])
+}
+
+fn load_grant(tx: &mut Tx<'_>, id: Id) -> Result<Option<Grant>, StoreError> {
+    tx.get(GRANTS, id.as_bytes())?
+        .map(|bytes| unseal(tx.sealer, GRANTS, id.as_bytes(), GRANT_V1, &bytes))
+        .transpose()
+}
+
+fn write_refresh(tx: &mut Tx<'_>, grant_id: Id, token: &NewRefreshToken) -> Result<(), StoreError> {
+    let record = RefreshRecordV1 {
+        grant_id,
+        secret_hash: token.secret_hash,
+        expires_at: token.expires_at,
+        rotated: false,
+    };
+    let key = token.id.as_bytes();
+    let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
+    insert_expiring(
+        tx,
+        REFRESH_TOKENS,
+        ExpiryKind::RefreshToken,
+        key,
+        &value,
+        token.expires_at,
+    )
+}
+
+impl Store {
+    /// Stores a code (and the consent it came from) durably. A ticket that was already used
+    /// writes nothing: a replayed consent POST issues no second code.
+    pub async fn issue_code(&self, code: NewCode) -> Result<Result<(), TicketUsed>, StoreError> {
+        self.write(move |tx| {
+            if let Some((ticket, _)) = code.ticket {
+                if tx.get(USED_TICKETS, ticket.as_bytes())?.is_some() {
+                    return Ok(Err(TicketUsed));
+                }
+            }
+            let record = CodeRecordV1 {
+                secret_hash: code.secret_hash,
+                grant: code.grant.clone(),
+                expires_at: code.expires_at,
+                redeemed_into: None,
+            };
+            let key = code.id.as_bytes();
+            let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
+            insert_expiring(tx, CODES, ExpiryKind::Code, key, &value, code.expires_at)?;
+            if code.remember_consent {
+                let key = consent_key(code.grant.user_id, code.grant.client_id);
+                let consent = ConsentRecordV1 {
+                    scope: code.grant.scope.clone(),
+                    granted_at: code.grant.auth_time,
+                };
+                let value = seal(tx.sealer, CONSENTS, &key, CONSENT_V1, &consent);
+                tx.insert(CONSENTS, &key, &value)?;
+            }
+            if let Some((ticket, expires_at)) = code.ticket {
+                let value = encode(1, &expires_at);
+                insert_expiring(
+                    tx,
+                    USED_TICKETS,
+                    ExpiryKind::UsedTicket,
+                    ticket.as_bytes(),
+                    &value,
+                    expires_at,
+                )?;
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Redeems a code: `check` sees what the code was issued for and may refuse (wrong
+    /// client, redirect URI, PKCE verifier). On success the code is marked redeemed and a
+    /// grant with its first refresh token is written, all in one durable commit.
+    pub async fn redeem_code<R, F>(
+        &self,
+        code_id: Id,
+        secret: String,
+        now: UnixTime,
+        grant_id: Id,
+        refresh: Option<NewRefreshToken>,
+        check: F,
+    ) -> Result<Presented<R>, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&CodeGrant) -> Result<(), R> + Send + 'static,
+    {
+        self.write(move |tx| {
+            let key = code_id.as_bytes();
+            let Some(bytes) = tx.get(CODES, key)? else {
+                return Ok(Presented::Unknown);
+            };
+            let mut record: CodeRecordV1 = unseal(tx.sealer, CODES, key, CODE_V1, &bytes)?;
+            if !record.secret_hash.matches(&secret) {
+                return Ok(Presented::Unknown);
+            }
+            if let Some(issued) = record.redeemed_into {
+                // RFC 6749 §4.1.2: a code used twice revokes what it issued.
+                tx.remove(GRANTS, issued.as_bytes())?;
+                return Ok(Presented::Replayed);
+            }
+            if now >= record.expires_at {
+                return Ok(Presented::Expired);
+            }
+            if let Err(refusal) = check(&record.grant) {
+                return Ok(Presented::Rejected(refusal));
+            }
+            let grant = Grant {
+                id: grant_id,
+                client_id: record.grant.client_id,
+                user_id: record.grant.user_id,
+                scope: record.grant.scope.clone(),
+                created_at: now,
+                auth_time: record.grant.auth_time,
+            };
+            record.redeemed_into = Some(grant_id);
+            let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
+            tx.insert(CODES, key, &value)?;
+            let value = seal(tx.sealer, GRANTS, grant_id.as_bytes(), GRANT_V1, &grant);
+            tx.insert(GRANTS, grant_id.as_bytes(), &value)?;
+            if let Some(refresh) = &refresh {
+                write_refresh(tx, grant_id, refresh)?;
+            }
+            Ok(Presented::Accepted(grant))
+        })
+        .await
+    }
+
+    /// Rotates a refresh token: the presented one is marked rotated and `next` replaces it.
+    /// A token that was already rotated ends its grant (RFC 9700 §4.14.2).
+    pub async fn rotate_refresh_token<R, F>(
+        &self,
+        token_id: Id,
+        secret: String,
+        now: UnixTime,
+        next: NewRefreshToken,
+        check: F,
+    ) -> Result<Presented<R>, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Grant) -> Result<(), R> + Send + 'static,
+    {
+        self.write(move |tx| {
+            let key = token_id.as_bytes();
+            let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
+                return Ok(Presented::Unknown);
+            };
+            let mut record: RefreshRecordV1 =
+                unseal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &bytes)?;
+            if !record.secret_hash.matches(&secret) {
+                return Ok(Presented::Unknown);
+            }
+            if now >= record.expires_at {
+                return Ok(Presented::Expired);
+            }
+            let Some(grant) = load_grant(tx, record.grant_id)? else {
+                // The grant was revoked; its tokens died with it.
+                return Ok(Presented::Unknown);
+            };
+            if let Err(refusal) = check(&grant) {
+                return Ok(Presented::Rejected(refusal));
+            }
+            if record.rotated {
+                tx.remove(GRANTS, record.grant_id.as_bytes())?;
+                return Ok(Presented::Replayed);
+            }
+            record.rotated = true;
+            let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
+            tx.insert(REFRESH_TOKENS, key, &value)?;
+            write_refresh(tx, grant.id, &next)?;
+            Ok(Presented::Accepted(grant))
+        })
+        .await
+    }
+
+    pub fn grant(&self, id: Id) -> Result<Option<Grant>, StoreError> {
+        self.read(|reader| {
+            reader
+                .get(GRANTS, id.as_bytes())?
+                .map(|bytes| unseal(reader.sealer, GRANTS, id.as_bytes(), GRANT_V1, &bytes))
+                .transpose()
+        })
+    }
+
+    /// The scope a user has already approved for a client, if any.
+    pub fn remembered_consent(
+        &self,
+        user_id: UserId,
+        client_id: ClientId,
+    ) -> Result<Option<Scope>, StoreError> {
+        let key = consent_key(user_id, client_id);
+        self.read(|reader| {
+            reader
+                .get(CONSENTS, &key)?
+                .map(|bytes| {
+                    unseal::<ConsentRecordV1>(reader.sealer, CONSENTS, &key, CONSENT_V1, &bytes)
+                        .map(|record| record.scope)
+                })
+                .transpose()
+        })
+    }
+
+    /// Whether a consent ticket has been used already.
+    pub fn ticket_used(&self, ticket: Id) -> Result<bool, StoreError> {
+        self.read(|reader| {
+            Ok(reader
+                .get(USED_TICKETS, ticket.as_bytes())?
+                .map(|bytes| decode::<UnixTime>(USED_TICKETS, 1, &bytes))
+                .transpose()?
+                .is_some())
+        })
+    }
+}
