@@ -84,11 +84,15 @@ pub async fn serve_with(
             source,
         })?;
 
-    let state = web::Data::new(AppState {
-        store: store.clone(),
-        issuer: issuer.clone(),
-        lifetimes: config.lifetimes.clone(),
-    });
+    let state = web::Data::new(
+        AppState::new(
+            store.clone(),
+            issuer.clone(),
+            config.lifetimes.clone(),
+            &config.product_name,
+        )
+        .await,
+    );
     let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let server = HttpServer::new(move || {
         App::new()

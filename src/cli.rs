@@ -68,6 +68,9 @@ struct ServeArgs {
     refresh_token_ttl: Duration,
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     sweep_interval: Duration,
+    /// The name shown on the sign-in and consent pages.
+    #[arg(long, default_value = "keyward")]
+    product_name: String,
 }
 
 #[derive(Subcommand)]
@@ -341,6 +344,10 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             refresh_token: args.refresh_token_ttl,
         },
         sweep_interval: args.sweep_interval,
+        product_name: crate::model::DisplayName::parse("--product-name", &args.product_name)
+            .map_err(|invalid| Failure::new(invalid.0))?
+            .as_str()
+            .to_owned(),
     })
 }
 
@@ -376,6 +383,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             issuer: None,
             lifetimes: Lifetimes::default(),
             sweep_interval: Duration::from_secs(60),
+            product_name: "keyward demo".to_owned(),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {
             println!("{}", setup.banner(bound));

@@ -79,6 +79,8 @@ pub struct ServeConfig {
     pub issuer: Option<String>,
     pub lifetimes: Lifetimes,
     pub sweep_interval: Duration,
+    /// Shown on the sign-in and consent pages.
+    pub product_name: String,
 }
 
 #[cfg(test)]

@@ -20,3 +20,5 @@ pub mod model;
 pub mod oauth;
 pub mod password;
 pub mod store;
+pub mod throttle;
+pub mod ui;

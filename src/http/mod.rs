@@ -1,19 +1,146 @@
 //! actix handlers: parse the request, call `oauth/` or `store/`, render. Thin by rule.
 
+mod authorize;
+mod cookies;
+mod forms;
+mod login;
+mod metadata;
+mod pages;
+mod token;
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use crate::config::Lifetimes;
+use crate::model::Password;
+use crate::oauth::token::TokenService;
+use crate::oauth::tokens::SealedBox;
 use crate::store::Store;
+use crate::throttle::Throttle;
+use crate::ui::{ErrorView, Pages};
+use cookies::CookieSettings;
+
+/// Form and token bodies are small; anything larger is refused before it is read.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How long a sign-in lasts.
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// What every handler may reach. Built once by `app.rs`.
 pub struct AppState {
     pub store: Store,
     pub issuer: String,
     pub lifetimes: Lifetimes,
+    tokens: TokenService,
+    pages: Pages,
+    tickets: SealedBox,
+    cookies: CookieSettings,
+    throttle: Throttle,
+    address_throttle: Throttle,
+    session_ttl: Duration,
+    dummy_password_hash: String,
+}
+
+impl AppState {
+    pub async fn new(
+        store: Store,
+        issuer: String,
+        lifetimes: Lifetimes,
+        product_name: &str,
+    ) -> AppState {
+        // Verified against when a sign-in names no existing user, so that path costs the
+        // same argon2 work as a real one.
+        let dummy = Password::parse(&crate::model::random_secret()).expect("43 characters");
+        let dummy_password_hash = crate::password::hash(dummy)
+            .await
+            .expect("hashing a random password succeeds");
+        AppState {
+            tokens: TokenService::new(store.clone(), lifetimes.clone()),
+            tickets: SealedBox::new(
+                store.derived_key("consent ticket v1"),
+                "keyward consent ticket v1",
+            ),
+            cookies: CookieSettings {
+                secure: issuer.starts_with("https://"),
+                csrf_key: store.derived_key("csrf v1"),
+            },
+            pages: Pages::new(product_name),
+            throttle: Throttle::new(5, 15 * 60, 100_000),
+            address_throttle: Throttle::new(30, 15 * 60, 100_000),
+            session_ttl: SESSION_TTL,
+            dummy_password_hash,
+            store,
+            issuer,
+            lifetimes,
+        }
+    }
+
+    fn error_page(&self, status: StatusCode, title: &str, message: &str) -> HttpResponse {
+        pages::html(
+            status,
+            self.pages.error(&ErrorView {
+                title: title.to_owned(),
+                message: message.to_owned(),
+            }),
+        )
+    }
+
+    /// A storage failure: say so, and promise nothing.
+    fn unavailable_page(&self) -> HttpResponse {
+        self.error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The server could not save your request. Nothing was changed. Please try again in a moment.",
+        )
+    }
+
+    fn scope_description(&self, scope: &str) -> Option<String> {
+        if let Ok(Some(description)) = self.store.scope_description(scope) {
+            return Some(description);
+        }
+        let built_in = match scope {
+            "openid" => "Confirm who you are",
+            "profile" => "See your name and username",
+            "email" => "See your email address",
+            "offline_access" => "Keep access while you are not using the app",
+            _ => return None,
+        };
+        Some(built_in.to_owned())
+    }
+
+    fn scopes_supported(&self) -> Vec<String> {
+        let mut scopes: Vec<String> = ["openid", "profile", "email", "offline_access"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if let Ok(described) = self.store.scope_descriptions() {
+            scopes.extend(described.into_iter().map(|(name, _)| name));
+        }
+        scopes.sort();
+        scopes.dedup();
+        scopes
+    }
 }
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.route("/healthz", web::get().to(healthz));
+    config
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .route("/healthz", web::get().to(healthz))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(metadata::authorization_server),
+        )
+        .route("/oauth2/authorize", web::get().to(authorize::get))
+        .route("/oauth2/authorize", web::post().to(authorize::post))
+        .route("/oauth2/consent", web::post().to(authorize::decide))
+        .route("/oauth2/token", web::post().to(token::token))
+        .route("/login", web::get().to(login::show))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::get().to(login::signed_out))
+        .route("/logout", web::post().to(login::logout))
+        .route("/static/style.css", web::get().to(stylesheet));
 }
 
 async fn healthz() -> HttpResponse {
@@ -21,4 +148,12 @@ async fn healthz() -> HttpResponse {
         .insert_header(("Cache-Control", "no-store"))
         .content_type("application/json")
         .body(r#"{"status":"ok"}"#)
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .content_type("text/css; charset=utf-8")
+        .body(Pages::stylesheet())
 }

@@ -56,8 +56,8 @@ pub fn validate(
     client: Option<&Client>,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let show = |message: &str| AuthorizeError::ShowToUser(message.to_owned());
-    let client = client
-        .ok_or_else(|| show("The application that sent you here is not registered."))?;
+    let client =
+        client.ok_or_else(|| show("The application that sent you here is not registered."))?;
     let sent = params
         .get("redirect_uri")
         .map_err(|_| show("The request names its redirect URI more than once."))?;
@@ -84,7 +84,10 @@ pub fn validate(
         error,
     };
     params.reject_duplicates().map_err(redirect)?;
-    if state.as_ref().is_some_and(|state| state.len() > MAX_ECHOED_LEN) {
+    if state
+        .as_ref()
+        .is_some_and(|state| state.len() > MAX_ECHOED_LEN)
+    {
         return Err(redirect(OAuthError::invalid_request("state is too long")));
     }
     match params.get("response_type").map_err(redirect)? {
@@ -120,8 +123,11 @@ pub fn validate(
     }
     let code_challenge = match params.get("code_challenge").map_err(redirect)? {
         Some(challenge) => Some(
-            CodeChallenge::parse(challenge, params.get("code_challenge_method").map_err(redirect)?)
-                .map_err(redirect)?,
+            CodeChallenge::parse(
+                challenge,
+                params.get("code_challenge_method").map_err(redirect)?,
+            )
+            .map_err(redirect)?,
         ),
         None if params.contains("code_challenge_method") => {
             return Err(redirect(OAuthError::invalid_request(
@@ -204,7 +210,9 @@ mod tests {
     use super::*;
 
     fn uris(list: &[&str]) -> Vec<RedirectUri> {
-        list.iter().map(|uri| RedirectUri::parse(uri).unwrap()).collect()
+        list.iter()
+            .map(|uri| RedirectUri::parse(uri).unwrap())
+            .collect()
     }
 
     #[test]
@@ -237,7 +245,10 @@ mod tests {
     #[test]
     fn redirect_keeps_registered_query() {
         assert_eq!(
-            redirect_with("https://a.example/cb?x=1", &[("code", "c d"), ("iss", "https://i")]),
+            redirect_with(
+                "https://a.example/cb?x=1",
+                &[("code", "c d"), ("iss", "https://i")]
+            ),
             "https://a.example/cb?x=1&code=c+d&iss=https%3A%2F%2Fi"
         );
     }

@@ -40,7 +40,9 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> Result<Present
         error: OAuthError::invalid_request(message),
         basic,
     };
-    let body_id = params.get("client_id").map_err(|error| AuthError { error, basic })?;
+    let body_id = params
+        .get("client_id")
+        .map_err(|error| AuthError { error, basic })?;
     let body_secret = params
         .get("client_secret")
         .map_err(|error| AuthError { error, basic })?;
@@ -113,9 +115,7 @@ pub fn authenticate(store: &Store, presented: &Presented) -> Result<Client, Auth
     };
     match (client, secret) {
         (Some(client), Some(secret)) => {
-            let accepted = client
-                .secret_hash
-                .is_some_and(|hash| hash.matches(secret));
+            let accepted = client.secret_hash.is_some_and(|hash| hash.matches(secret));
             if accepted {
                 Ok(client)
             } else {

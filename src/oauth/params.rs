@@ -39,9 +39,8 @@ impl Params {
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)?.ok_or_else(|| {
-            OAuthError::invalid_request(format!("parameter '{name}' is missing"))
-        })
+        self.get(name)?
+            .ok_or_else(|| OAuthError::invalid_request(format!("parameter '{name}' is missing")))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -72,7 +71,10 @@ mod tests {
         assert_eq!(params.get("b").unwrap(), None);
         assert_eq!(params.get("c").unwrap(), Some("x y!"));
         assert!(Params::parse(b"a=1&a=2").unwrap().get("a").is_err());
-        assert!(Params::parse(b"a=1&a=2").unwrap().reject_duplicates().is_err());
+        assert!(Params::parse(b"a=1&a=2")
+            .unwrap()
+            .reject_duplicates()
+            .is_err());
         assert!(Params::parse(b"a=%ff").is_err());
         assert!(Params::parse(b"a=\xff").is_err());
     }

@@ -66,11 +66,9 @@ mod tests {
 
     #[test]
     fn rfc_7636_appendix_b() {
-        let challenge = CodeChallenge::parse(
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            Some("S256"),
-        )
-        .unwrap();
+        let challenge =
+            CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Some("S256"))
+                .unwrap();
         assert!(challenge.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!challenge.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx"));
         assert!(!challenge.verify("short"));

@@ -33,7 +33,10 @@ fn seconds(duration: Duration) -> u64 {
 
 impl TokenService {
     pub fn new(store: Store, lifetimes: Lifetimes) -> TokenService {
-        let access = SealedBox::new(store.derived_key("access token v1"), "keyward access token v1");
+        let access = SealedBox::new(
+            store.derived_key("access token v1"),
+            "keyward access token v1",
+        );
         TokenService {
             store,
             access,
@@ -279,7 +282,11 @@ impl TokenService {
 
     /// The claims of a live access token: sealed by us, unexpired, and its grant (or, for
     /// client credentials, its client) still there. `None` for anything else.
-    pub fn verify_access(&self, token: &str, now: UnixTime) -> Result<Option<AccessClaims>, OAuthError> {
+    pub fn verify_access(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Option<AccessClaims>, OAuthError> {
         let Some(claims) = self.access.open::<AccessClaims>(token) else {
             return Ok(None);
         };

@@ -195,6 +195,30 @@ impl Store {
         .await
     }
 
+    /// Marks a consent ticket used without issuing anything (the user denied).
+    pub async fn consume_ticket(
+        &self,
+        ticket: Id,
+        expires_at: UnixTime,
+    ) -> Result<Result<(), TicketUsed>, StoreError> {
+        self.write(move |tx| {
+            if tx.get(USED_TICKETS, ticket.as_bytes())?.is_some() {
+                return Ok(Err(TicketUsed));
+            }
+            let value = encode(1, &expires_at);
+            insert_expiring(
+                tx,
+                USED_TICKETS,
+                ExpiryKind::UsedTicket,
+                ticket.as_bytes(),
+                &value,
+                expires_at,
+            )?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
     /// Redeems a code: `check` sees what the code was issued for and may refuse (wrong
     /// client, redirect URI, PKCE verifier). On success the code is marked redeemed and a
     /// grant with its first refresh token is written, all in one durable commit.

@@ -9,6 +9,7 @@ mod clients;
 mod codec;
 mod grants;
 mod keyfile;
+mod scopes;
 mod seal;
 mod sessions;
 mod tables;
@@ -22,8 +23,8 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
 pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, TicketUsed};
 pub use keyfile::KeyLocation;
-pub use sessions::Session;
 use seal::Sealer;
+pub use sessions::Session;
 use tables::{Table, META};
 pub use users::UsernameTaken;
 use writer::{Tx, Writer};

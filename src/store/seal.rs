@@ -56,7 +56,10 @@ impl Sealer {
     /// A key for a purpose outside the store; the info string is prefixed so it can never
     /// collide with the store's own derivations.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        hkdf_expand(&self.master, format!("keyward purpose: {purpose}").as_bytes())
+        hkdf_expand(
+            &self.master,
+            format!("keyward purpose: {purpose}").as_bytes(),
+        )
     }
 
     pub fn seal(&self, table: &str, record_key: &[u8], plaintext: &[u8]) -> Vec<u8> {

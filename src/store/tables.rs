@@ -28,11 +28,13 @@ pub(crate) const SESSIONS: Table = Table::new("sessions");
 pub(crate) const CONSENTS: Table = Table::new("consents");
 /// consent ticket id (16 bytes) → expiry (u64 BE). A consent decision is accepted once.
 pub(crate) const USED_TICKETS: Table = Table::new("used_tickets");
+/// scope name → description shown on the consent page (format byte + postcard string).
+pub(crate) const SCOPES: Table = Table::new("scopes");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 11] = [
+pub(crate) const ALL: [Table; 12] = [
     META,
     CLIENTS,
     USERS,
@@ -43,6 +45,7 @@ pub(crate) const ALL: [Table; 11] = [
     SESSIONS,
     CONSENTS,
     USED_TICKETS,
+    SCOPES,
     EXPIRY,
 ];
 

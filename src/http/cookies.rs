@@ -1,0 +1,85 @@
+//! The two cookies keyward sets: the session, and the CSRF secret that form tokens are
+//! derived from. Both HttpOnly and SameSite=Lax; Secure (and `__Host-` named) under an
+//! https issuer.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::HttpRequest;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::model::{random_secret, SecretHash};
+
+pub struct CookieSettings {
+    pub secure: bool,
+    pub csrf_key: [u8; 32],
+}
+
+impl CookieSettings {
+    fn name(&self, base: &'static str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    fn build(&self, base: &'static str, value: String) -> Cookie<'static> {
+        Cookie::build(self.name(base), value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .finish()
+    }
+
+    pub fn session_cookie(&self, value: String) -> Cookie<'static> {
+        self.build("keyward_session", value)
+    }
+
+    pub fn expired_session_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.build("keyward_session", String::new());
+        cookie.make_removal();
+        cookie
+    }
+
+    /// The hash the store keys the session under, if the request carries a session cookie.
+    pub fn session_hash(&self, request: &HttpRequest) -> Option<SecretHash> {
+        let cookie = request.cookie(&self.name("keyward_session"))?;
+        let value = cookie.value();
+        (value.len() == 43).then(|| SecretHash::of(value))
+    }
+
+    /// The CSRF secret of this browser, and a cookie to set if it had none yet.
+    pub fn csrf_secret(&self, request: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+        match request.cookie(&self.name("keyward_csrf")) {
+            Some(cookie) if cookie.value().len() == 43 => (cookie.value().to_owned(), None),
+            _ => {
+                let secret = random_secret();
+                let cookie = self.build("keyward_csrf", secret.clone());
+                (secret, Some(cookie))
+            }
+        }
+    }
+
+    /// The token a form carries: an HMAC of the browser's CSRF secret. A page of another
+    /// site can neither read the cookie nor compute the token.
+    pub fn csrf_token(&self, secret: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.csrf_key)
+            .expect("HMAC accepts any key length");
+        mac.update(secret.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether a submitted form's token matches this browser's CSRF cookie.
+    pub fn csrf_valid(&self, request: &HttpRequest, submitted: Option<&str>) -> bool {
+        let (Some(cookie), Some(submitted)) =
+            (request.cookie(&self.name("keyward_csrf")), submitted)
+        else {
+            return false;
+        };
+        let expected = self.csrf_token(cookie.value());
+        bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+    }
+}

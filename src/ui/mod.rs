@@ -1,0 +1,161 @@
+//! keyward's own HTML pages: sign-in, consent, errors and sign-out.
+//!
+//! Templates (`assets/templates/*.html`) and the stylesheet (`assets/static/style.css`) are
+//! embedded in the binary and the templates are parsed once, in [`Pages::new`]. Every value
+//! is HTML-escaped on output, whatever the template's file name, because client names,
+//! usernames and scope descriptions come from people we do not trust.
+//!
+//! The pages carry no script, no inline style and no event-handler attributes: they must work
+//! without JavaScript and under `Content-Security-Policy: default-src 'self'`. This module
+//! only renders; it sets no headers and knows nothing of HTTP.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use minijinja::{context, AutoEscape, Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+#[cfg(test)]
+mod tests;
+
+#[derive(rust_embed::Embed)]
+#[folder = "assets/"]
+struct Assets;
+
+const TEMPLATE_DIR: &str = "templates/";
+const STYLESHEET_PATH: &str = "static/style.css";
+
+/// Shown if a page fails to render. Only a template bug can cause that, and the unit tests
+/// render every page, but a request must still get an answer rather than a panic.
+const FALLBACK_PAGE: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n\
+<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<title>Something went wrong</title>\n\
+<link rel=\"stylesheet\" href=\"/static/style.css\">\n</head>\n<body>\n\
+<main class=\"card\">\n<h1>Something went wrong</h1>\n\
+<p>This page could not be shown. Please try again in a moment.</p>\n</main>\n\
+</body>\n</html>\n";
+
+/// The parsed templates and the operator's product name, built once at startup and shared
+/// by every request.
+#[derive(Debug)]
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+/// The sign-in form.
+#[derive(Serialize)]
+pub struct LoginView {
+    pub csrf_token: String,
+    /// Where to continue after signing in; posted back unchanged in a hidden field.
+    pub return_to: String,
+    /// Prefilled, so a user who mistyped the password does not retype the name.
+    pub username: String,
+    /// A message shown above the form, e.g. after a failed attempt.
+    pub error: Option<String>,
+}
+
+/// The page where a signed-in user allows or denies an app's request.
+#[derive(Serialize)]
+pub struct ConsentView {
+    pub csrf_token: String,
+    /// The server-side handle of the pending authorization request.
+    pub request: String,
+    pub client_name: String,
+    pub redirect_host: String,
+    pub username: String,
+    pub scopes: Vec<ScopeView>,
+    pub public_client: bool,
+}
+
+/// One requested scope on the consent page.
+#[derive(Serialize)]
+pub struct ScopeView {
+    pub name: String,
+    /// The operator's description; `None` shows a generic line instead.
+    pub description: Option<String>,
+}
+
+/// A page for an error the user meets and cannot hand back to the app.
+#[derive(Serialize)]
+pub struct ErrorView {
+    pub title: String,
+    pub message: String,
+}
+
+impl Pages {
+    /// Parses every embedded template. Panics only if an embedded template is broken, which
+    /// the unit tests rule out for the templates this binary was built with.
+    pub fn new(product_name: &str) -> Pages {
+        let mut env = Environment::new();
+        // Escaping must not hinge on a file name someone might change: every page is HTML.
+        env.set_auto_escape_callback(|_name| AutoEscape::Html);
+        // A misspelled variable must fail the tests, not render as an empty string.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_global("product_name", product_name);
+        for (name, source) in templates() {
+            if let Err(error) = env.add_template_owned(name.clone(), source) {
+                panic!("embedded template {name} does not parse: {error:#}");
+            }
+        }
+        Pages { env }
+    }
+
+    pub fn login(&self, view: &LoginView) -> String {
+        self.render("login.html", Value::from_serialize(view))
+    }
+
+    pub fn consent(&self, view: &ConsentView) -> String {
+        self.render("consent.html", Value::from_serialize(view))
+    }
+
+    pub fn error(&self, view: &ErrorView) -> String {
+        self.render("error.html", Value::from_serialize(view))
+    }
+
+    pub fn signed_out(&self) -> String {
+        self.render("signed_out.html", context! {})
+    }
+
+    /// The CSS bytes, for `GET /static/style.css`.
+    pub fn stylesheet() -> &'static [u8] {
+        // In debug builds rust-embed reads the file from disk and hands back owned bytes;
+        // keeping the first read makes the slice 'static in every build.
+        static STYLESHEET: OnceLock<Cow<'static, [u8]>> = OnceLock::new();
+        STYLESHEET.get_or_init(|| {
+            Assets::get(STYLESHEET_PATH)
+                .map(|file| file.data)
+                .unwrap_or_else(|| panic!("assets/{STYLESHEET_PATH} is not embedded"))
+        })
+    }
+
+    fn render(&self, template: &str, context: Value) -> String {
+        let rendered = self
+            .env
+            .get_template(template)
+            .and_then(|template| template.render(context));
+        match rendered {
+            Ok(html) => html,
+            Err(error) => {
+                // The error names the template and line, never the context's values.
+                tracing::error!(template, %error, "page failed to render");
+                FALLBACK_PAGE.to_owned()
+            }
+        }
+    }
+}
+
+/// Every embedded template as (name without the directory, source), e.g. `login.html`.
+fn templates() -> Vec<(String, String)> {
+    Assets::iter()
+        .filter_map(|path| {
+            let name = path.strip_prefix(TEMPLATE_DIR)?.to_owned();
+            let file = Assets::get(&path)?;
+            let source = match String::from_utf8(file.data.into_owned()) {
+                Ok(source) => source,
+                Err(_) => panic!("embedded template {name} is not UTF-8"),
+            };
+            Some((name, source))
+        })
+        .collect()
+}

@@ -1,0 +1,457 @@
+use super::*;
+
+const HOSTILE: &str = "<script>alert(1)</script>";
+
+fn pages() -> Pages {
+    Pages::new("Example ID")
+}
+
+fn login_view(error: Option<&str>) -> LoginView {
+    LoginView {
+        csrf_token: "csrf-login-123".into(),
+        return_to: "/oauth2/authorize?client_id=abc&state=xyz".into(),
+        username: "alice".into(),
+        error: error.map(str::to_owned),
+    }
+}
+
+fn consent_view() -> ConsentView {
+    ConsentView {
+        csrf_token: "csrf-consent-456".into(),
+        request: "pending-789".into(),
+        client_name: "Photo Printer".into(),
+        redirect_host: "printer.example".into(),
+        username: "alice".into(),
+        scopes: vec![
+            ScopeView {
+                name: "photos.read".into(),
+                description: Some("See your photos".into()),
+            },
+            ScopeView {
+                name: "profile".into(),
+                description: None,
+            },
+        ],
+        public_client: false,
+    }
+}
+
+fn error_view() -> ErrorView {
+    ErrorView {
+        title: "This app is not registered".into(),
+        message: "The link you followed names an app this server does not know.".into(),
+    }
+}
+
+/// Every page, rendered with ordinary data.
+fn all_pages() -> Vec<(&'static str, String)> {
+    let pages = pages();
+    let public = ConsentView {
+        public_client: true,
+        scopes: Vec::new(),
+        ..consent_view()
+    };
+    vec![
+        ("login", pages.login(&login_view(None))),
+        (
+            "login with error",
+            pages.login(&login_view(Some("Wrong username or password."))),
+        ),
+        ("consent", pages.consent(&consent_view())),
+        ("consent, public client", pages.consent(&public)),
+        ("error", pages.error(&error_view())),
+        ("signed out", pages.signed_out()),
+    ]
+}
+
+/// A start tag and its attributes, as a browser would read them from our own markup. Enough
+/// for pages whose attribute values are always double-quoted and escaped.
+#[derive(Debug)]
+struct Tag {
+    name: String,
+    attributes: Vec<(String, String)>,
+}
+
+impl Tag {
+    fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn start_tags(html: &str) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open + 1..];
+        if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let end = rest.find('>').expect("every tag is closed");
+        let inside = &rest[..end];
+        rest = &rest[end + 1..];
+        let name_end = inside
+            .find(|c: char| c.is_whitespace() || c == '/')
+            .unwrap_or(inside.len());
+        let mut tag = Tag {
+            name: inside[..name_end].to_ascii_lowercase(),
+            attributes: Vec::new(),
+        };
+        let mut attrs = inside[name_end..].trim_start();
+        while !attrs.is_empty() && attrs != "/" {
+            let key_end = attrs
+                .find(|c: char| c.is_whitespace() || c == '=')
+                .unwrap_or(attrs.len());
+            let key = attrs[..key_end].to_ascii_lowercase();
+            attrs = &attrs[key_end..];
+            let mut value = String::new();
+            if let Some(after_equals) = attrs.strip_prefix('=') {
+                let quoted = after_equals
+                    .strip_prefix('"')
+                    .expect("attribute values are double-quoted");
+                let close = quoted.find('"').expect("attribute value is closed");
+                value = quoted[..close].to_owned();
+                attrs = &quoted[close + 1..];
+            }
+            tag.attributes.push((key, value));
+            attrs = attrs.trim_start();
+        }
+        tags.push(tag);
+    }
+    tags
+}
+
+/// The start tags inside the first `<form action="{action}">`.
+fn form_tags(html: &str, action: &str) -> Vec<Tag> {
+    let marker = format!("action=\"{action}\"");
+    let action_at = html.find(&marker).expect("the form is on the page");
+    let start = html[..action_at]
+        .rfind("<form")
+        .expect("the action is on a form");
+    let end = start + html[start..].find("</form>").expect("the form is closed");
+    start_tags(&html[start..end])
+}
+
+fn has_input(tags: &[Tag], input_type: &str, name: &str) -> bool {
+    tags.iter().any(|tag| {
+        tag.name == "input"
+            && tag.attribute("type") == Some(input_type)
+            && tag.attribute("name") == Some(name)
+    })
+}
+
+#[test]
+fn every_embedded_template_parses() {
+    let templates = templates();
+    let mut names: Vec<&str> = templates.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "base.html",
+            "consent.html",
+            "error.html",
+            "login.html",
+            "signed_out.html"
+        ]
+    );
+    for (name, source) in &templates {
+        let mut env = Environment::new();
+        if let Err(error) = env.add_template_owned(name.clone(), source.clone()) {
+            panic!("{name}: {error:#}");
+        }
+    }
+}
+
+#[test]
+fn every_page_renders_without_falling_back() {
+    for (page, html) in all_pages() {
+        assert_ne!(html, FALLBACK_PAGE, "{page} failed to render");
+        assert!(html.starts_with("<!doctype html>"), "{page}");
+    }
+}
+
+#[test]
+fn interpolated_values_are_html_escaped() {
+    let rendered = pages()
+        .env
+        .render_str("{{ value }}", context! { value => HOSTILE })
+        .unwrap();
+    assert_eq!(rendered, "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;");
+}
+
+#[test]
+fn consent_escapes_client_name_and_scope_description() {
+    let mut view = consent_view();
+    view.client_name = HOSTILE.into();
+    view.username = HOSTILE.into();
+    view.redirect_host = HOSTILE.into();
+    view.scopes[0].description = Some(r#"quote " apostrophe ' angle <> amp &"#.into());
+    view.scopes[1].name = HOSTILE.into();
+    let html = pages().consent(&view);
+    assert!(!html.contains(HOSTILE), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; wants to access your account")
+    );
+    assert!(html.contains("quote &quot; apostrophe &#x27; angle &lt;&gt; amp &amp;"));
+}
+
+#[test]
+fn hostile_values_cannot_add_attributes() {
+    let breakout = r#"" onfocus="alert(1)" autofocus x=""#;
+    let pages = pages();
+    let login = pages.login(&LoginView {
+        csrf_token: breakout.into(),
+        return_to: breakout.into(),
+        username: breakout.into(),
+        error: Some(breakout.into()),
+    });
+    let mut consent = consent_view();
+    consent.csrf_token = breakout.into();
+    consent.request = breakout.into();
+    for html in [login, pages.consent(&consent)] {
+        for tag in start_tags(&html) {
+            assert!(
+                tag.attribute("onfocus").is_none() && tag.attribute("autofocus").is_none(),
+                "{tag:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn product_name_is_in_title_and_header_and_escaped() {
+    let html = Pages::new("Acme & <Co>").signed_out();
+    assert!(
+        html.contains("<title>Signed out · Acme &amp; &lt;Co&gt;</title>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<p class=\"product\">Acme &amp; &lt;Co&gt;</p>"),
+        "{html}"
+    );
+}
+
+#[test]
+fn login_form_has_the_contract_fields() {
+    let html = pages().login(&login_view(None));
+    let form = form_tags(&html, "/login");
+    assert_eq!(form[0].name, "form");
+    assert_eq!(form[0].attribute("method"), Some("post"));
+    assert!(has_input(&form, "hidden", "csrf_token"));
+    assert!(has_input(&form, "hidden", "return_to"));
+    assert!(has_input(&form, "text", "username"));
+    assert!(has_input(&form, "password", "password"));
+    let username = form
+        .iter()
+        .find(|tag| tag.attribute("name") == Some("username"))
+        .unwrap();
+    assert_eq!(username.attribute("value"), Some("alice"));
+    assert_eq!(username.attribute("autocomplete"), Some("username"));
+    let password = form
+        .iter()
+        .find(|tag| tag.attribute("name") == Some("password"))
+        .unwrap();
+    assert_eq!(password.attribute("autocomplete"), Some("current-password"));
+    assert!(
+        password.attribute("value").is_none(),
+        "a password is never echoed back"
+    );
+    assert!(html.contains("<button class=\"primary\" type=\"submit\">Sign in</button>"));
+    // Hidden values are escaped like any other: the `/` and `&` come back as entities,
+    // which the browser decodes before it submits the form.
+    let return_to = form
+        .iter()
+        .find(|tag| tag.attribute("name") == Some("return_to"))
+        .unwrap();
+    assert_eq!(
+        return_to.attribute("value"),
+        Some("&#x2f;oauth2&#x2f;authorize?client_id=abc&amp;state=xyz")
+    );
+}
+
+#[test]
+fn login_error_is_an_alert_above_the_form() {
+    let pages = pages();
+    let html = pages.login(&login_view(Some("Wrong username or password.")));
+    let alert = html
+        .find("<p class=\"alert\" role=\"alert\">Wrong username or password.</p>")
+        .expect("the error is shown as an alert");
+    assert!(alert < html.find("<form").unwrap());
+    assert!(!pages.login(&login_view(None)).contains("role=\"alert\""));
+}
+
+#[test]
+fn consent_form_has_allow_and_deny_buttons() {
+    let html = pages().consent(&consent_view());
+    let form = form_tags(&html, "/oauth2/consent");
+    assert_eq!(form[0].attribute("method"), Some("post"));
+    assert!(has_input(&form, "hidden", "csrf_token"));
+    assert!(has_input(&form, "hidden", "request"));
+    let decisions: Vec<_> = form
+        .iter()
+        .filter(|tag| tag.name == "button" && tag.attribute("name") == Some("decision"))
+        .map(|tag| (tag.attribute("type"), tag.attribute("value")))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (Some("submit"), Some("allow")),
+            (Some("submit"), Some("deny"))
+        ]
+    );
+    assert!(html.contains(">Allow</button>") && html.contains(">Deny</button>"));
+}
+
+#[test]
+fn consent_page_offers_sign_out() {
+    let html = pages().consent(&consent_view());
+    let form = form_tags(&html, "/logout");
+    assert_eq!(form[0].attribute("method"), Some("post"));
+    assert!(has_input(&form, "hidden", "csrf_token"));
+    assert!(html.contains(">Not you? Sign out</button>"));
+}
+
+#[test]
+fn consent_page_says_who_what_and_where() {
+    let html = pages().consent(&consent_view());
+    assert!(html.contains("<h1>Photo Printer wants to access your account</h1>"));
+    assert!(html.contains("Signed in as <strong>alice</strong>"));
+    assert!(html.contains("You will be sent to <strong class=\"host\">printer.example</strong>"));
+    assert!(html.contains("<code>photos.read</code>"));
+    assert!(html.contains("See your photos"));
+    assert!(html.contains("<code>profile</code>"));
+    assert!(html.contains("No description is available for this permission."));
+    assert!(!html.contains("cannot keep secrets"));
+
+    let mut public = consent_view();
+    public.public_client = true;
+    assert!(pages().consent(&public).contains("cannot keep secrets"));
+}
+
+#[test]
+fn error_page_says_what_happened_and_what_to_do() {
+    let html = pages().error(&error_view());
+    assert!(html.contains("<title>This app is not registered · Example ID</title>"));
+    assert!(html.contains("<h1>This app is not registered</h1>"));
+    assert!(html.contains("names an app this server does not know."));
+    assert!(html.contains("It is safe to close this page"));
+}
+
+#[test]
+fn signed_out_page_links_to_sign_in() {
+    let html = pages().signed_out();
+    assert!(html.contains("<h1>You are signed out</h1>"));
+    let link = start_tags(&html)
+        .into_iter()
+        .find(|tag| tag.name == "a")
+        .expect("a link");
+    assert_eq!(link.attribute("href"), Some("/login"));
+}
+
+/// The pages must work under `default-src 'self'` and without JavaScript.
+#[test]
+fn no_page_has_script_inline_style_or_event_handlers() {
+    for (page, html) in all_pages() {
+        let lower = html.to_ascii_lowercase();
+        assert!(!lower.contains("<script"), "{page}");
+        assert!(!lower.contains("<style"), "{page}");
+        assert!(!lower.contains(" style="), "{page}");
+        assert!(!lower.contains("javascript:"), "{page}");
+        assert!(!has_event_handler_text(&lower), "{page}");
+        for tag in start_tags(&html) {
+            for (attribute, _) in &tag.attributes {
+                assert!(!attribute.starts_with("on"), "{page}: {tag:?}");
+                assert_ne!(attribute, "style", "{page}: {tag:?}");
+            }
+        }
+        let stylesheets: Vec<_> = start_tags(&html)
+            .into_iter()
+            .filter(|tag| tag.name == "link")
+            .map(|tag| {
+                (
+                    tag.attribute("rel").map(str::to_owned),
+                    tag.attribute("href").map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(
+            stylesheets,
+            [(
+                Some("stylesheet".to_owned()),
+                Some("/static/style.css".to_owned())
+            )],
+            "{page}"
+        );
+    }
+}
+
+/// Whether the text holds `on[a-z]+=` after whitespace, the shape of an event-handler
+/// attribute.
+fn has_event_handler_text(html: &str) -> bool {
+    let bytes = html.as_bytes();
+    (1..bytes.len()).any(|start| {
+        if !bytes[start - 1].is_ascii_whitespace() || !bytes[start..].starts_with(b"on") {
+            return false;
+        }
+        let letters = bytes[start + 2..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_lowercase())
+            .count();
+        letters > 0 && bytes.get(start + 2 + letters) == Some(&b'=')
+    })
+}
+
+#[test]
+fn event_handler_check_catches_handlers() {
+    assert!(has_event_handler_text("<body onload=\"x\">"));
+    assert!(!has_event_handler_text("<p>only=1 one =</p>"));
+}
+
+#[test]
+fn every_page_is_accessible_in_structure() {
+    for (page, html) in all_pages() {
+        assert!(html.contains("<html lang=\"en\">"), "{page}");
+        assert!(
+            html.contains(
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            ),
+            "{page}"
+        );
+        assert_eq!(html.matches("<h1>").count(), 1, "{page}");
+        let tags = start_tags(&html);
+        let label_targets: Vec<&str> = tags
+            .iter()
+            .filter(|tag| tag.name == "label")
+            .filter_map(|tag| tag.attribute("for"))
+            .collect();
+        for input in tags.iter().filter(|tag| tag.name == "input") {
+            if input.attribute("type") == Some("hidden") {
+                continue;
+            }
+            let id = input.attribute("id").expect("a visible input has an id");
+            assert!(
+                label_targets.contains(&id),
+                "{page}: no <label for=\"{id}\">"
+            );
+        }
+    }
+}
+
+#[test]
+fn stylesheet_is_embedded_and_self_contained() {
+    let css = std::str::from_utf8(Pages::stylesheet()).expect("the stylesheet is UTF-8");
+    assert!(css.contains(":focus-visible"));
+    // Under `default-src 'self'` anything fetched from the CSS must be ours; we fetch nothing.
+    assert!(!css.contains("url("));
+    assert!(!css.contains("@import"));
+}
+
+#[test]
+fn pages_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Pages>();
+}
