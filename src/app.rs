@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use actix_web::{web, App, HttpServer};
 
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ServerInfoView};
-use crate::config::ServeConfig;
+use crate::config::{DemoClient, ServeConfig};
 use crate::http::{self, AppState};
 use crate::model::random_secret;
 use crate::store::{OpenError, OpenOptions, Store};
@@ -90,6 +90,7 @@ pub async fn serve_with(
             issuer.clone(),
             config.lifetimes.clone(),
             &config.product_name,
+            config.demo.clone(),
         )
         .await,
     );
@@ -224,17 +225,39 @@ fn demo_loopback(listen: SocketAddr) -> SocketAddr {
 }
 
 impl DemoSetup {
+    pub fn client(&self) -> DemoClient {
+        DemoClient {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+        }
+    }
+
     pub fn banner(&self, bound: SocketAddr) -> String {
         let base = format!("http://{}", demo_loopback(bound));
+        let authorize = format!(
+            "{base}/oauth2/authorize?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", &format!("{base}/demo/callback"))
+                .append_pair("scope", "openid profile email")
+                .append_pair("state", "demo")
+                .finish()
+        );
         format!(
             "keyward demo is running at {base}\n\
              (throwaway data in {data_dir}, deleted when you stop it with Ctrl-C)\n\n\
              demo user:      {username} / {password}\n\
              client_id:      {client_id}\n\
              client_secret:  {client_secret}\n\n\
-             Try, in another terminal:\n\
-             \x20 curl {base}/healthz\n\
-             \x20 cargo run --release -- --data-dir {data_dir} client list\n",
+             1. Open this link in a browser, sign in as the demo user, and allow the app:\n\
+             \x20  {authorize}\n\
+             2. The browser lands on a page that shows the code and the curl command that\n\
+             \x20  exchanges it for tokens.\n\
+             Or get a token with the client's own credentials:\n\
+             \x20  curl -u {client_id}:{client_secret} -d grant_type=client_credentials {base}/oauth2/token\n\
+             Admin commands work while it runs:\n\
+             \x20  cargo run --release -- --data-dir {data_dir} client list\n",
             data_dir = self.data_dir.display(),
             username = self.username,
             password = self.password,

@@ -51,6 +51,23 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Describe scopes for the consent page.
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+}
+
+#[derive(Subcommand)]
+enum ScopeCommand {
+    /// Set the description users see for a scope on the consent page.
+    Set {
+        name: String,
+        #[arg(long)]
+        description: String,
+    },
+    List,
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -182,6 +199,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Demo { listen } => return demo(listen),
         Command::Client(command) => client_request(command),
         Command::User(command) => user_request(command)?,
+        Command::Scope(ScopeCommand::Set { name, description }) => {
+            AdminRequest::ScopeSet { name, description }
+        }
+        Command::Scope(ScopeCommand::List) => AdminRequest::ScopeList,
+        Command::Scope(ScopeCommand::Delete { name }) => AdminRequest::ScopeDelete { name },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -348,6 +370,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             .map_err(|invalid| Failure::new(invalid.0))?
             .as_str()
             .to_owned(),
+        demo: None,
     })
 }
 
@@ -384,6 +407,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             lifetimes: Lifetimes::default(),
             sweep_interval: Duration::from_secs(60),
             product_name: "keyward demo".to_owned(),
+            demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {
             println!("{}", setup.banner(bound));

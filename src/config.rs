@@ -81,6 +81,14 @@ pub struct ServeConfig {
     pub sweep_interval: Duration,
     /// Shown on the sign-in and consent pages.
     pub product_name: String,
+    /// Set by `keyward demo`: the demo client, for the page that shows a received code.
+    pub demo: Option<DemoClient>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoClient {
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 #[cfg(test)]

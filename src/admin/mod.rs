@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::model::{
     random_secret, Client, ClientId, DisplayName, Email, GrantType, Id, Invalid, Password,
-    RedirectUri, Scope, SecretHash, User, UserId, Username,
+    RedirectUri, Scope, ScopeToken, SecretHash, User, UserId, Username,
 };
 use crate::password;
 use crate::store::{Store, StoreError};
@@ -54,6 +54,14 @@ pub enum AdminRequest {
     UserSetPassword {
         username: String,
         password: String,
+    },
+    ScopeSet {
+        name: String,
+        description: String,
+    },
+    ScopeList,
+    ScopeDelete {
+        name: String,
     },
 }
 
@@ -108,6 +116,17 @@ pub struct DeletedView {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ScopeDescriptionView {
+    pub scope: String,
+    pub description: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ScopesView {
+    pub scopes: Vec<ScopeDescriptionView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ServerInfoView {
     pub pid: u32,
     pub listen: String,
@@ -125,6 +144,8 @@ pub enum AdminOutput {
     User(UserRef),
     Users(UsersView),
     Deleted(DeletedView),
+    Scope(ScopeDescriptionView),
+    Scopes(ScopesView),
     ServerInfo(ServerInfoView),
 }
 
@@ -183,6 +204,8 @@ pub enum WritePlan {
     CreateUser(User),
     DeleteUser(Username),
     SetPassword(Username, String),
+    SetScope(ScopeToken, String),
+    DeleteScope(ScopeToken),
 }
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
@@ -284,6 +307,25 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             let hash = hash_password(password).await?;
             write(WritePlan::SetPassword(username, hash))
         }
+        AdminRequest::ScopeSet { name, description } => {
+            let scope = ScopeToken::parse(&name)?;
+            let description = DisplayName::parse("scope description", &description)?;
+            write(WritePlan::SetScope(scope, description.as_str().to_owned()))
+        }
+        AdminRequest::ScopeList => Ok(Plan::Done(AdminOutput::Scopes(ScopesView {
+            scopes: store
+                .scope_descriptions()?
+                .into_iter()
+                .map(|(scope, description)| ScopeDescriptionView { scope, description })
+                .collect(),
+        }))),
+        AdminRequest::ScopeDelete { name } => {
+            let scope = ScopeToken::parse(&name)?;
+            if store.scope_description(scope.as_str())?.is_none() {
+                return Err(scope_not_found(&scope));
+            }
+            write(WritePlan::DeleteScope(scope))
+        }
     }
 }
 
@@ -335,6 +377,23 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
             })),
             None => Err(user_not_found(&username)),
         },
+        WritePlan::SetScope(scope, description) => {
+            store
+                .set_scope_description(scope.clone(), description.clone())
+                .await?;
+            Ok(AdminOutput::Scope(ScopeDescriptionView {
+                scope: scope.as_str().to_owned(),
+                description,
+            }))
+        }
+        WritePlan::DeleteScope(scope) => {
+            if !store.delete_scope_description(scope.clone()).await? {
+                return Err(scope_not_found(&scope));
+            }
+            Ok(AdminOutput::Deleted(DeletedView {
+                deleted: scope.as_str().to_owned(),
+            }))
+        }
         WritePlan::SetPassword(username, hash) => {
             match store.set_password_hash(username.clone(), hash).await? {
                 Some(id) => Ok(AdminOutput::User(UserRef {
@@ -419,6 +478,13 @@ fn user_not_found(username: &Username) -> AdminError {
     )
 }
 
+fn scope_not_found(scope: &ScopeToken) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::NotFound,
+        format!("scope '{}' has no description", scope.as_str()),
+    )
+}
+
 fn username_taken(username: &Username) -> AdminError {
     AdminError::new(
         AdminErrorKind::Conflict,
@@ -466,6 +532,8 @@ impl AdminOutput {
             AdminOutput::User(view) => serde_json::to_value(view),
             AdminOutput::Users(view) => serde_json::to_value(view),
             AdminOutput::Deleted(view) => serde_json::to_value(view),
+            AdminOutput::Scope(view) => serde_json::to_value(view),
+            AdminOutput::Scopes(view) => serde_json::to_value(view),
             AdminOutput::ServerInfo(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
@@ -509,6 +577,16 @@ impl AdminOutput {
                 .collect::<Vec<_>>()
                 .join("\n"),
             AdminOutput::Deleted(view) => format!("deleted {}", view.deleted),
+            AdminOutput::Scope(view) => format!("{}: {}", view.scope, view.description),
+            AdminOutput::Scopes(view) if view.scopes.is_empty() => {
+                "no scope descriptions".to_owned()
+            }
+            AdminOutput::Scopes(view) => view
+                .scopes
+                .iter()
+                .map(|scope| format!("{}: {}", scope.scope, scope.description))
+                .collect::<Vec<_>>()
+                .join("\n"),
             AdminOutput::ServerInfo(view) => format!(
                 "keyward {} (pid {}) listening on {}, issuer {}",
                 view.version, view.pid, view.listen, view.issuer

@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::config::Lifetimes;
+use crate::config::{DemoClient, Lifetimes};
 use crate::model::Password;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
@@ -41,6 +41,7 @@ pub struct AppState {
     address_throttle: Throttle,
     session_ttl: Duration,
     dummy_password_hash: String,
+    demo: Option<DemoClient>,
 }
 
 impl AppState {
@@ -49,6 +50,7 @@ impl AppState {
         issuer: String,
         lifetimes: Lifetimes,
         product_name: &str,
+        demo: Option<DemoClient>,
     ) -> AppState {
         // Verified against when a sign-in names no existing user, so that path costs the
         // same argon2 work as a real one.
@@ -71,6 +73,7 @@ impl AppState {
             address_throttle: Throttle::new(30, 15 * 60, 100_000),
             session_ttl: SESSION_TTL,
             dummy_password_hash,
+            demo,
             store,
             issuer,
             lifetimes,
@@ -140,7 +143,38 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::signed_out))
         .route("/logout", web::post().to(login::logout))
-        .route("/static/style.css", web::get().to(stylesheet));
+        .route("/static/style.css", web::get().to(stylesheet))
+        .route("/demo/callback", web::get().to(demo_callback));
+}
+
+/// `keyward demo` only: where the demo client's code lands, with the command that
+/// exchanges it. Absent (404) on a real server.
+async fn demo_callback(
+    state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
+) -> HttpResponse {
+    let Some(demo) = &state.demo else {
+        return HttpResponse::NotFound().finish();
+    };
+    let params = forms::query(&request).unwrap_or_default();
+    let message = match (params.get("code").ok().flatten(), params.get("error").ok().flatten()) {
+        (Some(code), _) => format!(
+            "Exchange it for tokens within {} seconds: curl -u {}:{} -d grant_type=authorization_code -d code={} --data-urlencode redirect_uri={}/demo/callback {}/oauth2/token",
+            state.lifetimes.code.as_secs(),
+            demo.client_id,
+            demo.client_secret,
+            code,
+            state.issuer,
+            state.issuer
+        ),
+        (None, Some(error)) => format!("The authorization ended with error '{error}'."),
+        (None, None) => "No code arrived.".to_owned(),
+    };
+    state.error_page(
+        StatusCode::OK,
+        "The demo app received an authorization code",
+        &message,
+    )
 }
 
 async fn healthz() -> HttpResponse {
