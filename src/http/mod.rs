@@ -3,6 +3,7 @@
 mod authorize;
 mod cookies;
 mod forms;
+mod lifecycle;
 mod login;
 mod metadata;
 mod pages;
@@ -139,6 +140,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/oauth2/authorize", web::post().to(authorize::post))
         .route("/oauth2/consent", web::post().to(authorize::decide))
         .route("/oauth2/token", web::post().to(token::token))
+        .route("/oauth2/revoke", web::post().to(lifecycle::revoke))
+        .route("/oauth2/introspect", web::post().to(lifecycle::introspect))
+        .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))
+        .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::signed_out))

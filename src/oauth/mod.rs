@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod consent;
 pub mod error;
+pub mod lifecycle;
 pub mod params;
 pub mod pkce;
 pub mod token;

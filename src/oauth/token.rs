@@ -22,9 +22,17 @@ pub struct TokenResponse {
 
 /// Issues and checks tokens. Built once at startup.
 pub struct TokenService {
-    store: Store,
-    access: SealedBox,
+    pub(super) store: Store,
+    pub(super) access: SealedBox,
     lifetimes: Lifetimes,
+}
+
+/// A live access token and whom it acts for.
+#[derive(Debug)]
+pub struct ActiveToken {
+    pub claims: AccessClaims,
+    /// `None` for client-credentials tokens.
+    pub user: Option<crate::model::User>,
 }
 
 fn seconds(duration: Duration) -> u64 {
@@ -280,24 +288,37 @@ impl TokenService {
         }
     }
 
-    /// The claims of a live access token: sealed by us, unexpired, and its grant (or, for
-    /// client credentials, its client) still there. `None` for anything else.
+    /// A live access token: sealed by us, unexpired, not revoked, and its grant, client and
+    /// user all still there. Checked on every use, so revoking a grant, deleting a client or
+    /// deleting a user ends its tokens at once. `None` for anything else.
     pub fn verify_access(
         &self,
         token: &str,
         now: UnixTime,
-    ) -> Result<Option<AccessClaims>, OAuthError> {
+    ) -> Result<Option<ActiveToken>, OAuthError> {
         let Some(claims) = self.access.open::<AccessClaims>(token) else {
             return Ok(None);
         };
-        if now >= claims.expires_at {
+        if now >= claims.expires_at || self.store.access_token_revoked(claims.token_id)? {
             return Ok(None);
         }
-        let live = match claims.grant_id {
-            Some(grant_id) => self.store.grant(grant_id)?.is_some(),
-            None => self.store.client(claims.client_id)?.is_some(),
+        if let Some(grant_id) = claims.grant_id {
+            match self.store.grant(grant_id)? {
+                Some(grant) if grant.client_id == claims.client_id => {}
+                _ => return Ok(None),
+            }
+        }
+        if self.store.client(claims.client_id)?.is_none() {
+            return Ok(None);
+        }
+        let user = match claims.user_id {
+            Some(user_id) => match self.store.user(user_id)? {
+                Some(user) => Some(user),
+                None => return Ok(None),
+            },
+            None => None,
         };
-        Ok(live.then_some(claims))
+        Ok(Some(ActiveToken { claims, user }))
     }
 }
 

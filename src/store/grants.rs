@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode, seal, unseal};
 use super::tables::{
-    expiry_key, ExpiryKind, Table, CODES, CONSENTS, EXPIRY, GRANTS, REFRESH_TOKENS, USED_TICKETS,
+    expiry_key, ExpiryKind, Table, CODES, CONSENTS, EXPIRY, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS,
+    USED_TICKETS,
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -321,6 +322,92 @@ impl Store {
             Ok(Presented::Accepted(grant))
         })
         .await
+    }
+
+    /// RFC 7009 for a refresh token: if it exists, its secret matches and it belongs to
+    /// `client_id`, its whole grant ends. Returns whether anything was revoked; a foreign or
+    /// unknown token changes nothing.
+    pub async fn revoke_refresh_token(
+        &self,
+        token_id: Id,
+        secret: String,
+        client_id: ClientId,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let key = token_id.as_bytes();
+            let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
+                return Ok(false);
+            };
+            let record: RefreshRecordV1 =
+                unseal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &bytes)?;
+            if !record.secret_hash.matches(&secret) {
+                return Ok(false);
+            }
+            match load_grant(tx, record.grant_id)? {
+                Some(grant) if grant.client_id == client_id => {
+                    tx.remove(GRANTS, record.grant_id.as_bytes())?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    /// Revokes one access token until it would have expired.
+    pub async fn revoke_access_token(
+        &self,
+        token_id: Id,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            insert_expiring(
+                tx,
+                REVOKED_ACCESS,
+                ExpiryKind::RevokedAccess,
+                token_id.as_bytes(),
+                &encode(1, &expires_at),
+                expires_at,
+            )
+        })
+        .await
+    }
+
+    pub fn access_token_revoked(&self, token_id: Id) -> Result<bool, StoreError> {
+        self.read(|reader| Ok(reader.get(REVOKED_ACCESS, token_id.as_bytes())?.is_some()))
+    }
+
+    /// The live state of a refresh token, for introspection: its grant, if the token is
+    /// current (not rotated, not expired) and the grant still stands.
+    pub fn refresh_token_grant(
+        &self,
+        token_id: Id,
+        secret: &str,
+        now: UnixTime,
+    ) -> Result<Option<(Grant, UnixTime)>, StoreError> {
+        let record: Option<RefreshRecordV1> = self.read(|reader| {
+            reader
+                .get(REFRESH_TOKENS, token_id.as_bytes())?
+                .map(|bytes| {
+                    unseal(
+                        reader.sealer,
+                        REFRESH_TOKENS,
+                        token_id.as_bytes(),
+                        REFRESH_V1,
+                        &bytes,
+                    )
+                })
+                .transpose()
+        })?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        if record.rotated || now >= record.expires_at || !record.secret_hash.matches(secret) {
+            return Ok(None);
+        }
+        Ok(self
+            .grant(record.grant_id)?
+            .map(|grant| (grant, record.expires_at)))
     }
 
     pub fn grant(&self, id: Id) -> Result<Option<Grant>, StoreError> {

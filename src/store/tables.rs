@@ -28,13 +28,16 @@ pub(crate) const SESSIONS: Table = Table::new("sessions");
 pub(crate) const CONSENTS: Table = Table::new("consents");
 /// consent ticket id (16 bytes) → expiry (u64 BE). A consent decision is accepted once.
 pub(crate) const USED_TICKETS: Table = Table::new("used_tickets");
+/// access token id (16 bytes) → its expiry (u64 BE): tokens revoked one by one (RFC 7009),
+/// kept until they would have expired anyway.
+pub(crate) const REVOKED_ACCESS: Table = Table::new("revoked_access");
 /// scope name → description shown on the consent page (format byte + postcard string).
 pub(crate) const SCOPES: Table = Table::new("scopes");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 12] = [
+pub(crate) const ALL: [Table; 13] = [
     META,
     CLIENTS,
     USERS,
@@ -45,6 +48,7 @@ pub(crate) const ALL: [Table; 12] = [
     SESSIONS,
     CONSENTS,
     USED_TICKETS,
+    REVOKED_ACCESS,
     SCOPES,
     EXPIRY,
 ];
@@ -57,6 +61,7 @@ pub(crate) enum ExpiryKind {
     RefreshToken = 2,
     Session = 3,
     UsedTicket = 4,
+    RevokedAccess = 5,
 }
 
 pub(crate) fn expiry_key(expires_at: u64, kind: ExpiryKind, record_key: &[u8]) -> Vec<u8> {

@@ -1,0 +1,159 @@
+//! Revocation, introspection and userinfo: extract, call the token service, render.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::forms;
+use super::token::{error_json, json};
+use super::AppState;
+use crate::clock;
+use crate::oauth::client_auth::AuthError;
+use crate::oauth::lifecycle::userinfo as userinfo_claims;
+use crate::oauth::{ErrorCode, OAuthError};
+
+fn authorization(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get("Authorization")
+        .map(|value| value.to_str().unwrap_or("\u{0}"))
+}
+
+/// POST /oauth2/revoke (RFC 7009).
+pub async fn revoke(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let authorization = authorization(&request);
+    let basic = authorization.is_some();
+    let params = match forms::form(&request, &body) {
+        Ok(params) => params,
+        Err(error) => return error_json(&error, basic),
+    };
+    let client = match state.tokens.caller(authorization, &params) {
+        Ok(client) => client,
+        Err(AuthError { error, basic }) => return error_json(&error, basic),
+    };
+    let token = match params.require("token") {
+        Ok(token) => token,
+        Err(error) => return error_json(&error, basic),
+    };
+    match state.tokens.revoke(&client, token, clock::now()).await {
+        Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
+        Err(error) => error_json(&error, basic),
+    }
+}
+
+/// POST /oauth2/introspect (RFC 7662), for resource servers authenticating as clients.
+pub async fn introspect(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let authorization = authorization(&request);
+    let basic = authorization.is_some();
+    let params = match forms::form(&request, &body) {
+        Ok(params) => params,
+        Err(error) => return error_json(&error, basic),
+    };
+    match state.tokens.caller(authorization, &params) {
+        // A public client proves nothing by naming itself; introspection tells who a token
+        // belongs to, so only a client with a secret may ask.
+        Ok(client) if client.is_public() => {
+            return error_json(
+                &OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"),
+                basic,
+            )
+        }
+        Ok(_) => {}
+        Err(AuthError { error, basic }) => return error_json(&error, basic),
+    }
+    let token = match params.require("token") {
+        Ok(token) => token,
+        Err(error) => return error_json(&error, basic),
+    };
+    match state.tokens.introspect(token, &state.issuer, clock::now()) {
+        Ok(Some(active)) => json(
+            StatusCode::OK,
+            &serde_json::to_value(active).expect("introspection serializes"),
+        ),
+        Ok(None) => json(StatusCode::OK, &serde_json::json!({ "active": false })),
+        Err(error) => error_json(&error, basic),
+    }
+}
+
+/// GET or POST /oauth2/userinfo with a Bearer access token (RFC 6750 §2.1, §2.2).
+pub async fn userinfo(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let from_header = match authorization(&request) {
+        Some(header) => match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                Some(token.trim().to_owned())
+            }
+            _ => return bearer_error(Some("invalid_request")),
+        },
+        None => None,
+    };
+    let from_body = if request.method() == actix_web::http::Method::POST && !body.is_empty() {
+        match forms::form(&request, &body).and_then(|params| {
+            params
+                .get("access_token")
+                .map(|token| token.map(str::to_owned))
+        }) {
+            Ok(token) => token,
+            Err(_) => return bearer_error(Some("invalid_request")),
+        }
+    } else {
+        None
+    };
+    let token = match (from_header, from_body) {
+        (Some(_), Some(_)) => return bearer_error(Some("invalid_request")),
+        (Some(token), None) | (None, Some(token)) => token,
+        (None, None) => return bearer_error(None),
+    };
+    match state.tokens.verify_access(&token, clock::now()) {
+        Ok(Some(active)) => match active.user {
+            Some(user) => json(
+                StatusCode::OK,
+                &userinfo_claims(&user, &active.claims.scope),
+            ),
+            // A client-credentials token acts for no user: there is no one to describe.
+            None => bearer_error(Some("invalid_token")),
+        },
+        Ok(None) => bearer_error(Some("invalid_token")),
+        Err(error) => error_json(&error, false),
+    }
+}
+
+fn bearer_error(error: Option<&str>) -> HttpResponse {
+    let (status, challenge) = match error {
+        None => (
+            StatusCode::UNAUTHORIZED,
+            r#"Bearer realm="keyward""#.to_owned(),
+        ),
+        Some("invalid_request") => (
+            StatusCode::BAD_REQUEST,
+            r#"Bearer realm="keyward", error="invalid_request""#.to_owned(),
+        ),
+        Some(code) => (
+            StatusCode::UNAUTHORIZED,
+            format!(r#"Bearer realm="keyward", error="{code}""#),
+        ),
+    };
+    let body = match error {
+        Some(code) => serde_json::json!({ "error": code }),
+        None => {
+            serde_json::json!({ "error": "invalid_token", "error_description": "a Bearer access token is required" })
+        }
+    };
+    let mut response = json(status, &body);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
