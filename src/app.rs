@@ -99,6 +99,7 @@ pub async fn serve_with(
         App::new()
             .app_data(state.clone())
             .configure(http::configure)
+            .default_service(actix_web::web::to(http::not_found))
     })
     .workers(workers)
     .disable_signals()

@@ -182,6 +182,15 @@ async fn demo_callback(
     )
 }
 
+/// Any path we do not serve: a page in plain words, not an empty 404.
+pub async fn not_found(state: web::Data<AppState>) -> HttpResponse {
+    state.error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address. Check the link, or go back to the application you came from.",
+    )
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
