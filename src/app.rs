@@ -5,14 +5,17 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::{web, App, HttpServer};
 
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ServerInfoView};
 use crate::config::{DemoClient, ServeConfig};
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::model::random_secret;
 use crate::store::{OpenError, OpenOptions, Store};
+use crate::sweep;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -84,6 +87,7 @@ pub async fn serve_with(
             source,
         })?;
 
+    let metrics = Arc::new(Metrics::default());
     let state = web::Data::new(
         AppState::new(
             store.clone(),
@@ -91,6 +95,7 @@ pub async fn serve_with(
             config.lifetimes.clone(),
             &config.product_name,
             config.demo.clone(),
+            metrics.clone(),
         )
         .await,
     );
@@ -121,6 +126,16 @@ pub async fn serve_with(
         let _ = admin_stopped.await;
     }));
 
+    let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweeper_task = tokio::spawn(sweep::run(
+        store.clone(),
+        metrics,
+        config.sweep_interval,
+        async {
+            let _ = sweeper_stopped.await;
+        },
+    ));
+
     tracing::info!(%address, %issuer, data_dir = %options.data_dir.display(), "keyward listening");
     on_bound(address);
     let served = tokio::select! {
@@ -137,6 +152,8 @@ pub async fn serve_with(
     };
     let _ = stop_admin.send(());
     let _ = admin_task.await;
+    let _ = stop_sweeper.send(());
+    let _ = sweeper_task.await;
     let _ = std::fs::remove_file(socket::socket_path(&options.data_dir));
     store
         .close()

@@ -9,12 +9,14 @@ mod metadata;
 mod pages;
 mod token;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use crate::config::{DemoClient, Lifetimes};
+use crate::metrics::Metrics;
 use crate::model::Password;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
@@ -43,6 +45,7 @@ pub struct AppState {
     session_ttl: Duration,
     dummy_password_hash: String,
     demo: Option<DemoClient>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
         lifetimes: Lifetimes,
         product_name: &str,
         demo: Option<DemoClient>,
+        metrics: Arc<Metrics>,
     ) -> AppState {
         // Verified against when a sign-in names no existing user, so that path costs the
         // same argon2 work as a real one.
@@ -75,6 +79,7 @@ impl AppState {
             session_ttl: SESSION_TTL,
             dummy_password_hash,
             demo,
+            metrics,
             store,
             issuer,
             lifetimes,
@@ -132,6 +137,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics))
         .route(
             "/.well-known/oauth-authorization-server",
             web::get().to(metadata::authorization_server),
@@ -189,6 +195,13 @@ pub async fn not_found(state: web::Data<AppState>) -> HttpResponse {
         "Page not found",
         "There is nothing at this address. Check the link, or go back to the application you came from.",
     )
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }
 
 async fn healthz() -> HttpResponse {

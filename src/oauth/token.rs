@@ -121,6 +121,7 @@ impl TokenService {
                 now,
                 Id::generate(crate::clock::now_millis()),
                 new_refresh,
+                now + seconds(self.lifetimes.access_token),
                 move |issued| {
                     if issued.client_id != client_id {
                         return Err(OAuthError::invalid_grant(

@@ -55,6 +55,9 @@ pub struct Grant {
     pub scope: Scope,
     pub created_at: UnixTime,
     pub auth_time: UnixTime,
+    /// When its last token dies: the newest refresh token's expiry, or, without refresh
+    /// tokens, the first access token's. The sweeper deletes the grant then.
+    pub expires_at: UnixTime,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -128,9 +131,44 @@ fn insert_expiring(
 }
 
 fn load_grant(tx: &mut Tx<'_>, id: Id) -> Result<Option<Grant>, StoreError> {
-    tx.get(GRANTS, id.as_bytes())?
-        .map(|bytes| unseal(tx.sealer, GRANTS, id.as_bytes(), GRANT_V1, &bytes))
+    load_grant_record(tx, id.as_bytes())
+}
+
+pub(super) fn load_grant_record(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Grant>, StoreError> {
+    tx.get(GRANTS, key)?
+        .map(|bytes| unseal(tx.sealer, GRANTS, key, GRANT_V1, &bytes))
         .transpose()
+}
+
+/// What the sweeper needs to know of an expired code.
+pub(super) enum CodeMarker {
+    Missing,
+    Unredeemed,
+    /// Redeemed; the expiry of the grant it produced, if that grant still exists.
+    RedeemedInto(Option<UnixTime>),
+}
+
+impl CodeMarker {
+    pub(super) fn of(tx: &mut Tx<'_>, key: &[u8]) -> Result<CodeMarker, StoreError> {
+        let Some(bytes) = tx.get(CODES, key)? else {
+            return Ok(CodeMarker::Missing);
+        };
+        let record: CodeRecordV1 = unseal(tx.sealer, CODES, key, CODE_V1, &bytes)?;
+        Ok(match record.redeemed_into {
+            None => CodeMarker::Unredeemed,
+            Some(grant_id) => {
+                CodeMarker::RedeemedInto(load_grant(tx, grant_id)?.map(|grant| grant.expires_at))
+            }
+        })
+    }
+}
+
+/// Writes a grant and indexes its expiry. An older index entry may remain; the sweeper
+/// checks the grant's own `expires_at` before deleting, so a stale entry is harmless.
+fn write_grant(tx: &mut Tx<'_>, grant: &Grant) -> Result<(), StoreError> {
+    let key = grant.id.as_bytes();
+    let value = seal(tx.sealer, GRANTS, key, GRANT_V1, grant);
+    insert_expiring(tx, GRANTS, ExpiryKind::Grant, key, &value, grant.expires_at)
 }
 
 fn write_refresh(tx: &mut Tx<'_>, grant_id: Id, token: &NewRefreshToken) -> Result<(), StoreError> {
@@ -230,6 +268,7 @@ impl Store {
         now: UnixTime,
         grant_id: Id,
         refresh: Option<NewRefreshToken>,
+        access_expires_at: UnixTime,
         check: F,
     ) -> Result<Presented<R>, StoreError>
     where
@@ -263,12 +302,14 @@ impl Store {
                 scope: record.grant.scope.clone(),
                 created_at: now,
                 auth_time: record.grant.auth_time,
+                expires_at: refresh.as_ref().map_or(access_expires_at, |refresh| {
+                    refresh.expires_at.max(access_expires_at)
+                }),
             };
             record.redeemed_into = Some(grant_id);
             let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
             tx.insert(CODES, key, &value)?;
-            let value = seal(tx.sealer, GRANTS, grant_id.as_bytes(), GRANT_V1, &grant);
-            tx.insert(GRANTS, grant_id.as_bytes(), &value)?;
+            write_grant(tx, &grant)?;
             if let Some(refresh) = &refresh {
                 write_refresh(tx, grant_id, refresh)?;
             }
@@ -319,6 +360,12 @@ impl Store {
             let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
             tx.insert(REFRESH_TOKENS, key, &value)?;
             write_refresh(tx, grant.id, &next)?;
+            // The refresh lifetime slides: the grant lives as long as its newest token.
+            let mut grant = grant;
+            if next.expires_at > grant.expires_at {
+                grant.expires_at = next.expires_at;
+                write_grant(tx, &grant)?;
+            }
             Ok(Presented::Accepted(grant))
         })
         .await

@@ -12,6 +12,7 @@ mod keyfile;
 mod scopes;
 mod seal;
 mod sessions;
+mod sweep;
 mod tables;
 mod users;
 mod writer;
@@ -25,6 +26,7 @@ pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, TicketUs
 pub use keyfile::KeyLocation;
 use seal::Sealer;
 pub use sessions::Session;
+pub use sweep::SweepCounts;
 use tables::{Table, META};
 pub use users::UsernameTaken;
 use writer::{Tx, Writer};

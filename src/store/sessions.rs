@@ -8,7 +8,7 @@ use super::tables::{expiry_key, ExpiryKind, EXPIRY, SESSIONS};
 use super::{Store, StoreError};
 use crate::model::{SecretHash, UnixTime, UserId};
 
-const SESSION_V1: u8 = 1;
+pub(super) const SESSION_V1: u8 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Session {

@@ -62,6 +62,7 @@ pub(crate) enum ExpiryKind {
     Session = 3,
     UsedTicket = 4,
     RevokedAccess = 5,
+    Grant = 6,
 }
 
 pub(crate) fn expiry_key(expires_at: u64, kind: ExpiryKind, record_key: &[u8]) -> Vec<u8> {

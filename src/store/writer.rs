@@ -191,6 +191,24 @@ impl Tx<'_> {
         result.map_err(|error| self.fail(error))
     }
 
+    /// Up to `limit` keys of `table` that sort below `end`, in order.
+    pub(super) fn keys_below(
+        &mut self,
+        table: Table,
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let result = (|| {
+            let table = self.transaction.open_table(table)?;
+            let mut keys = Vec::new();
+            for row in table.range::<&[u8]>(..end)?.take(limit) {
+                keys.push(row?.0.value().to_vec());
+            }
+            Ok::<_, redb::Error>(keys)
+        })();
+        result.map_err(|error| self.fail(error))
+    }
+
     /// A storage error inside a batch poisons it: the transaction's state is no longer
     /// something we can vouch for.
     fn fail(&mut self, error: impl std::fmt::Display) -> StoreError {

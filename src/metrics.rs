@@ -1,0 +1,81 @@
+//! Counters for `/metrics` (Prometheus text format). Plain atomics: no registry, no labels
+//! beyond what is written here.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::SweepCounts;
+
+#[derive(Default)]
+pub struct Metrics {
+    sweeps: AtomicU64,
+    sweep_failures: AtomicU64,
+    swept_codes: AtomicU64,
+    swept_refresh_tokens: AtomicU64,
+    swept_sessions: AtomicU64,
+    swept_grants: AtomicU64,
+    swept_consent_tickets: AtomicU64,
+    swept_revocations: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record_sweep(&self, counts: &SweepCounts) {
+        self.sweeps.fetch_add(1, Ordering::Relaxed);
+        self.swept_codes.fetch_add(counts.codes, Ordering::Relaxed);
+        self.swept_refresh_tokens
+            .fetch_add(counts.refresh_tokens, Ordering::Relaxed);
+        self.swept_sessions
+            .fetch_add(counts.sessions, Ordering::Relaxed);
+        self.swept_grants
+            .fetch_add(counts.grants, Ordering::Relaxed);
+        self.swept_consent_tickets
+            .fetch_add(counts.consent_tickets, Ordering::Relaxed);
+        self.swept_revocations
+            .fetch_add(counts.revocations, Ordering::Relaxed);
+    }
+
+    pub fn record_sweep_failure(&self) {
+        self.sweep_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        counter(
+            &mut text,
+            "keyward_sweeps_total",
+            "Background expiry sweeps run.",
+            &self.sweeps,
+        );
+        counter(
+            &mut text,
+            "keyward_sweep_failures_total",
+            "Sweeps that failed on storage.",
+            &self.sweep_failures,
+        );
+        let _ = writeln!(
+            text,
+            "# HELP keyward_swept_records_total Expired records deleted by the sweeper.\n# TYPE keyward_swept_records_total counter"
+        );
+        for (kind, value) in [
+            ("code", &self.swept_codes),
+            ("refresh_token", &self.swept_refresh_tokens),
+            ("session", &self.swept_sessions),
+            ("grant", &self.swept_grants),
+            ("consent_ticket", &self.swept_consent_tickets),
+            ("revocation", &self.swept_revocations),
+        ] {
+            let _ = writeln!(
+                text,
+                "keyward_swept_records_total{{kind=\"{kind}\"}} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        text
+    }
+}
+
+fn counter(text: &mut String, name: &str, help: &str, value: &AtomicU64) {
+    let _ = writeln!(text, "# HELP {name} {help}");
+    let _ = writeln!(text, "# TYPE {name} counter");
+    let _ = writeln!(text, "{name} {}", value.load(Ordering::Relaxed));
+}

@@ -1,0 +1,148 @@
+//! Deleting what has expired, through the expiry index: each batch reads only entries
+//! whose time has come, so its cost follows what expired, never the size of the database.
+
+use super::codec::unseal;
+use super::grants::{load_grant_record, CodeMarker};
+use super::tables::{
+    expiry_key, ExpiryKind, CODES, EXPIRY, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS, SESSIONS,
+    USED_TICKETS,
+};
+use super::writer::Tx;
+use super::{Store, StoreError};
+use crate::model::UnixTime;
+
+/// What one sweep removed, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepCounts {
+    pub codes: u64,
+    pub refresh_tokens: u64,
+    pub sessions: u64,
+    pub grants: u64,
+    pub consent_tickets: u64,
+    pub revocations: u64,
+    /// Redeemed codes kept past their expiry because their grant still lives: a replay of
+    /// the code must still end it.
+    pub markers_kept: u64,
+}
+
+impl SweepCounts {
+    pub fn add(&mut self, other: &SweepCounts) {
+        self.codes += other.codes;
+        self.refresh_tokens += other.refresh_tokens;
+        self.sessions += other.sessions;
+        self.grants += other.grants;
+        self.consent_tickets += other.consent_tickets;
+        self.revocations += other.revocations;
+        self.markers_kept += other.markers_kept;
+    }
+
+    pub fn removed(&self) -> u64 {
+        self.codes
+            + self.refresh_tokens
+            + self.sessions
+            + self.grants
+            + self.consent_tickets
+            + self.revocations
+    }
+}
+
+impl Store {
+    /// Removes up to `limit` expired entries in one write. Returns what it removed and
+    /// whether expired entries remain for another batch.
+    pub async fn sweep_batch(
+        &self,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<(SweepCounts, bool), StoreError> {
+        self.write(move |tx| {
+            let end = (now + 1).to_be_bytes();
+            let entries = tx.keys_below(EXPIRY, &end, limit)?;
+            let mut counts = SweepCounts::default();
+            for entry in &entries {
+                tx.remove(EXPIRY, entry)?;
+                if entry.len() < 9 {
+                    continue;
+                }
+                let key = &entry[9..];
+                sweep_entry(tx, entry[8], key, now, &mut counts)?;
+            }
+            Ok((counts, entries.len() == limit))
+        })
+        .await
+    }
+}
+
+fn sweep_entry(
+    tx: &mut Tx<'_>,
+    kind: u8,
+    key: &[u8],
+    now: UnixTime,
+    counts: &mut SweepCounts,
+) -> Result<(), StoreError> {
+    match kind {
+        kind if kind == ExpiryKind::Code as u8 => {
+            match CodeMarker::of(tx, key)? {
+                // Keep the consumed-code marker while its grant lives, re-indexed to the
+                // grant's expiry; delete it once nothing is left to protect.
+                CodeMarker::RedeemedInto(Some(grant_expires_at)) if grant_expires_at > now => {
+                    tx.insert(
+                        EXPIRY,
+                        &expiry_key(grant_expires_at, ExpiryKind::Code, key),
+                        &[],
+                    )?;
+                    counts.markers_kept += 1;
+                }
+                CodeMarker::Missing => {}
+                _ => {
+                    tx.remove(CODES, key)?;
+                    counts.codes += 1;
+                }
+            }
+        }
+        kind if kind == ExpiryKind::RefreshToken as u8 => {
+            if tx.remove(REFRESH_TOKENS, key)? {
+                counts.refresh_tokens += 1;
+            }
+        }
+        kind if kind == ExpiryKind::Session as u8 => {
+            let expired = match tx.get(SESSIONS, key)? {
+                Some(bytes) => {
+                    let session: super::sessions::Session = unseal(
+                        tx.sealer,
+                        SESSIONS,
+                        key,
+                        super::sessions::SESSION_V1,
+                        &bytes,
+                    )?;
+                    session.expires_at <= now
+                }
+                None => false,
+            };
+            if expired {
+                tx.remove(SESSIONS, key)?;
+                counts.sessions += 1;
+            }
+        }
+        kind if kind == ExpiryKind::Grant as u8 => {
+            // The index may hold stale entries from before a rotation extended the grant.
+            if let Some(grant) = load_grant_record(tx, key)? {
+                if grant.expires_at <= now {
+                    tx.remove(GRANTS, key)?;
+                    counts.grants += 1;
+                }
+            }
+        }
+        kind if kind == ExpiryKind::UsedTicket as u8 => {
+            if tx.remove(USED_TICKETS, key)? {
+                counts.consent_tickets += 1;
+            }
+        }
+        kind if kind == ExpiryKind::RevokedAccess as u8 => {
+            if tx.remove(REVOKED_ACCESS, key)? {
+                counts.revocations += 1;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
