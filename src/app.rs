@@ -14,6 +14,7 @@ use crate::config::{DemoClient, ServeConfig};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::model::random_secret;
+use crate::oauth::apikeys::UsageLog;
 use crate::store::{OpenError, OpenOptions, Store};
 use crate::sweep;
 
@@ -88,6 +89,7 @@ pub async fn serve_with(
         })?;
 
     let metrics = Arc::new(Metrics::default());
+    let usage = Arc::new(UsageLog::default());
     let state = web::Data::new(
         AppState::new(
             store.clone(),
@@ -96,6 +98,7 @@ pub async fn serve_with(
             &config.product_name,
             config.demo.clone(),
             metrics.clone(),
+            usage.clone(),
         )
         .await,
     );
@@ -130,6 +133,7 @@ pub async fn serve_with(
     let sweeper_task = tokio::spawn(sweep::run(
         store.clone(),
         metrics,
+        usage,
         config.sweep_interval,
         async {
             let _ = sweeper_stopped.await;

@@ -54,6 +54,46 @@ enum Command {
     /// Describe scopes for the consent page.
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Manage users' personal API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// List and revoke what users have approved.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Make a key for a user; it is printed once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// e.g. 90d; without it the key does not expire.
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+        /// Space-separated scopes (default: openid profile email).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantCommand {
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// End a grant: its tokens stop working and the next authorization asks again.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +244,23 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Scope(ScopeCommand::List) => AdminRequest::ScopeList,
         Command::Scope(ScopeCommand::Delete { name }) => AdminRequest::ScopeDelete { name },
+        Command::Apikey(ApiKeyCommand::Create {
+            user,
+            name,
+            expires_in,
+            scope,
+        }) => AdminRequest::ApiKeyCreate {
+            username: user,
+            name,
+            expires_in: expires_in.map(|duration| duration.as_secs()),
+            scope,
+        },
+        Command::Apikey(ApiKeyCommand::List { user }) => {
+            AdminRequest::ApiKeyList { username: user }
+        }
+        Command::Apikey(ApiKeyCommand::Delete { id }) => AdminRequest::ApiKeyDelete { id },
+        Command::Grant(GrantCommand::List { user }) => AdminRequest::GrantList { username: user },
+        Command::Grant(GrantCommand::Revoke { id }) => AdminRequest::GrantRevoke { id },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

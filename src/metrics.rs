@@ -14,6 +14,7 @@ pub struct Metrics {
     swept_refresh_tokens: AtomicU64,
     swept_sessions: AtomicU64,
     swept_grants: AtomicU64,
+    swept_api_keys: AtomicU64,
     swept_consent_tickets: AtomicU64,
     swept_revocations: AtomicU64,
 }
@@ -61,6 +62,7 @@ impl Metrics {
             ("refresh_token", &self.swept_refresh_tokens),
             ("session", &self.swept_sessions),
             ("grant", &self.swept_grants),
+            ("api_key", &self.swept_api_keys),
             ("consent_ticket", &self.swept_consent_tickets),
             ("revocation", &self.swept_revocations),
         ] {

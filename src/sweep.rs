@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::clock;
 use crate::metrics::Metrics;
 use crate::model::UnixTime;
+use crate::oauth::apikeys::UsageLog;
 use crate::store::{Store, StoreError, SweepCounts};
 
 /// Entries per write transaction: small enough that a sweep never holds the single writer
@@ -25,10 +26,18 @@ pub async fn sweep_once(store: &Store, now: UnixTime) -> Result<SweepCounts, Sto
     }
 }
 
+/// Writes the API keys' "last used" times gathered since the last flush, in one commit.
+async fn flush_usage(store: &Store, usage: &UsageLog) {
+    if let Err(error) = store.record_api_key_use(usage.take()).await {
+        tracing::warn!(%error, "could not record API key use; it is dropped");
+    }
+}
+
 /// Sweeps every `interval` until `shutdown` resolves; a sweep in progress finishes first.
 pub async fn run(
     store: Store,
     metrics: Arc<Metrics>,
+    usage: Arc<UsageLog>,
     interval: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -37,9 +46,13 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => {
+                flush_usage(&store, &usage).await;
+                return;
+            }
             _ = ticks.tick() => {}
         }
+        flush_usage(&store, &usage).await;
         match sweep_once(&store, clock::now()).await {
             Ok(counts) => {
                 metrics.record_sweep(&counts);

@@ -12,8 +12,9 @@ use crate::model::{
     random_secret, Client, ClientId, DisplayName, Email, GrantType, Id, Invalid, Password,
     RedirectUri, Scope, ScopeToken, SecretHash, User, UserId, Username,
 };
+use crate::oauth::apikeys::new_api_key;
 use crate::password;
-use crate::store::{Store, StoreError};
+use crate::store::{ApiKey, Store, StoreError};
 
 /// The most redirect URIs one client may register.
 pub const MAX_REDIRECT_URIS: usize = 20;
@@ -62,6 +63,24 @@ pub enum AdminRequest {
     ScopeList,
     ScopeDelete {
         name: String,
+    },
+    ApiKeyCreate {
+        username: String,
+        name: String,
+        expires_in: Option<u64>,
+        scope: Option<String>,
+    },
+    ApiKeyList {
+        username: String,
+    },
+    ApiKeyDelete {
+        id: String,
+    },
+    GrantList {
+        username: String,
+    },
+    GrantRevoke {
+        id: String,
     },
 }
 
@@ -127,6 +146,48 @@ pub struct ScopesView {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NewApiKeyView {
+    pub id: String,
+    pub api_key: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub created_at: u64,
+    pub last_used: Option<u64>,
+    pub expires_at: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ApiKeysView {
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GrantView {
+    pub grant_id: String,
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub scope: String,
+    pub created_at: u64,
+    pub last_used: u64,
+    pub expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GrantsView {
+    pub grants: Vec<GrantView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RevokedView {
+    pub revoked: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ServerInfoView {
     pub pid: u32,
     pub listen: String,
@@ -146,6 +207,10 @@ pub enum AdminOutput {
     Deleted(DeletedView),
     Scope(ScopeDescriptionView),
     Scopes(ScopesView),
+    NewApiKey(NewApiKeyView),
+    ApiKeys(ApiKeysView),
+    Grants(GrantsView),
+    Revoked(RevokedView),
     ServerInfo(ServerInfoView),
 }
 
@@ -206,6 +271,9 @@ pub enum WritePlan {
     SetPassword(Username, String),
     SetScope(ScopeToken, String),
     DeleteScope(ScopeToken),
+    CreateApiKey(Box<ApiKey>, String),
+    DeleteApiKey(Id),
+    RevokeGrant(Id),
 }
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
@@ -326,7 +394,99 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             }
             write(WritePlan::DeleteScope(scope))
         }
+        AdminRequest::ApiKeyCreate {
+            username,
+            name,
+            expires_in,
+            scope,
+        } => {
+            let user = existing_user(store, &username)?;
+            let (api_key, token) = new_api_key(
+                user.id,
+                &name,
+                scope.as_deref(),
+                expires_in,
+                clock::now(),
+                clock::now_millis(),
+            )?;
+            write(WritePlan::CreateApiKey(Box::new(api_key), token))
+        }
+        AdminRequest::ApiKeyList { username } => {
+            let user = existing_user(store, &username)?;
+            Ok(Plan::Done(AdminOutput::ApiKeys(ApiKeysView {
+                api_keys: store
+                    .api_keys_of_user(user.id)?
+                    .iter()
+                    .map(api_key_view)
+                    .collect(),
+            })))
+        }
+        AdminRequest::ApiKeyDelete { id } => {
+            let id = parse_id(&id, "API key id")?;
+            store.api_key(id)?.ok_or_else(|| api_key_not_found(id))?;
+            write(WritePlan::DeleteApiKey(id))
+        }
+        AdminRequest::GrantList { username } => {
+            let user = existing_user(store, &username)?;
+            let mut grants = Vec::new();
+            for grant in store.grants_of_user(user.id)? {
+                let client_name = store
+                    .client(grant.client_id)?
+                    .map(|client| client.name.as_str().to_owned());
+                grants.push(GrantView {
+                    grant_id: grant.id.to_string(),
+                    client_id: grant.client_id.to_string(),
+                    client_name,
+                    scope: grant.scope.to_string(),
+                    created_at: grant.created_at,
+                    last_used: grant.last_used,
+                    expires_at: grant.expires_at,
+                });
+            }
+            Ok(Plan::Done(AdminOutput::Grants(GrantsView { grants })))
+        }
+        AdminRequest::GrantRevoke { id } => {
+            let id = parse_id(&id, "grant id")?;
+            store.grant(id)?.ok_or_else(|| grant_not_found(id))?;
+            write(WritePlan::RevokeGrant(id))
+        }
     }
+}
+
+fn existing_user(store: &Store, username: &str) -> Result<User, AdminError> {
+    let username = Username::parse(username)?;
+    store
+        .user_by_username(&username)?
+        .ok_or_else(|| user_not_found(&username))
+}
+
+fn parse_id(text: &str, what: &str) -> Result<Id, AdminError> {
+    Id::parse(text).ok_or_else(|| {
+        Invalid(format!(
+            "'{}' is not a {what} (expected 32 lowercase hex characters)",
+            crate::model::truncate_for_message(text)
+        ))
+        .into()
+    })
+}
+
+fn api_key_view(api_key: &ApiKey) -> ApiKeyView {
+    ApiKeyView {
+        id: api_key.id.to_string(),
+        name: api_key.name.as_str().to_owned(),
+        scope: api_key.scope.to_string(),
+        created_at: api_key.created_at,
+        last_used: api_key.last_used,
+        expires_at: api_key.expires_at,
+    }
+}
+
+fn api_key_not_found(id: Id) -> AdminError {
+    AdminError::new(AdminErrorKind::NotFound, format!("no API key with id {id}"))
+}
+
+fn grant_not_found(id: Id) -> AdminError {
+    AdminError::new(AdminErrorKind::NotFound, format!("no grant with id {id}"))
 }
 
 /// Performs a checked write. Whatever changed since `prepare` (a concurrent delete, a
@@ -392,6 +552,30 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
             }
             Ok(AdminOutput::Deleted(DeletedView {
                 deleted: scope.as_str().to_owned(),
+            }))
+        }
+        WritePlan::CreateApiKey(api_key, token) => {
+            let id = api_key.id;
+            store.insert_api_key(*api_key).await?;
+            Ok(AdminOutput::NewApiKey(NewApiKeyView {
+                id: id.to_string(),
+                api_key: token,
+            }))
+        }
+        WritePlan::DeleteApiKey(id) => {
+            if !store.delete_api_key(id, None).await? {
+                return Err(api_key_not_found(id));
+            }
+            Ok(AdminOutput::Deleted(DeletedView {
+                deleted: id.to_string(),
+            }))
+        }
+        WritePlan::RevokeGrant(id) => {
+            if !store.revoke_grant(id, None).await? {
+                return Err(grant_not_found(id));
+            }
+            Ok(AdminOutput::Revoked(RevokedView {
+                revoked: id.to_string(),
             }))
         }
         WritePlan::SetPassword(username, hash) => {
@@ -534,6 +718,10 @@ impl AdminOutput {
             AdminOutput::Deleted(view) => serde_json::to_value(view),
             AdminOutput::Scope(view) => serde_json::to_value(view),
             AdminOutput::Scopes(view) => serde_json::to_value(view),
+            AdminOutput::NewApiKey(view) => serde_json::to_value(view),
+            AdminOutput::ApiKeys(view) => serde_json::to_value(view),
+            AdminOutput::Grants(view) => serde_json::to_value(view),
+            AdminOutput::Revoked(view) => serde_json::to_value(view),
             AdminOutput::ServerInfo(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
@@ -587,6 +775,45 @@ impl AdminOutput {
                 .map(|scope| format!("{}: {}", scope.scope, scope.description))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            AdminOutput::NewApiKey(view) => format!(
+                "id:      {}\napi_key: {}\n\nThe key is shown once and never again: store it now.",
+                view.id, view.api_key
+            ),
+            AdminOutput::ApiKeys(view) if view.api_keys.is_empty() => "no API keys".to_owned(),
+            AdminOutput::ApiKeys(view) => view
+                .api_keys
+                .iter()
+                .map(|key| {
+                    format!(
+                        "{}  {}  scope: {}  created: {}  last used: {}  expires: {}",
+                        key.id,
+                        key.name,
+                        key.scope,
+                        key.created_at,
+                        key.last_used.map_or("never".to_owned(), |at| at.to_string()),
+                        key.expires_at.map_or("never".to_owned(), |at| at.to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::Grants(view) if view.grants.is_empty() => "no grants".to_owned(),
+            AdminOutput::Grants(view) => view
+                .grants
+                .iter()
+                .map(|grant| {
+                    format!(
+                        "{}  {} ({})  scope: {}  since: {}  last used: {}",
+                        grant.grant_id,
+                        grant.client_name.as_deref().unwrap_or("deleted client"),
+                        grant.client_id,
+                        grant.scope,
+                        grant.created_at,
+                        grant.last_used
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::Revoked(view) => format!("revoked {}", view.revoked),
             AdminOutput::ServerInfo(view) => format!(
                 "keyward {} (pid {}) listening on {}, issuer {}",
                 view.version, view.pid, view.listen, view.issuer

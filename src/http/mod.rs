@@ -18,6 +18,7 @@ use actix_web::{web, HttpResponse};
 use crate::config::{DemoClient, Lifetimes};
 use crate::metrics::Metrics;
 use crate::model::Password;
+use crate::oauth::apikeys::UsageLog;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
 use crate::store::Store;
@@ -56,6 +57,7 @@ impl AppState {
         product_name: &str,
         demo: Option<DemoClient>,
         metrics: Arc<Metrics>,
+        usage: Arc<UsageLog>,
     ) -> AppState {
         // Verified against when a sign-in names no existing user, so that path costs the
         // same argon2 work as a real one.
@@ -64,7 +66,7 @@ impl AppState {
             .await
             .expect("hashing a random password succeeds");
         AppState {
-            tokens: TokenService::new(store.clone(), lifetimes.clone()),
+            tokens: TokenService::new(store.clone(), lifetimes.clone(), usage),
             tickets: SealedBox::new(
                 store.derived_key("consent ticket v1"),
                 "keyward consent ticket v1",

@@ -12,7 +12,8 @@ use crate::model::{Scope, UnixTime};
 pub struct Introspection {
     pub active: bool,
     pub scope: String,
-    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,7 +55,7 @@ impl TokenService {
             return Ok(());
         }
         if let Some(claims) = self.access.open::<AccessClaims>(token) {
-            if claims.client_id == client.id && now < claims.expires_at {
+            if claims.client_id == Some(client.id) && now < claims.expires_at {
                 self.store
                     .revoke_access_token(claims.token_id, claims.expires_at)
                     .await?;
@@ -75,7 +76,7 @@ impl TokenService {
             return Ok(Some(Introspection {
                 active: true,
                 scope: claims.scope.to_string(),
-                client_id: claims.client_id.to_string(),
+                client_id: claims.client_id.map(|id| id.to_string()),
                 sub: claims.user_id.map(|id| id.to_string()),
                 username: active.user.map(|user| user.username.as_str().to_owned()),
                 exp: claims.expires_at,
@@ -102,7 +103,7 @@ impl TokenService {
         Ok(Some(Introspection {
             active: true,
             scope: grant.scope.to_string(),
-            client_id: grant.client_id.to_string(),
+            client_id: Some(grant.client_id.to_string()),
             sub: Some(user.id.to_string()),
             username: Some(user.username.as_str().to_owned()),
             exp: expires_at,

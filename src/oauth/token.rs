@@ -1,12 +1,14 @@
 //! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; RFC 7636 §4.6; RFC 9700 §4.14).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::apikeys::{self, ApiKeyToken, UsageLog};
 use super::client_auth::{self, AuthError};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use super::tokens::{AccessClaims, OpaqueToken, SealedBox};
+use super::tokens::{AccessClaims, OpaqueToken, Principal, SealedBox};
 use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
 use crate::store::{Grant, NewRefreshToken, Presented, Store};
@@ -25,6 +27,7 @@ pub struct TokenService {
     pub(super) store: Store,
     pub(super) access: SealedBox,
     lifetimes: Lifetimes,
+    usage: Arc<UsageLog>,
 }
 
 /// A live access token and whom it acts for.
@@ -40,7 +43,7 @@ fn seconds(duration: Duration) -> u64 {
 }
 
 impl TokenService {
-    pub fn new(store: Store, lifetimes: Lifetimes) -> TokenService {
+    pub fn new(store: Store, lifetimes: Lifetimes, usage: Arc<UsageLog>) -> TokenService {
         let access = SealedBox::new(
             store.derived_key("access token v1"),
             "keyward access token v1",
@@ -49,6 +52,7 @@ impl TokenService {
             store,
             access,
             lifetimes,
+            usage,
         }
     }
 
@@ -64,6 +68,20 @@ impl TokenService {
             basic: authorization.is_some(),
         };
         params.reject_duplicates().map_err(plain)?;
+        // DESIGN §1: a personal API key is exchanged as a refresh token, without client
+        // credentials; it authenticates the user itself.
+        let presents_api_key = params.get("grant_type").ok().flatten() == Some("refresh_token")
+            && params
+                .get("refresh_token")
+                .ok()
+                .flatten()
+                .is_some_and(|token| token.starts_with(apikeys::PREFIX));
+        let without_client = authorization.is_none()
+            && !params.contains("client_id")
+            && !params.contains("client_secret");
+        if presents_api_key && without_client {
+            return self.api_key(&params, now).map_err(plain);
+        }
         let presented = client_auth::presented(authorization, &params)?;
         let grant_type = params.require("grant_type").map_err(plain)?.to_owned();
         let client = client_auth::authenticate(&self.store, &presented)?;
@@ -222,6 +240,51 @@ impl TokenService {
         Ok(self.respond(&grant, scope, now, Some(next)))
     }
 
+    fn api_key(&self, params: &Params, now: UnixTime) -> Result<TokenResponse, OAuthError> {
+        let invalid = || OAuthError::invalid_grant("the API key is invalid, expired or deleted");
+        let token = ApiKeyToken::parse(params.require("refresh_token")?).ok_or_else(invalid)?;
+        let api_key = self.store.api_key(token.id)?.ok_or_else(invalid)?;
+        if !api_key.secret_hash.matches(&token.secret) || !api_key.live(now) {
+            return Err(invalid());
+        }
+        if self.store.user(api_key.user_id)?.is_none() {
+            return Err(invalid());
+        }
+        let scope = match params.get("scope")? {
+            Some(text) => Scope::parse(text)
+                .map_err(|invalid| OAuthError::new(ErrorCode::InvalidScope, invalid.0))?,
+            None => api_key.scope.clone(),
+        };
+        if !scope.is_subset_of(&api_key.scope) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds the API key's scope",
+            ));
+        }
+        self.usage.record(api_key.id, now);
+        // An access token never outlives the key it came from.
+        let expires_at = api_key
+            .expires_at
+            .map_or(now + seconds(self.lifetimes.access_token), |key_expiry| {
+                key_expiry.min(now + seconds(self.lifetimes.access_token))
+            });
+        let claims = AccessClaims {
+            principal: Principal::ApiKey(api_key.id),
+            client_id: None,
+            user_id: Some(api_key.user_id),
+            scope: scope.clone(),
+            issued_at: now,
+            expires_at,
+            token_id: Id::generate(crate::clock::now_millis()),
+        };
+        Ok(TokenResponse {
+            access_token: self.access.seal(&claims),
+            expires_in: expires_at - now,
+            scope,
+            refresh_token: None,
+        })
+    }
+
     fn client_credentials(
         &self,
         client: &Client,
@@ -248,8 +311,8 @@ impl TokenService {
         }
         let expires_at = now + seconds(self.lifetimes.access_token);
         let claims = AccessClaims {
-            grant_id: None,
-            client_id: client.id,
+            principal: Principal::Client,
+            client_id: Some(client.id),
             user_id: None,
             scope: scope.clone(),
             issued_at: now,
@@ -273,8 +336,8 @@ impl TokenService {
     ) -> TokenResponse {
         let expires_at = now + seconds(self.lifetimes.access_token);
         let claims = AccessClaims {
-            grant_id: Some(grant.id),
-            client_id: grant.client_id,
+            principal: Principal::Grant(grant.id),
+            client_id: Some(grant.client_id),
             user_id: Some(grant.user_id),
             scope: scope.clone(),
             issued_at: now,
@@ -303,14 +366,23 @@ impl TokenService {
         if now >= claims.expires_at || self.store.access_token_revoked(claims.token_id)? {
             return Ok(None);
         }
-        if let Some(grant_id) = claims.grant_id {
-            match self.store.grant(grant_id)? {
-                Some(grant) if grant.client_id == claims.client_id => {}
-                _ => return Ok(None),
-            }
-        }
-        if self.store.client(claims.client_id)?.is_none() {
+        let standing = match claims.principal {
+            Principal::Grant(grant_id) => self
+                .store
+                .grant(grant_id)?
+                .is_some_and(|grant| Some(grant.client_id) == claims.client_id),
+            Principal::Client => true,
+            Principal::ApiKey(key_id) => self.store.api_key(key_id)?.is_some_and(|api_key| {
+                api_key.live(now) && Some(api_key.user_id) == claims.user_id
+            }),
+        };
+        if !standing {
             return Ok(None);
+        }
+        if let Some(client_id) = claims.client_id {
+            if self.store.client(client_id)?.is_none() {
+                return Ok(None);
+            }
         }
         let user = match claims.user_id {
             Some(user_id) => match self.store.user(user_id)? {

@@ -112,12 +112,23 @@ impl SealedBox {
     }
 }
 
+/// What an access token stands on; checked on every use.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Principal {
+    /// A user's approval of a client (authorization code, refresh token).
+    Grant(Id),
+    /// The client alone (client credentials).
+    Client,
+    /// A user's personal API key.
+    ApiKey(Id),
+}
+
 /// What an access token says about itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
-    /// `None` for client-credentials tokens, which act for the client alone.
-    pub grant_id: Option<Id>,
-    pub client_id: ClientId,
+    pub principal: Principal,
+    /// `None` for API-key tokens, which no client holds.
+    pub client_id: Option<ClientId>,
     pub user_id: Option<UserId>,
     pub scope: Scope,
     pub issued_at: UnixTime,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::codec::{seal, unseal};
-use super::tables::CLIENTS;
+use super::tables::{CLIENTS, CLIENT_GRANTS};
 use super::{Store, StoreError};
 use crate::model::{
     Client, ClientId, DisplayName, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime,
@@ -90,9 +90,18 @@ impl Store {
     }
 
     /// Returns whether the client existed.
+    /// Deleting a client ends every grant it holds, so none of its tokens work after.
     pub async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError> {
-        self.write(move |tx| tx.remove(CLIENTS, id.0.as_bytes()))
-            .await
+        self.write(move |tx| {
+            if tx.get(CLIENTS, id.0.as_bytes())?.is_none() {
+                return Ok(false);
+            }
+            for index_key in tx.keys_with_prefix(CLIENT_GRANTS, id.0.as_bytes())? {
+                super::grants::remove_grant(tx, &index_key[16..])?;
+            }
+            tx.remove(CLIENTS, id.0.as_bytes())
+        })
+        .await
     }
 
     /// Replaces a confidential client's secret hash. `Ok(None)` when there is no such client,

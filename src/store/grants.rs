@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode, seal, unseal};
 use super::tables::{
-    expiry_key, ExpiryKind, Table, CODES, CONSENTS, EXPIRY, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS,
-    USED_TICKETS,
+    expiry_key, pair_key, ExpiryKind, Table, CLIENT_GRANTS, CODES, CONSENTS, EXPIRY, GRANTS,
+    REFRESH_TOKENS, REVOKED_ACCESS, USED_TICKETS, USER_GRANTS,
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -58,6 +58,8 @@ pub struct Grant {
     /// When its last token dies: the newest refresh token's expiry, or, without refresh
     /// tokens, the first access token's. The sweeper deletes the grant then.
     pub expires_at: UnixTime,
+    /// When the client last obtained tokens from it.
+    pub last_used: UnixTime,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,10 +114,7 @@ pub struct NewCode {
 }
 
 fn consent_key(user_id: UserId, client_id: ClientId) -> [u8; 32] {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(user_id.0.as_bytes());
-    key[16..].copy_from_slice(client_id.0.as_bytes());
-    key
+    pair_key(user_id.0.as_bytes(), client_id.0.as_bytes())
 }
 
 fn insert_expiring(
@@ -138,6 +137,23 @@ pub(super) fn load_grant_record(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Gr
     tx.get(GRANTS, key)?
         .map(|bytes| unseal(tx.sealer, GRANTS, key, GRANT_V1, &bytes))
         .transpose()
+}
+
+/// Deletes a grant and its index entries; its tokens die with it. Returns whether it existed.
+pub(super) fn remove_grant(tx: &mut Tx<'_>, key: &[u8]) -> Result<bool, StoreError> {
+    let Some(grant) = load_grant_record(tx, key)? else {
+        return Ok(false);
+    };
+    tx.remove(GRANTS, key)?;
+    tx.remove(
+        USER_GRANTS,
+        &pair_key(grant.user_id.0.as_bytes(), grant.id.as_bytes()),
+    )?;
+    tx.remove(
+        CLIENT_GRANTS,
+        &pair_key(grant.client_id.0.as_bytes(), grant.id.as_bytes()),
+    )?;
+    Ok(true)
 }
 
 /// What the sweeper needs to know of an expired code.
@@ -286,7 +302,7 @@ impl Store {
             }
             if let Some(issued) = record.redeemed_into {
                 // RFC 6749 §4.1.2: a code used twice revokes what it issued.
-                tx.remove(GRANTS, issued.as_bytes())?;
+                remove_grant(tx, issued.as_bytes())?;
                 return Ok(Presented::Replayed);
             }
             if now >= record.expires_at {
@@ -302,6 +318,7 @@ impl Store {
                 scope: record.grant.scope.clone(),
                 created_at: now,
                 auth_time: record.grant.auth_time,
+                last_used: now,
                 expires_at: refresh.as_ref().map_or(access_expires_at, |refresh| {
                     refresh.expires_at.max(access_expires_at)
                 }),
@@ -310,6 +327,16 @@ impl Store {
             let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
             tx.insert(CODES, key, &value)?;
             write_grant(tx, &grant)?;
+            tx.insert(
+                USER_GRANTS,
+                &pair_key(grant.user_id.0.as_bytes(), grant_id.as_bytes()),
+                &[],
+            )?;
+            tx.insert(
+                CLIENT_GRANTS,
+                &pair_key(grant.client_id.0.as_bytes(), grant_id.as_bytes()),
+                &[],
+            )?;
             if let Some(refresh) = &refresh {
                 write_refresh(tx, grant_id, refresh)?;
             }
@@ -353,7 +380,7 @@ impl Store {
                 return Ok(Presented::Rejected(refusal));
             }
             if record.rotated {
-                tx.remove(GRANTS, record.grant_id.as_bytes())?;
+                remove_grant(tx, record.grant_id.as_bytes())?;
                 return Ok(Presented::Replayed);
             }
             record.rotated = true;
@@ -362,10 +389,9 @@ impl Store {
             write_refresh(tx, grant.id, &next)?;
             // The refresh lifetime slides: the grant lives as long as its newest token.
             let mut grant = grant;
-            if next.expires_at > grant.expires_at {
-                grant.expires_at = next.expires_at;
-                write_grant(tx, &grant)?;
-            }
+            grant.expires_at = grant.expires_at.max(next.expires_at);
+            grant.last_used = now;
+            write_grant(tx, &grant)?;
             Ok(Presented::Accepted(grant))
         })
         .await
@@ -392,7 +418,7 @@ impl Store {
             }
             match load_grant(tx, record.grant_id)? {
                 Some(grant) if grant.client_id == client_id => {
-                    tx.remove(GRANTS, record.grant_id.as_bytes())?;
+                    remove_grant(tx, record.grant_id.as_bytes())?;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -455,6 +481,43 @@ impl Store {
         Ok(self
             .grant(record.grant_id)?
             .map(|grant| (grant, record.expires_at)))
+    }
+
+    /// A user's grants, oldest first.
+    pub fn grants_of_user(&self, user_id: UserId) -> Result<Vec<Grant>, StoreError> {
+        let ids = self.read(|reader| reader.with_prefix(USER_GRANTS, user_id.0.as_bytes()))?;
+        let mut grants = Vec::with_capacity(ids.len());
+        for (key, _) in ids {
+            let grant_id: [u8; 16] = key[16..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("user_grants key is not 32 bytes".into()))?;
+            if let Some(grant) = self.grant(Id::from_bytes(grant_id))? {
+                grants.push(grant);
+            }
+        }
+        Ok(grants)
+    }
+
+    /// Ends a grant: its refresh tokens and access tokens stop working at once, and the
+    /// remembered consent for that client goes too, so the next authorization asks again.
+    /// With `owner`, only a grant of that user is ended. Returns whether one was.
+    pub async fn revoke_grant(
+        &self,
+        grant_id: Id,
+        owner: Option<UserId>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let Some(grant) = load_grant(tx, grant_id)? else {
+                return Ok(false);
+            };
+            if owner.is_some_and(|owner| owner != grant.user_id) {
+                return Ok(false);
+            }
+            remove_grant(tx, grant_id.as_bytes())?;
+            tx.remove(CONSENTS, &consent_key(grant.user_id, grant.client_id))?;
+            Ok(true)
+        })
+        .await
     }
 
     pub fn grant(&self, id: Id) -> Result<Option<Grant>, StoreError> {

@@ -5,6 +5,7 @@
 //! Reads run on the caller's thread in a redb read transaction. Writes go to one writer
 //! thread (`writer.rs`) that commits them in batches, durably, before any caller hears back.
 
+mod apikeys;
 mod clients;
 mod codec;
 mod grants;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
+pub use apikeys::ApiKey;
 pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, TicketUsed};
 pub use keyfile::KeyLocation;
 use seal::Sealer;
@@ -343,6 +345,27 @@ impl Reader<'_> {
             .get(key)
             .map_err(StoreError::unavailable)?
             .map(|value| value.value().to_vec()))
+    }
+
+    /// Every (key, value) whose key starts with `prefix`, in key order.
+    fn with_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
+        let table = match self.transaction.open_table(table) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(StoreError::unavailable(error)),
+        };
+        let mut rows = Vec::new();
+        for row in table
+            .range::<&[u8]>(prefix..)
+            .map_err(StoreError::unavailable)?
+        {
+            let (key, value) = row.map_err(StoreError::unavailable)?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            rows.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(rows)
     }
 
     /// Every (key, value) of a table, in key order.

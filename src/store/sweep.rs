@@ -1,11 +1,11 @@
 //! Deleting what has expired, through the expiry index: each batch reads only entries
 //! whose time has come, so its cost follows what expired, never the size of the database.
 
+use super::apikeys::{api_key_expired, remove_api_key};
 use super::codec::unseal;
-use super::grants::{load_grant_record, CodeMarker};
+use super::grants::{load_grant_record, remove_grant, CodeMarker};
 use super::tables::{
-    expiry_key, ExpiryKind, CODES, EXPIRY, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS, SESSIONS,
-    USED_TICKETS,
+    expiry_key, ExpiryKind, CODES, EXPIRY, REFRESH_TOKENS, REVOKED_ACCESS, SESSIONS, USED_TICKETS,
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -18,6 +18,7 @@ pub struct SweepCounts {
     pub refresh_tokens: u64,
     pub sessions: u64,
     pub grants: u64,
+    pub api_keys: u64,
     pub consent_tickets: u64,
     pub revocations: u64,
     /// Redeemed codes kept past their expiry because their grant still lives: a replay of
@@ -31,6 +32,7 @@ impl SweepCounts {
         self.refresh_tokens += other.refresh_tokens;
         self.sessions += other.sessions;
         self.grants += other.grants;
+        self.api_keys += other.api_keys;
         self.consent_tickets += other.consent_tickets;
         self.revocations += other.revocations;
         self.markers_kept += other.markers_kept;
@@ -41,6 +43,7 @@ impl SweepCounts {
             + self.refresh_tokens
             + self.sessions
             + self.grants
+            + self.api_keys
             + self.consent_tickets
             + self.revocations
     }
@@ -127,9 +130,15 @@ fn sweep_entry(
             // The index may hold stale entries from before a rotation extended the grant.
             if let Some(grant) = load_grant_record(tx, key)? {
                 if grant.expires_at <= now {
-                    tx.remove(GRANTS, key)?;
+                    remove_grant(tx, key)?;
                     counts.grants += 1;
                 }
+            }
+        }
+        kind if kind == ExpiryKind::ApiKey as u8 => {
+            if api_key_expired(tx, key, now)? {
+                remove_api_key(tx, key)?;
+                counts.api_keys += 1;
             }
         }
         kind if kind == ExpiryKind::UsedTicket as u8 => {

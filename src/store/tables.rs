@@ -28,6 +28,15 @@ pub(crate) const SESSIONS: Table = Table::new("sessions");
 pub(crate) const CONSENTS: Table = Table::new("consents");
 /// consent ticket id (16 bytes) → expiry (u64 BE). A consent decision is accepted once.
 pub(crate) const USED_TICKETS: Table = Table::new("used_tickets");
+/// user id (16) ‖ grant id (16) → empty: a user's grants, for the account page and for
+/// ending them all when the user is deleted.
+pub(crate) const USER_GRANTS: Table = Table::new("user_grants");
+/// client id (16) ‖ grant id (16) → empty: a client's grants, ended when it is deleted.
+pub(crate) const CLIENT_GRANTS: Table = Table::new("client_grants");
+/// API key id (16 bytes) → sealed API key record.
+pub(crate) const API_KEYS: Table = Table::new("api_keys");
+/// user id (16) ‖ API key id (16) → empty.
+pub(crate) const USER_API_KEYS: Table = Table::new("user_api_keys");
 /// access token id (16 bytes) → its expiry (u64 BE): tokens revoked one by one (RFC 7009),
 /// kept until they would have expired anyway.
 pub(crate) const REVOKED_ACCESS: Table = Table::new("revoked_access");
@@ -37,7 +46,7 @@ pub(crate) const SCOPES: Table = Table::new("scopes");
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 13] = [
+pub(crate) const ALL: [Table; 17] = [
     META,
     CLIENTS,
     USERS,
@@ -48,6 +57,10 @@ pub(crate) const ALL: [Table; 13] = [
     SESSIONS,
     CONSENTS,
     USED_TICKETS,
+    USER_GRANTS,
+    CLIENT_GRANTS,
+    API_KEYS,
+    USER_API_KEYS,
     REVOKED_ACCESS,
     SCOPES,
     EXPIRY,
@@ -63,6 +76,15 @@ pub(crate) enum ExpiryKind {
     UsedTicket = 4,
     RevokedAccess = 5,
     Grant = 6,
+    ApiKey = 7,
+}
+
+/// Two ids side by side: the key of every index table.
+pub(crate) fn pair_key(first: &[u8; 16], second: &[u8; 16]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(first);
+    key[16..].copy_from_slice(second);
+    key
 }
 
 pub(crate) fn expiry_key(expires_at: u64, kind: ExpiryKind, record_key: &[u8]) -> Vec<u8> {

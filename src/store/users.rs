@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::codec::{seal, unseal};
-use super::tables::{USERNAMES, USERS};
+use super::tables::{CONSENTS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS};
 use super::{Store, StoreError};
 use crate::model::{DisplayName, Email, Id, UnixTime, User, UserId, Username};
 
@@ -117,6 +117,17 @@ impl Store {
                 return Ok(None);
             };
             let id = user_id(&id)?;
+            // Everything the user granted or made goes with them: grants (and so every
+            // token), remembered consents, API keys.
+            for index_key in tx.keys_with_prefix(USER_GRANTS, id.0.as_bytes())? {
+                super::grants::remove_grant(tx, &index_key[16..])?;
+            }
+            for consent_key in tx.keys_with_prefix(CONSENTS, id.0.as_bytes())? {
+                tx.remove(CONSENTS, &consent_key)?;
+            }
+            for index_key in tx.keys_with_prefix(USER_API_KEYS, id.0.as_bytes())? {
+                super::apikeys::remove_api_key(tx, &index_key[16..])?;
+            }
             tx.remove(USERS, id.0.as_bytes())?;
             tx.remove(USERNAMES, &index_key)?;
             Ok(Some(id))

@@ -191,6 +191,27 @@ impl Tx<'_> {
         result.map_err(|error| self.fail(error))
     }
 
+    /// Every key of `table` that starts with `prefix`, in order.
+    pub(super) fn keys_with_prefix(
+        &mut self,
+        table: Table,
+        prefix: &[u8],
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let result = (|| {
+            let table = self.transaction.open_table(table)?;
+            let mut keys = Vec::new();
+            for row in table.range::<&[u8]>(prefix..)? {
+                let key = row?.0.value().to_vec();
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                keys.push(key);
+            }
+            Ok::<_, redb::Error>(keys)
+        })();
+        result.map_err(|error| self.fail(error))
+    }
+
     /// Up to `limit` keys of `table` that sort below `end`, in order.
     pub(super) fn keys_below(
         &mut self,
