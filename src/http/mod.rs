@@ -1,5 +1,6 @@
 //! actix handlers: parse the request, call `oauth/` or `store/`, render. Thin by rule.
 
+mod account;
 mod authorize;
 mod cookies;
 mod forms;
@@ -40,6 +41,7 @@ pub struct AppState {
     tokens: TokenService,
     pages: Pages,
     tickets: SealedBox,
+    flash: SealedBox,
     cookies: CookieSettings,
     throttle: Throttle,
     address_throttle: Throttle,
@@ -71,6 +73,7 @@ impl AppState {
                 store.derived_key("consent ticket v1"),
                 "keyward consent ticket v1",
             ),
+            flash: SealedBox::new(store.derived_key("flash v1"), "keyward flash v1"),
             cookies: CookieSettings {
                 secure: issuer.starts_with("https://"),
                 csrf_key: store.derived_key("csrf v1"),
@@ -152,6 +155,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/oauth2/introspect", web::post().to(lifecycle::introspect))
         .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))
         .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
+        .route("/account", web::get().to(account::show))
+        .route("/account/api-keys", web::post().to(account::create_key))
+        .route("/account/api-keys/delete", web::post().to(account::delete_key))
+        .route("/account/apps/revoke", web::post().to(account::revoke_app))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::signed_out))

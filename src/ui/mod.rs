@@ -1,4 +1,4 @@
-//! keyward's own HTML pages: sign-in, consent, errors and sign-out.
+//! keyward's own HTML pages: sign-in, consent, the user's account, errors and sign-out.
 //!
 //! Templates (`assets/templates/*.html`) and the stylesheet (`assets/static/style.css`) are
 //! embedded in the binary and the templates are parsed once, in [`Pages::new`]. Every value
@@ -83,6 +83,65 @@ pub struct ErrorView {
     pub message: String,
 }
 
+/// The signed-in user's own page: their API keys and the apps they have authorized.
+#[derive(Serialize)]
+pub struct AccountView {
+    pub csrf_token: String,
+    pub username: String,
+    /// A short notice about the last action, e.g. "API key deleted." (`role="status"`).
+    pub message: Option<String>,
+    /// A problem with the last form, e.g. "Give the key a name." (`role="alert"`).
+    pub error: Option<String>,
+    /// The key just created, shown once and never again.
+    pub new_key: Option<NewKeyView>,
+    pub api_keys: Vec<ApiKeyView>,
+    pub apps: Vec<AppView>,
+    /// The options of the new-key expiry `<select>`, in order; the first is preselected.
+    pub expiry_choices: Vec<ChoiceView>,
+}
+
+/// An API key right after its creation, with its secret.
+#[derive(Serialize)]
+pub struct NewKeyView {
+    pub name: String,
+    pub api_key: String,
+}
+
+/// One of the user's API keys. Times are already formatted for people.
+#[derive(Serialize)]
+pub struct ApiKeyView {
+    /// Posted back as `id` by the key's delete form.
+    pub id: String,
+    pub name: String,
+    /// Space-separated; empty shows "none".
+    pub scope: String,
+    pub created: String,
+    /// `None` shows "never".
+    pub last_used: Option<String>,
+    /// `None` shows "never".
+    pub expires: Option<String>,
+}
+
+/// An app the user has authorized. Times are already formatted for people.
+#[derive(Serialize)]
+pub struct AppView {
+    /// Posted back as `grant_id` by the app's revoke form.
+    pub grant_id: String,
+    pub client_name: String,
+    /// Space-separated; empty shows "none".
+    pub scope: String,
+    pub since: String,
+    /// `None` shows "never".
+    pub last_used: Option<String>,
+}
+
+/// One `<option>` of a `<select>`.
+#[derive(Serialize)]
+pub struct ChoiceView {
+    pub value: String,
+    pub label: String,
+}
+
 impl Pages {
     /// Parses every embedded template. Panics only if an embedded template is broken, which
     /// the unit tests rule out for the templates this binary was built with.
@@ -107,6 +166,10 @@ impl Pages {
 
     pub fn consent(&self, view: &ConsentView) -> String {
         self.render("consent.html", Value::from_serialize(view))
+    }
+
+    pub fn account(&self, view: &AccountView) -> String {
+        self.render("account.html", Value::from_serialize(view))
     }
 
     pub fn error(&self, view: &ErrorView) -> String {

@@ -1,5 +1,7 @@
 use super::*;
 
+mod account;
+
 const HOSTILE: &str = "<script>alert(1)</script>";
 
 fn pages() -> Pages {
@@ -59,6 +61,8 @@ fn all_pages() -> Vec<(&'static str, String)> {
         ),
         ("consent", pages.consent(&consent_view())),
         ("consent, public client", pages.consent(&public)),
+        ("account", pages.account(&account::account_view())),
+        ("account, empty", pages.account(&account::empty_account_view())),
         ("error", pages.error(&error_view())),
         ("signed out", pages.signed_out()),
     ]
@@ -150,6 +154,7 @@ fn every_embedded_template_parses() {
     assert_eq!(
         names,
         [
+            "account.html",
             "base.html",
             "consent.html",
             "error.html",
@@ -428,11 +433,12 @@ fn every_page_is_accessible_in_structure() {
             .filter(|tag| tag.name == "label")
             .filter_map(|tag| tag.attribute("for"))
             .collect();
-        for input in tags.iter().filter(|tag| tag.name == "input") {
+        let controls = ["input", "select", "textarea"];
+        for input in tags.iter().filter(|tag| controls.contains(&tag.name.as_str())) {
             if input.attribute("type") == Some("hidden") {
                 continue;
             }
-            let id = input.attribute("id").expect("a visible input has an id");
+            let id = input.attribute("id").expect("a visible control has an id");
             assert!(
                 label_targets.contains(&id),
                 "{page}: no <label for=\"{id}\">"

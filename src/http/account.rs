@@ -1,0 +1,311 @@
+//! The user's own page: personal API keys and the apps they have authorized.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::forms;
+use super::pages::{html, see_other};
+use super::AppState;
+use crate::clock;
+use crate::config::parse_duration;
+use crate::model::{Id, UnixTime, User};
+use crate::oauth::apikeys::new_api_key;
+use crate::oauth::Params;
+use crate::ui::{AccountView, ApiKeyView, AppView, ChoiceView, NewKeyView};
+
+/// Expiry choices offered on the page: (form value, label). The empty value is "never".
+const EXPIRY_CHOICES: [(&str, &str); 6] = [
+    ("90d", "In 90 days"),
+    ("30d", "In 30 days"),
+    ("7d", "In 7 days"),
+    ("1d", "In 1 day"),
+    ("365d", "In a year"),
+    ("", "Never"),
+];
+
+/// A just-made key, carried to the next page view in a sealed, short-lived cookie: the
+/// POST answers with a 303, and the key must still be shown exactly once.
+#[derive(Serialize, Deserialize)]
+struct Flash {
+    session: [u8; 32],
+    name: String,
+    api_key: String,
+    expires_at: UnixTime,
+}
+
+const FLASH_COOKIE: &str = "keyward_new_key";
+
+struct SignedIn {
+    session: [u8; 32],
+    user: User,
+}
+
+fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>, HttpResponse> {
+    let Some(hash) = state.cookies.session_hash(request) else {
+        return Ok(None);
+    };
+    let now = clock::now();
+    let session = match state.store.session(&hash, now) {
+        Ok(Some(session)) => session,
+        Ok(None) => return Ok(None),
+        Err(_) => return Err(state.unavailable_page()),
+    };
+    match state.store.user(session.user_id) {
+        Ok(Some(user)) => Ok(Some(SignedIn {
+            session: *hash.as_bytes(),
+            user,
+        })),
+        Ok(None) => Ok(None),
+        Err(_) => Err(state.unavailable_page()),
+    }
+}
+
+fn to_login() -> HttpResponse {
+    see_other("/login?return_to=%2Faccount").finish()
+}
+
+/// Fixed notices chosen by a code in the query, so the page never echoes arbitrary input.
+fn notice(code: Option<&str>) -> (Option<String>, Option<String>) {
+    let message = |text: &str| (Some(text.to_owned()), None);
+    let error = |text: &str| (None, Some(text.to_owned()));
+    match code {
+        Some("created") => message("API key created."),
+        Some("key-deleted") => message("API key deleted."),
+        Some("app-revoked") => message("Access revoked. The app's tokens no longer work."),
+        Some("invalid-key") => error("The API key could not be created: check its name and scopes."),
+        Some("expired-form") => error("The form expired. Please try again."),
+        _ => (None, None),
+    }
+}
+
+pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    let signed_in = match signed_in(&state, &request) {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => return to_login(),
+        Err(response) => return response,
+    };
+    let now = clock::now();
+    let params = forms::query(&request).unwrap_or_default();
+    let (message, error) = notice(params.get("notice").ok().flatten());
+    let new_key = request
+        .cookie(FLASH_COOKIE)
+        .and_then(|cookie| state.flash.open::<Flash>(cookie.value()))
+        .filter(|flash| flash.session == signed_in.session && now < flash.expires_at)
+        .map(|flash| NewKeyView {
+            name: flash.name,
+            api_key: flash.api_key,
+        });
+    let user = &signed_in.user;
+    let api_keys = match state.store.api_keys_of_user(user.id) {
+        Ok(keys) => keys,
+        Err(_) => return state.unavailable_page(),
+    };
+    let grants = match state.store.grants_of_user(user.id) {
+        Ok(grants) => grants,
+        Err(_) => return state.unavailable_page(),
+    };
+    let mut apps = Vec::with_capacity(grants.len());
+    for grant in grants.iter().filter(|grant| now < grant.expires_at) {
+        let Ok(Some(client)) = state.store.client(grant.client_id) else {
+            continue;
+        };
+        apps.push(AppView {
+            grant_id: grant.id.to_string(),
+            client_name: client.name.as_str().to_owned(),
+            scope: grant.scope.to_string(),
+            since: format_time(grant.created_at),
+            last_used: Some(format_time(grant.last_used)),
+        });
+    }
+    let (csrf_secret, new_csrf_cookie) = state.cookies.csrf_secret(&request);
+    let body = state.pages.account(&AccountView {
+        csrf_token: state.cookies.csrf_token(&csrf_secret),
+        username: user.username.as_str().to_owned(),
+        message,
+        error,
+        new_key,
+        api_keys: api_keys
+            .iter()
+            .filter(|key| key.live(now))
+            .map(|key| ApiKeyView {
+                id: key.id.to_string(),
+                name: key.name.as_str().to_owned(),
+                scope: key.scope.to_string(),
+                created: format_time(key.created_at),
+                last_used: key.last_used.map(format_time),
+                expires: key.expires_at.map(format_time),
+            })
+            .collect(),
+        apps,
+        expiry_choices: EXPIRY_CHOICES
+            .iter()
+            .map(|(value, label)| ChoiceView {
+                value: (*value).to_owned(),
+                label: (*label).to_owned(),
+            })
+            .collect(),
+    });
+    let mut response = html(StatusCode::OK, body);
+    if let Some(cookie) = new_csrf_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    if request.cookie(FLASH_COOKIE).is_some() {
+        let _ = response.add_cookie(&removal(FLASH_COOKIE, state.cookies.secure));
+    }
+    response
+}
+
+fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut cookie = Cookie::build(name, "")
+        .path("/account")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .finish();
+    cookie.make_removal();
+    cookie
+}
+
+/// Checks the CSRF token and the session of an account form; on failure, the response.
+fn form_guard(
+    state: &AppState,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<(Params, SignedIn), HttpResponse> {
+    let params = forms::form(request, body).map_err(|error| {
+        state.error_page(StatusCode::BAD_REQUEST, "The form could not be read", &error.description)
+    })?;
+    let signed_in = signed_in(state, request)?.ok_or_else(to_login)?;
+    if !state
+        .cookies
+        .csrf_valid(request, params.get("csrf_token").ok().flatten())
+    {
+        return Err(see_other("/account?notice=expired-form").finish());
+    }
+    Ok((params, signed_in))
+}
+
+pub async fn create_key(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (params, signed_in) = match form_guard(&state, &request, &body) {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
+    let field = |name: &str| params.get(name).ok().flatten();
+    let lifetime = match field("expires_in") {
+        None => None,
+        Some(text) => match parse_duration(text) {
+            Ok(duration) => Some(duration.as_secs()),
+            Err(_) => return see_other("/account?notice=invalid-key").finish(),
+        },
+    };
+    let now = clock::now();
+    let Ok((api_key, token)) = new_api_key(
+        signed_in.user.id,
+        field("name").unwrap_or(""),
+        field("scope"),
+        lifetime,
+        now,
+        clock::now_millis(),
+    ) else {
+        return see_other("/account?notice=invalid-key").finish();
+    };
+    let name = api_key.name.as_str().to_owned();
+    if state.store.insert_api_key(api_key).await.is_err() {
+        return state.unavailable_page();
+    }
+    let flash = state.flash.seal(&Flash {
+        session: signed_in.session,
+        name,
+        api_key: token,
+        expires_at: now + 300,
+    });
+    let cookie = Cookie::build(FLASH_COOKIE, flash)
+        .path("/account")
+        .http_only(true)
+        .secure(state.cookies.secure)
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::seconds(300))
+        .finish();
+    see_other("/account?notice=created").cookie(cookie).finish()
+}
+
+pub async fn delete_key(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (params, signed_in) = match form_guard(&state, &request, &body) {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
+    let Some(id) = params.get("id").ok().flatten().and_then(Id::parse) else {
+        return see_other("/account").finish();
+    };
+    // Only the signed-in user's own key: another user's id changes nothing.
+    match state.store.delete_api_key(id, Some(signed_in.user.id)).await {
+        Ok(_) => see_other("/account?notice=key-deleted").finish(),
+        Err(_) => state.unavailable_page(),
+    }
+}
+
+pub async fn revoke_app(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (params, signed_in) = match form_guard(&state, &request, &body) {
+        Ok(guarded) => guarded,
+        Err(response) => return response,
+    };
+    let Some(id) = params.get("grant_id").ok().flatten().and_then(Id::parse) else {
+        return see_other("/account").finish();
+    };
+    match state.store.revoke_grant(id, Some(signed_in.user.id)).await {
+        Ok(_) => see_other("/account?notice=app-revoked").finish(),
+        Err(_) => state.unavailable_page(),
+    }
+}
+
+/// `2026-11-22 08:09 UTC`: dates for people, computed from the Unix time with the
+/// days-to-civil algorithm (proleptic Gregorian calendar).
+pub fn format_time(unix: UnixTime) -> String {
+    let days = (unix / 86_400) as i64;
+    let seconds_of_day = unix % 86_400;
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        seconds_of_day / 3600,
+        seconds_of_day % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_time;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(format_time(1_795_334_977), "2026-11-22 04:49 UTC");
+    }
+}
