@@ -407,6 +407,14 @@ impl Scope {
         self.0.iter().any(|held| held.as_str() == token)
     }
 
+    /// Every token of either set.
+    pub fn union(&self, other: &Scope) -> Scope {
+        let mut tokens: Vec<ScopeToken> = self.0.iter().chain(&other.0).cloned().collect();
+        tokens.sort();
+        tokens.dedup();
+        Scope(tokens)
+    }
+
     pub fn is_subset_of(&self, other: &Scope) -> bool {
         self.0.iter().all(|token| other.0.contains(token))
     }

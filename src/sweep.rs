@@ -72,7 +72,9 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::model::{ClientId, Id, Scope, SecretHash, UserId};
-    use crate::store::{CodeGrant, KeyLocation, NewCode, NewRefreshToken, OpenOptions, Presented};
+    use crate::store::{
+        CodeGrant, KeyLocation, NewCode, NewRefreshToken, OpenOptions, Presented, Redemption,
+    };
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -117,16 +119,18 @@ mod tests {
             .unwrap();
         let outcome = store
             .redeem_code(
-                redeemed,
-                "secret".into(),
-                50,
-                Id::generate(12),
-                Some(NewRefreshToken {
-                    id: Id::generate(13),
-                    secret_hash: SecretHash::of("refresh"),
-                    expires_at: 1000,
-                }),
-                200,
+                Redemption {
+                    code_id: redeemed,
+                    secret: "secret".into(),
+                    now: 50,
+                    grant_id: Id::generate(12),
+                    refresh: Some(NewRefreshToken {
+                        id: Id::generate(13),
+                        secret_hash: SecretHash::of("refresh"),
+                        expires_at: 1000,
+                    }),
+                    access_expires_at: 200,
+                },
                 |_| Ok::<(), ()>(()),
             )
             .await
@@ -145,12 +149,14 @@ mod tests {
         // The redeemed code still ends its grant when replayed.
         let replay = store
             .redeem_code(
-                redeemed,
-                "secret".into(),
-                500,
-                Id::generate(14),
-                None,
-                600,
+                Redemption {
+                    code_id: redeemed,
+                    secret: "secret".into(),
+                    now: 500,
+                    grant_id: Id::generate(14),
+                    refresh: None,
+                    access_expires_at: 600,
+                },
                 |_| Ok::<(), ()>(()),
             )
             .await

@@ -42,7 +42,11 @@ struct SignedIn {
     user: User,
 }
 
-fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>, HttpResponse> {
+/// The signed-in user; `Err` carries the page to answer with (boxed: it is large).
+fn signed_in(
+    state: &AppState,
+    request: &HttpRequest,
+) -> Result<Option<SignedIn>, Box<HttpResponse>> {
     let Some(hash) = state.cookies.session_hash(request) else {
         return Ok(None);
     };
@@ -50,7 +54,7 @@ fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>
     let session = match state.store.session(&hash, now) {
         Ok(Some(session)) => session,
         Ok(None) => return Ok(None),
-        Err(_) => return Err(state.unavailable_page()),
+        Err(_) => return Err(Box::new(state.unavailable_page())),
     };
     match state.store.user(session.user_id) {
         Ok(Some(user)) => Ok(Some(SignedIn {
@@ -58,7 +62,7 @@ fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>
             user,
         })),
         Ok(None) => Ok(None),
-        Err(_) => Err(state.unavailable_page()),
+        Err(_) => Err(Box::new(state.unavailable_page())),
     }
 }
 
@@ -74,7 +78,9 @@ fn notice(code: Option<&str>) -> (Option<String>, Option<String>) {
         Some("created") => message("API key created."),
         Some("key-deleted") => message("API key deleted."),
         Some("app-revoked") => message("Access revoked. The app's tokens no longer work."),
-        Some("invalid-key") => error("The API key could not be created: check its name and scopes."),
+        Some("invalid-key") => {
+            error("The API key could not be created: check its name and scopes.")
+        }
         Some("expired-form") => error("The form expired. Please try again."),
         _ => (None, None),
     }
@@ -84,7 +90,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     let signed_in = match signed_in(&state, &request) {
         Ok(Some(signed_in)) => signed_in,
         Ok(None) => return to_login(),
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let now = clock::now();
     let params = forms::query(&request).unwrap_or_default();
@@ -173,16 +179,20 @@ fn form_guard(
     state: &AppState,
     request: &HttpRequest,
     body: &[u8],
-) -> Result<(Params, SignedIn), HttpResponse> {
+) -> Result<(Params, SignedIn), Box<HttpResponse>> {
     let params = forms::form(request, body).map_err(|error| {
-        state.error_page(StatusCode::BAD_REQUEST, "The form could not be read", &error.description)
+        state.error_page(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            &error.description,
+        )
     })?;
     let signed_in = signed_in(state, request)?.ok_or_else(to_login)?;
     if !state
         .cookies
         .csrf_valid(request, params.get("csrf_token").ok().flatten())
     {
-        return Err(see_other("/account?notice=expired-form").finish());
+        return Err(Box::new(see_other("/account?notice=expired-form").finish()));
     }
     Ok((params, signed_in))
 }
@@ -194,7 +204,7 @@ pub async fn create_key(
 ) -> HttpResponse {
     let (params, signed_in) = match form_guard(&state, &request, &body) {
         Ok(guarded) => guarded,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let field = |name: &str| params.get(name).ok().flatten();
     let lifetime = match field("expires_in") {
@@ -242,13 +252,17 @@ pub async fn delete_key(
 ) -> HttpResponse {
     let (params, signed_in) = match form_guard(&state, &request, &body) {
         Ok(guarded) => guarded,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(id) = params.get("id").ok().flatten().and_then(Id::parse) else {
         return see_other("/account").finish();
     };
     // Only the signed-in user's own key: another user's id changes nothing.
-    match state.store.delete_api_key(id, Some(signed_in.user.id)).await {
+    match state
+        .store
+        .delete_api_key(id, Some(signed_in.user.id))
+        .await
+    {
         Ok(_) => see_other("/account?notice=key-deleted").finish(),
         Err(_) => state.unavailable_page(),
     }
@@ -261,7 +275,7 @@ pub async fn revoke_app(
 ) -> HttpResponse {
     let (params, signed_in) = match form_guard(&state, &request, &body) {
         Ok(guarded) => guarded,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(id) = params.get("grant_id").ok().flatten().and_then(Id::parse) else {
         return see_other("/account").finish();
@@ -306,6 +320,6 @@ mod tests {
     fn formats_times() {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_time(1_795_334_977), "2026-11-22 04:49 UTC");
+        assert_eq!(format_time(1_795_334_977), "2026-11-22 08:09 UTC");
     }
 }

@@ -59,7 +59,11 @@ async fn authorize(
         Err(error) => return refuse(state, error),
     };
     let client = client.expect("validate refuses a missing client");
-    let Some((session_hash, session)) = current_session(state, request, now) else {
+    let signed_in = match current_session(state, request, now) {
+        Ok(signed_in) => signed_in,
+        Err(()) => return state.unavailable_page(),
+    };
+    let Some((session_hash, session)) = signed_in else {
         let return_to = format!("/oauth2/authorize?{raw_query}");
         if return_to.len() > 8192 {
             return state.error_page(
@@ -143,7 +147,11 @@ pub async fn decide(
             "The form expired or did not come from this site. Go back to the application and start again.",
         );
     }
-    let Some((session_hash, session)) = current_session(state.get_ref(), &request, now) else {
+    let signed_in = match current_session(state.get_ref(), &request, now) {
+        Ok(signed_in) => signed_in,
+        Err(()) => return state.unavailable_page(),
+    };
+    let Some((session_hash, session)) = signed_in else {
         return state.error_page(
             StatusCode::FORBIDDEN,
             TITLE,
@@ -220,14 +228,20 @@ fn already_answered(state: &AppState) -> HttpResponse {
     )
 }
 
+/// The signed-in session, if any; `Err` when storage failed, which must answer 503 rather
+/// than look like "not signed in".
 fn current_session(
     state: &AppState,
     request: &HttpRequest,
     now: UnixTime,
-) -> Option<(SecretHash, Session)> {
-    let hash = state.cookies.session_hash(request)?;
-    let session = state.store.session(&hash, now).ok()??;
-    Some((hash, session))
+) -> Result<Option<(SecretHash, Session)>, ()> {
+    let Some(hash) = state.cookies.session_hash(request) else {
+        return Ok(None);
+    };
+    match state.store.session(&hash, now) {
+        Ok(session) => Ok(session.map(|session| (hash, session))),
+        Err(_) => Err(()),
+    }
 }
 
 /// Stores a code durably, then sends the browser back to the client with it.
@@ -254,7 +268,9 @@ async fn issue_code(
             auth_time: session.auth_time,
         },
         expires_at: now + state.lifetimes.code.as_secs(),
-        remember_consent: !client.is_public(),
+        // Only an answer on the consent page is remembered; a code issued because consent
+        // was already remembered leaves it as it is.
+        remember_consent: !client.is_public() && ticket.is_some(),
         ticket,
     };
     match state.store.issue_code(new_code).await {

@@ -157,7 +157,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
         .route("/account", web::get().to(account::show))
         .route("/account/api-keys", web::post().to(account::create_key))
-        .route("/account/api-keys/delete", web::post().to(account::delete_key))
+        .route(
+            "/account/api-keys/delete",
+            web::post().to(account::delete_key),
+        )
         .route("/account/apps/revoke", web::post().to(account::revoke_app))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))

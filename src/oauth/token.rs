@@ -11,7 +11,7 @@ use super::pkce::CodeChallenge;
 use super::tokens::{AccessClaims, OpaqueToken, Principal, SealedBox};
 use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
-use crate::store::{Grant, NewRefreshToken, Presented, Store};
+use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Store};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug)]
@@ -134,12 +134,14 @@ impl TokenService {
         let outcome = self
             .store
             .redeem_code(
-                code.id,
-                code.secret,
-                now,
-                Id::generate(crate::clock::now_millis()),
-                new_refresh,
-                now + seconds(self.lifetimes.access_token),
+                Redemption {
+                    code_id: code.id,
+                    secret: code.secret,
+                    now,
+                    grant_id: Id::generate(crate::clock::now_millis()),
+                    refresh: new_refresh,
+                    access_expires_at: now + seconds(self.lifetimes.access_token),
+                },
                 move |issued| {
                     if issued.client_id != client_id {
                         return Err(OAuthError::invalid_grant(

@@ -21,6 +21,8 @@ const CODE_V1: u8 = 1;
 const GRANT_V1: u8 = 1;
 const REFRESH_V1: u8 = 1;
 const CONSENT_V1: u8 = 1;
+/// Format of the plain expiry value kept in `used_tickets` and `revoked_access`.
+const EXPIRY_VALUE_V1: u8 = 1;
 
 /// What an authorization code was issued for (RFC 6749 §4.1.2, RFC 7636 §4.4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -101,13 +103,27 @@ pub enum Presented<R> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TicketUsed;
 
+/// A code presented at the token endpoint, and what to write if it is accepted.
+pub struct Redemption {
+    pub code_id: Id,
+    pub secret: String,
+    pub now: UnixTime,
+    /// The id of the grant to create.
+    pub grant_id: Id,
+    /// The first refresh token, if the client may refresh.
+    pub refresh: Option<NewRefreshToken>,
+    /// When the first access token expires: the grant's lifetime without refresh tokens.
+    pub access_expires_at: UnixTime,
+}
+
 /// A code to store, with the consent decision that produced it.
 pub struct NewCode {
     pub id: Id,
     pub secret_hash: SecretHash,
     pub grant: CodeGrant,
     pub expires_at: UnixTime,
-    /// Remember this consent for (user, client); `None` for public clients.
+    /// Remember this consent for (user, client): set when the user approved on the consent
+    /// page, for a confidential client.
     pub remember_consent: bool,
     /// The consent ticket this code answers, single use, kept until it expires.
     pub ticket: Option<(Id, UnixTime)>,
@@ -226,16 +242,28 @@ impl Store {
             let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
             insert_expiring(tx, CODES, ExpiryKind::Code, key, &value, code.expires_at)?;
             if code.remember_consent {
+                // What the user approved now adds to what they approved before: a later,
+                // narrower request must not shrink the remembered consent.
                 let key = consent_key(code.grant.user_id, code.grant.client_id);
+                let earlier = match tx.get(CONSENTS, &key)? {
+                    Some(bytes) => Some(
+                        unseal::<ConsentRecordV1>(tx.sealer, CONSENTS, &key, CONSENT_V1, &bytes)?
+                            .scope,
+                    ),
+                    None => None,
+                };
                 let consent = ConsentRecordV1 {
-                    scope: code.grant.scope.clone(),
+                    scope: earlier.map_or_else(
+                        || code.grant.scope.clone(),
+                        |earlier| earlier.union(&code.grant.scope),
+                    ),
                     granted_at: code.grant.auth_time,
                 };
                 let value = seal(tx.sealer, CONSENTS, &key, CONSENT_V1, &consent);
                 tx.insert(CONSENTS, &key, &value)?;
             }
             if let Some((ticket, expires_at)) = code.ticket {
-                let value = encode(1, &expires_at);
+                let value = encode(EXPIRY_VALUE_V1, &expires_at);
                 insert_expiring(
                     tx,
                     USED_TICKETS,
@@ -260,7 +288,7 @@ impl Store {
             if tx.get(USED_TICKETS, ticket.as_bytes())?.is_some() {
                 return Ok(Err(TicketUsed));
             }
-            let value = encode(1, &expires_at);
+            let value = encode(EXPIRY_VALUE_V1, &expires_at);
             insert_expiring(
                 tx,
                 USED_TICKETS,
@@ -279,18 +307,21 @@ impl Store {
     /// grant with its first refresh token is written, all in one durable commit.
     pub async fn redeem_code<R, F>(
         &self,
-        code_id: Id,
-        secret: String,
-        now: UnixTime,
-        grant_id: Id,
-        refresh: Option<NewRefreshToken>,
-        access_expires_at: UnixTime,
+        redemption: Redemption,
         check: F,
     ) -> Result<Presented<R>, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&CodeGrant) -> Result<(), R> + Send + 'static,
     {
+        let Redemption {
+            code_id,
+            secret,
+            now,
+            grant_id,
+            refresh,
+            access_expires_at,
+        } = redemption;
         self.write(move |tx| {
             let key = code_id.as_bytes();
             let Some(bytes) = tx.get(CODES, key)? else {
@@ -369,6 +400,14 @@ impl Store {
             if !record.secret_hash.matches(&secret) {
                 return Ok(Presented::Unknown);
             }
+            if record.rotated {
+                // A rotated token presented again means two parties hold it: end the grant
+                // whoever presents it, expired or not (RFC 9700 §4.14.2).
+                if remove_grant(tx, record.grant_id.as_bytes())? {
+                    return Ok(Presented::Replayed);
+                }
+                return Ok(Presented::Unknown);
+            }
             if now >= record.expires_at {
                 return Ok(Presented::Expired);
             }
@@ -378,10 +417,6 @@ impl Store {
             };
             if let Err(refusal) = check(&grant) {
                 return Ok(Presented::Rejected(refusal));
-            }
-            if record.rotated {
-                remove_grant(tx, record.grant_id.as_bytes())?;
-                return Ok(Presented::Replayed);
             }
             record.rotated = true;
             let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
@@ -439,7 +474,7 @@ impl Store {
                 REVOKED_ACCESS,
                 ExpiryKind::RevokedAccess,
                 token_id.as_bytes(),
-                &encode(1, &expires_at),
+                &encode(EXPIRY_VALUE_V1, &expires_at),
                 expires_at,
             )
         })
@@ -552,7 +587,7 @@ impl Store {
         self.read(|reader| {
             Ok(reader
                 .get(USED_TICKETS, ticket.as_bytes())?
-                .map(|bytes| decode::<UnixTime>(USED_TICKETS, 1, &bytes))
+                .map(|bytes| decode::<UnixTime>(USED_TICKETS, EXPIRY_VALUE_V1, &bytes))
                 .transpose()?
                 .is_some())
         })

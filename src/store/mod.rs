@@ -24,7 +24,7 @@ use std::sync::Arc;
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
 pub use apikeys::ApiKey;
-pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, TicketUsed};
+pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, TicketUsed};
 pub use keyfile::KeyLocation;
 use seal::Sealer;
 pub use sessions::Session;

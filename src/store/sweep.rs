@@ -21,6 +21,8 @@ pub struct SweepCounts {
     pub api_keys: u64,
     pub consent_tickets: u64,
     pub revocations: u64,
+    /// Records that failed to open; left in place and logged.
+    pub corrupt: u64,
     /// Redeemed codes kept past their expiry because their grant still lives: a replay of
     /// the code must still end it.
     pub markers_kept: u64,
@@ -36,6 +38,7 @@ impl SweepCounts {
         self.consent_tickets += other.consent_tickets;
         self.revocations += other.revocations;
         self.markers_kept += other.markers_kept;
+        self.corrupt += other.corrupt;
     }
 
     pub fn removed(&self) -> u64 {
@@ -67,7 +70,16 @@ impl Store {
                     continue;
                 }
                 let key = &entry[9..];
-                sweep_entry(tx, entry[8], key, now, &mut counts)?;
+                match sweep_entry(tx, entry[8], key, now, &mut counts) {
+                    Ok(()) => {}
+                    // A record that fails to open is reported, not retried forever, and
+                    // never takes the other writes of this batch down with it.
+                    Err(StoreError::Corrupt(message)) => {
+                        tracing::error!(%message, "sweeper skipped a corrupt record");
+                        counts.corrupt += 1;
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             Ok((counts, entries.len() == limit))
         })
@@ -103,9 +115,7 @@ fn sweep_entry(
             }
         }
         kind if kind == ExpiryKind::RefreshToken as u8 => {
-            if tx.remove(REFRESH_TOKENS, key)? {
-                counts.refresh_tokens += 1;
-            }
+            counts.refresh_tokens += u64::from(tx.remove(REFRESH_TOKENS, key)?);
         }
         kind if kind == ExpiryKind::Session as u8 => {
             let expired = match tx.get(SESSIONS, key)? {
@@ -136,20 +146,17 @@ fn sweep_entry(
             }
         }
         kind if kind == ExpiryKind::ApiKey as u8 => {
-            if api_key_expired(tx, key, now)? {
+            let expired = api_key_expired(tx, key, now)?;
+            if expired {
                 remove_api_key(tx, key)?;
-                counts.api_keys += 1;
             }
+            counts.api_keys += u64::from(expired);
         }
         kind if kind == ExpiryKind::UsedTicket as u8 => {
-            if tx.remove(USED_TICKETS, key)? {
-                counts.consent_tickets += 1;
-            }
+            counts.consent_tickets += u64::from(tx.remove(USED_TICKETS, key)?);
         }
         kind if kind == ExpiryKind::RevokedAccess as u8 => {
-            if tx.remove(REVOKED_ACCESS, key)? {
-                counts.revocations += 1;
-            }
+            counts.revocations += u64::from(tx.remove(REVOKED_ACCESS, key)?);
         }
         _ => {}
     }

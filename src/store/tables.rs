@@ -26,7 +26,8 @@ pub(crate) const REFRESH_TOKENS: Table = Table::new("refresh_tokens");
 pub(crate) const SESSIONS: Table = Table::new("sessions");
 /// user id (16) ‖ client id (16) → sealed remembered consent (scope, when).
 pub(crate) const CONSENTS: Table = Table::new("consents");
-/// consent ticket id (16 bytes) → expiry (u64 BE). A consent decision is accepted once.
+/// consent ticket id (16 bytes) → expiry (format byte + postcard u64). A consent decision
+/// is accepted once.
 pub(crate) const USED_TICKETS: Table = Table::new("used_tickets");
 /// user id (16) ‖ grant id (16) → empty: a user's grants, for the account page and for
 /// ending them all when the user is deleted.
@@ -37,7 +38,8 @@ pub(crate) const CLIENT_GRANTS: Table = Table::new("client_grants");
 pub(crate) const API_KEYS: Table = Table::new("api_keys");
 /// user id (16) ‖ API key id (16) → empty.
 pub(crate) const USER_API_KEYS: Table = Table::new("user_api_keys");
-/// access token id (16 bytes) → its expiry (u64 BE): tokens revoked one by one (RFC 7009),
+/// access token id (16 bytes) → its expiry (format byte + postcard u64): tokens revoked
+/// one by one (RFC 7009),
 /// kept until they would have expired anyway.
 pub(crate) const REVOKED_ACCESS: Table = Table::new("revoked_access");
 /// scope name → description shown on the consent page (format byte + postcard string).

@@ -62,7 +62,10 @@ fn all_pages() -> Vec<(&'static str, String)> {
         ("consent", pages.consent(&consent_view())),
         ("consent, public client", pages.consent(&public)),
         ("account", pages.account(&account::account_view())),
-        ("account, empty", pages.account(&account::empty_account_view())),
+        (
+            "account, empty",
+            pages.account(&account::empty_account_view()),
+        ),
         ("error", pages.error(&error_view())),
         ("signed out", pages.signed_out()),
     ]
@@ -434,7 +437,10 @@ fn every_page_is_accessible_in_structure() {
             .filter_map(|tag| tag.attribute("for"))
             .collect();
         let controls = ["input", "select", "textarea"];
-        for input in tags.iter().filter(|tag| controls.contains(&tag.name.as_str())) {
+        for input in tags
+            .iter()
+            .filter(|tag| controls.contains(&tag.name.as_str()))
+        {
             if input.attribute("type") == Some("hidden") {
                 continue;
             }
@@ -443,6 +449,18 @@ fn every_page_is_accessible_in_structure() {
                 label_targets.contains(&id),
                 "{page}: no <label for=\"{id}\">"
             );
+        }
+        let mut ids: Vec<&str> = tags.iter().filter_map(|tag| tag.attribute("id")).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "{page}: an id is used twice");
+        for tag in &tags {
+            for reference in ["for", "aria-labelledby", "aria-describedby"] {
+                if let Some(target) = tag.attribute(reference) {
+                    assert!(ids.contains(&target), "{page}: {tag:?} points nowhere");
+                }
+            }
         }
     }
 }

@@ -259,3 +259,314 @@ fn nanos() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 3: OAuth clients, PKCE and the token endpoint, spoken in plain HTTP.
+// ---------------------------------------------------------------------------------------------
+
+/// The password every issue-3 test user signs in with.
+pub const USER_PASSWORD: &str = "a long and memorable passphrase";
+
+/// A registered client, as its developer knows it.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub client_id: String,
+    /// `None` for a public client.
+    pub client_secret: Option<String>,
+    /// The first registered redirect URI.
+    pub redirect_uri: String,
+}
+
+impl App {
+    pub fn secret(&self) -> &str {
+        self.client_secret
+            .as_deref()
+            .expect("a confidential client")
+    }
+
+    /// `client_secret_basic` for a confidential client, `client_id` alone for a public one.
+    pub fn auth(&self) -> ClientAuth<'_> {
+        match &self.client_secret {
+            Some(secret) => ClientAuth::Basic(&self.client_id, secret),
+            None => ClientAuth::Id(&self.client_id),
+        }
+    }
+
+    pub fn post_auth(&self) -> ClientAuth<'_> {
+        ClientAuth::Post(&self.client_id, self.secret())
+    }
+}
+
+/// `client create ... --json` with the given redirect URIs and extra flags.
+pub fn register_client(data: &DataDir, name: &str, redirect_uris: &[&str], extra: &[&str]) -> App {
+    let mut args = vec!["client", "create", "--name", name];
+    for uri in redirect_uris {
+        args.extend(["--redirect-uri", uri]);
+    }
+    args.extend(extra);
+    args.push("--json");
+    let created = data.run(&args).json();
+    App {
+        client_id: created["client_id"].as_str().expect("client_id").to_owned(),
+        client_secret: created["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: redirect_uris[0].to_owned(),
+    }
+}
+
+/// The S256 code challenge of a verifier (RFC 7636 §4.2).
+pub fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// A fresh PKCE pair: (verifier, S256 challenge).
+pub fn pkce_pair() -> (String, String) {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let challenge = s256(&verifier);
+    (verifier, challenge)
+}
+
+/// `GET /oauth2/authorize` with exactly these query parameters, in order, repeats kept.
+pub fn authorize_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    server.url(&format!("/oauth2/authorize?{query}"))
+}
+
+/// A well-formed authorization request for `app` at its first redirect URI.
+pub fn code_request(
+    server: &TestServer,
+    app: &App,
+    scope: &str,
+    state: &str,
+    challenge: Option<&str>,
+) -> String {
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", app.redirect_uri.as_str()),
+        ("scope", scope),
+        ("state", state),
+    ];
+    if let Some(challenge) = challenge {
+        pairs.extend([
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ]);
+    }
+    authorize_url(server, &pairs)
+}
+
+/// How a token request authenticates its client.
+#[derive(Clone, Copy, Debug)]
+pub enum ClientAuth<'a> {
+    /// `client_secret_basic`.
+    Basic(&'a str, &'a str),
+    /// `client_secret_post`.
+    Post(&'a str, &'a str),
+    /// A public client: `client_id` in the body, no secret.
+    Id(&'a str),
+}
+
+/// `Authorization: Basic` as RFC 6749 §2.3.1 builds it (each part form-urlencoded first).
+pub fn basic_header(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let credentials = format!("{}:{}", encode(id), encode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
+}
+
+/// A token-endpoint answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().expect("ASCII header"))
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {} {}", self.status, self.body))
+    }
+
+    /// The `error` member, or `""` for a success.
+    #[track_caller]
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Asserts a 200 with the members every token response has; returns the JSON.
+    #[track_caller]
+    pub fn ok(&self) -> serde_json::Value {
+        assert_eq!(self.status, 200, "expected tokens, got {}", self.body);
+        let json = self.json();
+        assert!(
+            json["access_token"].as_str().is_some_and(|t| !t.is_empty()),
+            "{json}"
+        );
+        assert!(
+            json["token_type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
+            "{json}"
+        );
+        assert!(json["expires_in"].as_u64().is_some_and(|t| t > 0), "{json}");
+        assert!(json["scope"].is_string(), "{json}");
+        json
+    }
+
+    /// Asserts an RFC 6749 §5.2 error with this status and code.
+    #[track_caller]
+    pub fn refused(&self, status: u16, error: &str) {
+        assert_eq!(
+            (self.status, self.error().as_str()),
+            (status, error),
+            "body: {}",
+            self.body
+        );
+    }
+}
+
+/// `POST /oauth2/token` with `params` (in order, repeats kept) and the client's credentials.
+#[track_caller]
+pub fn token(server: &TestServer, auth: ClientAuth<'_>, params: &[(&str, &str)]) -> Reply {
+    let mut params = params.to_vec();
+    let mut headers = vec![(
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    match auth {
+        ClientAuth::Basic(id, secret) => headers.push(("authorization", basic_header(id, secret))),
+        ClientAuth::Post(id, secret) => {
+            params.extend([("client_id", id), ("client_secret", secret)])
+        }
+        ClientAuth::Id(id) => params.push(("client_id", id)),
+    }
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    token_raw(server, "", &headers, body.into_bytes())
+}
+
+/// `POST /oauth2/token?{query}` with exactly these headers and body bytes. Every answer of
+/// the token endpoint is JSON with `Cache-Control: no-store`; that is asserted here.
+#[track_caller]
+pub fn token_raw(
+    server: &TestServer,
+    query: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let url = if query.is_empty() {
+        server.url("/oauth2/token")
+    } else {
+        server.url(&format!("/oauth2/token?{query}"))
+    };
+    let mut request = client.post(url).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().expect("token endpoint answers");
+    let reply = Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().expect("body"),
+    };
+    assert!(
+        reply
+            .header("cache-control")
+            .is_some_and(|value| value.contains("no-store")),
+        "token response without Cache-Control: no-store: {} {:?} {}",
+        reply.status,
+        reply.headers,
+        reply.body
+    );
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|value| value.starts_with("application/json")),
+        "token response is not JSON: {} {:?} {}",
+        reply.status,
+        reply.headers,
+        reply.body
+    );
+    reply
+}
+
+/// Sends a request head and then `body_len` bytes of `filler` over a plain socket, reading
+/// the answer while still writing (a server may answer early and stop reading); returns
+/// the status code of the answer. Bounded by `deadline`.
+pub fn raw_http_status(
+    server: &TestServer,
+    head: &str,
+    body_len: usize,
+    filler: u8,
+    deadline: Duration,
+) -> u16 {
+    use std::io::Read;
+    let address = server
+        .base_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+    stream.set_read_timeout(Some(deadline)).expect("timeout");
+    stream.set_write_timeout(Some(deadline)).expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let head = head.to_owned();
+    let sender = std::thread::spawn(move || {
+        if writer.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![filler; 64 * 1024];
+        let mut left = body_len;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            if writer.write_all(&chunk[..n]).is_err() {
+                return;
+            }
+            left -= n;
+        }
+    });
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 8192];
+    while !answer.windows(2).any(|w| w == b"\r\n") && started.elapsed() < deadline {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(error) => panic!(
+                "no answer to a {body_len}-byte body ({error}); received so far: {:?}",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status line in {text:?}"))
+}

@@ -1,0 +1,126 @@
+//! Sweep cost tracks what expired, not what is stored (issue 4).
+//!
+//! Fills a database with live codes plus expired ones, then times `sweep_once`. Reported
+//! as ratios within one run: the same expired count over ten times the live records should
+//! cost about the same; ten times the expired count about ten times as much.
+//!
+//! `cargo bench --bench sweep` (KEYWARD_BENCH_LIVE overrides the large live count).
+
+use std::time::Instant;
+
+use keyward::model::{ClientId, Id, Scope, SecretHash, UserId};
+use keyward::store::{CodeGrant, KeyLocation, NewCode, OpenOptions, Store};
+use keyward::sweep::sweep_once;
+
+const FAR_FUTURE: u64 = 4_000_000_000;
+const EXPIRED_AT: u64 = 1_000;
+const SWEEP_AT: u64 = 2_000;
+
+fn code(id: Id, expires_at: u64) -> NewCode {
+    NewCode {
+        id,
+        secret_hash: SecretHash::of("bench"),
+        grant: CodeGrant {
+            client_id: ClientId(Id::from_bytes([1; 16])),
+            user_id: UserId(Id::from_bytes([2; 16])),
+            redirect_uri: "https://app.example/callback".into(),
+            redirect_uri_sent: true,
+            scope: Scope::parse("openid profile").expect("valid scope"),
+            code_challenge: None,
+            nonce: None,
+            auth_time: 0,
+        },
+        expires_at,
+        remember_consent: false,
+        ticket: None,
+    }
+}
+
+async fn fill(store: &Store, count: usize, expires_at: u64, first_millis: u64) {
+    const IN_FLIGHT: usize = 4096;
+    let mut next = 0;
+    while next < count {
+        let chunk = IN_FLIGHT.min(count - next);
+        let writes = (0..chunk).map(|offset| {
+            let id = Id::generate(first_millis + (next + offset) as u64);
+            store.issue_code(code(id, expires_at))
+        });
+        for outcome in futures_join_all(writes).await {
+            outcome.expect("storage works").expect("no ticket");
+        }
+        next += chunk;
+    }
+}
+
+/// A dependency-free join_all: spawn nothing, poll all futures on this task.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut handles = Vec::new();
+    for future in futures {
+        handles.push(Box::pin(future));
+    }
+    let mut outputs = Vec::with_capacity(handles.len());
+    for handle in handles {
+        outputs.push(handle.await);
+    }
+    outputs
+}
+
+async fn measure(live: usize, expired: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        key: KeyLocation::Default(dir.path().join("master.key")),
+    })
+    .expect("store opens");
+    let filling = Instant::now();
+    fill(&store, live, FAR_FUTURE, 1_000_000).await;
+    fill(&store, expired, EXPIRED_AT, 9_000_000_000).await;
+    eprintln!(
+        "  filled {live} live + {expired} expired codes in {:.1}s",
+        filling.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let counts = sweep_once(&store, SWEEP_AT).await.expect("sweep works");
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(
+        counts.codes as usize, expired,
+        "the sweep removed exactly what expired"
+    );
+    let again = sweep_once(&store, SWEEP_AT).await.expect("sweep works");
+    assert_eq!(again.removed(), 0);
+    store.close().expect("store closes");
+    seconds
+}
+
+fn main() {
+    let large: usize = std::env::var("KEYWARD_BENCH_LIVE")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1_000_000);
+    let small = large / 10;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        eprintln!("sweep benchmark: baseline {small} live / 10000 expired");
+        let baseline = measure(small, 10_000).await;
+        eprintln!("large store: {large} live / 10000 expired");
+        let large_store = measure(large, 10_000).await;
+        eprintln!("fewer expired: {small} live / 1000 expired");
+        let fewer_expired = measure(small, 1_000).await;
+        println!("sweep of 10000 expired among {small} live:  {:.1} ms (baseline)", baseline * 1e3);
+        println!(
+            "sweep of 10000 expired among {large} live: {:.1} ms ({:.2}x baseline; 10x the live records)",
+            large_store * 1e3,
+            large_store / baseline
+        );
+        println!(
+            "sweep of 1000 expired among {small} live:   {:.1} ms ({:.2}x baseline; 1/10 the expired)",
+            fewer_expired * 1e3,
+            fewer_expired / baseline
+        );
+    });
+}
