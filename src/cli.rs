@@ -60,6 +60,13 @@ enum Command {
     /// List and revoke what users have approved.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Write a consistent snapshot of the database to a new file, even while serving.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Check that every record opens under the master key and decodes.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +268,13 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Apikey(ApiKeyCommand::Delete { id }) => AdminRequest::ApiKeyDelete { id },
         Command::Grant(GrantCommand::List { user }) => AdminRequest::GrantList { username: user },
         Command::Grant(GrantCommand::Revoke { id }) => AdminRequest::GrantRevoke { id },
+        Command::Backup { to } => AdminRequest::Backup {
+            to: std::path::absolute(&to)
+                .map_err(|error| Failure::new(format!("backup path {}: {error}", to.display())))?
+                .display()
+                .to_string(),
+        },
+        Command::Check => AdminRequest::Check,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -268,6 +282,14 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         .map_err(|error| Failure::new(format!("cannot start the runtime: {error}")))?;
     let output = runtime.block_on(run_admin(&options, request))?;
     print_output(&output, cli.json);
+    if let AdminOutput::Check(view) = &output {
+        if !view.ok {
+            return Err(Failure::new(format!(
+                "check found {} problem(s)",
+                view.problems.len()
+            )));
+        }
+    }
     Ok(())
 }
 

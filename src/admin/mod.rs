@@ -82,6 +82,12 @@ pub enum AdminRequest {
     GrantRevoke {
         id: String,
     },
+    /// A consistent snapshot to a new file (an absolute path, as the server resolves it).
+    Backup {
+        to: String,
+    },
+    /// Open and decode every record.
+    Check,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -188,6 +194,20 @@ pub struct RevokedView {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BackupView {
+    pub backup: String,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CheckView {
+    pub ok: bool,
+    pub tables: std::collections::BTreeMap<String, u64>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ServerInfoView {
     pub pid: u32,
     pub listen: String,
@@ -211,6 +231,8 @@ pub enum AdminOutput {
     ApiKeys(ApiKeysView),
     Grants(GrantsView),
     Revoked(RevokedView),
+    Backup(BackupView),
+    Check(CheckView),
     ServerInfo(ServerInfoView),
 }
 
@@ -444,6 +466,35 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
                 });
             }
             Ok(Plan::Done(AdminOutput::Grants(GrantsView { grants })))
+        }
+        AdminRequest::Backup { .. } | AdminRequest::Check if !store.path().exists() => {
+            Err(AdminError::new(
+                AdminErrorKind::NotFound,
+                format!("there is no database at {}", store.path().display()),
+            ))
+        }
+        AdminRequest::Backup { to } => {
+            let path = std::path::PathBuf::from(&to);
+            if !path.is_absolute() {
+                return Err(Invalid(format!("backup path '{to}' must be absolute")).into());
+            }
+            let report = store.backup_to(&path).map_err(|error| match error {
+                crate::store::BackupError::Store(error) => AdminError::from(error),
+                other => AdminError::new(AdminErrorKind::Invalid, other.to_string()),
+            })?;
+            Ok(Plan::Done(AdminOutput::Backup(BackupView {
+                backup: report.path.display().to_string(),
+                records: report.records,
+                bytes: report.bytes,
+            })))
+        }
+        AdminRequest::Check => {
+            let report = store.check()?;
+            Ok(Plan::Done(AdminOutput::Check(CheckView {
+                ok: report.problems.is_empty(),
+                tables: report.tables.into_iter().collect(),
+                problems: report.problems,
+            })))
         }
         AdminRequest::GrantRevoke { id } => {
             let id = parse_id(&id, "grant id")?;
@@ -722,6 +773,8 @@ impl AdminOutput {
             AdminOutput::ApiKeys(view) => serde_json::to_value(view),
             AdminOutput::Grants(view) => serde_json::to_value(view),
             AdminOutput::Revoked(view) => serde_json::to_value(view),
+            AdminOutput::Backup(view) => serde_json::to_value(view),
+            AdminOutput::Check(view) => serde_json::to_value(view),
             AdminOutput::ServerInfo(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
@@ -814,6 +867,23 @@ impl AdminOutput {
                 .collect::<Vec<_>>()
                 .join("\n"),
             AdminOutput::Revoked(view) => format!("revoked {}", view.revoked),
+            AdminOutput::Backup(view) => format!(
+                "backed up {} records ({} bytes) to {}\nKeep master.key backed up separately: the backup cannot be read without it.",
+                view.records, view.bytes, view.backup
+            ),
+            AdminOutput::Check(view) => {
+                let mut lines: Vec<String> = view
+                    .tables
+                    .iter()
+                    .map(|(table, rows)| format!("{table}: {rows} records"))
+                    .collect();
+                if view.ok {
+                    lines.push("ok: every record opens and decodes".to_owned());
+                } else {
+                    lines.extend(view.problems.iter().map(|problem| format!("problem: {problem}")));
+                }
+                lines.join("\n")
+            }
             AdminOutput::ServerInfo(view) => format!(
                 "keyward {} (pid {}) listening on {}, issuer {}",
                 view.version, view.pid, view.listen, view.issuer

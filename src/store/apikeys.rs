@@ -143,3 +143,12 @@ impl Store {
         .await
     }
 }
+
+/// Opens and decodes one stored API key (for `keyward check`).
+pub(super) fn check_record(
+    sealer: &super::seal::Sealer,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    unseal::<ApiKey>(sealer, API_KEYS, key, API_KEY_V1, bytes).map(|_| ())
+}

@@ -128,3 +128,13 @@ impl Store {
         .await
     }
 }
+
+/// Opens and decodes one stored client (for `keyward check`).
+pub(super) fn check_record(
+    sealer: &super::seal::Sealer,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    key_id(key)?;
+    unseal::<ClientRecordV1>(sealer, CLIENTS, key, CLIENT_V1, bytes).map(|_| ())
+}

@@ -593,3 +593,27 @@ impl Store {
         })
     }
 }
+
+/// Opens and decodes one stored record of the code-flow tables (for `keyward check`).
+pub(super) fn check_record(
+    sealer: &super::seal::Sealer,
+    table: Table,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    use redb::TableHandle;
+    match table.name() {
+        "codes" => unseal::<CodeRecordV1>(sealer, CODES, key, CODE_V1, bytes).map(|_| ()),
+        "grants" => unseal::<Grant>(sealer, GRANTS, key, GRANT_V1, bytes).map(|_| ()),
+        "refresh_tokens" => {
+            unseal::<RefreshRecordV1>(sealer, REFRESH_TOKENS, key, REFRESH_V1, bytes).map(|_| ())
+        }
+        "consents" => {
+            unseal::<ConsentRecordV1>(sealer, CONSENTS, key, CONSENT_V1, bytes).map(|_| ())
+        }
+        "used_tickets" | "revoked_access" => {
+            decode::<UnixTime>(table, EXPIRY_VALUE_V1, bytes).map(|_| ())
+        }
+        _ => Ok(()),
+    }
+}

@@ -58,3 +58,12 @@ impl Store {
             .await
     }
 }
+
+/// Opens and decodes one stored session (for `keyward check`).
+pub(super) fn check_record(
+    sealer: &super::seal::Sealer,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    unseal::<Session>(sealer, SESSIONS, key, SESSION_V1, bytes).map(|_| ())
+}

@@ -162,3 +162,13 @@ impl Store {
         .await
     }
 }
+
+/// Opens and decodes one stored user (for `keyward check`).
+pub(super) fn check_record(
+    sealer: &super::seal::Sealer,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    user_id(key)?;
+    unseal::<UserRecordV1>(sealer, USERS, key, USER_V1, bytes).map(|_| ())
+}

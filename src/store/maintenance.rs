@@ -1,0 +1,166 @@
+//! Whole-database operations for operators: a consistent backup while serving, and a check
+//! that every record opens under the master key and decodes.
+
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
+
+use super::seal::Sealer;
+use super::tables::{self, Table};
+use super::{Engine, Store, StoreError};
+
+/// What a backup wrote.
+#[derive(Debug, Clone)]
+pub struct BackupReport {
+    pub path: PathBuf,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// What a check found: rows per table, and every problem, in words.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    pub tables: Vec<(String, u64)>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0} already exists; choose a new file name (a backup never overwrites)")]
+    Exists(PathBuf),
+    #[error("cannot write the backup to {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+fn read_transaction(store: &Store) -> Result<redb::ReadTransaction, StoreError> {
+    match &store.inner.engine {
+        Engine::Writable { database, .. } => database.begin_read(),
+        Engine::ReadOnly(database) => database.begin_read(),
+    }
+    .map_err(StoreError::unavailable)
+}
+
+impl Store {
+    /// Copies one consistent snapshot of every table into a new database file at `path`.
+    /// Records stay sealed as they are, so the backup opens with the same master key. The
+    /// copy is written beside its name and published with a link that never replaces an
+    /// existing file, so a crash mid-backup leaves no half backup under the name.
+    pub fn backup_to(&self, path: &Path) -> Result<BackupReport, BackupError> {
+        if path.exists() {
+            return Err(BackupError::Exists(path.to_path_buf()));
+        }
+        let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        };
+        let temporary = path.with_extension(format!("partial-{}", std::process::id()));
+        let snapshot = read_transaction(self)?;
+        let mut records = 0u64;
+        let copied = (|| -> Result<(), redb::Error> {
+            let target = redb::Database::create(&temporary)?;
+            // A backup holds what the database holds: the service user's alone.
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
+            }
+            let transaction = target.begin_write()?;
+            for table in tables::ALL {
+                let mut destination = transaction.open_table(table)?;
+                let source = match snapshot.open_table(table) {
+                    Ok(source) => source,
+                    Err(redb::TableError::TableDoesNotExist(_)) => continue,
+                    Err(error) => return Err(error.into()),
+                };
+                for row in source.iter()? {
+                    let (key, value) = row?;
+                    destination.insert(key.value(), value.value())?;
+                    records += 1;
+                }
+            }
+            transaction.commit()?;
+            target.close()?;
+            Ok(())
+        })();
+        let published = copied.map_err(|error| write_error(&error)).and_then(|()| {
+            std::fs::File::open(&temporary)
+                .and_then(|file| file.sync_all())
+                .and_then(|()| std::fs::hard_link(&temporary, path))
+                .map_err(|error| write_error(&error))
+        });
+        let _ = std::fs::remove_file(&temporary);
+        published?;
+        let bytes = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
+        Ok(BackupReport {
+            path: path.to_path_buf(),
+            records,
+            bytes,
+        })
+    }
+
+    /// Reads every record of every table, opens the sealed ones and decodes them, and checks
+    /// that the username index points at users.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        let snapshot = read_transaction(self)?;
+        let sealer: &Sealer = &self.inner.sealer;
+        let mut report = CheckReport::default();
+        for table in tables::ALL {
+            let source = match snapshot.open_table(table) {
+                Ok(source) => source,
+                Err(redb::TableError::TableDoesNotExist(_)) => {
+                    report.tables.push((table.name().to_owned(), 0));
+                    continue;
+                }
+                Err(error) => return Err(StoreError::unavailable(error)),
+            };
+            let rows = source.len().map_err(StoreError::unavailable)?;
+            report.tables.push((table.name().to_owned(), rows));
+            for row in source.iter().map_err(StoreError::unavailable)? {
+                let (key, value) = row.map_err(StoreError::unavailable)?;
+                if let Err(error) = check_row(sealer, table, key.value(), value.value()) {
+                    report.problems.push(format!(
+                        "{}: record {}: {error}",
+                        table.name(),
+                        hex(key.value())
+                    ));
+                }
+            }
+        }
+        let usernames = snapshot
+            .open_table(tables::USERNAMES)
+            .map_err(StoreError::unavailable)?;
+        let users = snapshot
+            .open_table(tables::USERS)
+            .map_err(StoreError::unavailable)?;
+        for row in usernames.iter().map_err(StoreError::unavailable)? {
+            let (_, user_id) = row.map_err(StoreError::unavailable)?;
+            if users
+                .get(user_id.value())
+                .map_err(StoreError::unavailable)?
+                .is_none()
+            {
+                report.problems.push(format!(
+                    "usernames: an entry names user {} which does not exist",
+                    hex(user_id.value())
+                ));
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    match table.name() {
+        "clients" => super::clients::check_record(sealer, key, value),
+        "users" => super::users::check_record(sealer, key, value),
+        "sessions" => super::sessions::check_record(sealer, key, value),
+        "api_keys" => super::apikeys::check_record(sealer, key, value),
+        _ => super::grants::check_record(sealer, table, key, value),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
