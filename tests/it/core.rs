@@ -877,3 +877,75 @@ fn issue_2_demo_prints_credentials_and_serves() {
         "demo data was not removed"
     );
 }
+
+#[test]
+fn backup_while_serving_restores_to_a_working_copy_and_never_overwrites() {
+    let data = DataDir::new();
+    data.create_user("kim", PASSWORD);
+    let server = TestServer::start(&data, &[]);
+    data.run(&[
+        "client",
+        "create",
+        "--name",
+        "Backed up",
+        "--redirect-uri",
+        "https://b.example/cb",
+    ])
+    .ok();
+    let backup = data.root().join("snapshot.redb");
+    let report = data
+        .run(&["backup", "--to", backup.to_str().unwrap(), "--json"])
+        .json();
+    assert!(report["records"].as_u64().unwrap() >= 4, "{report}");
+    let again = data.run(&["backup", "--to", backup.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_eq!(server.healthz(), 200);
+    assert!(server.stop().success());
+
+    let restored = DataDir::new();
+    std::fs::create_dir_all(&restored.path).unwrap();
+    std::fs::copy(&backup, restored.path.join("keyward.redb")).unwrap();
+    std::fs::copy(
+        data.path.join("master.key"),
+        restored.path.join("master.key"),
+    )
+    .unwrap();
+    let users = restored.run(&["user", "list", "--json"]).json();
+    assert_eq!(users["users"][0]["username"], "kim");
+    let clients = restored.run(&["client", "list", "--json"]).json();
+    assert_eq!(clients["clients"][0]["name"], "Backed up");
+    assert!(restored.run(&["check", "--json"]).json()["ok"]
+        .as_bool()
+        .unwrap());
+}
+
+#[test]
+fn check_reports_a_tampered_record_and_exits_non_zero() {
+    let data = DataDir::new();
+    data.create_user("lee", PASSWORD);
+    assert!(data.run(&["check", "--json"]).json()["ok"]
+        .as_bool()
+        .unwrap());
+    {
+        let database = redb::Database::open(data.path.join("keyward.redb")).unwrap();
+        use redb::ReadableTable;
+        let users: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("users");
+        let transaction = database.begin_write().unwrap();
+        {
+            let mut table = transaction.open_table(users).unwrap();
+            let (key, mut value) = {
+                let (key, value) = table.first().unwrap().unwrap();
+                (key.value().to_vec(), value.value().to_vec())
+            };
+            let last = value.len() - 1;
+            value[last] ^= 0x01;
+            table.insert(key.as_slice(), value.as_slice()).unwrap();
+        }
+        transaction.commit().unwrap();
+    }
+    let run = data.run(&["check"]);
+    assert!(!run.status.success());
+    assert!(run.stdout.contains("problem: users"), "{}", run.stdout);
+    assert!(run.stderr.contains("1 problem"), "{}", run.stderr);
+}

@@ -8,3 +8,4 @@ mod flow;
 mod forms;
 mod support;
 mod token;
+mod tidy;
