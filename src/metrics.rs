@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::store::SweepCounts;
+use crate::store::{SweepCounts, WriterStats};
 
 #[derive(Default)]
 pub struct Metrics {
@@ -39,8 +39,40 @@ impl Metrics {
         self.sweep_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    pub fn render(&self, writer: Option<&WriterStats>) -> String {
         let mut text = String::new();
+        if let Some(writer) = writer {
+            counter(
+                &mut text,
+                "keyward_write_batches_total",
+                "Durable commits of the group-commit writer.",
+                &writer.batches,
+            );
+            counter(
+                &mut text,
+                "keyward_write_jobs_total",
+                "Writes committed; divided by batches, how many requests share an fsync.",
+                &writer.jobs,
+            );
+            counter(
+                &mut text,
+                "keyward_write_failed_batches_total",
+                "Batches whose commit failed; every request in them was answered 503.",
+                &writer.failed_batches,
+            );
+            counter(
+                &mut text,
+                "keyward_write_job_nanoseconds_total",
+                "Writer time spent running jobs.",
+                &writer.job_nanos,
+            );
+            counter(
+                &mut text,
+                "keyward_write_commit_nanoseconds_total",
+                "Writer time spent committing (fsync included).",
+                &writer.commit_nanos,
+            );
+        }
         counter(
             &mut text,
             "keyward_sweeps_total",

@@ -73,10 +73,10 @@ pub async fn introspect(
         Err(error) => return error_json(&error, basic),
     };
     match state.tokens.introspect(token, &state.issuer, clock::now()) {
-        Ok(Some(active)) => json(
-            StatusCode::OK,
-            &serde_json::to_value(active).expect("introspection serializes"),
-        ),
+        Ok(Some(active)) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("application/json")
+            .body(serde_json::to_vec(&active).expect("introspection serializes")),
         Ok(None) => json(StatusCode::OK, &serde_json::json!({ "active": false })),
         Err(error) => error_json(&error, basic),
     }

@@ -365,20 +365,30 @@ impl TokenService {
         let Some(claims) = self.access.open::<AccessClaims>(token) else {
             return Ok(None);
         };
-        if now >= claims.expires_at || self.store.access_token_revoked(claims.token_id)? {
+        if now >= claims.expires_at {
             return Ok(None);
         }
-        let standing = match claims.principal {
-            Principal::Grant(grant_id) => self
-                .store
-                .grant(grant_id)?
-                .is_some_and(|grant| Some(grant.client_id) == claims.client_id),
-            Principal::Client => true,
-            Principal::ApiKey(key_id) => self.store.api_key(key_id)?.is_some_and(|api_key| {
-                api_key.live(now) && Some(api_key.user_id) == claims.user_id
-            }),
+        let (grant_id, api_key_id) = match claims.principal {
+            Principal::Grant(id) => (Some(id), None),
+            Principal::Client => (None, None),
+            Principal::ApiKey(id) => (None, Some(id)),
         };
-        if !standing {
+        let state =
+            self.store
+                .access_state(claims.token_id, grant_id, api_key_id, claims.user_id)?;
+        let standing = !state.revoked
+            && match claims.principal {
+                Principal::Grant(_) => state
+                    .grant
+                    .is_some_and(|grant| Some(grant.client_id) == claims.client_id),
+                Principal::Client => true,
+                Principal::ApiKey(_) => state.api_key.is_some_and(|api_key| {
+                    api_key.live(now) && Some(api_key.user_id) == claims.user_id
+                }),
+            };
+        // A user token needs its user; a client token needs its client.
+        let user = state.user;
+        if !standing || (claims.user_id.is_some() && user.is_none()) {
             return Ok(None);
         }
         if let Some(client_id) = claims.client_id {
@@ -386,13 +396,6 @@ impl TokenService {
                 return Ok(None);
             }
         }
-        let user = match claims.user_id {
-            Some(user_id) => match self.store.user(user_id)? {
-                Some(user) => Some(user),
-                None => return Ok(None),
-            },
-            None => None,
-        };
         Ok(Some(ActiveToken { claims, user }))
     }
 }

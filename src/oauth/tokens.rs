@@ -71,7 +71,7 @@ impl SealedBox {
 
     pub fn seal<T: Serialize>(&self, value: &T) -> String {
         let plaintext = postcard::to_allocvec(value).expect("postcard encodes into a Vec");
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::thread_rng());
         let ciphertext = self
             .aead
             .encrypt(

@@ -87,12 +87,7 @@ impl Store {
     }
 
     pub fn api_key(&self, id: Id) -> Result<Option<ApiKey>, StoreError> {
-        self.read(|reader| {
-            reader
-                .get(API_KEYS, id.as_bytes())?
-                .map(|bytes| unseal(reader.sealer, API_KEYS, id.as_bytes(), API_KEY_V1, &bytes))
-                .transpose()
-        })
+        self.read(|reader| read_api_key(reader, id))
     }
 
     pub fn api_keys_of_user(&self, user_id: UserId) -> Result<Vec<ApiKey>, StoreError> {
@@ -151,4 +146,14 @@ pub(super) fn check_record(
     bytes: &[u8],
 ) -> Result<(), StoreError> {
     unseal::<ApiKey>(sealer, API_KEYS, key, API_KEY_V1, bytes).map(|_| ())
+}
+
+pub(super) fn read_api_key(
+    reader: &super::Reader<'_>,
+    id: Id,
+) -> Result<Option<ApiKey>, StoreError> {
+    reader
+        .get(API_KEYS, id.as_bytes())?
+        .map(|bytes| unseal(reader.sealer, API_KEYS, id.as_bytes(), API_KEY_V1, &bytes))
+        .transpose()
 }

@@ -54,16 +54,26 @@ fn key_id(key: &[u8]) -> Result<ClientId, StoreError> {
 
 impl Store {
     pub async fn insert_client(&self, client: Client) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            let key = client.id.0.as_bytes();
-            let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &to_record(&client));
-            tx.insert(CLIENTS, key, &value)
-        })
-        .await
+        let written = self
+            .write(move |tx| {
+                let key = client.id.0.as_bytes();
+                let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &to_record(&client));
+                tx.insert(CLIENTS, key, &value)
+            })
+            .await;
+        self.inner.client_cache.invalidate();
+        written
     }
 
+    /// A client, from the in-memory cache when possible: every token request and every
+    /// introspection looks its client up, and clients change rarely.
     pub fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError> {
-        self.read(|reader| {
+        let cache = &self.inner.client_cache;
+        if let Some(client) = cache.get(id) {
+            return Ok(Some(client));
+        }
+        let generation = cache.generation();
+        let client = self.read(|reader| {
             let key = id.0.as_bytes();
             reader
                 .get(CLIENTS, key)?
@@ -72,7 +82,11 @@ impl Store {
                         .map(|record| from_record(id, record))
                 })
                 .transpose()
-        })
+        })?;
+        if let Some(client) = &client {
+            cache.put(generation, client.clone());
+        }
+        Ok(client)
     }
 
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
@@ -92,7 +106,7 @@ impl Store {
     /// Returns whether the client existed.
     /// Deleting a client ends every grant it holds, so none of its tokens work after.
     pub async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError> {
-        self.write(move |tx| {
+        let deleted = self.write(move |tx| {
             if tx.get(CLIENTS, id.0.as_bytes())?.is_none() {
                 return Ok(false);
             }
@@ -100,8 +114,10 @@ impl Store {
                 super::grants::remove_grant(tx, &index_key[16..])?;
             }
             tx.remove(CLIENTS, id.0.as_bytes())
-        })
-        .await
+        });
+        let deleted = deleted.await;
+        self.inner.client_cache.invalidate();
+        deleted
     }
 
     /// Replaces a confidential client's secret hash. `Ok(None)` when there is no such client,
@@ -111,7 +127,7 @@ impl Store {
         id: ClientId,
         secret_hash: SecretHash,
     ) -> Result<Option<bool>, StoreError> {
-        self.write(move |tx| {
+        let written = self.write(move |tx| {
             let key = id.0.as_bytes();
             let Some(bytes) = tx.get(CLIENTS, key)? else {
                 return Ok(None);
@@ -124,8 +140,10 @@ impl Store {
             let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &record);
             tx.insert(CLIENTS, key, &value)?;
             Ok(Some(true))
-        })
-        .await
+        });
+        let written = written.await;
+        self.inner.client_cache.invalidate();
+        written
     }
 }
 
@@ -137,4 +155,53 @@ pub(super) fn check_record(
 ) -> Result<(), StoreError> {
     key_id(key)?;
     unseal::<ClientRecordV1>(sealer, CLIENTS, key, CLIENT_V1, bytes).map(|_| ())
+}
+
+/// Clients by id, in memory. Coherent because this process is the only writer: every client
+/// write invalidates it after committing, and a lookup that raced with a write does not
+/// store what it read (the generation moved on). Bounded: emptied when full.
+#[derive(Default)]
+pub(super) struct ClientCache {
+    generation: std::sync::atomic::AtomicU64,
+    clients: std::sync::RwLock<std::collections::HashMap<ClientId, Client>>,
+}
+
+const CLIENT_CACHE_LIMIT: usize = 10_000;
+
+impl ClientCache {
+    fn get(&self, id: ClientId) -> Option<Client> {
+        self.clients
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn put(&self, read_at: u64, client: Client) {
+        let mut clients = self
+            .clients
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.generation() != read_at {
+            return;
+        }
+        if clients.len() >= CLIENT_CACHE_LIMIT {
+            clients.clear();
+        }
+        clients.insert(client.id, client);
+    }
+
+    fn invalidate(&self) {
+        let mut clients = self
+            .clients
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        clients.clear();
+    }
 }

@@ -195,8 +195,8 @@ impl CodeMarker {
     }
 }
 
-/// Writes a grant and indexes its expiry. An older index entry may remain; the sweeper
-/// checks the grant's own `expires_at` before deleting, so a stale entry is harmless.
+/// Writes a new grant and indexes its expiry. The sweeper checks the grant's own
+/// `expires_at` before deleting, and re-indexes a grant whose lifetime slid meanwhile.
 fn write_grant(tx: &mut Tx<'_>, grant: &Grant) -> Result<(), StoreError> {
     let key = grant.id.as_bytes();
     let value = seal(tx.sealer, GRANTS, key, GRANT_V1, grant);
@@ -426,7 +426,12 @@ impl Store {
             let mut grant = grant;
             grant.expires_at = grant.expires_at.max(next.expires_at);
             grant.last_used = now;
-            write_grant(tx, &grant)?;
+            // No new expiry-index entry: when the grant's first entry comes due, the
+            // sweeper finds the later expiry and re-indexes it then. One index write per
+            // grant lifetime instead of one per rotation.
+            let key = grant.id.as_bytes();
+            let value = seal(tx.sealer, GRANTS, key, GRANT_V1, &grant);
+            tx.insert(GRANTS, key, &value)?;
             Ok(Presented::Accepted(grant))
         })
         .await
@@ -482,7 +487,7 @@ impl Store {
     }
 
     pub fn access_token_revoked(&self, token_id: Id) -> Result<bool, StoreError> {
-        self.read(|reader| Ok(reader.get(REVOKED_ACCESS, token_id.as_bytes())?.is_some()))
+        self.read(|reader| access_revoked(reader, token_id))
     }
 
     /// The live state of a refresh token, for introspection: its grant, if the token is
@@ -556,12 +561,7 @@ impl Store {
     }
 
     pub fn grant(&self, id: Id) -> Result<Option<Grant>, StoreError> {
-        self.read(|reader| {
-            reader
-                .get(GRANTS, id.as_bytes())?
-                .map(|bytes| unseal(reader.sealer, GRANTS, id.as_bytes(), GRANT_V1, &bytes))
-                .transpose()
-        })
+        self.read(|reader| read_grant(reader, id))
     }
 
     /// The scope a user has already approved for a client, if any.
@@ -616,4 +616,15 @@ pub(super) fn check_record(
         }
         _ => Ok(()),
     }
+}
+
+pub(super) fn read_grant(reader: &super::Reader<'_>, id: Id) -> Result<Option<Grant>, StoreError> {
+    reader
+        .get(GRANTS, id.as_bytes())?
+        .map(|bytes| unseal(reader.sealer, GRANTS, id.as_bytes(), GRANT_V1, &bytes))
+        .transpose()
+}
+
+pub(super) fn access_revoked(reader: &super::Reader<'_>, token_id: Id) -> Result<bool, StoreError> {
+    Ok(reader.get(REVOKED_ACCESS, token_id.as_bytes())?.is_some())
 }

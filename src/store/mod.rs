@@ -5,6 +5,7 @@
 //! Reads run on the caller's thread in a redb read transaction. Writes go to one writer
 //! thread (`writer.rs`) that commits them in batches, durably, before any caller hears back.
 
+mod access;
 mod apikeys;
 mod clients;
 mod codec;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
+pub use access::AccessState;
 pub use apikeys::ApiKey;
 pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, TicketUsed};
 pub use keyfile::KeyLocation;
@@ -33,6 +35,7 @@ pub use sessions::Session;
 pub use sweep::SweepCounts;
 use tables::{Table, META};
 pub use users::UsernameTaken;
+pub use writer::WriterStats;
 use writer::{Tx, Writer};
 
 /// The schema this binary reads and writes. A database with a larger number was written by
@@ -112,6 +115,7 @@ struct Inner {
     engine: Engine,
     sealer: Arc<Sealer>,
     path: PathBuf,
+    client_cache: clients::ClientCache,
 }
 
 enum Engine {
@@ -147,7 +151,7 @@ impl Store {
         if exists {
             // Check key and schema on a read-only handle first: a refusal must leave every
             // byte of the file as it was, and a read-write open may write.
-            match redb::ReadOnlyDatabase::open(&path) {
+            match builder().open_read_only(&path) {
                 Ok(database) => {
                     let transaction = database
                         .begin_read()
@@ -167,7 +171,7 @@ impl Store {
         if !exists {
             create_database(&path, &sealer)?;
         }
-        let database = redb::Database::open(&path).map_err(|error| match error {
+        let database = builder().open(&path).map_err(|error| match error {
             redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.clone()),
             error => storage_error(&path, error),
         })?;
@@ -188,6 +192,7 @@ impl Store {
                 engine: Engine::Writable { database, writer },
                 sealer,
                 path,
+                client_cache: Default::default(),
             }),
         }
     }
@@ -221,7 +226,7 @@ impl Store {
             Err(source) => return Err(OpenError::DataDir { path, source }),
         }
         let sealer = Arc::new(Sealer::new(&options.key.load(false)?));
-        let database = match redb::ReadOnlyDatabase::open(&path) {
+        let database = match builder().open_read_only(&path) {
             Ok(database) => database,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse(path)),
             // Only a read-write open recovers a file left by a crash.
@@ -238,6 +243,7 @@ impl Store {
                 engine: Engine::ReadOnly(database),
                 sealer,
                 path,
+                client_cache: Default::default(),
             }),
         })
     }
@@ -289,6 +295,14 @@ impl Store {
     /// gets its own key, so no key serves two jobs.
     pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
         self.inner.sealer.derive(purpose)
+    }
+
+    /// The writer's counters; `None` for a read-only handle.
+    pub fn writer_stats(&self) -> Option<&WriterStats> {
+        match &self.inner.engine {
+            Engine::Writable { writer, .. } => Some(&writer.stats),
+            Engine::ReadOnly(_) => None,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -384,6 +398,17 @@ impl Reader<'_> {
         }
         Ok(rows)
     }
+}
+
+/// redb's page cache defaults to 1 GiB, which a busy server would grow into. keyward's
+/// working set is small (clients, live tokens' grants), so a bounded cache keeps RSS flat
+/// on a small VPS; the OS page cache still holds the file.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+fn builder() -> redb::Builder {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(CACHE_BYTES);
+    builder
 }
 
 fn ensure_data_dir(data_dir: &Path) -> Result<(), OpenError> {

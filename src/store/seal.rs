@@ -63,7 +63,7 @@ impl Sealer {
     }
 
     pub fn seal(&self, table: &str, record_key: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::thread_rng());
         let aad = associated_data(table, record_key);
         let ciphertext = self
             .aead

@@ -137,11 +137,17 @@ fn sweep_entry(
             }
         }
         kind if kind == ExpiryKind::Grant as u8 => {
-            // The index may hold stale entries from before a rotation extended the grant.
             if let Some(grant) = load_grant_record(tx, key)? {
                 if grant.expires_at <= now {
                     remove_grant(tx, key)?;
                     counts.grants += 1;
+                } else {
+                    // Rotations slid its lifetime without touching the index: come back then.
+                    tx.insert(
+                        EXPIRY,
+                        &expiry_key(grant.expires_at, ExpiryKind::Grant, key),
+                        &[],
+                    )?;
                 }
             }
         }

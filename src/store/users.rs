@@ -74,16 +74,7 @@ impl Store {
     }
 
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.read(|reader| {
-            let key = id.0.as_bytes();
-            reader
-                .get(USERS, key)?
-                .map(|bytes| {
-                    unseal(reader.sealer, USERS, key, USER_V1, &bytes)
-                        .map(|record| from_record(id, record))
-                })
-                .transpose()
-        })
+        self.read(|reader| read_user(reader, id))
     }
 
     pub fn user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
@@ -171,4 +162,17 @@ pub(super) fn check_record(
 ) -> Result<(), StoreError> {
     user_id(key)?;
     unseal::<UserRecordV1>(sealer, USERS, key, USER_V1, bytes).map(|_| ())
+}
+
+pub(super) fn read_user(
+    reader: &super::Reader<'_>,
+    id: UserId,
+) -> Result<Option<User>, StoreError> {
+    let key = id.0.as_bytes();
+    reader
+        .get(USERS, key)?
+        .map(|bytes| {
+            unseal(reader.sealer, USERS, key, USER_V1, &bytes).map(|record| from_record(id, record))
+        })
+        .transpose()
 }

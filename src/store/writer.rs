@@ -5,9 +5,11 @@
 //! the batch.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
-use redb::ReadableTable;
+use redb::{ReadableTable, TableHandle};
 
 use super::seal::Sealer;
 use super::tables::Table;
@@ -24,18 +26,33 @@ type Job = Box<dyn FnOnce(Option<&mut Tx<'_>>) -> Completion + Send>;
 pub(super) struct Writer {
     queue: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    pub(super) stats: Arc<WriterStats>,
+}
+
+/// What the writer has done, for `/metrics`: how well commits are shared, and where the
+/// writer's time goes.
+#[derive(Default, Debug)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub jobs: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub job_nanos: AtomicU64,
+    pub commit_nanos: AtomicU64,
 }
 
 impl Writer {
     pub(super) fn start(database: Arc<redb::Database>, sealer: Arc<Sealer>) -> Writer {
         let (queue, jobs) = mpsc::channel::<Job>();
+        let stats = Arc::new(WriterStats::default());
+        let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("keyward-writer".into())
-            .spawn(move || run(&database, &sealer, jobs))
+            .spawn(move || run(&database, &sealer, jobs, &thread_stats))
             .expect("the writer thread can be spawned");
         Writer {
             queue: Some(queue),
             thread: Some(thread),
+            stats,
         }
     }
 
@@ -85,7 +102,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(database: &redb::Database, sealer: &Sealer, jobs: mpsc::Receiver<Job>) {
+fn run(database: &redb::Database, sealer: &Sealer, jobs: mpsc::Receiver<Job>, stats: &WriterStats) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -94,11 +111,14 @@ fn run(database: &redb::Database, sealer: &Sealer, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(database, sealer, batch);
+        run_batch(database, sealer, batch, stats);
     }
 }
 
-fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>) {
+fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>, stats: &WriterStats) {
+    let started = Instant::now();
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
     let transaction = match database.begin_write() {
         Ok(transaction) => transaction,
         Err(error) => {
@@ -115,6 +135,7 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>) {
         let mut tx = Tx {
             transaction: &transaction,
             sealer,
+            open: Vec::new(),
             writes: 0,
             poison: None,
         };
@@ -124,8 +145,14 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>) {
                 Err(_) => tx.poison(StoreError::Unavailable("a write job panicked".into())),
             }
         }
+        // Tables must be closed before the transaction commits.
+        drop(std::mem::take(&mut tx.open));
         tx.poison
     };
+    let jobs_done = Instant::now();
+    stats
+        .job_nanos
+        .fetch_add((jobs_done - started).as_nanos() as u64, Ordering::Relaxed);
     let result = match poison {
         Some(error) => {
             tracing::error!(%error, "write batch abandoned");
@@ -137,41 +164,64 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>) {
             StoreError::unavailable(error)
         }),
     };
+    stats
+        .commit_nanos
+        .fetch_add(jobs_done.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    if result.is_err() {
+        stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+    }
     for completion in completions {
         completion(result.clone());
     }
 }
 
 /// Write access for jobs inside a batch. Later jobs of a batch see earlier jobs' writes.
+/// Tables stay open for the whole batch: opening one costs a lookup in redb's table tree,
+/// and a batch touches the same few tables hundreds of times.
 pub(crate) struct Tx<'a> {
     transaction: &'a redb::WriteTransaction,
     pub(super) sealer: &'a Sealer,
+    open: Vec<(Table, OpenTable<'a>)>,
     writes: usize,
     poison: Option<StoreError>,
 }
 
-impl Tx<'_> {
+type OpenTable<'a> = redb::Table<'a, &'static [u8], &'static [u8]>;
+
+impl<'a> Tx<'a> {
     fn poison(&mut self, error: StoreError) {
         self.poison.get_or_insert(error);
     }
 
-    fn table(
+    /// Runs `operation` on the open table, opening it on first use. A storage error
+    /// poisons the batch: the transaction's state is no longer something we can vouch for.
+    fn with_table<T>(
         &mut self,
         table: Table,
-    ) -> Result<redb::Table<'_, &'static [u8], &'static [u8]>, StoreError> {
-        self.transaction.open_table(table).map_err(|error| {
-            let error = StoreError::unavailable(error);
-            self.poison.get_or_insert(error.clone());
-            error
-        })
+        operation: impl FnOnce(&mut OpenTable<'a>) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let index = match self
+            .open
+            .iter()
+            .position(|(definition, _)| definition.name() == table.name())
+        {
+            Some(index) => index,
+            None => match self.transaction.open_table(table) {
+                Ok(opened) => {
+                    self.open.push((table, opened));
+                    self.open.len() - 1
+                }
+                Err(error) => return Err(self.fail(error)),
+            },
+        };
+        let result = operation(&mut self.open[index].1);
+        result.map_err(|error| self.fail(error))
     }
 
     pub(super) fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let result = self
-            .table(table)?
-            .get(key)
-            .map(|value| value.map(|value| value.value().to_vec()));
-        result.map_err(|error| self.fail(error))
+        self.with_table(table, |open| {
+            Ok(open.get(key)?.map(|value| value.value().to_vec()))
+        })
     }
 
     pub(super) fn insert(
@@ -181,14 +231,15 @@ impl Tx<'_> {
         value: &[u8],
     ) -> Result<(), StoreError> {
         self.writes += 1;
-        let result = self.table(table)?.insert(key, value).map(|_| ());
-        result.map_err(|error| self.fail(error))
+        self.with_table(table, |open| {
+            open.insert(key, value)?;
+            Ok(())
+        })
     }
 
     pub(super) fn remove(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
         self.writes += 1;
-        let result = self.table(table)?.remove(key).map(|old| old.is_some());
-        result.map_err(|error| self.fail(error))
+        self.with_table(table, |open| Ok(open.remove(key)?.is_some()))
     }
 
     /// Every key of `table` that starts with `prefix`, in order.
@@ -197,19 +248,17 @@ impl Tx<'_> {
         table: Table,
         prefix: &[u8],
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let result = (|| {
-            let table = self.transaction.open_table(table)?;
+        self.with_table(table, |open| {
             let mut keys = Vec::new();
-            for row in table.range::<&[u8]>(prefix..)? {
+            for row in open.range::<&[u8]>(prefix..)? {
                 let key = row?.0.value().to_vec();
                 if !key.starts_with(prefix) {
                     break;
                 }
                 keys.push(key);
             }
-            Ok::<_, redb::Error>(keys)
-        })();
-        result.map_err(|error| self.fail(error))
+            Ok(keys)
+        })
     }
 
     /// Up to `limit` keys of `table` that sort below `end`, in order.
@@ -219,21 +268,17 @@ impl Tx<'_> {
         end: &[u8],
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let result = (|| {
-            let table = self.transaction.open_table(table)?;
+        self.with_table(table, |open| {
             let mut keys = Vec::new();
-            for row in table.range::<&[u8]>(..end)?.take(limit) {
+            for row in open.range::<&[u8]>(..end)?.take(limit) {
                 keys.push(row?.0.value().to_vec());
             }
-            Ok::<_, redb::Error>(keys)
-        })();
-        result.map_err(|error| self.fail(error))
+            Ok(keys)
+        })
     }
 
-    /// A storage error inside a batch poisons it: the transaction's state is no longer
-    /// something we can vouch for.
-    fn fail(&mut self, error: impl std::fmt::Display) -> StoreError {
-        let error = StoreError::unavailable(error);
+    fn fail(&mut self, error: impl Into<redb::Error>) -> StoreError {
+        let error = StoreError::unavailable(error.into());
         self.poison(error.clone());
         error
     }

@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""Load benchmark for keyward (issue 5): wrk against a release build on loopback.
+
+Runs, in one session and against one server:
+  GET /healthz                       the HTTP ceiling of our own stack: the baseline
+  client_credentials (Basic auth)    token issuance without a disk write
+  introspection of an access token   the resource-server hot path
+  authorization-code redemption      durable: one write per request, group-committed
+  refresh-token rotation             durable: one write per request, group-committed
+and reports idle RSS, RSS after load, binary size. Every response is checked (status 200
+and a well-formed body); a run with any bad response is reported as such, never as
+throughput. Each figure is printed with its ratio to /healthz from the same run.
+
+Usage: python3 benches/load.py [--duration SECONDS] [--connections N] [--node]
+  --node also runs client_credentials and introspection against node-oidc-provider
+  (installed from npm into a temp dir) for a same-machine comparison.
+Needs: wrk (apt-get install wrk), a release build (built if missing).
+"""
+
+import argparse
+import base64
+import html
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("KEYWARD_BIN", os.path.join(ROOT, "target", "release", "keyward"))
+REDIRECT = "http://127.0.0.1:9/callback"
+
+# One Lua script serves every scenario: requests come from a pool file (one line per
+# request, split across threads) or repeat one fixed body; responses must be 200 and
+# contain an expected marker. Threads stop when their pool runs out, and wrk's rate is
+# computed over the time actually run.
+LUA = r"""
+local pool_path = os.getenv("POOL")
+local prefix = os.getenv("BODY_PREFIX") or ""
+local fixed_body = os.getenv("BODY")
+local marker = os.getenv("MARKER")
+local auth = os.getenv("AUTH")
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  bad = 0
+  good = 0
+  pool = {}
+  next_index = 1
+  if pool_path then
+    local n = 0
+    for line in io.lines(pool_path) do
+      if n % counter_total == id then table.insert(pool, line) end
+      n = n + 1
+    end
+  end
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  if auth then wrk.headers["Authorization"] = auth end
+end
+
+function request()
+  if pool_path then
+    local item = pool[next_index]
+    if item == nil then
+      wrk.thread:stop()
+      return wrk.format("GET", "/healthz")
+    end
+    next_index = next_index + 1
+    return wrk.format("POST", nil, nil, prefix .. item)
+  elseif fixed_body then
+    return wrk.format("POST", nil, nil, fixed_body)
+  else
+    return wrk.format("GET")
+  end
+end
+
+function response(status, headers, body)
+  if status == 200 and (marker == nil or string.find(body, marker, 1, true)) then
+    good = good + 1
+  else
+    bad = bad + 1
+    if bad <= 3 then io.stderr:write("bad response " .. status .. ": " .. string.sub(body, 1, 200) .. "\n") end
+  end
+end
+
+function done(summary, latency, requests)
+  local good_total, bad_total = 0, 0
+  for _, thread in ipairs(threads) do
+    good_total = good_total + thread:get("good")
+    bad_total = bad_total + thread:get("bad")
+  end
+  io.write(string.format("CHECKED good=%d bad=%d\n", good_total, bad_total))
+  io.write(string.format("P99_US %d\n", latency:percentile(99)))
+  io.write(string.format("P50_US %d\n", latency:percentile(50)))
+end
+"""
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cli(data_dir, *args, stdin=None):
+    result = subprocess.run(
+        [BIN, "--data-dir", data_dir, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+class Http:
+    """A tiny cookie-keeping client for preparing the benchmark (never measured)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookies = {}
+
+    def request(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read().decode()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";")[0]
+        connection.close()
+        return response.status, dict((k.lower(), v) for k, v in response.getheaders()), data
+
+
+def hidden(page, name):
+    match = re.search(r'name="%s" value="([^"]*)"' % re.escape(name), page)
+    return html.unescape(match.group(1)) if match else None
+
+
+def wrk(port, path, connections, duration, threads=2, **env):
+    lua = os.path.join(WORK, "bench.lua")
+    with open(lua, "w") as script:
+        script.write(LUA.replace("counter_total", str(threads)))
+    environment = dict(os.environ)
+    environment.update({k: v for k, v in env.items() if v is not None})
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", lua,
+         f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, env=environment, check=True,
+    )
+    text = output.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    good, bad = map(int, re.search(r"CHECKED good=(\d+) bad=(\d+)", text).groups())
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    p99 = int(re.search(r"P99_US (\d+)", text).group(1))
+    p50 = int(re.search(r"P50_US (\d+)", text).group(1))
+    if output.stderr.strip():
+        sys.stderr.write(output.stderr)
+    return {
+        "rate": rate, "good": good, "bad": bad, "p99_ms": p99 / 1000, "p50_ms": p50 / 1000,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def make_codes(port, session, client_id, seconds, connections):
+    """Pre-makes authorization codes with wrk for `seconds`: a signed-in browser whose
+    consent is remembered gets a code per authorize GET (a durable write each)."""
+    prefix = os.path.join(WORK, "codes")
+    lua = os.path.join(WORK, "make-codes.lua")
+    with open(lua, "w") as script:
+        script.write(r"""
+local out = nil
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  out = io.open(os.getenv("OUT") .. "." .. tostring(id), "w")
+  wrk.headers["Cookie"] = os.getenv("COOKIE")
+end
+function response(status, headers, body)
+  local location = headers["Location"] or headers["location"]
+  if status == 303 and location then
+    local code = string.match(location, "[?&]code=([^&]+)")
+    if code then out:write(code .. "\n"); out:flush() end
+  end
+end
+""")
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
+        "scope": "openid profile", "state": "bench",
+    })
+    env = dict(os.environ, OUT=prefix, COOKIE=session)
+    subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", lua,
+         f"http://127.0.0.1:{port}/oauth2/authorize?{query}"],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    codes = []
+    for name in os.listdir(WORK):
+        if name.startswith("codes."):
+            with open(os.path.join(WORK, name)) as part:
+                codes.extend(urllib.parse.unquote(line.strip()) for line in part
+                             if line.endswith("\n") and line.strip())
+            os.remove(os.path.join(WORK, name))
+    return codes
+
+
+def prepare(port, data_dir):
+    secret_json = json.loads(cli(
+        data_dir, "client", "create", "--name", "Bench", "--redirect-uri", REDIRECT,
+        "--grant-types", "authorization_code,refresh_token,client_credentials",
+        "--scope", "openid profile email", "--json"))
+    cli(data_dir, "user", "create", "--username", "bench", "--password-stdin",
+        stdin="bench password 123\n")
+    browser = Http(port)
+    status, _, page = browser.request("GET", "/login")
+    status, headers, _ = browser.request("POST", "/login", urllib.parse.urlencode({
+        "csrf_token": hidden(page, "csrf_token"), "return_to": "/account",
+        "username": "bench", "password": "bench password 123"}))
+    assert status == 303, status
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": secret_json["client_id"],
+        "redirect_uri": REDIRECT, "scope": "openid profile", "state": "x"})
+    status, _, page = browser.request("GET", f"/oauth2/authorize?{query}")
+    status, headers, _ = browser.request("POST", "/oauth2/consent", urllib.parse.urlencode({
+        "csrf_token": hidden(page, "csrf_token"), "request": hidden(page, "request"),
+        "decision": "allow"}))
+    assert status == 303 and "code=" in headers["location"], (status, headers)
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    return secret_json["client_id"], secret_json["client_secret"], cookie
+
+
+def start(data_dir):
+    process = subprocess.Popen(
+        [BIN, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, KEYWARD_LOG="warn"))
+    line = process.stdout.readline()
+    port = int(line.strip().rsplit(":", 1)[1])
+    return process, port
+
+
+def line(label, value, unit, baseline=None, extra=""):
+    ratio = f"  ({value / baseline:.0%} of /healthz)" if baseline else ""
+    print(f"{label:<44} {value:>12,.0f} {unit}{ratio}{extra}", flush=True)
+
+
+def check(result, label):
+    if result["bad"] or result["non2xx"] or result["socket_errors"]:
+        print(f"  !! {label}: {result['bad']} bad responses, {result['non2xx']} non-2xx, "
+              f"socket errors: {result['socket_errors'] or 'none'}", flush=True)
+
+
+def main():
+    global WORK
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--prepare", type=int, default=20,
+                        help="seconds spent making codes for the durable runs")
+    parser.add_argument("--node", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    if "KEYWARD_BIN" not in os.environ:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    WORK = tempfile.mkdtemp(prefix="keyward-load-")
+    data_dir = os.path.join(WORK, "data")
+    try:
+        process, port = start(data_dir)
+        time.sleep(1)
+        idle = rss_kib(process.pid)
+        client_id, secret, cookie = prepare(port, data_dir)
+        basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        c, d = args.connections, args.duration
+        print(f"keyward load benchmark: {c} connections, {d}s per figure, wrk -t2, loopback")
+
+        health = wrk(port, "/healthz", c, d, MARKER='"ok"')
+        check(health, "healthz")
+        base = health["rate"]
+        line("GET /healthz (baseline)", base, "req/s", extra=f"  p99 {health['p99_ms']:.2f} ms")
+
+        cc = wrk(port, "/oauth2/token", c, d, AUTH=basic,
+                 BODY="grant_type=client_credentials", MARKER='"access_token"')
+        check(cc, "client_credentials")
+        line("client_credentials (Basic)", cc["rate"], "req/s", base,
+             f"  p99 {cc['p99_ms']:.2f} ms")
+
+        token = json.loads(Http(port).request(
+            "POST", "/oauth2/token", "grant_type=client_credentials",
+            {"Authorization": basic})[2])["access_token"]
+        intro = wrk(port, "/oauth2/introspect", c, d, AUTH=basic,
+                    BODY="token=" + token, MARKER='"active":true')
+        check(intro, "introspection")
+        line("introspection (active token)", intro["rate"], "req/s", base,
+             f"  p99 {intro['p99_ms']:.2f} ms")
+
+        started = time.time()
+        codes = make_codes(port, cookie, client_id, args.prepare, c)
+        made = len(codes)
+        print(f"{'authorize with remembered consent (durable)':<44} {made / args.prepare:>12,.0f} req/s"
+              f"  ({made / args.prepare / base:.0%} of /healthz; {made:,} codes made for the next runs)",
+              flush=True)
+        # Half the codes are redeemed under measurement, half become the refresh pool.
+        codes, refresh_codes = codes[: made // 2], codes[made // 2:]
+        pool = os.path.join(WORK, "code-pool.txt")
+        with open(pool, "w") as out:
+            out.write("\n".join(urllib.parse.quote(code, safe="") for code in codes) + "\n")
+        redemption = wrk(port, "/oauth2/token", c, d, AUTH=basic, POOL=pool,
+                         BODY_PREFIX="grant_type=authorization_code&redirect_uri="
+                         + urllib.parse.quote(REDIRECT, safe="") + "&code=",
+                         MARKER='"refresh_token"')
+        check(redemption, "code redemption")
+        line("authorization_code redemption (durable)", redemption["rate"], "req/s", base,
+             f"  p99 {redemption['p99_ms']:.2f} ms, {redemption['good']:,} redeemed")
+
+        # Refresh tokens for rotation: redeem the rest of the codes outside the measurement.
+        refresh_pool = os.path.join(WORK, "refresh-pool.txt")
+        refresh_tokens = redeem_for_refresh(port, basic, refresh_codes, c)
+        with open(refresh_pool, "w") as out:
+            out.write("\n".join(urllib.parse.quote(t, safe="") for t in refresh_tokens) + "\n")
+        rotation = wrk(port, "/oauth2/token", c, d, AUTH=basic, POOL=refresh_pool,
+                       BODY_PREFIX="grant_type=refresh_token&refresh_token=",
+                       MARKER='"refresh_token"')
+        check(rotation, "refresh rotation")
+        line("refresh_token rotation (durable)", rotation["rate"], "req/s", base,
+             f"  p99 {rotation['p99_ms']:.2f} ms, {rotation['good']:,} rotated")
+
+        metrics = Http(port).request("GET", "/metrics")[2]
+        value = lambda name: float(re.search(rf"^{name} (\S+)$", metrics, re.M).group(1))
+        batches, jobs = value("keyward_write_batches_total"), value("keyward_write_jobs_total")
+        job_s = value("keyward_write_job_nanoseconds_total") / 1e9
+        commit_s = value("keyward_write_commit_nanoseconds_total") / 1e9
+        print(f"{'group commit: writes per fsync':<44} {jobs / batches:>12.1f}"
+              f"  ({jobs:,.0f} writes in {batches:,.0f} commits; writer busy {job_s:.1f}s in jobs,"
+              f" {commit_s:.1f}s committing)")
+        after = rss_kib(process.pid)
+        print(f"{'idle RSS':<44} {idle / 1024:>12.1f} MiB")
+        print(f"{'RSS after the whole benchmark':<44} {after / 1024:>12.1f} MiB")
+        print(f"{'release binary (stripped)':<44} {os.path.getsize(BIN) / 1e6:>12.1f} MB")
+        process.terminate()
+        process.wait(timeout=30)
+
+        if args.node:
+            node_compare(c, d, cc["rate"], intro["rate"], rotation["rate"])
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+def redeem_for_refresh(port, basic, codes, connections):
+    pool = os.path.join(WORK, "redeem-pool.txt")
+    with open(pool, "w") as out:
+        out.write("\n".join(urllib.parse.quote(code, safe="") for code in codes) + "\n")
+    lua = os.path.join(WORK, "redeem.lua")
+    with open(lua, "w") as script:
+        script.write(LUA.replace("counter_total", "2").replace(
+            "function response(status, headers, body)",
+            "local out = nil\nfunction response(status, headers, body)\n"
+            "  if out == nil then out = io.open(os.getenv('OUT') .. '.' .. tostring(id), 'w') end\n"
+            "  local t = string.match(body, '\"refresh_token\":\"([^\"]+)\"')\n"
+            "  if t then out:write(t .. '\\n'); out:flush() end"))
+    env = dict(os.environ, POOL=pool, AUTH=basic, OUT=os.path.join(WORK, "refresh"),
+               BODY_PREFIX="grant_type=authorization_code&redirect_uri="
+               + urllib.parse.quote(REDIRECT, safe="") + "&code=", MARKER='"refresh_token"')
+    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d120s", "-s", lua,
+                    f"http://127.0.0.1:{port}/oauth2/token"],
+                   capture_output=True, text=True, env=env, check=True)
+    tokens = []
+    for name in os.listdir(WORK):
+        if name.startswith("refresh."):
+            with open(os.path.join(WORK, name)) as part:
+                tokens.extend(line.strip() for line in part if line.endswith("\n") and line.strip())
+    return tokens
+
+
+NODE_SERVER = r"""
+const { Provider } = require('oidc-provider');
+const provider = new Provider('http://127.0.0.1:' + process.env.PORT, {
+  clients: [{ client_id: 'bench', client_secret: 'bench-secret', grant_types: ['client_credentials'],
+              redirect_uris: [], response_types: [] }],
+  features: { clientCredentials: { enabled: true }, introspection: { enabled: true },
+              devInteractions: { enabled: false } },
+});
+provider.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
+"""
+
+
+def node_compare(connections, duration, cc_rate, intro_rate, rotation_rate):
+    if shutil.which("npm") is None:
+        print("node-oidc-provider comparison skipped: npm is missing")
+        return
+    node_dir = os.path.join(WORK, "node")
+    os.makedirs(node_dir)
+    subprocess.run(["npm", "install", "--silent", "oidc-provider@8"], cwd=node_dir,
+                   check=True, capture_output=True)
+    with open(os.path.join(node_dir, "server.js"), "w") as out:
+        out.write(NODE_SERVER)
+    port = 18989
+    process = subprocess.Popen(["node", "server.js"], cwd=node_dir, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True,
+                               env=dict(os.environ, PORT=str(port), NODE_ENV="production"))
+    process.stdout.readline()
+    time.sleep(1)
+    rss = rss_kib(process.pid)
+    basic = "Basic " + base64.b64encode(b"bench:bench-secret").decode()
+    cc = wrk(port, "/token", connections, duration, AUTH=basic,
+             BODY="grant_type=client_credentials", MARKER='"access_token"')
+    token = json.loads(Http(port).request("POST", "/token", "grant_type=client_credentials",
+                                          {"Authorization": basic})[2])["access_token"]
+    intro = wrk(port, "/token/introspection", connections, duration, AUTH=basic,
+                BODY="token=" + token, MARKER='"active":true')
+    after = rss_kib(process.pid)
+    process.terminate()
+    print(f"node-oidc-provider (in-memory adapter), same machine, same wrk settings:")
+    line("  client_credentials", cc["rate"], "req/s",
+         extra=f"  keyward is {cc_rate / cc['rate']:.1f}x")
+    line("  introspection", intro["rate"], "req/s",
+         extra=f"  keyward is {intro_rate / intro['rate']:.1f}x")
+    print(f"  keyward durable rotations are {rotation_rate / cc['rate']:.1f}x node's client_credentials")
+    print(f"  node RSS idle {rss / 1024:.1f} MiB, after load {after / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
