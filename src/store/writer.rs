@@ -283,3 +283,116 @@ impl<'a> Tx<'a> {
         error
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use redb::ReadableDatabase;
+
+    use super::*;
+    use crate::store::seal::MasterKey;
+    use crate::store::tables::CLIENTS;
+
+    /// An in-memory file whose fsync can be made to fail: the commit failure a full or
+    /// dying disk would cause, on demand.
+    #[derive(Debug)]
+    struct FailingDisk {
+        inner: redb::backends::InMemoryBackend,
+        fail_sync: Arc<AtomicBool>,
+    }
+
+    impl redb::StorageBackend for FailingDisk {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.inner.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            self.inner.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            if self.fail_sync.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("injected fsync failure"));
+            }
+            self.inner.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            self.inner.write(offset, data)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_fails_every_job_of_its_batch_and_nothing_lands() {
+        let fail_sync = Arc::new(AtomicBool::new(false));
+        let database = redb::Builder::new()
+            .create_with_backend(FailingDisk {
+                inner: redb::backends::InMemoryBackend::new(),
+                fail_sync: fail_sync.clone(),
+            })
+            .unwrap();
+        let database = Arc::new(database);
+        let sealer = Arc::new(Sealer::new(&MasterKey::from_bytes([9; 32])));
+        let writer = Arc::new(Writer::start(database.clone(), sealer));
+
+        // A healthy commit first: the table exists and one record landed.
+        writer
+            .submit(|tx| tx.insert(CLIENTS, b"before", b"1"))
+            .await
+            .unwrap();
+
+        fail_sync.store(true, Ordering::SeqCst);
+        let jobs: Vec<_> = (0..64u8)
+            .map(|index| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .submit(move |tx| tx.insert(CLIENTS, &[index], b"x"))
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            let outcome = job.await.unwrap();
+            assert!(
+                matches!(outcome, Err(StoreError::Unavailable(_))),
+                "a job of a failed batch reported {outcome:?}"
+            );
+        }
+        assert!(writer.stats.failed_batches.load(Ordering::Relaxed) >= 1);
+        assert_eq!(writer.stats.jobs.load(Ordering::Relaxed), 65);
+
+        // Nothing of the failed batches is visible; what was committed before still is.
+        let read = database.begin_read().unwrap();
+        let table = read.open_table(CLIENTS).unwrap();
+        assert!(table.get(b"before".as_slice()).unwrap().is_some());
+        for index in 0..64u8 {
+            assert!(table.get([index].as_slice()).unwrap().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_that_fails_after_writing_takes_its_batch_down_not_half_of_it() {
+        let database = Arc::new(
+            redb::Builder::new()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .unwrap(),
+        );
+        let sealer = Arc::new(Sealer::new(&MasterKey::from_bytes([9; 32])));
+        let writer = Writer::start(database.clone(), sealer);
+        let outcome = writer
+            .submit(|tx| {
+                tx.insert(CLIENTS, b"half", b"1")?;
+                Err::<(), _>(StoreError::Corrupt("decided too late".into()))
+            })
+            .await;
+        assert!(outcome.is_err());
+        let read = database.begin_read().unwrap();
+        let present = match read.open_table(CLIENTS) {
+            Ok(table) => table.get(b"half".as_slice()).unwrap().is_some(),
+            Err(_) => false,
+        };
+        assert!(!present, "a half-applied job landed");
+    }
+}
