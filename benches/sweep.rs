@@ -67,7 +67,37 @@ async fn futures_join_all<F: std::future::Future>(
     outputs
 }
 
-async fn measure(live: usize, expired: usize) -> f64 {
+/// Time from spawning `keyward serve` on `data_dir` to its "listening" line, best of three.
+fn startup_seconds(data_dir: &std::path::Path) -> f64 {
+    use std::io::{BufRead, BufReader};
+    (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+                .arg("--data-dir")
+                .arg(data_dir)
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .env("KEYWARD_LOG", "warn")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("keyward starts");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("stdout"))
+                .read_line(&mut line)
+                .expect("listening line");
+            let elapsed = started.elapsed().as_secs_f64();
+            assert!(line.starts_with("keyward listening"), "{line}");
+            let _ = std::process::Command::new("kill")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+            elapsed
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+async fn measure(live: usize, expired: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&OpenOptions {
         data_dir: dir.path().to_path_buf(),
@@ -91,7 +121,8 @@ async fn measure(live: usize, expired: usize) -> f64 {
     let again = sweep_once(&store, SWEEP_AT).await.expect("sweep works");
     assert_eq!(again.removed(), 0);
     store.close().expect("store closes");
-    seconds
+    let startup = startup_seconds(dir.path());
+    (seconds, startup)
 }
 
 fn main() {
@@ -106,11 +137,11 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         eprintln!("sweep benchmark: baseline {small} live / 10000 expired");
-        let baseline = measure(small, 10_000).await;
+        let (baseline, small_startup) = measure(small, 10_000).await;
         eprintln!("large store: {large} live / 10000 expired");
-        let large_store = measure(large, 10_000).await;
+        let (large_store, large_startup) = measure(large, 10_000).await;
         eprintln!("fewer expired: {small} live / 1000 expired");
-        let fewer_expired = measure(small, 1_000).await;
+        let (fewer_expired, _) = measure(small, 1_000).await;
         println!("sweep of 10000 expired among {small} live:  {:.1} ms (baseline)", baseline * 1e3);
         println!(
             "sweep of 10000 expired among {large} live: {:.1} ms ({:.2}x baseline; 10x the live records)",
@@ -121,6 +152,12 @@ fn main() {
             "sweep of 1000 expired among {small} live:   {:.1} ms ({:.2}x baseline; 1/10 the expired)",
             fewer_expired * 1e3,
             fewer_expired / baseline
+        );
+        println!(
+            "serve startup with {small} records: {:.1} ms; with {large} records: {:.1} ms ({:.2}x)",
+            small_startup * 1e3,
+            large_startup * 1e3,
+            large_startup / small_startup
         );
     });
 }

@@ -29,6 +29,8 @@ impl Metrics {
             .fetch_add(counts.sessions, Ordering::Relaxed);
         self.swept_grants
             .fetch_add(counts.grants, Ordering::Relaxed);
+        self.swept_api_keys
+            .fetch_add(counts.api_keys, Ordering::Relaxed);
         self.swept_consent_tickets
             .fetch_add(counts.consent_tickets, Ordering::Relaxed);
         self.swept_revocations

@@ -112,17 +112,43 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         Ok(grants) => grants,
         Err(_) => return state.unavailable_page(),
     };
-    let mut apps = Vec::with_capacity(grants.len());
+    // One row per app: every authorization makes a grant, but the user approved an app.
+    let mut by_client: Vec<(crate::model::ClientId, Vec<&crate::store::Grant>)> = Vec::new();
     for grant in grants.iter().filter(|grant| now < grant.expires_at) {
-        let Ok(Some(client)) = state.store.client(grant.client_id) else {
+        match by_client
+            .iter_mut()
+            .find(|(client, _)| *client == grant.client_id)
+        {
+            Some((_, group)) => group.push(grant),
+            None => by_client.push((grant.client_id, vec![grant])),
+        }
+    }
+    let mut apps = Vec::with_capacity(by_client.len());
+    for (client_id, group) in by_client {
+        let Ok(Some(client)) = state.store.client(client_id) else {
             continue;
         };
+        let scope = group
+            .iter()
+            .fold(crate::model::Scope::default(), |scope, grant| {
+                scope.union(&grant.scope)
+            });
         apps.push(AppView {
-            grant_id: grant.id.to_string(),
+            grant_id: group[0].id.to_string(),
             client_name: client.name.as_str().to_owned(),
-            scope: grant.scope.to_string(),
-            since: format_time(grant.created_at),
-            last_used: Some(format_time(grant.last_used)),
+            scope: scope.to_string(),
+            since: format_time(
+                group
+                    .iter()
+                    .map(|grant| grant.created_at)
+                    .min()
+                    .unwrap_or(0),
+            ),
+            last_used: group
+                .iter()
+                .map(|grant| grant.last_used)
+                .max()
+                .map(format_time),
         });
     }
     let (csrf_secret, new_csrf_cookie) = state.cookies.csrf_secret(&request);
@@ -280,7 +306,7 @@ pub async fn revoke_app(
     let Some(id) = params.get("grant_id").ok().flatten().and_then(Id::parse) else {
         return see_other("/account").finish();
     };
-    match state.store.revoke_grant(id, Some(signed_in.user.id)).await {
+    match state.store.revoke_app(signed_in.user.id, id).await {
         Ok(_) => see_other("/account?notice=app-revoked").finish(),
         Err(_) => state.unavailable_page(),
     }

@@ -93,22 +93,39 @@ pub async fn userinfo(
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                 Some(token.trim().to_owned())
             }
-            _ => return bearer_error(Some("invalid_request")),
+            // RFC 6750 §3.1: a request with another authentication method carries no
+            // token: challenge it, without an error code.
+            _ => return bearer_error(None),
         },
         None => None,
     };
-    let from_body = if request.method() == actix_web::http::Method::POST && !body.is_empty() {
-        match forms::form(&request, &body).and_then(|params| {
-            params
-                .get("access_token")
-                .map(|token| token.map(str::to_owned))
-        }) {
-            Ok(token) => token,
-            Err(_) => return bearer_error(Some("invalid_request")),
-        }
-    } else {
-        None
-    };
+    // RFC 6750 §2.2: only a form-encoded body can carry the token; any other body is the
+    // application's business and does not stop a header token from counting.
+    let form_body = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let from_body =
+        if request.method() == actix_web::http::Method::POST && form_body && !body.is_empty() {
+            match forms::form(&request, &body).and_then(|params| {
+                params
+                    .get("access_token")
+                    .map(|token| token.map(str::to_owned))
+            }) {
+                Ok(token) => token,
+                Err(_) => return bearer_error(Some("invalid_request")),
+            }
+        } else {
+            None
+        };
     let token = match (from_header, from_body) {
         (Some(_), Some(_)) => return bearer_error(Some("invalid_request")),
         (Some(token), None) | (None, Some(token)) => token,

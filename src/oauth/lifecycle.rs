@@ -21,7 +21,9 @@ pub struct Introspection {
     pub exp: UnixTime,
     pub iat: UnixTime,
     pub iss: String,
-    pub token_type: &'static str,
+    /// RFC 7662 §2.2: the access token's type; absent for a refresh token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 impl TokenService {
@@ -82,7 +84,7 @@ impl TokenService {
                 exp: claims.expires_at,
                 iat: claims.issued_at,
                 iss: issuer.to_owned(),
-                token_type: "Bearer",
+                token_type: Some("Bearer"),
             }));
         }
         let Some(refresh) = OpaqueToken::parse(token) else {
@@ -109,7 +111,7 @@ impl TokenService {
             exp: expires_at,
             iat: grant.created_at,
             iss: issuer.to_owned(),
-            token_type: "refresh_token",
+            token_type: None,
         }))
     }
 }

@@ -172,6 +172,29 @@ pub(super) fn remove_grant(tx: &mut Tx<'_>, key: &[u8]) -> Result<bool, StoreErr
     Ok(true)
 }
 
+/// What the sweeper needs to know of an expired refresh token.
+pub(super) enum RefreshMarker {
+    Missing,
+    Unrotated,
+    /// Rotated; the expiry of its grant, if that grant still exists.
+    Rotated(Option<UnixTime>),
+}
+
+impl RefreshMarker {
+    pub(super) fn of(tx: &mut Tx<'_>, key: &[u8]) -> Result<RefreshMarker, StoreError> {
+        let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
+            return Ok(RefreshMarker::Missing);
+        };
+        let record: RefreshRecordV1 = unseal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &bytes)?;
+        if !record.rotated {
+            return Ok(RefreshMarker::Unrotated);
+        }
+        Ok(RefreshMarker::Rotated(
+            load_grant(tx, record.grant_id)?.map(|grant| grant.expires_at),
+        ))
+    }
+}
+
 /// What the sweeper needs to know of an expired code.
 pub(super) enum CodeMarker {
     Missing,
@@ -555,6 +578,34 @@ impl Store {
             }
             remove_grant(tx, grant_id.as_bytes())?;
             tx.remove(CONSENTS, &consent_key(grant.user_id, grant.client_id))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// The account page's "revoke access": ends every grant `owner` gave the client that
+    /// `grant_id` belongs to (each authorization makes a grant, and the user sees one app),
+    /// and forgets the consent. Another user's grant id changes nothing.
+    pub async fn revoke_app(&self, owner: UserId, grant_id: Id) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let Some(named) = load_grant(tx, grant_id)? else {
+                return Ok(false);
+            };
+            if named.user_id != owner {
+                return Ok(false);
+            }
+            let mut doomed = Vec::new();
+            for index_key in tx.keys_with_prefix(USER_GRANTS, owner.0.as_bytes())? {
+                if let Some(grant) = load_grant_record(tx, &index_key[16..])? {
+                    if grant.client_id == named.client_id {
+                        doomed.push(grant.id);
+                    }
+                }
+            }
+            for id in doomed {
+                remove_grant(tx, id.as_bytes())?;
+            }
+            tx.remove(CONSENTS, &consent_key(owner, named.client_id))?;
             Ok(true)
         })
         .await

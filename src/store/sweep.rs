@@ -3,7 +3,7 @@
 
 use super::apikeys::{api_key_expired, remove_api_key};
 use super::codec::unseal;
-use super::grants::{load_grant_record, remove_grant, CodeMarker};
+use super::grants::{load_grant_record, remove_grant, CodeMarker, RefreshMarker};
 use super::tables::{
     expiry_key, ExpiryKind, CODES, EXPIRY, REFRESH_TOKENS, REVOKED_ACCESS, SESSIONS, USED_TICKETS,
 };
@@ -23,8 +23,8 @@ pub struct SweepCounts {
     pub revocations: u64,
     /// Records that failed to open; left in place and logged.
     pub corrupt: u64,
-    /// Redeemed codes kept past their expiry because their grant still lives: a replay of
-    /// the code must still end it.
+    /// Redeemed codes and rotated refresh tokens kept past their expiry because their grant
+    /// still lives: presenting one again must still end it.
     pub markers_kept: u64,
 }
 
@@ -114,9 +114,24 @@ fn sweep_entry(
                 }
             }
         }
-        kind if kind == ExpiryKind::RefreshToken as u8 => {
-            counts.refresh_tokens += u64::from(tx.remove(REFRESH_TOKENS, key)?);
-        }
+        kind if kind == ExpiryKind::RefreshToken as u8 => match RefreshMarker::of(tx, key)? {
+            // A rotated token is the replay detector for its grant: while the grant lives,
+            // the token stays (re-indexed to the grant's expiry), so presenting it again
+            // still ends the grant.
+            RefreshMarker::Rotated(Some(grant_expires_at)) if grant_expires_at > now => {
+                tx.insert(
+                    EXPIRY,
+                    &expiry_key(grant_expires_at, ExpiryKind::RefreshToken, key),
+                    &[],
+                )?;
+                counts.markers_kept += 1;
+            }
+            RefreshMarker::Missing => {}
+            _ => {
+                tx.remove(REFRESH_TOKENS, key)?;
+                counts.refresh_tokens += 1;
+            }
+        },
         kind if kind == ExpiryKind::Session as u8 => {
             let expired = match tx.get(SESSIONS, key)? {
                 Some(bytes) => {

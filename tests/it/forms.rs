@@ -700,3 +700,59 @@ fn issue_3_form_reader_handles_any_attribute_order_quoting_and_entities() {
         "<script> &amp; < & &x;"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 4: reading the account page
+// ---------------------------------------------------------------------------------------------
+
+/// The `value` of the `<input>` whose `id` is `id`, entities decoded.
+pub fn input_value_by_id(html: &str, id: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut cursor = 0;
+    while let Some(start) = find_tag(&lower, "input", cursor) {
+        let (attributes, end) = parse_attributes(html, start + "<input".len());
+        cursor = end;
+        if attribute(&attributes, "id").as_deref() == Some(id) {
+            return Some(attribute(&attributes, "value").unwrap_or_default());
+        }
+    }
+    None
+}
+
+/// The values of the `<option>`s of the `<select>` named `name`, in order.
+pub fn select_options(html: &str, name: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut cursor = 0;
+    while let Some(start) = find_tag(&lower, "select", cursor) {
+        let (attributes, end) = parse_attributes(html, start + "<select".len());
+        cursor = end;
+        if attribute(&attributes, "name").as_deref() != Some(name) {
+            continue;
+        }
+        let close = lower[end..]
+            .find("</select")
+            .map_or(html.len(), |offset| end + offset);
+        let mut values = Vec::new();
+        let mut option_cursor = end;
+        while let Some(option) = find_tag(&lower[..close], "option", option_cursor) {
+            let (attributes, option_end) = parse_attributes(html, option + "<option".len());
+            option_cursor = option_end;
+            values.push(attribute(&attributes, "value").unwrap_or_default());
+        }
+        return values;
+    }
+    Vec::new()
+}
+
+/// The form posting to `action` whose input `field` holds `value` (one of several forms
+/// with the same action, such as the delete button of each listed key).
+pub fn form_with_field(html: &str, action: &str, field: &str, value: &str) -> Option<Form> {
+    forms(html).into_iter().find(|form| {
+        let posts_to_action = form.action == action
+            || Url::parse("http://page.invalid/")
+                .unwrap()
+                .join(&form.action)
+                .is_ok_and(|url| url.path() == action);
+        posts_to_action && form.value(field) == Some(value)
+    })
+}

@@ -1,11 +1,15 @@
 //! One integration-test binary: every module drives the real `keyward` binary on a temp
 //! data directory and an ephemeral loopback port.
 
+mod account;
 mod authorize_errors;
 mod browser;
 mod core;
+mod durability;
+mod expiry;
 mod flow;
 mod forms;
+mod lifecycle;
 mod support;
-mod token;
 mod tidy;
+mod token;

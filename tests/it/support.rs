@@ -570,3 +570,232 @@ pub fn raw_http_status(
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no HTTP status line in {text:?}"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 4: revocation, introspection, userinfo and personal API keys, spoken in plain HTTP.
+// ---------------------------------------------------------------------------------------------
+
+/// `POST {path}` with exactly these headers and body bytes; nothing asserted.
+pub fn post_raw(server: &TestServer, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let mut request = client.post(server.url(path)).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|error| panic!("POST {path}: {error}"));
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().expect("body"),
+    }
+}
+
+/// `GET {path}` with exactly these headers; nothing asserted.
+pub fn get_raw(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let mut request = client.get(server.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().expect("body"),
+    }
+}
+
+/// `POST {path}` with form `params` (in order) and the client's credentials as `token`
+/// sends them; `None` sends no client authentication at all.
+pub fn post_as_client(
+    server: &TestServer,
+    path: &str,
+    auth: Option<ClientAuth<'_>>,
+    params: &[(&str, &str)],
+) -> Reply {
+    let mut params = params.to_vec();
+    let mut headers = vec![(
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    match auth {
+        Some(ClientAuth::Basic(id, secret)) => {
+            headers.push(("authorization", basic_header(id, secret)))
+        }
+        Some(ClientAuth::Post(id, secret)) => {
+            params.extend([("client_id", id), ("client_secret", secret)])
+        }
+        Some(ClientAuth::Id(id)) => params.push(("client_id", id)),
+        None => {}
+    }
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post_raw(server, path, &headers, body.into_bytes())
+}
+
+/// `POST /oauth2/revoke` (RFC 7009) with `token` and the client's credentials.
+pub fn revoke(server: &TestServer, auth: Option<ClientAuth<'_>>, token: &str) -> Reply {
+    post_as_client(server, "/oauth2/revoke", auth, &[("token", token)])
+}
+
+/// `POST /oauth2/introspect` (RFC 7662) with `token` and the caller's credentials.
+pub fn introspect(server: &TestServer, auth: Option<ClientAuth<'_>>, token: &str) -> Reply {
+    post_as_client(server, "/oauth2/introspect", auth, &[("token", token)])
+}
+
+/// Introspects `token` as `auth` (a confidential client) and returns the JSON answer. An
+/// inactive token must be described by exactly `{"active": false}` (RFC 7662 §2.2).
+#[track_caller]
+pub fn introspection(server: &TestServer, auth: ClientAuth<'_>, token: &str) -> serde_json::Value {
+    let reply = introspect(server, Some(auth), token);
+    assert_eq!(reply.status, 200, "introspection: {}", reply.body);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|value| value.starts_with("application/json")),
+        "introspection is JSON: {:?}",
+        reply.headers
+    );
+    let json = reply.json();
+    match json["active"].as_bool() {
+        Some(true) => {}
+        Some(false) => assert_eq!(
+            json,
+            serde_json::json!({ "active": false }),
+            "an inactive token is described by nothing but active: false"
+        ),
+        None => panic!("introspection without a boolean active: {json}"),
+    }
+    json
+}
+
+/// Whether introspection (by `auth`) calls `token` active.
+#[track_caller]
+pub fn is_active(server: &TestServer, auth: ClientAuth<'_>, token: &str) -> bool {
+    introspection(server, auth, token)["active"] == true
+}
+
+/// `GET /oauth2/userinfo` with `Authorization: Bearer {token}`.
+pub fn userinfo(server: &TestServer, token: &str) -> Reply {
+    get_raw(
+        server,
+        "/oauth2/userinfo",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+}
+
+/// Exchanges a personal API key at the token endpoint: `grant_type=refresh_token` with the
+/// key as `refresh_token` and no client credentials (DESIGN §1), optionally narrowing scope.
+pub fn exchange_api_key(server: &TestServer, api_key: &str, scope: Option<&str>) -> Reply {
+    let mut params = vec![("grant_type", "refresh_token"), ("refresh_token", api_key)];
+    if let Some(scope) = scope {
+        params.push(("scope", scope));
+    }
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    token_raw(
+        server,
+        "",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body.into_bytes(),
+    )
+}
+
+/// `apikey create --user {user} --name {name} {extra} --json`: (id, api_key).
+pub fn create_api_key(data: &DataDir, user: &str, name: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["apikey", "create", "--user", user, "--name", name];
+    args.extend(extra);
+    args.push("--json");
+    let created = data.run(&args).json();
+    let text = |key: &str| {
+        created[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("apikey create: no {key} in {created}"))
+            .to_owned()
+    };
+    (text("id"), text("api_key"))
+}
+
+/// `apikey list --user {user} --json`: the `api_keys` array.
+pub fn list_api_keys(data: &DataDir, user: &str) -> Vec<serde_json::Value> {
+    let listed = data
+        .run(&["apikey", "list", "--user", user, "--json"])
+        .json();
+    listed["api_keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("apikey list: no api_keys array in {listed}"))
+        .clone()
+}
+
+/// `grant list --user {user} --json`: the `grants` array.
+pub fn list_grants(data: &DataDir, user: &str) -> Vec<serde_json::Value> {
+    let listed = data
+        .run(&["grant", "list", "--user", user, "--json"])
+        .json();
+    listed["grants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("grant list: no grants array in {listed}"))
+        .clone()
+}
+
+/// The whole code flow for `app` as `username` (signing in and allowing as needed, PKCE
+/// S256), then the code redeemed: the first token response.
+#[track_caller]
+pub fn code_flow_tokens(
+    server: &TestServer,
+    browser: &crate::forms::Browser,
+    app: &App,
+    username: &str,
+    scope: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce_pair();
+    let url = code_request(server, app, scope, "issue-4", Some(&challenge));
+    let callback = browser.approve(&url, username, USER_PASSWORD, &app.redirect_uri);
+    token(
+        server,
+        app.auth(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", callback.code()),
+            ("redirect_uri", &app.redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .ok()
+}
+
+/// `refresh_token` grant for `app` over plain HTTP.
+pub fn refresh_as(server: &TestServer, app: &App, refresh_token: &str) -> Reply {
+    token(
+        server,
+        app.auth(),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+}
+
+/// A member of a JSON object that must be a string.
+#[track_caller]
+pub fn text_of(json: &serde_json::Value, key: &str) -> String {
+    json[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key:?} in {json}"))
+        .to_owned()
+}
