@@ -37,34 +37,28 @@ fn code(id: Id, expires_at: u64) -> NewCode {
 }
 
 async fn fill(store: &Store, count: usize, expires_at: u64, first_millis: u64) {
+    // Writes must be in flight together for the writer to batch them: spawn them, then
+    // wait for all, a window at a time.
     const IN_FLIGHT: usize = 4096;
     let mut next = 0;
     while next < count {
         let chunk = IN_FLIGHT.min(count - next);
-        let writes = (0..chunk).map(|offset| {
-            let id = Id::generate(first_millis + (next + offset) as u64);
-            store.issue_code(code(id, expires_at))
-        });
-        for outcome in futures_join_all(writes).await {
-            outcome.expect("storage works").expect("no ticket");
+        let writes: Vec<_> = (0..chunk)
+            .map(|offset| {
+                let store = store.clone();
+                let id = Id::generate(first_millis + (next + offset) as u64);
+                tokio::spawn(async move { store.issue_code(code(id, expires_at)).await })
+            })
+            .collect();
+        for write in writes {
+            write
+                .await
+                .expect("task completes")
+                .expect("storage works")
+                .expect("no ticket");
         }
         next += chunk;
     }
-}
-
-/// A dependency-free join_all: spawn nothing, poll all futures on this task.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut handles = Vec::new();
-    for future in futures {
-        handles.push(Box::pin(future));
-    }
-    let mut outputs = Vec::with_capacity(handles.len());
-    for handle in handles {
-        outputs.push(handle.await);
-    }
-    outputs
 }
 
 /// Time from spawning `keyward serve` on `data_dir` to its "listening" line, best of three.
