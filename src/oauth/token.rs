@@ -202,7 +202,7 @@ impl TokenService {
             .get("scope")?
             .map(Scope::parse)
             .transpose()
-            .map_err(|invalid| OAuthError::new(ErrorCode::InvalidScope, invalid.0))?;
+            .map_err(invalid_scope)?;
         let next = OpaqueToken::generate();
         let client_id = client.id;
         let requested_check = requested.clone();
@@ -252,39 +252,21 @@ impl TokenService {
         if self.store.user(api_key.user_id)?.is_none() {
             return Err(invalid());
         }
-        let scope = match params.get("scope")? {
-            Some(text) => Scope::parse(text)
-                .map_err(|invalid| OAuthError::new(ErrorCode::InvalidScope, invalid.0))?,
-            None => api_key.scope.clone(),
-        };
-        if !scope.is_subset_of(&api_key.scope) {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "the requested scope exceeds the API key's scope",
-            ));
-        }
+        let scope = requested_scope(params, &api_key.scope, "the API key's scope")?;
         self.usage.record(api_key.id, now);
-        // An access token never outlives the key it came from.
-        let expires_at = api_key
-            .expires_at
-            .map_or(now + seconds(self.lifetimes.access_token), |key_expiry| {
-                key_expiry.min(now + seconds(self.lifetimes.access_token))
-            });
-        let claims = AccessClaims {
-            principal: Principal::ApiKey(api_key.id),
-            client_id: None,
-            user_id: Some(api_key.user_id),
-            scope: scope.clone(),
-            issued_at: now,
-            expires_at,
-            token_id: Id::generate(crate::clock::now_millis()),
-        };
-        Ok(TokenResponse {
-            access_token: self.access.seal(&claims),
-            expires_in: expires_at - now,
-            scope,
-            refresh_token: None,
-        })
+        Ok(self.issue(
+            AccessClaims {
+                principal: Principal::ApiKey(api_key.id),
+                client_id: None,
+                user_id: Some(api_key.user_id),
+                scope,
+                issued_at: now,
+                // An access token never outlives the key it came from.
+                expires_at: api_key.expires_at.map_or(u64::MAX, |expiry| expiry),
+                token_id: Id::generate(crate::clock::now_millis()),
+            },
+            None,
+        ))
     }
 
     fn client_credentials(
@@ -300,33 +282,19 @@ impl TokenService {
             ));
         }
         Self::require_grant(client, GrantType::ClientCredentials)?;
-        let scope = match params.get("scope")? {
-            Some(text) => Scope::parse(text)
-                .map_err(|invalid| OAuthError::new(ErrorCode::InvalidScope, invalid.0))?,
-            None => client.scope.clone(),
-        };
-        if !scope.is_subset_of(&client.scope) {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "the requested scope exceeds what this client may request",
-            ));
-        }
-        let expires_at = now + seconds(self.lifetimes.access_token);
-        let claims = AccessClaims {
-            principal: Principal::Client,
-            client_id: Some(client.id),
-            user_id: None,
-            scope: scope.clone(),
-            issued_at: now,
-            expires_at,
-            token_id: Id::generate(crate::clock::now_millis()),
-        };
-        Ok(TokenResponse {
-            access_token: self.access.seal(&claims),
-            expires_in: expires_at - now,
-            scope,
-            refresh_token: None,
-        })
+        let scope = requested_scope(params, &client.scope, "what this client may request")?;
+        Ok(self.issue(
+            AccessClaims {
+                principal: Principal::Client,
+                client_id: Some(client.id),
+                user_id: None,
+                scope,
+                issued_at: now,
+                expires_at: u64::MAX,
+                token_id: Id::generate(crate::clock::now_millis()),
+            },
+            None,
+        ))
     }
 
     fn respond(
@@ -336,20 +304,31 @@ impl TokenService {
         now: UnixTime,
         refresh: Option<OpaqueToken>,
     ) -> TokenResponse {
-        let expires_at = now + seconds(self.lifetimes.access_token);
-        let claims = AccessClaims {
-            principal: Principal::Grant(grant.id),
-            client_id: Some(grant.client_id),
-            user_id: Some(grant.user_id),
-            scope: scope.clone(),
-            issued_at: now,
-            expires_at,
-            token_id: Id::generate(crate::clock::now_millis()),
-        };
+        self.issue(
+            AccessClaims {
+                principal: Principal::Grant(grant.id),
+                client_id: Some(grant.client_id),
+                user_id: Some(grant.user_id),
+                scope,
+                issued_at: now,
+                expires_at: u64::MAX,
+                token_id: Id::generate(crate::clock::now_millis()),
+            },
+            refresh,
+        )
+    }
+
+    /// Seals an access token. `claims.expires_at` is a cap (the end of what the token stands
+    /// on); the token lives `--access-token-ttl` or until the cap, whichever comes first.
+    fn issue(&self, mut claims: AccessClaims, refresh: Option<OpaqueToken>) -> TokenResponse {
+        let now = claims.issued_at;
+        claims.expires_at = claims
+            .expires_at
+            .min(now + seconds(self.lifetimes.access_token));
         TokenResponse {
             access_token: self.access.seal(&claims),
-            expires_in: expires_at - now,
-            scope,
+            expires_in: claims.expires_at - now,
+            scope: claims.scope,
             refresh_token: refresh.map(|token| token.to_string()),
         }
     }
@@ -398,6 +377,26 @@ impl TokenService {
         }
         Ok(Some(ActiveToken { claims, user }))
     }
+}
+
+fn invalid_scope(invalid: crate::model::Invalid) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidScope, invalid.0)
+}
+
+/// The `scope` parameter, or everything `allowed` when absent; never more than `allowed`
+/// (RFC 6749 §3.3: the server may narrow, never widen).
+fn requested_scope(params: &Params, allowed: &Scope, limit: &str) -> Result<Scope, OAuthError> {
+    let scope = match params.get("scope")? {
+        Some(text) => Scope::parse(text).map_err(invalid_scope)?,
+        None => allowed.clone(),
+    };
+    if !scope.is_subset_of(allowed) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the requested scope exceeds {limit}"),
+        ));
+    }
+    Ok(scope)
 }
 
 fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthError> {
