@@ -12,3 +12,4 @@ fn main() -> std::process::ExitCode {
         .init();
     keyward::cli::run()
 }
+

@@ -403,7 +403,7 @@ impl Reader<'_> {
 /// redb's page cache defaults to 1 GiB, which a busy server would grow into. keyward's
 /// working set is small (clients, live tokens' grants), so a bounded cache keeps RSS flat
 /// on a small VPS; the OS page cache still holds the file.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 fn builder() -> redb::Builder {
     let mut builder = redb::Builder::new();
