@@ -12,4 +12,3 @@ fn main() -> std::process::ExitCode {
         .init();
     keyward::cli::run()
 }
-
