@@ -149,25 +149,43 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .route("/oauth2/authorize", web::get().to(authorize::get))
         .route("/oauth2/authorize", web::post().to(authorize::post))
-        .route("/oauth2/consent", web::post().to(authorize::decide))
-        .route("/oauth2/token", web::post().to(token::token))
-        .route("/oauth2/revoke", web::post().to(lifecycle::revoke))
-        .route("/oauth2/introspect", web::post().to(lifecycle::introspect))
         .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))
         .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
         .route("/account", web::get().to(account::show))
-        .route("/account/api-keys", web::post().to(account::create_key))
-        .route(
-            "/account/api-keys/delete",
-            web::post().to(account::delete_key),
-        )
-        .route("/account/apps/revoke", web::post().to(account::revoke_app))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::signed_out))
         .route("/logout", web::post().to(login::logout))
         .route("/static/style.css", web::get().to(stylesheet))
         .route("/demo/callback", web::get().to(demo_callback));
+    // POST-only endpoints answer any other method with 405 and `Allow: POST`, not a 404.
+    post_only(config, "/oauth2/consent", authorize::decide);
+    post_only(config, "/oauth2/token", token::token);
+    post_only(config, "/oauth2/revoke", lifecycle::revoke);
+    post_only(config, "/oauth2/introspect", lifecycle::introspect);
+    post_only(config, "/account/api-keys", account::create_key);
+    post_only(config, "/account/api-keys/delete", account::delete_key);
+    post_only(config, "/account/apps/revoke", account::revoke_app);
+}
+
+fn post_only<F, Args>(config: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    config.service(
+        web::resource(path)
+            .route(web::post().to(handler))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", "POST"))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
 }
 
 /// `keyward demo` only: where the demo client's code lands, with the command that

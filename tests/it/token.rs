@@ -869,3 +869,38 @@ fn issue_3_token_refresh_tokens_are_bound_to_their_client() {
     )
     .ok();
 }
+
+#[test]
+fn post_only_endpoints_answer_other_methods_with_405_and_allow() {
+    let data = DataDir::new();
+    let server = TestServer::start(&data, &[]);
+    let client = reqwest::blocking::Client::new();
+    for path in [
+        "/oauth2/token",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/oauth2/consent",
+        "/account/api-keys",
+    ] {
+        for method in [
+            reqwest::Method::GET,
+            reqwest::Method::PUT,
+            reqwest::Method::DELETE,
+        ] {
+            let response = client
+                .request(method.clone(), server.url(path))
+                .send()
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("allow")
+                    .and_then(|v| v.to_str().ok()),
+                Some("POST"),
+                "{method} {path}"
+            );
+        }
+    }
+    assert_eq!(server.healthz(), 200);
+}
