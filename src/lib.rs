@@ -1,13 +1,16 @@
-//! keyward: an OAuth 2.0 authorization server and OpenID Connect provider in one binary.
+//! keyward: an OAuth 2.0 authorization server (OpenID Connect to come) in one binary.
 //!
 //! Codemap. `cli` parses the command line and runs admin commands, through the running
 //! server's `admin::socket` or directly on the file. `admin` holds the one implementation of
-//! each admin operation. `app` is the composition root that wires `store`, `http` and the
-//! admin socket together for `serve`. `store` is the only module that touches redb; it
-//! seals records, keeps the schema, and commits writes in batches on one writer thread.
-//! `model` holds validated domain types; `config` validated settings; `clock` the one
-//! reading of the wall clock; `password` argon2id on a bounded pool. Data flows one way:
-//! http → (oauth) → store.
+//! each admin operation. `app` is the composition root that wires `store`, `http`, the admin
+//! socket and the `sweep` task together for `serve`. `http` parses requests and renders
+//! (pages through `ui`, templates in `assets/`); `oauth` is the protocol without I/O:
+//! authorization requests, grants, PKCE, token formats, revocation, introspection, API keys.
+//! `store` is the only module that touches redb: it seals records, keeps the schema, and
+//! commits writes in batches on one writer thread. `model` holds validated domain types;
+//! `config` validated settings; `clock` the one reading of the wall clock; `password`
+//! argon2id on a bounded pool; `throttle` sign-in failure limits; `metrics` the `/metrics`
+//! counters. Data flows one way: http → oauth → store.
 #![forbid(unsafe_code)]
 
 pub mod admin;
