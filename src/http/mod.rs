@@ -139,8 +139,13 @@ impl AppState {
 }
 
 pub fn configure(config: &mut web::ServiceConfig) {
+    config.app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
+    // The router tries resources in order: the machine-to-machine endpoints that carry
+    // nearly all the traffic come first. POST-only endpoints answer any other method with
+    // 405 and `Allow: POST`, not a 404.
+    post_only(config, "/oauth2/token", token::token);
+    post_only(config, "/oauth2/introspect", lifecycle::introspect);
     config
-        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .route("/healthz", web::get().to(healthz))
         .route("/metrics", web::get().to(metrics))
         .route(
@@ -158,11 +163,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/static/style.css", web::get().to(stylesheet))
         .route("/demo/callback", web::get().to(demo_callback));
-    // POST-only endpoints answer any other method with 405 and `Allow: POST`, not a 404.
     post_only(config, "/oauth2/consent", authorize::decide);
-    post_only(config, "/oauth2/token", token::token);
     post_only(config, "/oauth2/revoke", lifecycle::revoke);
-    post_only(config, "/oauth2/introspect", lifecycle::introspect);
     post_only(config, "/account/api-keys", account::create_key);
     post_only(config, "/account/api-keys/delete", account::delete_key);
     post_only(config, "/account/apps/revoke", account::revoke_app);

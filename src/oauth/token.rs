@@ -371,7 +371,7 @@ impl TokenService {
             return Ok(None);
         }
         if let Some(client_id) = claims.client_id {
-            if self.store.client(client_id)?.is_none() {
+            if !self.store.client_exists(client_id)? {
                 return Ok(None);
             }
         }

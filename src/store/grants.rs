@@ -496,20 +496,35 @@ impl Store {
         token_id: Id,
         expires_at: UnixTime,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            insert_expiring(
-                tx,
-                REVOKED_ACCESS,
-                ExpiryKind::RevokedAccess,
-                token_id.as_bytes(),
-                &encode(EXPIRY_VALUE_V1, &expires_at),
-                expires_at,
-            )
-        })
-        .await
+        // Raised before the write: a check that could see the row must not skip the lookup.
+        self.adjust_revoked_access(|count| count.saturating_add(1));
+        let inserted = self
+            .write(move |tx| {
+                if tx.get(REVOKED_ACCESS, token_id.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                insert_expiring(
+                    tx,
+                    REVOKED_ACCESS,
+                    ExpiryKind::RevokedAccess,
+                    token_id.as_bytes(),
+                    &encode(EXPIRY_VALUE_V1, &expires_at),
+                    expires_at,
+                )?;
+                Ok(true)
+            })
+            .await;
+        // A failed write leaves the bound high, which only costs lookups.
+        if let Ok(false) = inserted {
+            self.adjust_revoked_access(|count| count.saturating_sub(1));
+        }
+        inserted.map(|_| ())
     }
 
     pub fn access_token_revoked(&self, token_id: Id) -> Result<bool, StoreError> {
+        if !self.access_revocations_possible() {
+            return Ok(false);
+        }
         self.read(|reader| access_revoked(reader, token_id))
     }
 

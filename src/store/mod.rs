@@ -21,6 +21,7 @@ mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
@@ -33,7 +34,7 @@ pub use maintenance::{BackupError, BackupReport, CheckReport};
 use seal::Sealer;
 pub use sessions::Session;
 pub use sweep::SweepCounts;
-use tables::{Table, META};
+use tables::{Table, META, REVOKED_ACCESS};
 pub use users::UsernameTaken;
 pub use writer::WriterStats;
 use writer::{Tx, Writer};
@@ -116,6 +117,11 @@ struct Inner {
     sealer: Arc<Sealer>,
     path: PathBuf,
     client_cache: clients::ClientCache,
+    /// An upper bound on the rows of `revoked_access`: raised before a revocation is
+    /// written, lowered only after a sweep that removed rows has committed. While it is
+    /// zero no access token is revoked, and checking one needs no lookup: most of the
+    /// time on a running server, since a row lives only as long as its token would.
+    revoked_access: AtomicU64,
 }
 
 enum Engine {
@@ -179,12 +185,19 @@ impl Store {
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
         check_meta(&path, &key_path, &sealer, &transaction)?;
+        let revoked_access =
+            table_len(&transaction, REVOKED_ACCESS).map_err(|error| storage_error(&path, error))?;
         drop(transaction);
 
-        Ok(Store::writable(database, sealer, path))
+        Ok(Store::writable(database, sealer, path, revoked_access))
     }
 
-    fn writable(database: redb::Database, sealer: Arc<Sealer>, path: PathBuf) -> Store {
+    fn writable(
+        database: redb::Database,
+        sealer: Arc<Sealer>,
+        path: PathBuf,
+        revoked_access: u64,
+    ) -> Store {
         let database = Arc::new(database);
         let writer = Writer::start(database.clone(), sealer.clone());
         Store {
@@ -193,6 +206,7 @@ impl Store {
                 sealer,
                 path,
                 client_cache: Default::default(),
+                revoked_access: AtomicU64::new(revoked_access),
             }),
         }
     }
@@ -244,6 +258,8 @@ impl Store {
                 sealer,
                 path,
                 client_cache: Default::default(),
+                // Nothing here writes, so nothing keeps a count: always look.
+                revoked_access: AtomicU64::new(u64::MAX),
             }),
         })
     }
@@ -256,7 +272,7 @@ impl Store {
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|error| storage_error(&path, error))?;
         initialize(&database, &sealer).map_err(|error| storage_error(&path, error))?;
-        Ok(Store::writable(database, sealer, path))
+        Ok(Store::writable(database, sealer, path, 0))
     }
 
     /// Closes the database cleanly: waits briefly for other handles (server workers that
@@ -309,6 +325,20 @@ impl Store {
         &self.inner.path
     }
 
+    /// False only while no access token is revoked, so checks may skip the lookup.
+    fn access_revocations_possible(&self) -> bool {
+        self.inner.revoked_access.load(Ordering::Acquire) != 0
+    }
+
+    fn adjust_revoked_access(&self, change: impl Fn(u64) -> u64) {
+        let _ =
+            self.inner
+                .revoked_access
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                    Some(change(count))
+                });
+    }
+
     /// Runs `job` inside the next batch of the writer thread and resolves after that batch
     /// has been durably committed. Jobs decide before they write: a job that returns an
     /// error after writing takes its whole batch down with it, so nothing half-applies.
@@ -338,6 +368,15 @@ impl Store {
             transaction: &transaction,
             sealer: &self.inner.sealer,
         })
+    }
+}
+
+fn table_len(transaction: &redb::ReadTransaction, table: Table) -> Result<u64, redb::Error> {
+    use redb::ReadableTableMetadata;
+    match transaction.open_table(table) {
+        Ok(table) => Ok(table.len()?),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -84,6 +84,11 @@ impl Store {
             Ok((counts, entries.len() == limit))
         })
         .await
+        .inspect(|(counts, _)| {
+            if counts.revocations > 0 {
+                self.adjust_revoked_access(|count| count.saturating_sub(counts.revocations));
+            }
+        })
     }
 }
 
