@@ -7,11 +7,13 @@ Runs, in one session and against one server:
   introspection of an access token   the resource-server hot path
   authorization-code redemption      durable: one write per request, group-committed
   refresh-token rotation             durable: one write per request, group-committed
-and reports idle RSS, RSS after load, binary size. Every response is checked (status 200
+and reports idle RSS, RSS after load, binary size, and `serve` startup over 1,000,000
+stored records (filled by the sweep benchmark's startup mode). Every response is checked (status 200
 and a well-formed body); a run with any bad response is reported as such, never as
 throughput. Each figure is printed with its ratio to /healthz from the same run.
 
 Usage: python3 benches/load.py [--duration SECONDS] [--connections N] [--node]
+                               [--records N | --no-startup]
   --node also runs client_credentials and introspection against node-oidc-provider
   (installed from npm into a temp dir) for a same-machine comparison.
 Needs: wrk (apt-get install wrk), a release build (built if missing).
@@ -283,6 +285,10 @@ def main():
     parser.add_argument("--prepare", type=int, default=20,
                         help="seconds spent making codes for the durable runs")
     parser.add_argument("--node", action="store_true")
+    parser.add_argument("--records", type=int, default=1_000_000,
+                        help="records stored before timing `serve` startup")
+    parser.add_argument("--no-startup", action="store_true",
+                        help="skip the startup measurement (it fills a database first)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
@@ -364,11 +370,27 @@ def main():
         print(f"{'release binary (stripped)':<44} {os.path.getsize(BIN) / 1e6:>12.1f} MB")
         process.terminate()
         process.wait(timeout=30)
+        if not args.no_startup:
+            startup_with_records(args.records)
 
         if args.node:
             node_compare(c, d, cc["rate"], intro["rate"], rotation["rate"])
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
+
+
+def startup_with_records(records):
+    """`serve` startup over a database holding `records` codes: the sweep benchmark's
+    startup mode fills one through the store (far faster than over HTTP) and times the
+    real binary from spawn to its listening line, best of three."""
+    output = subprocess.run(
+        ["cargo", "bench", "--quiet", "--bench", "sweep"], cwd=ROOT, check=True,
+        capture_output=True, text=True,
+        env=dict(os.environ, KEYWARD_BENCH_STARTUP_ONLY="1", KEYWARD_BENCH_LIVE=str(records)),
+    )
+    milliseconds = float(re.search(r"serve startup with \d+ records: ([\d.]+) ms",
+                                   output.stdout).group(1))
+    print(f"{f'startup with {records:,} records':<44} {milliseconds:>12.1f} ms", flush=True)
 
 
 def redeem_for_refresh(port, basic, codes, connections):

@@ -4,7 +4,8 @@
 //! as ratios within one run: the same expired count over ten times the live records should
 //! cost about the same; ten times the expired count about ten times as much.
 //!
-//! `cargo bench --bench sweep` (KEYWARD_BENCH_LIVE overrides the large live count).
+//! `cargo bench --bench sweep` (KEYWARD_BENCH_LIVE overrides the large live count;
+//! KEYWARD_BENCH_STARTUP_ONLY=1 measures only `serve` startup over that many records).
 
 use std::time::Instant;
 
@@ -91,6 +92,18 @@ fn startup_seconds(data_dir: &std::path::Path) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+async fn startup_with(live: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        key: KeyLocation::Default(dir.path().join("master.key")),
+    })
+    .expect("store opens");
+    fill(&store, live, FAR_FUTURE, 1_000_000).await;
+    store.close().expect("store closes");
+    startup_seconds(dir.path())
+}
+
 async fn measure(live: usize, expired: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&OpenOptions {
@@ -129,6 +142,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::var_os("KEYWARD_BENCH_STARTUP_ONLY").is_some() {
+        // For benches/load.py: only the startup figure, without the sweep runs.
+        let startup = runtime.block_on(startup_with(large));
+        println!(
+            "serve startup with {large} records: {:.1} ms",
+            startup * 1e3
+        );
+        return;
+    }
     runtime.block_on(async {
         eprintln!("sweep benchmark: baseline {small} live / 10000 expired");
         let (baseline, small_startup) = measure(small, 10_000).await;
