@@ -53,14 +53,25 @@ impl Metrics {
             counter(
                 &mut text,
                 "keyward_write_jobs_total",
-                "Writes committed; divided by batches, how many requests share an fsync.",
+                "Writes taken by the writer; divided by batches, how many requests share an fsync.",
                 &writer.jobs,
+            );
+            counter(
+                &mut text,
+                "keyward_write_failed_jobs_total",
+                "Writes answered 503 because their batch could not be committed.",
+                &writer.failed_jobs,
             );
             counter(
                 &mut text,
                 "keyward_write_failed_batches_total",
                 "Batches whose commit failed; every request in them was answered 503.",
                 &writer.failed_batches,
+            );
+            let _ = writeln!(
+                text,
+                "# HELP keyward_storage_failed 1 while writes fail on storage; cleared by a restart.\n# TYPE keyward_storage_failed gauge\nkeyward_storage_failed {}",
+                u8::from(writer.storage_failed.load(std::sync::atomic::Ordering::Acquire))
             );
             counter(
                 &mut text,

@@ -236,7 +236,22 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render(state.store.writer_stats()))
 }
 
-async fn healthz() -> HttpResponse {
+/// Liveness: 503 once storage has failed, because redb then refuses every write until the
+/// process reopens the database; a supervisor that sees it should restart keyward.
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let failed = state.store.writer_stats().is_some_and(|stats| {
+        stats
+            .storage_failed
+            .load(std::sync::atomic::Ordering::Acquire)
+    });
+    if failed {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("application/json")
+            .body(
+                r#"{"status":"storage_failed","detail":"writes fail until keyward is restarted"}"#,
+            );
+    }
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .content_type("application/json")

@@ -5,7 +5,7 @@
 //! the batch.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
@@ -36,8 +36,14 @@ pub struct WriterStats {
     pub batches: AtomicU64,
     pub jobs: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// Jobs answered with an error because their batch could not be committed.
+    pub failed_jobs: AtomicU64,
     pub job_nanos: AtomicU64,
     pub commit_nanos: AtomicU64,
+    /// The last batch failed on storage (a commit, or beginning a transaction). redb
+    /// refuses every write after an I/O error until the database is reopened, so this
+    /// stays set until a restart: `/healthz` reports it.
+    pub storage_failed: AtomicBool,
 }
 
 impl Writer {
@@ -123,6 +129,11 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>, stats:
         Ok(transaction) => transaction,
         Err(error) => {
             tracing::error!(%error, "cannot begin a write transaction");
+            stats.storage_failed.store(true, Ordering::Release);
+            stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            stats
+                .failed_jobs
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             let error = StoreError::unavailable(error);
             for job in batch {
                 job(None)(Err(error.clone()));
@@ -159,16 +170,26 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>, stats:
             let _ = transaction.abort();
             Err(error)
         }
-        None => transaction.commit().map_err(|error| {
-            tracing::error!(%error, "commit failed");
-            StoreError::unavailable(error)
-        }),
+        None => match transaction.commit() {
+            Ok(()) => {
+                stats.storage_failed.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "commit failed");
+                stats.storage_failed.store(true, Ordering::Release);
+                Err(StoreError::unavailable(error))
+            }
+        },
     };
     stats
         .commit_nanos
         .fetch_add(jobs_done.elapsed().as_nanos() as u64, Ordering::Relaxed);
     if result.is_err() {
         stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .failed_jobs
+            .fetch_add(completions.len() as u64, Ordering::Relaxed);
     }
     for completion in completions {
         completion(result.clone());
@@ -341,6 +362,7 @@ mod tests {
             .submit(|tx| tx.insert(CLIENTS, b"before", b"1"))
             .await
             .unwrap();
+        assert!(!writer.stats.storage_failed.load(Ordering::Acquire));
 
         fail_sync.store(true, Ordering::SeqCst);
         let jobs: Vec<_> = (0..64u8)
@@ -362,6 +384,8 @@ mod tests {
         }
         assert!(writer.stats.failed_batches.load(Ordering::Relaxed) >= 1);
         assert_eq!(writer.stats.jobs.load(Ordering::Relaxed), 65);
+        assert_eq!(writer.stats.failed_jobs.load(Ordering::Relaxed), 64);
+        assert!(writer.stats.storage_failed.load(Ordering::Acquire));
 
         // Nothing of the failed batches is visible; what was committed before still is.
         let read = database.begin_read().unwrap();

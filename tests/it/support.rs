@@ -172,19 +172,55 @@ impl TestServer {
 
     /// Starts a server; `Err` carries its stderr if it exited instead of listening.
     pub fn try_start(data: &DataDir, extra: &[&str]) -> Result<TestServer, String> {
-        let stderr_path = data.root().join(format!(
-            "server-{}.log",
-            std::process::id() as u128 + nanos()
-        ));
-        let mut child = data
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+        let stderr_path = log_path(data);
+        let mut command = data.command(&["serve", "--listen", "127.0.0.1:0"]);
+        command
             .args(extra)
             .env("KEYWARD_LOG", "info")
+            .stderr(std::fs::File::create(&stderr_path).expect("log file"));
+        Self::launch(command, stderr_path)
+    }
+
+    /// A server that may not write any file past `bytes` (RLIMIT_FSIZE, set by util-linux
+    /// `prlimit`), with SIGXFSZ ignored so an oversized write fails with EFBIG instead of
+    /// killing it: a disk filling up under a running server. Its log reaches the file
+    /// through a pipe, which the limit does not cover.
+    pub fn start_with_file_size_limit(data: &DataDir, extra: &[&str], bytes: u64) -> TestServer {
+        assert!(
+            Command::new("prlimit").arg("--version").output().is_ok(),
+            "prlimit is missing: run `apt-get install util-linux` (as .ci/run does)"
+        );
+        let stderr_path = log_path(data);
+        let mut inner = data.command(&["serve", "--listen", "127.0.0.1:0"]);
+        inner.args(extra).env("KEYWARD_LOG", "info");
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"trap '' XFSZ; exec prlimit --fsize="$0" -- "$@""#)
+            .arg(bytes.to_string())
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        command.stderr(Stdio::piped());
+        Self::launch(command, stderr_path)
+            .unwrap_or_else(|stderr| panic!("server did not start: {stderr}"))
+    }
+
+    fn launch(mut command: Command, stderr_path: PathBuf) -> Result<TestServer, String> {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).expect("log file"))
             .spawn()
             .expect("keyward serve runs");
+        if let Some(mut stderr) = child.stderr.take() {
+            let mut log = std::fs::File::create(&stderr_path).expect("log file");
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut log));
+        }
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -251,6 +287,13 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn log_path(data: &DataDir) -> PathBuf {
+    data.root().join(format!(
+        "server-{}.log",
+        std::process::id() as u128 + nanos()
+    ))
 }
 
 fn nanos() -> u128 {
