@@ -54,7 +54,7 @@ async fn authorize(
         },
         Err(error) => return refuse(state, error),
     };
-    let authorization = match authorize::validate(&params, client.as_ref()) {
+    let authorization = match authorize::validate(&params, client.as_deref()) {
         Ok(authorization) => authorization,
         Err(error) => return refuse(state, error),
     };

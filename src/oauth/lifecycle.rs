@@ -5,25 +5,50 @@ use super::params::Params;
 use super::token::TokenService;
 use super::tokens::{AccessClaims, OpaqueToken};
 use super::OAuthError;
-use crate::model::{Scope, UnixTime};
+use crate::model::{ClientId, Scope, UnixTime, UserId};
 
-/// What introspection reports about an active token (RFC 7662 §2.2).
+/// What introspection reports about an active token (RFC 7662 §2.2). Values are written
+/// through `Display` straight into the response, without a string apiece.
 #[derive(Debug, serde::Serialize)]
-pub struct Introspection {
+pub struct Introspection<'a> {
     pub active: bool,
-    pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    #[serde(serialize_with = "display")]
+    pub scope: Scope,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_some"
+    )]
+    pub client_id: Option<ClientId>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_some"
+    )]
+    pub sub: Option<UserId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     pub exp: UnixTime,
     pub iat: UnixTime,
-    pub iss: String,
+    pub iss: &'a str,
     /// RFC 7662 §2.2: the access token's type; absent for a refresh token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+}
+
+fn display<S: serde::Serializer>(
+    value: &impl std::fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+fn display_some<S: serde::Serializer>(
+    value: &Option<impl std::fmt::Display>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl TokenService {
@@ -32,7 +57,7 @@ impl TokenService {
         &self,
         authorization: Option<&str>,
         params: &Params,
-    ) -> Result<crate::model::Client, AuthError> {
+    ) -> Result<std::sync::Arc<crate::model::Client>, AuthError> {
         let basic = authorization.is_some();
         params
             .reject_duplicates()
@@ -67,23 +92,23 @@ impl TokenService {
     }
 
     /// RFC 7662: `None` means `{"active": false}`, whatever the reason.
-    pub fn introspect(
+    pub fn introspect<'a>(
         &self,
         token: &str,
-        issuer: &str,
+        issuer: &'a str,
         now: UnixTime,
-    ) -> Result<Option<Introspection>, OAuthError> {
+    ) -> Result<Option<Introspection<'a>>, OAuthError> {
         if let Some(active) = self.verify_access(token, now)? {
             let claims = active.claims;
             return Ok(Some(Introspection {
                 active: true,
-                scope: claims.scope.to_string(),
-                client_id: claims.client_id.map(|id| id.to_string()),
-                sub: claims.user_id.map(|id| id.to_string()),
+                scope: claims.scope,
+                client_id: claims.client_id,
+                sub: claims.user_id,
                 username: active.user.map(|user| user.username.as_str().to_owned()),
                 exp: claims.expires_at,
                 iat: claims.issued_at,
-                iss: issuer.to_owned(),
+                iss: issuer,
                 token_type: Some("Bearer"),
             }));
         }
@@ -104,13 +129,13 @@ impl TokenService {
         };
         Ok(Some(Introspection {
             active: true,
-            scope: grant.scope.to_string(),
-            client_id: Some(grant.client_id.to_string()),
-            sub: Some(user.id.to_string()),
+            scope: grant.scope,
+            client_id: Some(grant.client_id),
+            sub: Some(user.id),
             username: Some(user.username.as_str().to_owned()),
             exp: expires_at,
             iat: grant.created_at,
-            iss: issuer.to_owned(),
+            iss: issuer,
             token_type: None,
         }))
     }

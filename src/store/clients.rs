@@ -1,5 +1,7 @@
 //! Client records.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::codec::{seal, unseal};
@@ -67,7 +69,7 @@ impl Store {
 
     /// A client, from the in-memory cache when possible: every token request and every
     /// introspection looks its client up, and clients change rarely.
-    pub fn client(&self, id: ClientId) -> Result<Option<Client>, StoreError> {
+    pub fn client(&self, id: ClientId) -> Result<Option<Arc<Client>>, StoreError> {
         let cache = &self.inner.client_cache;
         if let Some(client) = cache.get(id) {
             return Ok(Some(client));
@@ -79,7 +81,7 @@ impl Store {
                 .get(CLIENTS, key)?
                 .map(|bytes| {
                     unseal(reader.sealer, CLIENTS, key, CLIENT_V1, &bytes)
-                        .map(|record| from_record(id, record))
+                        .map(|record| Arc::new(from_record(id, record)))
                 })
                 .transpose()
         })?;
@@ -171,13 +173,13 @@ pub(super) fn check_record(
 #[derive(Default)]
 pub(super) struct ClientCache {
     generation: std::sync::atomic::AtomicU64,
-    clients: std::sync::RwLock<std::collections::HashMap<ClientId, Client>>,
+    clients: std::sync::RwLock<std::collections::HashMap<ClientId, Arc<Client>>>,
 }
 
 const CLIENT_CACHE_LIMIT: usize = 10_000;
 
 impl ClientCache {
-    fn get(&self, id: ClientId) -> Option<Client> {
+    fn get(&self, id: ClientId) -> Option<Arc<Client>> {
         self.clients
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -196,7 +198,7 @@ impl ClientCache {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn put(&self, read_at: u64, client: Client) {
+    fn put(&self, read_at: u64, client: Arc<Client>) {
         let mut clients = self
             .clients
             .write()

@@ -92,6 +92,15 @@ impl Store {
         });
         let _ = std::fs::remove_file(&temporary);
         published?;
+        // The new name is a directory entry: a backup reported as done must still be there
+        // after a power cut.
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|error| write_error(&error))?;
         let bytes = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
         Ok(BackupReport {
             path: path.to_path_buf(),

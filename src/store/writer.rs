@@ -40,9 +40,10 @@ pub struct WriterStats {
     pub failed_jobs: AtomicU64,
     pub job_nanos: AtomicU64,
     pub commit_nanos: AtomicU64,
-    /// The last batch failed on storage (a commit, or beginning a transaction). redb
-    /// refuses every write after an I/O error until the database is reopened, so this
-    /// stays set until a restart: `/healthz` reports it.
+    /// The last batch failed on storage (a commit, or beginning a transaction); cleared by
+    /// a commit that succeeds. After an I/O error redb refuses every write until the
+    /// database is reopened, so in practice it stays set until a restart. `/healthz`
+    /// reports it.
     pub storage_failed: AtomicBool,
 }
 
