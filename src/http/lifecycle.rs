@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms;
-use super::token::{error_json, json};
+use super::token::{error_json, json, json_bytes};
 use super::AppState;
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
@@ -73,10 +73,10 @@ pub async fn introspect(
         Err(error) => return error_json(&error, basic),
     };
     match state.tokens.introspect(token, &state.issuer, clock::now()) {
-        Ok(Some(active)) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .content_type("application/json")
-            .body(serde_json::to_vec(&active).expect("introspection serializes")),
+        Ok(Some(active)) => json_bytes(
+            StatusCode::OK,
+            serde_json::to_vec(&active).expect("introspection serializes"),
+        ),
         Ok(None) => json(StatusCode::OK, &serde_json::json!({ "active": false })),
         Err(error) => error_json(&error, basic),
     }

@@ -245,17 +245,13 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             .load(std::sync::atomic::Ordering::Acquire)
     });
     if failed {
-        return HttpResponse::ServiceUnavailable()
-            .insert_header(("Cache-Control", "no-store"))
-            .content_type("application/json")
-            .body(
-                r#"{"status":"storage_failed","detail":"writes fail until keyward is restarted"}"#,
-            );
+        return token::json_bytes(
+            StatusCode::SERVICE_UNAVAILABLE,
+            br#"{"status":"storage_failed","detail":"writes fail until keyward is restarted"}"#
+                .to_vec(),
+        );
     }
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .content_type("application/json")
-        .body(r#"{"status":"ok"}"#)
+    token::json_bytes(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
 }
 
 async fn stylesheet() -> HttpResponse {
