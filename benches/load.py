@@ -305,16 +305,15 @@ def main():
         c, d = args.connections, args.duration
         print(f"keyward load benchmark: {c} connections, {d}s per figure, wrk -t2, loopback")
 
+        # The baseline is measured before and after the two CPU-only figures, and the higher
+        # rate is used: on a shared machine one reading can land in a slow or a fast moment,
+        # and taking the higher one can only make the ratios look worse, never better.
         health = wrk(port, "/healthz", c, d, MARKER='"ok"')
         check(health, "healthz")
-        base = health["rate"]
-        line("GET /healthz (baseline)", base, "req/s", extra=f"  p99 {health['p99_ms']:.2f} ms")
 
         cc = wrk(port, "/oauth2/token", c, d, AUTH=basic,
                  BODY="grant_type=client_credentials", MARKER='"access_token"')
         check(cc, "client_credentials")
-        line("client_credentials (Basic)", cc["rate"], "req/s", base,
-             f"  p99 {cc['p99_ms']:.2f} ms")
 
         token = json.loads(Http(port).request(
             "POST", "/oauth2/token", "grant_type=client_credentials",
@@ -322,6 +321,15 @@ def main():
         intro = wrk(port, "/oauth2/introspect", c, d, AUTH=basic,
                     BODY="token=" + token, MARKER='"active":true')
         check(intro, "introspection")
+
+        health_after = wrk(port, "/healthz", c, d, MARKER='"ok"')
+        check(health_after, "healthz (again)")
+        base = max(health["rate"], health_after["rate"])
+        line("GET /healthz (baseline: the higher of two)", base, "req/s",
+             extra=f"  ({health['rate']:,.0f} before, {health_after['rate']:,.0f} after;"
+                   f" p99 {max(health['p99_ms'], health_after['p99_ms']):.2f} ms)")
+        line("client_credentials (Basic)", cc["rate"], "req/s", base,
+             f"  p99 {cc['p99_ms']:.2f} ms")
         line("introspection (active token)", intro["rate"], "req/s", base,
              f"  p99 {intro['p99_ms']:.2f} ms")
 
