@@ -311,7 +311,9 @@ impl TokenService {
                 user_id: Some(grant.user_id),
                 scope,
                 issued_at: now,
-                expires_at: u64::MAX,
+                // Never past its grant, which the sweeper deletes then: with an access
+                // lifetime longer than the refresh lifetime, `expires_in` stays true.
+                expires_at: grant.expires_at,
                 token_id: Id::generate(crate::clock::now_millis()),
             },
             refresh,

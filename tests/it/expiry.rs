@@ -457,3 +457,34 @@ fn issue_4_a_rotated_refresh_token_replayed_after_its_own_expiry_still_ends_its_
         reply.body
     );
 }
+
+#[test]
+fn issue_4_an_access_token_never_outlives_its_grant_when_access_lives_longer_than_refresh() {
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    let web = register_client(&data, "Web", &[REDIRECT], &["--scope", "openid"]);
+    let server = TestServer::start(
+        &data,
+        &["--access-token-ttl", "4s", "--refresh-token-ttl", "2s"],
+    );
+    let browser = signed_in(&server, "alice");
+
+    // Redeemed at t: the grant lives to t + 4, as long as its first access token.
+    let issued = at_start_of_a_second();
+    let (code, verifier) = code_for(&server, &browser, &web);
+    let first = redeem(&server, &web, &code, &verifier).ok();
+    still_within(issued, "the redemption");
+    assert_eq!(first["expires_in"], 4, "{first}");
+
+    // Rotated at t + 1: the new refresh token ends at t + 3, so the grant still ends at
+    // t + 4, and the new access token may not claim t + 5.
+    let rotated_at = at_start_of_a_second();
+    let rotated = refresh_as(&server, &web, &text_of(&first, "refresh_token")).ok();
+    still_within(rotated_at, "the rotation");
+    let expires_in = rotated["expires_in"].as_u64().expect("expires_in");
+    assert_eq!(
+        rotated_at + expires_in,
+        issued + 4,
+        "the access token outlives its grant: {rotated}"
+    );
+}
