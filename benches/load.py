@@ -88,8 +88,10 @@ function request()
   end
 end
 
+-- Well-formed means a JSON object (starts with '{', ends with '}') holding the marker.
 function response(status, headers, body)
-  if status == 200 and (marker == nil or string.find(body, marker, 1, true)) then
+  if status == 200 and string.byte(body, 1) == 123 and string.byte(body, -1) == 125
+     and (marker == nil or string.find(body, marker, 1, true)) then
     good = good + 1
   else
     bad = bad + 1
