@@ -281,7 +281,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         .build()
         .map_err(|error| Failure::new(format!("cannot start the runtime: {error}")))?;
     let output = runtime.block_on(run_admin(&options, request))?;
-    print_output(&output, cli.json);
+    print_output(&output, cli.json)?;
     if let AdminOutput::Check(view) = &output {
         if !view.ok {
             return Err(Failure::new(format!(
@@ -293,11 +293,27 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_output(output: &AdminOutput, json: bool) {
-    if json {
-        println!("{}", output.json());
+/// A line for whoever reads stdout; a closed or full stdout loses it and nothing else.
+fn announce(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+}
+
+/// Writes the answer to stdout. `println!` would panic when the reader has gone (`| head`);
+/// the operation is done by then, so a closed pipe ends quietly and anything else is an error.
+fn print_output(output: &AdminOutput, json: bool) -> Result<(), Failure> {
+    use std::io::Write;
+    let text = if json {
+        output.json().to_string()
     } else {
-        println!("{}", output.human());
+        output.human()
+    };
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(Failure::new(format!("cannot write the output: {error}"))),
     }
 }
 
@@ -461,7 +477,8 @@ fn serve(options: OpenOptions, config: ServeConfig) -> Result<(), Failure> {
             app::shutdown_signal(),
             |bound| {
                 // Scripts and tests read this line to learn the port when --listen used port 0.
-                println!("keyward listening on http://{bound}");
+                // Nobody reading it is no reason to stop serving.
+                announce(&format!("keyward listening on http://{bound}"));
             },
         ))
         .map_err(|error| Failure::new(error.to_string()))
@@ -489,7 +506,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {
-            println!("{}", setup.banner(bound));
+            announce(&setup.banner(bound));
         })
         .await
         .map_err(|error| Failure::new(error.to_string()))

@@ -949,3 +949,48 @@ fn check_reports_a_tampered_record_and_exits_non_zero() {
     assert!(run.stdout.contains("problem: users"), "{}", run.stdout);
     assert!(run.stderr.contains("1 problem"), "{}", run.stderr);
 }
+
+#[test]
+fn cli_output_to_a_closed_pipe_ends_quietly_and_to_a_full_disk_is_one_error_line() {
+    let data = DataDir::new();
+    data.run(&[
+        "client",
+        "create",
+        "--name",
+        "Piped",
+        "--redirect-uri",
+        "https://piped.example/cb",
+    ])
+    .ok();
+
+    // `keyward client list | head -0`: the reader is gone before keyward writes.
+    let mut child = data
+        .command(&["client", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("keyward runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("keyward ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // /dev/full refuses every write, as a full disk would.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists");
+    let output = data
+        .command(&["client", "list", "--json"])
+        .stdout(full)
+        .output()
+        .expect("keyward runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write the output"),
+        "{stderr}"
+    );
+}
