@@ -293,24 +293,28 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A line for whoever reads stdout; a closed or full stdout loses it and nothing else.
-fn announce(text: &str) {
+/// One line to stdout. Unlike `println!`, a reader that has gone (`| head`) or a full disk
+/// is an error to handle, not a panic.
+fn write_line(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    writeln!(stdout, "{text}").and_then(|()| stdout.flush())
 }
 
-/// Writes the answer to stdout. `println!` would panic when the reader has gone (`| head`);
-/// the operation is done by then, so a closed pipe ends quietly and anything else is an error.
+/// A line for whoever reads stdout; a closed or full stdout loses it and nothing else.
+fn announce(text: &str) {
+    let _ = write_line(text);
+}
+
+/// Writes the answer to stdout. The operation is done by then, so a closed pipe ends
+/// quietly and anything else is an error.
 fn print_output(output: &AdminOutput, json: bool) -> Result<(), Failure> {
-    use std::io::Write;
     let text = if json {
         output.json().to_string()
     } else {
         output.human()
     };
-    let mut stdout = std::io::stdout().lock();
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+    match write_line(&text) {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(error) => Err(Failure::new(format!("cannot write the output: {error}"))),

@@ -71,7 +71,7 @@ impl Metrics {
             let _ = writeln!(
                 text,
                 "# HELP keyward_storage_failed 1 while writes fail on storage; cleared by a restart.\n# TYPE keyward_storage_failed gauge\nkeyward_storage_failed {}",
-                u8::from(writer.storage_failed.load(std::sync::atomic::Ordering::Acquire))
+                u8::from(writer.storage_has_failed())
             );
             counter(
                 &mut text,

@@ -22,7 +22,7 @@ use crate::model::Password;
 use crate::oauth::apikeys::UsageLog;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
-use crate::store::Store;
+use crate::store::{Store, WriterStats};
 use crate::throttle::Throttle;
 use crate::ui::{ErrorView, Pages};
 use cookies::CookieSettings;
@@ -239,11 +239,10 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// Liveness: 503 once storage has failed, because redb then refuses every write until the
 /// process reopens the database; a supervisor that sees it should restart keyward.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let failed = state.store.writer_stats().is_some_and(|stats| {
-        stats
-            .storage_failed
-            .load(std::sync::atomic::Ordering::Acquire)
-    });
+    let failed = state
+        .store
+        .writer_stats()
+        .is_some_and(WriterStats::storage_has_failed);
     if failed {
         return token::json_bytes(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -373,7 +373,7 @@ impl TokenService {
             return Ok(None);
         }
         if let Some(client_id) = claims.client_id {
-            if !self.store.client_exists(client_id)? {
+            if self.store.client(client_id)?.is_none() {
                 return Ok(None);
             }
         }

@@ -91,14 +91,6 @@ impl Store {
         Ok(client)
     }
 
-    /// Whether a client exists; answered from the cache without copying the record.
-    pub fn client_exists(&self, id: ClientId) -> Result<bool, StoreError> {
-        if self.inner.client_cache.contains(id) {
-            return Ok(true);
-        }
-        Ok(self.client(id)?.is_some())
-    }
-
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
         self.read(|reader| {
             reader
@@ -185,13 +177,6 @@ impl ClientCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&id)
             .cloned()
-    }
-
-    fn contains(&self, id: ClientId) -> bool {
-        self.clients
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains_key(&id)
     }
 
     fn generation(&self) -> u64 {

@@ -521,13 +521,6 @@ impl Store {
         inserted.map(|_| ())
     }
 
-    pub fn access_token_revoked(&self, token_id: Id) -> Result<bool, StoreError> {
-        if !self.access_revocations_possible() {
-            return Ok(false);
-        }
-        self.read(|reader| access_revoked(reader, token_id))
-    }
-
     /// The live state of a refresh token, for introspection: its grant, if the token is
     /// current (not rotated, not expired) and the grant still stands.
     pub fn refresh_token_grant(

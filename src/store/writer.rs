@@ -47,6 +47,12 @@ pub struct WriterStats {
     pub storage_failed: AtomicBool,
 }
 
+impl WriterStats {
+    pub fn storage_has_failed(&self) -> bool {
+        self.storage_failed.load(Ordering::Acquire)
+    }
+}
+
 impl Writer {
     pub(super) fn start(database: Arc<redb::Database>, sealer: Arc<Sealer>) -> Writer {
         let (queue, jobs) = mpsc::channel::<Job>();
