@@ -717,7 +717,7 @@ fn issue_2_unusable_data_directories_are_reported() {
     let before = locked.snapshot();
     let as_nobody = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_keyward"))
+        .arg(crate::support::keyward_binary())
         .arg("--data-dir")
         .arg(&locked.path)
         .args(["user", "list"])

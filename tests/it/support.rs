@@ -6,8 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary under test. `KEYWARD_TEST_BIN` points the suite at another build, e.g. an
+/// older release, to show that a regression test fails without its fix.
+pub fn keyward_binary() -> PathBuf {
+    std::env::var_os("KEYWARD_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keyward")))
+}
+
 pub fn keyward() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    let mut command = Command::new(keyward_binary());
     command
         .env_remove("KEYWARD_DATA_DIR")
         .env_remove("KEYWARD_MASTER_KEY_FILE")
