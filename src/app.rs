@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ServerInfoView};
 use crate::config::{DemoClient, ServeConfig};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, StateConfig};
 use crate::metrics::Metrics;
 use crate::model::random_secret;
 use crate::oauth::apikeys::UsageLog;
@@ -93,10 +93,13 @@ pub async fn serve_with(
     let state = web::Data::new(
         AppState::new(
             store.clone(),
-            issuer.clone(),
-            config.lifetimes.clone(),
-            &config.product_name,
-            config.demo.clone(),
+            StateConfig {
+                issuer: issuer.clone(),
+                lifetimes: config.lifetimes.clone(),
+                product_name: config.product_name.clone(),
+                trusted_proxies: config.trusted_proxies.clone(),
+                demo: config.demo.clone(),
+            },
             metrics.clone(),
             usage.clone(),
         )

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{self, socket, AdminOutput, AdminRequest};
 use crate::app;
-use crate::config::{parse_duration, parse_issuer, Lifetimes, ServeConfig};
+use crate::config::{parse_duration, parse_issuer, parse_trusted_proxy, Lifetimes, ServeConfig};
 use crate::store::{KeyLocation, OpenError, OpenOptions, Store};
 
 #[derive(Parser)]
@@ -67,6 +67,9 @@ enum Command {
     },
     /// Check that every record opens under the master key and decodes.
     Check,
+    /// Upgrade the database to this keyward's schema (`serve` does this too, at start).
+    /// A snapshot of the database as it was is written beside it first.
+    Migrate,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +138,11 @@ struct ServeArgs {
     /// The name shown on the sign-in and consent pages.
     #[arg(long, default_value = "keyward")]
     product_name: String,
+    /// A reverse proxy in front of keyward (an address or a CIDR range; repeatable). Only
+    /// from these peers are X-Forwarded-For, Forwarded and X-Forwarded-Proto believed, for
+    /// the client address that sign-in throttling and logs use.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_trusted_proxy)]
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Subcommand)]
@@ -185,11 +193,14 @@ enum UserCommand {
     Delete {
         username: String,
     },
+    /// Set a user's password (from standard input); signs the user out everywhere.
     SetPassword {
         username: String,
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// End every session of a user: they must sign in again on every browser.
+    SignOut { username: String },
 }
 
 #[derive(Args)]
@@ -275,6 +286,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 .to_string(),
         },
         Command::Check => AdminRequest::Check,
+        Command::Migrate => return migrate(&options, cli.json),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -362,6 +374,7 @@ fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
             username,
             password: read_password(&password)?,
         },
+        UserCommand::SignOut { username } => AdminRequest::UserSignOut { username },
     })
 }
 
@@ -436,6 +449,18 @@ async fn run_direct(
     request: AdminRequest,
 ) -> Result<Result<AdminOutput, admin::AdminError>, DirectError> {
     let reader = Store::open_read_only(options).map_err(DirectError::Open)?;
+    // A database of an older schema is read as it is only to check or back it up; anything
+    // else waits for the migration, which keeps a snapshot first.
+    let inspects = matches!(request, AdminRequest::Check | AdminRequest::Backup { .. });
+    if reader.schema_version() < crate::store::SCHEMA_VERSION && !inspects {
+        let refusal = OpenError::NeedsMigration {
+            path: reader.path().to_path_buf(),
+            found: reader.schema_version(),
+            current: crate::store::SCHEMA_VERSION,
+        };
+        let _ = reader.close();
+        return Err(DirectError::Open(refusal));
+    }
     let plan = admin::prepare(&reader, request).await;
     reader.close().map_err(DirectError::Closing)?;
     let plan = match plan {
@@ -447,6 +472,64 @@ async fn run_direct(
     let answer = admin::apply(&store, plan).await;
     store.close().map_err(DirectError::Closing)?;
     Ok(answer)
+}
+
+/// `keyward migrate`: opens the database for writing, which runs any migration it needs.
+fn migrate(options: &OpenOptions, json: bool) -> Result<(), Failure> {
+    let path = options.data_dir.join("keyward.redb");
+    if !path.exists() {
+        return Err(Failure::new(format!(
+            "no keyward database at {}; nothing to migrate",
+            options.data_dir.display()
+        )));
+    }
+    let store = match Store::open(options) {
+        Ok(store) => store,
+        Err(OpenError::InUse(path)) => {
+            return Err(Failure::new(format!(
+                "database {} is in use by a running keyward server, which migrated it when it \
+                 started; nothing to do",
+                path.display()
+            )))
+        }
+        Err(error) => return Err(Failure::new(error.to_string())),
+    };
+    let report = store.migration().cloned();
+    store
+        .close()
+        .map_err(|error| Failure::new(error.to_string()))?;
+    let (text, value) = match report {
+        Some(report) => (
+            format!(
+                "migrated {} from schema {} to {}\nsnapshot of the database as it was: {}",
+                path.display(),
+                report.from,
+                report.to,
+                report.snapshot.display()
+            ),
+            serde_json::json!({
+                "migrated": true,
+                "from": report.from,
+                "to": report.to,
+                "snapshot": report.snapshot.display().to_string(),
+            }),
+        ),
+        None => (
+            format!(
+                "{} is already at schema {}; nothing to do",
+                path.display(),
+                crate::store::SCHEMA_VERSION
+            ),
+            serde_json::json!({ "migrated": false, "schema_version": crate::store::SCHEMA_VERSION }),
+        ),
+    };
+    let line = if json { value.to_string() } else { text };
+    match write_line(&line) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(format!("cannot write the output: {error}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
@@ -469,6 +552,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             .map_err(|invalid| Failure::new(invalid.0))?
             .as_str()
             .to_owned(),
+        trusted_proxies: args.trusted_proxies,
         demo: None,
     })
 }
@@ -507,6 +591,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             lifetimes: Lifetimes::default(),
             sweep_interval: Duration::from_secs(60),
             product_name: "keyward demo".to_owned(),
+            trusted_proxies: Vec::new(),
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

@@ -54,6 +54,23 @@ pub fn parse_issuer(text: &str) -> Result<String, String> {
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
+/// A `--trusted-proxy` range: `10.0.0.0/8`, `::1/128`, or a bare address (one host).
+pub fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(range) = text.parse::<ipnet::IpNet>() {
+        // `10.1.2.3/8` names the range 10.0.0.0/8; say it the way it will be read.
+        return Ok(range.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| {
+            format!(
+                "trusted proxy '{}' is not an address or a range (e.g. 127.0.0.1, 10.0.0.0/8, ::1/128)",
+                crate::model::truncate_for_message(text)
+            )
+        })
+}
+
 /// Lifetimes of what the server issues.
 #[derive(Debug, Clone)]
 pub struct Lifetimes {
@@ -81,6 +98,8 @@ pub struct ServeConfig {
     pub sweep_interval: Duration,
     /// Shown on the sign-in and consent pages.
     pub product_name: String,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }
@@ -126,5 +145,17 @@ mod tests {
         assert!(parse_issuer("https://auth.example.com/?a=b").is_err());
         assert!(parse_issuer("ftp://auth.example.com").is_err());
         assert!(parse_issuer("auth.example.com").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        let parsed = |text: &str| parse_trusted_proxy(text).map(|range| range.to_string());
+        assert_eq!(parsed("127.0.0.1").as_deref(), Ok("127.0.0.1/32"));
+        assert_eq!(parsed("10.1.2.3/8").as_deref(), Ok("10.0.0.0/8"));
+        assert_eq!(parsed("::1").as_deref(), Ok("::1/128"));
+        assert_eq!(parsed("fd00::/8").as_deref(), Ok("fd00::/8"));
+        for bad in ["", "10.0.0.0/33", "proxy.example", "10.0.0.0/", "1.2.3.4/8/8"] {
+            assert!(parse_trusted_proxy(bad).is_err(), "{bad} should be refused");
+        }
     }
 }

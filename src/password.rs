@@ -2,8 +2,11 @@
 //!
 //! argon2 is deliberately slow and memory-hungry; run unbounded, a burst of sign-ins would
 //! queue hundreds of hashes on a 1-vCPU box. A semaphore sized to the core count keeps at
-//! most that many in flight; the rest wait their turn.
+//! most that many in flight; the rest wait their turn. The queue of sign-in verifications
+//! is bounded too: past `MAX_QUEUED_PER_CORE` per core a verification is refused at once
+//! (`Busy`), so a flood sheds load instead of growing memory and latency without end.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -12,12 +15,44 @@ use tokio::sync::Semaphore;
 
 use crate::model::Password;
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+}
+
 fn pool() -> &'static Semaphore {
     static POOL: OnceLock<Semaphore> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        Semaphore::new(cores)
-    })
+    POOL.get_or_init(|| Semaphore::new(cores()))
+}
+
+/// Verifications waiting or running, per core, before further ones are refused. At about
+/// 40 ms per argon2id verification, eight per core is a third of a second of queue.
+const MAX_QUEUED_PER_CORE: usize = 8;
+
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// The password hash queue is full: nothing was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// A place in the bounded verification queue, given back when dropped.
+struct QueuePlace;
+
+impl QueuePlace {
+    fn take() -> Result<QueuePlace, Busy> {
+        let limit = cores() * MAX_QUEUED_PER_CORE;
+        QUEUED
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued < limit).then_some(queued + 1)
+            })
+            .map(|_| QueuePlace)
+            .map_err(|_| Busy)
+    }
+}
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        QUEUED.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +79,16 @@ pub async fn hash(password: Password) -> Result<String, HashError> {
 }
 
 /// Checks a password against a stored PHC string. A malformed stored hash never verifies.
-pub async fn verify(stored_hash: String, password: String) -> bool {
-    on_pool(move || {
+/// `Busy` when the queue in front of the hash is full.
+pub async fn verify(stored_hash: String, password: String) -> Result<bool, Busy> {
+    let _place = QueuePlace::take()?;
+    let verified = on_pool(move || {
         PasswordHash::new(&stored_hash).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
         })
     })
-    .await
+    .await;
+    Ok(verified)
 }

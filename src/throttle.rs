@@ -1,8 +1,10 @@
-//! Throttling of failed sign-ins, per account and per address, in bounded memory.
+//! Throttling of sign-in attempts, per key (account, address, device), in bounded memory.
 //!
-//! A fixed window per key: after `limit` failures within `window` seconds, further attempts
-//! on that key are refused until the window ends. The map never holds more than
-//! `max_keys` entries, so an attacker cycling usernames cannot grow it without bound.
+//! A fixed window per key. An attempt *reserves* a slot before the password is verified, so
+//! that however many guesses arrive at once, no more than `limit` of them per window are ever
+//! checked: a reservation that ends in failure stays counted, one that ends in success is
+//! given back. The map never holds more than `max_keys` entries, so an attacker cycling
+//! usernames cannot grow it without bound.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,7 +15,20 @@ pub struct Throttle {
     limit: u32,
     window: u64,
     max_keys: usize,
-    failures: Mutex<HashMap<String, (UnixTime, u32)>>,
+    attempts: Mutex<HashMap<String, Window>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    started: UnixTime,
+    /// Failures so far plus attempts still being verified.
+    count: u32,
+}
+
+/// The key has used up its attempts: try again after `retry_after` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocked {
+    pub retry_after: u64,
 }
 
 impl Throttle {
@@ -22,48 +37,71 @@ impl Throttle {
             limit,
             window: window_seconds,
             max_keys,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (UnixTime, u32)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
         // A panic elsewhere while holding the lock leaves plain counters behind; they are
         // still usable.
-        self.failures
+        self.attempts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether `key` has used up its failures in the current window.
-    pub fn blocked(&self, key: &str, now: UnixTime) -> bool {
-        self.lock()
-            .get(key)
-            .is_some_and(|(started, count)| now < started + self.window && *count >= self.limit)
-    }
-
-    pub fn record_failure(&self, key: &str, now: UnixTime) {
-        let mut failures = self.lock();
-        if failures.len() >= self.max_keys && !failures.contains_key(key) {
+    /// Counts one attempt for `key`, or refuses it when the window's attempts are used up.
+    /// The check and the count are one step under the lock: concurrent attempts cannot all
+    /// see "one left" and all go ahead.
+    pub fn reserve(&self, key: &str, now: UnixTime) -> Result<(), Blocked> {
+        let mut attempts = self.lock();
+        if let Some(window) = attempts.get_mut(key) {
+            if now >= window.started + self.window {
+                *window = Window {
+                    started: now,
+                    count: 0,
+                };
+            }
+            if window.count >= self.limit {
+                return Err(Blocked {
+                    retry_after: (window.started + self.window).saturating_sub(now).max(1),
+                });
+            }
+            window.count += 1;
+            return Ok(());
+        }
+        if attempts.len() >= self.max_keys {
             let window = self.window;
-            failures.retain(|_, (started, _)| now < *started + window);
-            if failures.len() >= self.max_keys {
+            attempts.retain(|_, kept| now < kept.started + window);
+            if attempts.len() >= self.max_keys {
                 // Still full of live windows: forget the oldest to make room.
-                if let Some(oldest) = failures
+                if let Some(oldest) = attempts
                     .iter()
-                    .min_by_key(|(_, (started, _))| *started)
+                    .min_by_key(|(_, kept)| kept.started)
                     .map(|(key, _)| key.clone())
                 {
-                    failures.remove(&oldest);
+                    attempts.remove(&oldest);
                 }
             }
         }
-        let entry = failures.entry(key.to_owned()).or_insert((now, 0));
-        if now >= entry.0 + self.window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
+        attempts.insert(
+            key.to_owned(),
+            Window {
+                started: now,
+                count: 1,
+            },
+        );
+        Ok(())
     }
 
+    /// Gives back a reservation whose attempt was not a failure (it succeeded, or it was
+    /// never verified).
+    pub fn release(&self, key: &str) {
+        if let Some(window) = self.lock().get_mut(key) {
+            window.count = window.count.saturating_sub(1);
+        }
+    }
+
+    /// Forgets every failure of `key`: a correct password for an account ends its lockout.
     pub fn clear(&self, key: &str) {
         self.lock().remove(key);
     }
@@ -74,18 +112,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_limit_within_window_and_stays_bounded() {
-        let throttle = Throttle::new(3, 60, 2);
+    fn reservations_count_before_the_outcome_is_known() {
+        let throttle = Throttle::new(3, 60, 100);
+        // Three attempts in flight at once use the window up; a fourth is refused before
+        // any of the three has been verified.
         for _ in 0..3 {
-            assert!(!throttle.blocked("a", 100));
-            throttle.record_failure("a", 100);
+            assert_eq!(throttle.reserve("a", 100), Ok(()));
         }
-        assert!(throttle.blocked("a", 159));
-        assert!(!throttle.blocked("a", 160));
-        throttle.record_failure("b", 100);
-        throttle.record_failure("c", 100);
+        assert_eq!(throttle.reserve("a", 100), Err(Blocked { retry_after: 60 }));
+        // One of them succeeds and gives its slot back; the others stay counted.
+        throttle.release("a");
+        assert_eq!(throttle.reserve("a", 130), Ok(()));
+        assert_eq!(throttle.reserve("a", 159), Err(Blocked { retry_after: 1 }));
+        // A new window starts fresh.
+        assert_eq!(throttle.reserve("a", 160), Ok(()));
+        throttle.clear("a");
+        for _ in 0..3 {
+            assert_eq!(throttle.reserve("a", 160), Ok(()));
+        }
+    }
+
+    #[test]
+    fn stays_bounded_under_many_keys() {
+        let throttle = Throttle::new(3, 60, 2);
+        for key in ["a", "b", "c", "d"] {
+            assert!(throttle.reserve(key, 100).is_ok());
+        }
         assert!(throttle.lock().len() <= 2);
-        throttle.clear("c");
-        assert!(!throttle.blocked("c", 100));
+        throttle.release("unknown");
     }
 }

@@ -56,6 +56,10 @@ pub enum AdminRequest {
         username: String,
         password: String,
     },
+    /// End every session of a user (they must sign in again).
+    UserSignOut {
+        username: String,
+    },
     ScopeSet {
         name: String,
         description: String,
@@ -136,6 +140,13 @@ pub struct UsersView {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SessionsEndedView {
+    pub user_id: String,
+    pub username: String,
+    pub sessions_ended: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct DeletedView {
     pub deleted: String,
 }
@@ -203,6 +214,12 @@ pub struct BackupView {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct CheckView {
     pub ok: bool,
+    /// The schema of the database file.
+    #[serde(default)]
+    pub schema_version: u32,
+    /// Snapshots a migration kept of the database as it was, in the data directory.
+    #[serde(default)]
+    pub migration_snapshots: Vec<String>,
     pub tables: std::collections::BTreeMap<String, u64>,
     pub problems: Vec<String>,
 }
@@ -224,6 +241,7 @@ pub enum AdminOutput {
     Clients(ClientsView),
     User(UserRef),
     Users(UsersView),
+    SessionsEnded(SessionsEndedView),
     Deleted(DeletedView),
     Scope(ScopeDescriptionView),
     Scopes(ScopesView),
@@ -291,6 +309,7 @@ pub enum WritePlan {
     CreateUser(User),
     DeleteUser(Username),
     SetPassword(Username, String),
+    EndSessions(UserId, Username),
     SetScope(ScopeToken, String),
     DeleteScope(ScopeToken),
     CreateApiKey(Box<ApiKey>, String),
@@ -397,6 +416,10 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             let hash = hash_password(password).await?;
             write(WritePlan::SetPassword(username, hash))
         }
+        AdminRequest::UserSignOut { username } => {
+            let user = existing_user(store, &username)?;
+            write(WritePlan::EndSessions(user.id, user.username))
+        }
         AdminRequest::ScopeSet { name, description } => {
             let scope = ScopeToken::parse(&name)?;
             let description = DisplayName::parse("scope description", &description)?;
@@ -492,6 +515,12 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             let report = store.check()?;
             Ok(Plan::Done(AdminOutput::Check(CheckView {
                 ok: report.problems.is_empty(),
+                schema_version: store.schema_version(),
+                migration_snapshots: report
+                    .migration_snapshots
+                    .iter()
+                    .map(|path| path.display().to_string())
+                    .collect(),
                 tables: report.tables.into_iter().collect(),
                 problems: report.problems,
             })))
@@ -627,6 +656,14 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
             }
             Ok(AdminOutput::Revoked(RevokedView {
                 revoked: id.to_string(),
+            }))
+        }
+        WritePlan::EndSessions(user_id, username) => {
+            let ended = store.end_user_sessions(user_id).await?;
+            Ok(AdminOutput::SessionsEnded(SessionsEndedView {
+                user_id: user_id.to_string(),
+                username: username.as_str().to_owned(),
+                sessions_ended: ended,
             }))
         }
         WritePlan::SetPassword(username, hash) => {
@@ -766,6 +803,7 @@ impl AdminOutput {
             AdminOutput::Clients(view) => serde_json::to_value(view),
             AdminOutput::User(view) => serde_json::to_value(view),
             AdminOutput::Users(view) => serde_json::to_value(view),
+            AdminOutput::SessionsEnded(view) => serde_json::to_value(view),
             AdminOutput::Deleted(view) => serde_json::to_value(view),
             AdminOutput::Scope(view) => serde_json::to_value(view),
             AdminOutput::Scopes(view) => serde_json::to_value(view),
@@ -817,6 +855,10 @@ impl AdminOutput {
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
+            AdminOutput::SessionsEnded(view) => format!(
+                "signed out {} everywhere ({} session(s) ended)",
+                view.username, view.sessions_ended
+            ),
             AdminOutput::Deleted(view) => format!("deleted {}", view.deleted),
             AdminOutput::Scope(view) => format!("{}: {}", view.scope, view.description),
             AdminOutput::Scopes(view) if view.scopes.is_empty() => {
@@ -877,6 +919,10 @@ impl AdminOutput {
                     .iter()
                     .map(|(table, rows)| format!("{table}: {rows} records"))
                     .collect();
+                lines.push(format!("schema version: {}", view.schema_version));
+                for snapshot in &view.migration_snapshots {
+                    lines.push(format!("pre-migration snapshot: {snapshot}"));
+                }
                 if view.ok {
                     lines.push("ok: every record opens and decodes".to_owned());
                 } else {

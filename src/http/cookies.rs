@@ -1,5 +1,6 @@
-//! The two cookies keyward sets: the session, and the CSRF secret that form tokens are
-//! derived from. Both HttpOnly and SameSite=Lax; Secure (and `__Host-` named) under an
+//! The cookies keyward sets: the session, the CSRF secret that form tokens are derived
+//! from, and the device cookie that remembers a browser which signed in before (see
+//! `oauth::signin`). All HttpOnly and SameSite=Lax; Secure (and `__Host-` named) under an
 //! https issuer.
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -36,6 +37,27 @@ impl CookieSettings {
 
     pub fn session_cookie(&self, value: String) -> Cookie<'static> {
         self.build("keyward_session", value)
+    }
+
+    /// Outlives the session and sign-out on purpose: it is what lets this browser past an
+    /// account lockout that someone else's guesses caused.
+    pub fn device_cookie(&self, value: String) -> Cookie<'static> {
+        let mut cookie = self.build("keyward_device", value);
+        cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
+            crate::oauth::signin::DEVICE_COOKIE_SECONDS as i64,
+        ));
+        cookie
+    }
+
+    /// The device cookie's value, if the browser sent one of a plausible size.
+    pub fn device_value(&self, request: &HttpRequest) -> Option<String> {
+        let cookie = request.cookie(&self.name("keyward_device"))?;
+        (cookie.value().len() <= 512).then(|| cookie.value().to_owned())
+    }
+
+    /// Whether the browser sent a CSRF cookie at all.
+    pub fn has_csrf_cookie(&self, request: &HttpRequest) -> bool {
+        request.cookie(&self.name("keyward_csrf")).is_some()
     }
 
     pub fn expired_session_cookie(&self) -> Cookie<'static> {

@@ -1,4 +1,6 @@
-//! Sign-in and sign-out pages.
+//! Sign-in and sign-out pages: parse the form, ask `oauth::signin`, render the outcome.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -7,22 +9,24 @@ use super::forms;
 use super::pages::{html, see_other};
 use super::AppState;
 use crate::clock;
-use crate::model::{random_secret, SecretHash, Username};
-use crate::password;
-use crate::store::Session;
-use crate::ui::LoginView;
+use crate::oauth::signin::{SignInAttempt, SignInOutcome};
+use crate::ui::{LoginView, SignOutView};
 
 const GENERIC_FAILURE: &str = "The username or password is incorrect.";
 const THROTTLED: &str = "Too many failed sign-in attempts. Wait a few minutes, then try again.";
+const BUSY: &str = "The server is busy checking other sign-ins. Please try again in a moment.";
+const EXPIRED_FORM: &str = "This form has expired. Please sign in again.";
 
 /// Where a successful sign-in may go: only our own authorization endpoint or account
-/// page, never an absolute URL, so the login form is no open redirector.
+/// page, never an absolute URL, so the login form is no open redirector. Only visible
+/// ASCII: anything else (NUL, VT, DEL, spaces, raw UTF-8) cannot be a `Location` header, and
+/// a query the browser sent us arrives percent-encoded anyway.
 pub fn safe_return_to(requested: Option<&str>) -> String {
     match requested {
         Some(path)
             if path.len() <= 8192
                 && (path.starts_with("/oauth2/authorize?") || path == "/account")
-                && !path.contains(['\\', '\r', '\n']) =>
+                && path.bytes().all(|byte| byte.is_ascii_graphic() && byte != b'\\') =>
         {
             path.to_owned()
         }
@@ -75,91 +79,97 @@ pub async fn submit(
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let return_to = safe_return_to(Some(field("return_to")));
-    let username_text = field("username");
-    if !state
-        .cookies
-        .csrf_valid(&request, params.get("csrf_token").ok().flatten())
-    {
-        return login_page(
-            &state,
-            &request,
-            StatusCode::FORBIDDEN,
-            &return_to,
-            username_text,
-            Some("This form has expired. Please sign in again."),
-        );
+    let username = field("username");
+    let page = |status, message: &str| {
+        login_page(&state, &request, status, &return_to, username, Some(message))
+    };
+    if !state.cookies.csrf_valid(&request, Some(field("csrf_token"))) {
+        return page(StatusCode::FORBIDDEN, &csrf_failure(&state, &request));
     }
-    let now = clock::now();
-    let address_key = format!(
-        "address:{}",
-        request
-            .peer_addr()
-            .map(|peer| peer.ip().to_string())
-            .unwrap_or_default()
+    let device_cookie = state.cookies.device_value(&request);
+    let attempt = SignInAttempt {
+        username,
+        password: field("password").to_owned(),
+        address: state.forwarding.client_address(&request),
+        device_cookie: device_cookie.as_deref(),
+        previous_session: state.cookies.session_hash(&request),
+    };
+    match state.signin.sign_in(attempt, clock::now()).await {
+        Ok(SignInOutcome::SignedIn {
+            session_cookie,
+            device_cookie,
+            ..
+        }) => see_other(&return_to)
+            .cookie(state.cookies.session_cookie(session_cookie))
+            .cookie(state.cookies.device_cookie(device_cookie))
+            .finish(),
+        Ok(SignInOutcome::Failed) => page(StatusCode::UNAUTHORIZED, GENERIC_FAILURE),
+        Ok(SignInOutcome::Throttled { retry_after }) => {
+            with_retry_after(page(StatusCode::TOO_MANY_REQUESTS, THROTTLED), retry_after)
+        }
+        Ok(SignInOutcome::Busy) => {
+            with_retry_after(page(StatusCode::SERVICE_UNAVAILABLE, BUSY), 1)
+        }
+        Err(_) => state.unavailable_page(),
+    }
+}
+
+fn with_retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(seconds),
     );
-    let account_key = format!("account:{}", username_text.to_ascii_lowercase());
-    if state.throttle.blocked(&account_key, now)
-        || state.address_throttle.blocked(&address_key, now)
-    {
-        return login_page(
-            &state,
-            &request,
-            StatusCode::TOO_MANY_REQUESTS,
-            &return_to,
-            username_text,
-            Some(THROTTLED),
+    response
+}
+
+/// Why a sign-in form failed its CSRF check, in words that help. Under an https issuer the
+/// CSRF cookie is `Secure`, and a browser never sends it back over plain http: then the
+/// form did not expire, the connection is wrong, and the operator hears about it once.
+fn csrf_failure(state: &AppState, request: &HttpRequest) -> String {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let over_plain_http = state.cookies.secure
+        && !state.cookies.has_csrf_cookie(request)
+        && state.forwarding.forwarded_scheme(request).as_deref() != Some("https");
+    if !over_plain_http {
+        return EXPIRED_FORM.to_owned();
+    }
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            issuer = %state.issuer,
+            "a sign-in arrived without its Secure cookie: the browser reached this https issuer \
+             over plain http; serve it over https (a TLS-terminating proxy, with \
+             --trusted-proxy and X-Forwarded-Proto)"
         );
     }
-    let user = match Username::parse(username_text) {
-        Ok(username) => match state.store.user_by_username(&username) {
-            Ok(user) => user,
+    format!(
+        "Signing in needs a secure connection, and this page was opened over plain http. \
+         Open {}/login (https) and sign in there.",
+        state.issuer
+    )
+}
+
+/// GET /logout: a sign-out button while a session exists (a GET must never end it: a link
+/// or an image on another site could), "signed out" once none does.
+pub async fn sign_out_page(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    let session = match state.cookies.session_hash(&request) {
+        Some(hash) => match state.store.session(&hash, clock::now()) {
+            Ok(session) => session,
             Err(_) => return state.unavailable_page(),
         },
-        Err(_) => None,
+        None => None,
     };
-    let password_text = field("password").to_owned();
-    // An unknown user costs the same argon2 verification as a known one, so neither the
-    // page nor its timing tells whether the account exists.
-    let (stored_hash, user) = match user {
-        Some(user) => (user.password_hash.clone(), Some(user)),
-        None => (state.dummy_password_hash.clone(), None),
-    };
-    let verified = password::verify(stored_hash, password_text).await && user.is_some();
-    let Some(user) = user.filter(|_| verified) else {
-        state.throttle.record_failure(&account_key, now);
-        state.address_throttle.record_failure(&address_key, now);
-        return login_page(
-            &state,
-            &request,
-            StatusCode::UNAUTHORIZED,
-            &return_to,
-            username_text,
-            Some(GENERIC_FAILURE),
-        );
-    };
-    state.throttle.clear(&account_key);
-    // A fresh session id at every sign-in: a session id planted before sign-in (session
-    // fixation) is never the one that becomes authenticated.
-    if let Some(old) = state.cookies.session_hash(&request) {
-        let _ = state.store.delete_session(old).await;
+    if session.is_none() {
+        return html(StatusCode::OK, state.pages.signed_out());
     }
-    let cookie_value = random_secret();
-    let session = Session {
-        user_id: user.id,
-        auth_time: now,
-        expires_at: now + state.session_ttl.as_secs(),
-    };
-    if state
-        .store
-        .insert_session(SecretHash::of(&cookie_value), session)
-        .await
-        .is_err()
-    {
-        return state.unavailable_page();
+    let (csrf_secret, new_cookie) = state.cookies.csrf_secret(&request);
+    let body = state.pages.sign_out(&SignOutView {
+        csrf_token: state.cookies.csrf_token(&csrf_secret),
+    });
+    let mut response = html(StatusCode::OK, body);
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
     }
-    see_other(&return_to)
-        .cookie(state.cookies.session_cookie(cookie_value))
-        .finish()
+    response
 }
 
 pub async fn logout(
@@ -186,8 +196,4 @@ pub async fn logout(
     see_other("/logout")
         .cookie(state.cookies.expired_session_cookie())
         .finish()
-}
-
-pub async fn signed_out(state: web::Data<AppState>) -> HttpResponse {
-    html(StatusCode::OK, state.pages.signed_out())
 }

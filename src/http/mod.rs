@@ -4,6 +4,7 @@ mod account;
 mod authorize;
 mod cookies;
 mod forms;
+mod forwarded;
 mod lifecycle;
 mod login;
 mod metadata;
@@ -18,14 +19,14 @@ use actix_web::{web, HttpResponse};
 
 use crate::config::{DemoClient, Lifetimes};
 use crate::metrics::Metrics;
-use crate::model::Password;
 use crate::oauth::apikeys::UsageLog;
+use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
 use crate::store::{Store, WriterStats};
-use crate::throttle::Throttle;
 use crate::ui::{ErrorView, Pages};
 use cookies::CookieSettings;
+use forwarded::Forwarding;
 
 /// Form and token bodies are small; anything larger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -43,30 +44,35 @@ pub struct AppState {
     tickets: SealedBox,
     flash: SealedBox,
     cookies: CookieSettings,
-    throttle: Throttle,
-    address_throttle: Throttle,
-    session_ttl: Duration,
-    dummy_password_hash: String,
+    signin: SignInService,
+    forwarding: Forwarding,
     demo: Option<DemoClient>,
     metrics: Arc<Metrics>,
+}
+
+/// What `AppState::new` is built from, besides the store.
+pub struct StateConfig {
+    pub issuer: String,
+    pub lifetimes: Lifetimes,
+    pub product_name: String,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub demo: Option<DemoClient>,
 }
 
 impl AppState {
     pub async fn new(
         store: Store,
-        issuer: String,
-        lifetimes: Lifetimes,
-        product_name: &str,
-        demo: Option<DemoClient>,
+        config: StateConfig,
         metrics: Arc<Metrics>,
         usage: Arc<UsageLog>,
     ) -> AppState {
-        // Verified against when a sign-in names no existing user, so that path costs the
-        // same argon2 work as a real one.
-        let dummy = Password::parse(&crate::model::random_secret()).expect("43 characters");
-        let dummy_password_hash = crate::password::hash(dummy)
-            .await
-            .expect("hashing a random password succeeds");
+        let StateConfig {
+            issuer,
+            lifetimes,
+            product_name,
+            trusted_proxies,
+            demo,
+        } = config;
         AppState {
             tokens: TokenService::new(store.clone(), lifetimes.clone(), usage),
             tickets: SealedBox::new(
@@ -78,11 +84,9 @@ impl AppState {
                 secure: issuer.starts_with("https://"),
                 csrf_key: store.derived_key("csrf v1"),
             },
-            pages: Pages::new(product_name),
-            throttle: Throttle::new(5, 15 * 60, 100_000),
-            address_throttle: Throttle::new(30, 15 * 60, 100_000),
-            session_ttl: SESSION_TTL,
-            dummy_password_hash,
+            pages: Pages::new(&product_name),
+            signin: SignInService::new(store.clone(), SESSION_TTL).await,
+            forwarding: Forwarding::new(trusted_proxies),
             demo,
             metrics,
             store,
@@ -159,7 +163,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account::show))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
-        .route("/logout", web::get().to(login::signed_out))
+        .route("/logout", web::get().to(login::sign_out_page))
         .route("/logout", web::post().to(login::logout))
         .route("/static/style.css", web::get().to(stylesheet))
         .route("/demo/callback", web::get().to(demo_callback));

@@ -9,6 +9,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod params;
 pub mod pkce;
+pub mod signin;
 pub mod token;
 pub mod tokens;
 

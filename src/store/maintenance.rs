@@ -22,6 +22,8 @@ pub struct BackupReport {
 pub struct CheckReport {
     pub tables: Vec<(String, u64)>,
     pub problems: Vec<String>,
+    /// Snapshots that migrations kept beside the database.
+    pub migration_snapshots: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,65 +50,8 @@ impl Store {
     /// copy is written beside its name and published with a link that never replaces an
     /// existing file, so a crash mid-backup leaves no half backup under the name.
     pub fn backup_to(&self, path: &Path) -> Result<BackupReport, BackupError> {
-        if path.exists() {
-            return Err(BackupError::Exists(path.to_path_buf()));
-        }
-        let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
-            path: path.to_path_buf(),
-            message: error.to_string(),
-        };
-        let temporary = path.with_extension(format!("partial-{}", std::process::id()));
         let snapshot = read_transaction(self)?;
-        let mut records = 0u64;
-        let copied = (|| -> Result<(), redb::Error> {
-            let target = redb::Database::create(&temporary)?;
-            // A backup holds what the database holds: the service user's alone.
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
-            }
-            let transaction = target.begin_write()?;
-            for table in tables::ALL {
-                let mut destination = transaction.open_table(table)?;
-                let source = match snapshot.open_table(table) {
-                    Ok(source) => source,
-                    Err(redb::TableError::TableDoesNotExist(_)) => continue,
-                    Err(error) => return Err(error.into()),
-                };
-                for row in source.iter()? {
-                    let (key, value) = row?;
-                    destination.insert(key.value(), value.value())?;
-                    records += 1;
-                }
-            }
-            transaction.commit()?;
-            target.close()?;
-            Ok(())
-        })();
-        let published = copied.map_err(|error| write_error(&error)).and_then(|()| {
-            std::fs::File::open(&temporary)
-                .and_then(|file| file.sync_all())
-                .and_then(|()| std::fs::hard_link(&temporary, path))
-                .map_err(|error| write_error(&error))
-        });
-        let _ = std::fs::remove_file(&temporary);
-        published?;
-        // The new name is a directory entry: a backup reported as done must still be there
-        // after a power cut.
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(directory)
-            .and_then(|directory| directory.sync_all())
-            .map_err(|error| write_error(&error))?;
-        let bytes = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
-        Ok(BackupReport {
-            path: path.to_path_buf(),
-            records,
-            bytes,
-        })
+        write_snapshot(&snapshot, self.inner.schema_version, path)
     }
 
     /// Reads every record of every table, opens the sealed ones and decodes them, and checks
@@ -115,7 +60,7 @@ impl Store {
         let snapshot = read_transaction(self)?;
         let sealer: &Sealer = &self.inner.sealer;
         let mut report = CheckReport::default();
-        for table in tables::ALL {
+        for table in tables::tables_at(self.inner.schema_version) {
             let source = match snapshot.open_table(table) {
                 Ok(source) => source,
                 Err(redb::TableError::TableDoesNotExist(_)) => {
@@ -156,6 +101,7 @@ impl Store {
                 ));
             }
         }
+        report.migration_snapshots = super::migrate::snapshots_beside(&self.inner.path);
         Ok(report)
     }
 }
@@ -172,4 +118,67 @@ fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Writes the tables of a schema-`version` database, as `snapshot` sees them, into a new
+/// database file at `path` (see `Store::backup_to`). Also the pre-migration snapshot.
+pub(super) fn write_snapshot(
+snapshot: &redb::ReadTransaction,
+version: u32,
+path: &Path,
+) -> Result<BackupReport, BackupError> {
+    if path.exists() {
+        return Err(BackupError::Exists(path.to_path_buf()));
+    }
+    let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    };
+    let temporary = path.with_extension(format!("partial-{}", std::process::id()));
+    let mut records = 0u64;
+    let copied = (|| -> Result<(), redb::Error> {
+        let target = redb::Database::create(&temporary)?;
+        // A backup holds what the database holds: the service user's alone.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+                .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
+        }
+        let transaction = target.begin_write()?;
+        for table in tables::tables_at(version) {
+            let mut destination = transaction.open_table(table)?;
+            let source = snapshot.open_table(table)?;
+            for row in source.iter()? {
+                let (key, value) = row?;
+                destination.insert(key.value(), value.value())?;
+                records += 1;
+            }
+        }
+        transaction.commit()?;
+        target.close()?;
+        Ok(())
+    })();
+    let published = copied.map_err(|error| write_error(&error)).and_then(|()| {
+        std::fs::File::open(&temporary)
+            .and_then(|file| file.sync_all())
+            .and_then(|()| std::fs::hard_link(&temporary, path))
+            .map_err(|error| write_error(&error))
+    });
+    let _ = std::fs::remove_file(&temporary);
+    published?;
+    // The new name is a directory entry: a backup reported as done must still be there
+    // after a power cut.
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(directory)
+        .and_then(|directory| directory.sync_all())
+        .map_err(|error| write_error(&error))?;
+    let bytes = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
+    Ok(BackupReport {
+        path: path.to_path_buf(),
+        records,
+        bytes,
+    })
 }

@@ -12,6 +12,7 @@ mod codec;
 mod grants;
 mod keyfile;
 mod maintenance;
+mod migrate;
 mod scopes;
 mod seal;
 mod sessions;
@@ -31,6 +32,7 @@ pub use apikeys::ApiKey;
 pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, TicketUsed};
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
+pub use migrate::{MigrationError, MigrationReport};
 use seal::Sealer;
 pub use sessions::Session;
 pub use sweep::SweepCounts;
@@ -41,7 +43,7 @@ use writer::{Tx, Writer};
 
 /// The schema this binary reads and writes. A database with a larger number was written by
 /// a newer keyward and is refused rather than misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const DATABASE_FILE: &str = "keyward.redb";
 const META_SCHEMA_VERSION: &[u8] = b"schema_version";
@@ -90,6 +92,18 @@ pub enum OpenError {
     InUse(PathBuf),
     #[error("database {path}: {message}")]
     Storage { path: PathBuf, message: String },
+    #[error("{0}")]
+    Migration(#[from] MigrationError),
+    #[error(
+        "database {path} has schema version {found}; this keyward uses {current}. Run `keyward \
+         migrate` (it keeps a snapshot of the database as it was) or start `keyward serve`, \
+         which migrates. Nothing was changed"
+    )]
+    NeedsMigration {
+        path: PathBuf,
+        found: u32,
+        current: u32,
+    },
 }
 
 /// A failure of the storage itself. Never shown to a client in detail: HTTP maps it to 503.
@@ -122,6 +136,11 @@ struct Inner {
     /// zero no access token is revoked, and checking one needs no lookup: most of the
     /// time on a running server, since a row lives only as long as its token would.
     revoked_access: AtomicU64,
+    /// The schema of the file. Always `SCHEMA_VERSION` for a writable store (it migrates
+    /// on open); a read-only store may be older, for `check` and `backup` before an upgrade.
+    schema_version: u32,
+    /// What opening this store migrated, if anything.
+    migration: Option<MigrationReport>,
 }
 
 enum Engine {
@@ -181,15 +200,33 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.clone()),
             error => storage_error(&path, error),
         })?;
+        let found = {
+            let transaction = database
+                .begin_read()
+                .map_err(|error| storage_error(&path, error))?;
+            check_meta(&path, &key_path, &sealer, &transaction)?
+        };
+        let migration = if found < SCHEMA_VERSION {
+            Some(migrate::run(
+                &database,
+                &path,
+                &sealer,
+                found,
+                SCHEMA_VERSION,
+                crate::clock::now(),
+            )?)
+        } else {
+            None
+        };
         let transaction = database
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
-        check_meta(&path, &key_path, &sealer, &transaction)?;
         let revoked_access =
             table_len(&transaction, REVOKED_ACCESS).map_err(|error| storage_error(&path, error))?;
         drop(transaction);
 
-        Ok(Store::writable(database, sealer, path, revoked_access))
+        let store = Store::writable(database, sealer, path, revoked_access, migration);
+        Ok(store)
     }
 
     fn writable(
@@ -197,6 +234,7 @@ impl Store {
         sealer: Arc<Sealer>,
         path: PathBuf,
         revoked_access: u64,
+        migration: Option<MigrationReport>,
     ) -> Store {
         let database = Arc::new(database);
         let writer = Writer::start(database.clone(), sealer.clone());
@@ -207,6 +245,8 @@ impl Store {
                 path,
                 client_cache: Default::default(),
                 revoked_access: AtomicU64::new(revoked_access),
+                schema_version: SCHEMA_VERSION,
+                migration,
             }),
         }
     }
@@ -250,7 +290,7 @@ impl Store {
         let transaction = database
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
-        check_meta(&path, options.key.path(), &sealer, &transaction)?;
+        let schema_version = check_meta(&path, options.key.path(), &sealer, &transaction)?;
         drop(transaction);
         Ok(Store {
             inner: Arc::new(Inner {
@@ -260,6 +300,8 @@ impl Store {
                 client_cache: Default::default(),
                 // Nothing here writes, so nothing keeps a count: always look.
                 revoked_access: AtomicU64::new(u64::MAX),
+                schema_version,
+                migration: None,
             }),
         })
     }
@@ -272,7 +314,7 @@ impl Store {
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|error| storage_error(&path, error))?;
         initialize(&database, &sealer).map_err(|error| storage_error(&path, error))?;
-        Ok(Store::writable(database, sealer, path, 0))
+        Ok(Store::writable(database, sealer, path, 0, None))
     }
 
     /// Closes the database cleanly: waits briefly for other handles (server workers that
@@ -323,6 +365,16 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The schema of the open file (older than `SCHEMA_VERSION` only for a read-only store).
+    pub fn schema_version(&self) -> u32 {
+        self.inner.schema_version
+    }
+
+    /// What opening this store migrated, if anything.
+    pub fn migration(&self) -> Option<&MigrationReport> {
+        self.inner.migration.as_ref()
     }
 
     /// False only while no access token is revoked, so checks may skip the lookup.
@@ -477,12 +529,14 @@ fn storage_error(path: &Path, error: impl std::fmt::Display) -> OpenError {
     }
 }
 
+/// Checks that this is a keyward database of a schema we understand, sealed under this
+/// master key; returns its schema version.
 fn check_meta(
     path: &Path,
     key_path: &Path,
     sealer: &Sealer,
     transaction: &redb::ReadTransaction,
-) -> Result<(), OpenError> {
+) -> Result<u32, OpenError> {
     let not_keyward = || OpenError::NotKeyward {
         path: path.to_path_buf(),
     };
@@ -509,7 +563,7 @@ fn check_meta(
         .map_err(|error| storage_error(path, error))?
         .ok_or_else(not_keyward)?;
     match sealer.open(META.name(), META_KEY_CHECK, check.value()) {
-        Ok(plaintext) if plaintext == KEY_CHECK_PLAINTEXT => Ok(()),
+        Ok(plaintext) if plaintext == KEY_CHECK_PLAINTEXT => Ok(version),
         _ => Err(OpenError::WrongKey {
             path: key_path.to_path_buf(),
         }),

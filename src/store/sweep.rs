@@ -2,10 +2,9 @@
 //! whose time has come, so its cost follows what expired, never the size of the database.
 
 use super::apikeys::{api_key_expired, remove_api_key};
-use super::codec::unseal;
 use super::grants::{load_grant_record, remove_grant, CodeMarker, RefreshMarker};
 use super::tables::{
-    expiry_key, ExpiryKind, CODES, EXPIRY, REFRESH_TOKENS, REVOKED_ACCESS, SESSIONS, USED_TICKETS,
+    expiry_key, ExpiryKind, CODES, EXPIRY, REFRESH_TOKENS, REVOKED_ACCESS, USED_TICKETS,
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -138,21 +137,10 @@ fn sweep_entry(
             }
         },
         kind if kind == ExpiryKind::Session as u8 => {
-            let expired = match tx.get(SESSIONS, key)? {
-                Some(bytes) => {
-                    let session: super::sessions::Session = unseal(
-                        tx.sealer,
-                        SESSIONS,
-                        key,
-                        super::sessions::SESSION_V1,
-                        &bytes,
-                    )?;
-                    session.expires_at <= now
-                }
-                None => false,
-            };
+            let expired = super::sessions::load(tx, key)?
+                .is_some_and(|session| session.expires_at <= now);
             if expired {
-                tx.remove(SESSIONS, key)?;
+                super::sessions::remove_session(tx, key)?;
                 counts.sessions += 1;
             }
         }

@@ -44,11 +44,14 @@ pub(crate) const USER_API_KEYS: Table = Table::new("user_api_keys");
 pub(crate) const REVOKED_ACCESS: Table = Table::new("revoked_access");
 /// scope name → description shown on the consent page (format byte + postcard string).
 pub(crate) const SCOPES: Table = Table::new("scopes");
+/// user id (16) ‖ SHA-256 of the session cookie (32) → empty: a user's sessions, ended
+/// together on a password change or `keyward user sign-out`. (Schema 2.)
+pub(crate) const USER_SESSIONS: Table = Table::new("user_sessions");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 17] = [
+pub(crate) const ALL: [Table; 18] = [
     META,
     CLIENTS,
     USERS,
@@ -66,7 +69,24 @@ pub(crate) const ALL: [Table; 17] = [
     REVOKED_ACCESS,
     SCOPES,
     EXPIRY,
+    USER_SESSIONS,
 ];
+
+/// The schema version that brought a table in. A database of an older schema lacks the
+/// newer tables until its migration creates them (`migrate.rs`).
+pub(crate) fn introduced_in(table: Table) -> u32 {
+    use redb::TableHandle;
+    match table.name() {
+        "user_sessions" => 2,
+        _ => 1,
+    }
+}
+
+/// Every table a database of schema `version` holds.
+pub(crate) fn tables_at(version: u32) -> impl Iterator<Item = Table> {
+    ALL.into_iter()
+        .filter(move |table| introduced_in(*table) <= version)
+}
 
 /// What an expiry-index entry points at.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

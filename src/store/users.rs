@@ -119,6 +119,7 @@ impl Store {
             for index_key in tx.keys_with_prefix(USER_API_KEYS, id.0.as_bytes())? {
                 super::apikeys::remove_api_key(tx, &index_key[16..])?;
             }
+            super::sessions::remove_user_sessions(tx, id, None)?;
             tx.remove(USERS, id.0.as_bytes())?;
             tx.remove(USERNAMES, &index_key)?;
             Ok(Some(id))
@@ -126,7 +127,9 @@ impl Store {
         .await
     }
 
-    /// Replaces a user's password hash; returns the user's id, if the user exists.
+    /// Replaces a user's password hash and ends every session of the user, in one commit:
+    /// whoever signed in with the old password is signed out. Returns the user's id, if
+    /// the user exists.
     pub async fn set_password_hash(
         &self,
         username: Username,
@@ -148,6 +151,7 @@ impl Store {
             record.password_hash = password_hash;
             let value = seal(tx.sealer, USERS, key, USER_V1, &record);
             tx.insert(USERS, key, &value)?;
+            super::sessions::remove_user_sessions(tx, id, None)?;
             Ok(Some(id))
         })
         .await

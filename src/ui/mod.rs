@@ -83,6 +83,12 @@ pub struct ErrorView {
     pub message: String,
 }
 
+/// The sign-out confirmation, shown by `GET /logout` while a session exists.
+#[derive(Serialize)]
+pub struct SignOutView {
+    pub csrf_token: String,
+}
+
 /// The signed-in user's own page: their API keys and the apps they have authorized.
 #[derive(Serialize)]
 pub struct AccountView {
@@ -174,6 +180,10 @@ impl Pages {
 
     pub fn error(&self, view: &ErrorView) -> String {
         self.render("error.html", Value::from_serialize(view))
+    }
+
+    pub fn sign_out(&self, view: &SignOutView) -> String {
+        self.render("sign_out.html", Value::from_serialize(view))
     }
 
     pub fn signed_out(&self) -> String {

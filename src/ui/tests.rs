@@ -68,6 +68,12 @@ fn all_pages() -> Vec<(&'static str, String)> {
         ),
         ("error", pages.error(&error_view())),
         ("signed out", pages.signed_out()),
+        (
+            "sign out",
+            pages.sign_out(&SignOutView {
+                csrf_token: "csrf-token-value".into(),
+            }),
+        ),
     ]
 }
 
@@ -162,6 +168,7 @@ fn every_embedded_template_parses() {
             "consent.html",
             "error.html",
             "login.html",
+            "sign_out.html",
             "signed_out.html"
         ]
     );

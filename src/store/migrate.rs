@@ -1,0 +1,195 @@
+//! Schema migrations: the steps that bring a database written by an older keyward to the
+//! schema this binary uses (`SCHEMA_VERSION`).
+//!
+//! - Before the first step, a consistent snapshot of the database as it was is written next
+//!   to it (`keyward.pre-schema-N.<unix time>.redb`, mode 0600): a plain redb file that an
+//!   older keyward opens with the same master key. When it cannot be written (a full disk,
+//!   say), nothing is migrated and the open is refused.
+//! - Each step runs in one write transaction that also records the new schema version, so a
+//!   kill at any moment leaves the old schema or the new one, never a mix, and the next
+//!   start carries on from there.
+//! - A step reads records in the format of the schema it starts from: readers of old
+//!   formats stay here for as long as an upgrade from that schema is supported.
+
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::codec::unseal;
+use super::seal::Sealer;
+use super::sessions::{self, Session, SESSION_V1};
+use super::tables::{self, META, SESSIONS, USER_SESSIONS};
+use super::{BackupError, META_SCHEMA_VERSION};
+
+/// What a migration did, for the log and for `keyward migrate`.
+#[derive(Debug, Clone)]
+pub struct MigrationReport {
+    pub from: u32,
+    pub to: u32,
+    /// The snapshot of the database as it was before the first step.
+    pub snapshot: PathBuf,
+}
+
+/// Why a migration did not happen. Nothing was changed in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(
+        "cannot write the snapshot that must precede the migration of {database} from schema \
+         {from} ({error}); make room in its directory and start again. Nothing was changed"
+    )]
+    Snapshot {
+        database: PathBuf,
+        from: u32,
+        error: BackupError,
+    },
+    #[error("migrating {database} from schema {from} to {to} failed: {message}; nothing was changed by this step")]
+    Step {
+        database: PathBuf,
+        from: u32,
+        to: u32,
+        message: String,
+    },
+}
+
+/// One step: from schema `from` to `from + 1`, inside the given write transaction.
+struct Step {
+    from: u32,
+    run: fn(&redb::WriteTransaction, &Sealer) -> Result<(), String>,
+}
+
+const STEPS: &[Step] = &[Step {
+    from: 1,
+    run: schema_1_to_2,
+}];
+
+/// Schema 2 adds `user_sessions`, an index of each user's sessions. Every session of a
+/// schema-1 database is indexed under its user; a session that no longer opens is useless
+/// to anyone and is left out of the index (the sweeper removes it when it expires).
+fn schema_1_to_2(transaction: &redb::WriteTransaction, sealer: &Sealer) -> Result<(), String> {
+    let failed = |error: redb::Error| error.to_string();
+    let mut index = transaction
+        .open_table(USER_SESSIONS)
+        .map_err(|error| failed(error.into()))?;
+    let sessions = transaction
+        .open_table(SESSIONS)
+        .map_err(|error| failed(error.into()))?;
+    for row in sessions.iter().map_err(|error| failed(error.into()))? {
+        let (key, value) = row.map_err(|error| failed(error.into()))?;
+        let opened: Result<Session, _> =
+            unseal(sealer, SESSIONS, key.value(), SESSION_V1, value.value());
+        if let Ok(session) = opened {
+            index
+                .insert(
+                    sessions::index_key(session.user_id, key.value()).as_slice(),
+                    [].as_slice(),
+                )
+                .map_err(|error| failed(error.into()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The name of the pre-migration snapshot of `database`.
+pub(super) fn snapshot_path(database: &Path, from: u32, now: u64) -> PathBuf {
+    database.with_file_name(format!("keyward.pre-schema-{}.{now}.redb", from + 1))
+}
+
+/// The pre-migration snapshots kept beside `database`, oldest first.
+pub(super) fn snapshots_beside(database: &Path) -> Vec<PathBuf> {
+    let Some(directory) = database.parent() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("keyward.pre-schema-") && name.ends_with(".redb"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Brings `database` from schema `found` to `target`: the snapshot first, then each step in
+/// its own transaction. `found < target`.
+pub(super) fn run(
+    database: &redb::Database,
+    path: &Path,
+    sealer: &Sealer,
+    found: u32,
+    target: u32,
+    now: u64,
+) -> Result<MigrationReport, MigrationError> {
+    let snapshot = snapshot_path(path, found, now);
+    let read = database
+        .begin_read()
+        .map_err(|error| MigrationError::Snapshot {
+            database: path.to_path_buf(),
+            from: found,
+            error: BackupError::Write {
+                path: snapshot.clone(),
+                message: error.to_string(),
+            },
+        })?;
+    super::maintenance::write_snapshot(&read, found, &snapshot).map_err(|error| {
+        MigrationError::Snapshot {
+            database: path.to_path_buf(),
+            from: found,
+            error,
+        }
+    })?;
+    drop(read);
+    tracing::info!(
+        database = %path.display(), snapshot = %snapshot.display(), from = found, to = target,
+        "migrating the database; a snapshot of it as it was is kept"
+    );
+    for version in found..target {
+        let step_error = |message: String| MigrationError::Step {
+            database: path.to_path_buf(),
+            from: version,
+            to: version + 1,
+            message,
+        };
+        let step = STEPS
+            .iter()
+            .find(|step| step.from == version)
+            .ok_or_else(|| step_error(format!("no migration step from schema {version}")))?;
+        let transaction = database
+            .begin_write()
+            .map_err(|error| step_error(error.to_string()))?;
+        // Tables the new schema brings in are created first, so a step can rely on them.
+        for table in tables::ALL
+            .into_iter()
+            .filter(|table| tables::introduced_in(*table) == version + 1)
+        {
+            transaction
+                .open_table(table)
+                .map_err(|error| step_error(error.to_string()))?;
+        }
+        (step.run)(&transaction, sealer).map_err(&step_error)?;
+        {
+            let mut meta = transaction
+                .open_table(META)
+                .map_err(|error| step_error(error.to_string()))?;
+            meta.insert(
+                META_SCHEMA_VERSION,
+                (version + 1).to_le_bytes().as_slice(),
+            )
+            .map_err(|error| step_error(error.to_string()))?;
+        }
+        transaction
+            .commit()
+            .map_err(|error| step_error(error.to_string()))?;
+        tracing::info!(from = version, to = version + 1, "migration step done");
+    }
+    Ok(MigrationReport {
+        from: found,
+        to: target,
+        snapshot,
+    })
+}
