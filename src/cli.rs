@@ -200,7 +200,9 @@ enum UserCommand {
         password: PasswordArgs,
     },
     /// End every session of a user: they must sign in again on every browser.
-    SignOut { username: String },
+    SignOut {
+        username: String,
+    },
 }
 
 #[derive(Args)]

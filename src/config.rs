@@ -154,7 +154,13 @@ mod tests {
         assert_eq!(parsed("10.1.2.3/8").as_deref(), Ok("10.0.0.0/8"));
         assert_eq!(parsed("::1").as_deref(), Ok("::1/128"));
         assert_eq!(parsed("fd00::/8").as_deref(), Ok("fd00::/8"));
-        for bad in ["", "10.0.0.0/33", "proxy.example", "10.0.0.0/", "1.2.3.4/8/8"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "proxy.example",
+            "10.0.0.0/",
+            "1.2.3.4/8/8",
+        ] {
             assert!(parse_trusted_proxy(bad).is_err(), "{bad} should be refused");
         }
     }

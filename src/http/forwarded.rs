@@ -150,9 +150,7 @@ mod tests {
     }
 
     fn address(forwarding: &Forwarding, peer: &str, headers: &[(&str, &str)]) -> String {
-        forwarding
-            .client_address(&from(peer, headers))
-            .to_string()
+        forwarding.client_address(&from(peer, headers)).to_string()
     }
 
     #[test]
@@ -169,10 +167,7 @@ mod tests {
             None
         );
         let proxy = forwarding(&["10.0.0.0/8"]);
-        assert_eq!(
-            address(&proxy, "203.0.113.9:5000", &spoofed),
-            "203.0.113.9"
-        );
+        assert_eq!(address(&proxy, "203.0.113.9:5000", &spoofed), "203.0.113.9");
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub fn safe_return_to(requested: Option<&str>) -> String {
         Some(path)
             if path.len() <= 8192
                 && (path.starts_with("/oauth2/authorize?") || path == "/account")
-                && path.bytes().all(|byte| byte.is_ascii_graphic() && byte != b'\\') =>
+                && path
+                    .bytes()
+                    .all(|byte| byte.is_ascii_graphic() && byte != b'\\') =>
         {
             path.to_owned()
         }
@@ -81,9 +83,19 @@ pub async fn submit(
     let return_to = safe_return_to(Some(field("return_to")));
     let username = field("username");
     let page = |status, message: &str| {
-        login_page(&state, &request, status, &return_to, username, Some(message))
+        login_page(
+            &state,
+            &request,
+            status,
+            &return_to,
+            username,
+            Some(message),
+        )
     };
-    if !state.cookies.csrf_valid(&request, Some(field("csrf_token"))) {
+    if !state
+        .cookies
+        .csrf_valid(&request, Some(field("csrf_token")))
+    {
         return page(StatusCode::FORBIDDEN, &csrf_failure(&state, &request));
     }
     let device_cookie = state.cookies.device_value(&request);
@@ -107,9 +119,7 @@ pub async fn submit(
         Ok(SignInOutcome::Throttled { retry_after }) => {
             with_retry_after(page(StatusCode::TOO_MANY_REQUESTS, THROTTLED), retry_after)
         }
-        Ok(SignInOutcome::Busy) => {
-            with_retry_after(page(StatusCode::SERVICE_UNAVAILABLE, BUSY), 1)
-        }
+        Ok(SignInOutcome::Busy) => with_retry_after(page(StatusCode::SERVICE_UNAVAILABLE, BUSY), 1),
         Err(_) => state.unavailable_page(),
     }
 }

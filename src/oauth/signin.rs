@@ -174,7 +174,11 @@ impl SignInService {
         };
         let Some(user) = user.filter(|_| verified) else {
             // The reservations stay: they are the failures that count.
-            let reason = if known { "wrong_password" } else { "unknown_user" };
+            let reason = if known {
+                "wrong_password"
+            } else {
+                "unknown_user"
+            };
             tracing::warn!(address = %attempt.address, user = %tag, reason, "sign-in failed");
             return Ok(SignInOutcome::Failed);
         };

@@ -123,9 +123,9 @@ fn hex(bytes: &[u8]) -> String {
 /// Writes the tables of a schema-`version` database, as `snapshot` sees them, into a new
 /// database file at `path` (see `Store::backup_to`). Also the pre-migration snapshot.
 pub(super) fn write_snapshot(
-snapshot: &redb::ReadTransaction,
-version: u32,
-path: &Path,
+    snapshot: &redb::ReadTransaction,
+    version: u32,
+    path: &Path,
 ) -> Result<BackupReport, BackupError> {
     if path.exists() {
         return Err(BackupError::Exists(path.to_path_buf()));

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::codec::unseal;
 use super::seal::Sealer;
@@ -35,7 +35,8 @@ pub struct MigrationReport {
 pub enum MigrationError {
     #[error(
         "cannot write the snapshot that must precede the migration of {database} from schema \
-         {from} ({error}); make room in its directory and start again. Nothing was changed"
+         {from} ({error}); make room in its directory (the snapshot is about as large as the \
+         database) and start again. Nothing was changed"
     )]
     Snapshot {
         database: PathBuf,
@@ -89,9 +90,25 @@ fn schema_1_to_2(transaction: &redb::WriteTransaction, sealer: &Sealer) -> Resul
     Ok(())
 }
 
-/// The name of the pre-migration snapshot of `database`.
+/// A name for the pre-migration snapshot of `database` that nothing has yet. A migration
+/// killed after its snapshot leaves that file behind, and a rerun within the same second must
+/// not collide with it.
 pub(super) fn snapshot_path(database: &Path, from: u32, now: u64) -> PathBuf {
-    database.with_file_name(format!("keyward.pre-schema-{}.{now}.redb", from + 1))
+    let mut attempt = 0u32;
+    loop {
+        let suffix = match attempt {
+            0 => String::new(),
+            n => format!("-{n}"),
+        };
+        let candidate = database.with_file_name(format!(
+            "keyward.pre-schema-{}.{now}{suffix}.redb",
+            from + 1
+        ));
+        if std::fs::symlink_metadata(&candidate).is_err() {
+            return candidate;
+        }
+        attempt += 1;
+    }
 }
 
 /// The pre-migration snapshots kept beside `database`, oldest first.
@@ -108,42 +125,45 @@ pub(super) fn snapshots_beside(database: &Path) -> Vec<PathBuf> {
         .filter(|path| {
             path.file_name()
                 .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("keyward.pre-schema-") && name.ends_with(".redb"))
+                .is_some_and(|name| {
+                    name.starts_with("keyward.pre-schema-") && name.ends_with(".redb")
+                })
         })
         .collect();
     found.sort();
     found
 }
 
-/// Brings `database` from schema `found` to `target`: the snapshot first, then each step in
-/// its own transaction. `found < target`.
+/// Writes the pre-migration snapshot of a schema-`found` database from `read`, a read
+/// transaction on it. Done before the database is opened for writing, when it can be, so a
+/// refused migration leaves every byte of the file as it was.
+pub(super) fn write_snapshot(
+    read: &redb::ReadTransaction,
+    database: &Path,
+    found: u32,
+    now: u64,
+) -> Result<PathBuf, MigrationError> {
+    let snapshot = snapshot_path(database, found, now);
+    super::maintenance::write_snapshot(read, found, &snapshot).map_err(|error| {
+        MigrationError::Snapshot {
+            database: database.to_path_buf(),
+            from: found,
+            error,
+        }
+    })?;
+    Ok(snapshot)
+}
+
+/// Brings `database` from schema `found` to `target`, each step in its own transaction,
+/// once `snapshot` holds the database as it was. `found < target`.
 pub(super) fn run(
     database: &redb::Database,
     path: &Path,
     sealer: &Sealer,
     found: u32,
     target: u32,
-    now: u64,
+    snapshot: PathBuf,
 ) -> Result<MigrationReport, MigrationError> {
-    let snapshot = snapshot_path(path, found, now);
-    let read = database
-        .begin_read()
-        .map_err(|error| MigrationError::Snapshot {
-            database: path.to_path_buf(),
-            from: found,
-            error: BackupError::Write {
-                path: snapshot.clone(),
-                message: error.to_string(),
-            },
-        })?;
-    super::maintenance::write_snapshot(&read, found, &snapshot).map_err(|error| {
-        MigrationError::Snapshot {
-            database: path.to_path_buf(),
-            from: found,
-            error,
-        }
-    })?;
-    drop(read);
     tracing::info!(
         database = %path.display(), snapshot = %snapshot.display(), from = found, to = target,
         "migrating the database; a snapshot of it as it was is kept"
@@ -176,11 +196,8 @@ pub(super) fn run(
             let mut meta = transaction
                 .open_table(META)
                 .map_err(|error| step_error(error.to_string()))?;
-            meta.insert(
-                META_SCHEMA_VERSION,
-                (version + 1).to_le_bytes().as_slice(),
-            )
-            .map_err(|error| step_error(error.to_string()))?;
+            meta.insert(META_SCHEMA_VERSION, (version + 1).to_le_bytes().as_slice())
+                .map_err(|error| step_error(error.to_string()))?;
         }
         transaction
             .commit()

@@ -160,7 +160,15 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens for reading and writing, creating the data directory, the key and the database
+    /// if there are none, and migrating a database of an older schema (snapshot first).
     pub fn open(options: &OpenOptions) -> Result<Store, OpenError> {
+        Store::open_writable(options, true)
+    }
+
+    /// `migrate: false` is for the read-only path's crash recovery: redb must repair the file
+    /// before anything can be read, but a command that only reads must not also migrate it.
+    fn open_writable(options: &OpenOptions, migrate: bool) -> Result<Store, OpenError> {
         let data_dir = &options.data_dir;
         ensure_data_dir(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
@@ -173,15 +181,25 @@ impl Store {
         let sealer = Arc::new(Sealer::new(&master_key));
         let key_path = options.key.path().to_path_buf();
 
+        let mut snapshot = None;
         if exists {
             // Check key and schema on a read-only handle first: a refusal must leave every
-            // byte of the file as it was, and a read-write open may write.
+            // byte of the file as it was, and a read-write open may write. For the same
+            // reason a migration's snapshot is taken here, before that open.
             match builder().open_read_only(&path) {
                 Ok(database) => {
                     let transaction = database
                         .begin_read()
                         .map_err(|error| storage_error(&path, error))?;
-                    check_meta(&path, &key_path, &sealer, &transaction)?;
+                    let found = check_meta(&path, &key_path, &sealer, &transaction)?;
+                    if migrate && found < SCHEMA_VERSION {
+                        snapshot = Some(migrate::write_snapshot(
+                            &transaction,
+                            &path,
+                            found,
+                            crate::clock::now(),
+                        )?);
+                    }
                 }
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                     return Err(OpenError::InUse(path))
@@ -204,19 +222,27 @@ impl Store {
             let transaction = database
                 .begin_read()
                 .map_err(|error| storage_error(&path, error))?;
-            check_meta(&path, &key_path, &sealer, &transaction)?
+            let found = check_meta(&path, &key_path, &sealer, &transaction)?;
+            if migrate && found < SCHEMA_VERSION && snapshot.is_none() {
+                snapshot = Some(migrate::write_snapshot(
+                    &transaction,
+                    &path,
+                    found,
+                    crate::clock::now(),
+                )?);
+            }
+            found
         };
-        let migration = if found < SCHEMA_VERSION {
-            Some(migrate::run(
+        let migration = match snapshot {
+            Some(snapshot) if found < SCHEMA_VERSION => Some(migrate::run(
                 &database,
                 &path,
                 &sealer,
                 found,
                 SCHEMA_VERSION,
-                crate::clock::now(),
-            )?)
-        } else {
-            None
+                snapshot,
+            )?),
+            _ => None,
         };
         let transaction = database
             .begin_read()
@@ -225,7 +251,10 @@ impl Store {
             table_len(&transaction, REVOKED_ACCESS).map_err(|error| storage_error(&path, error))?;
         drop(transaction);
 
-        let store = Store::writable(database, sealer, path, revoked_access, migration);
+        let mut store = Store::writable(database, sealer, path, revoked_access, migration);
+        if let Some(inner) = Arc::get_mut(&mut store.inner) {
+            inner.schema_version = if migrate { SCHEMA_VERSION } else { found };
+        }
         Ok(store)
     }
 
@@ -284,7 +313,7 @@ impl Store {
             Ok(database) => database,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse(path)),
             // Only a read-write open recovers a file left by a crash.
-            Err(redb::DatabaseError::RepairAborted) => return Store::open(options),
+            Err(redb::DatabaseError::RepairAborted) => return Store::open_writable(options, false),
             Err(error) => return Err(storage_error(&path, error)),
         };
         let transaction = database

@@ -137,8 +137,8 @@ fn sweep_entry(
             }
         },
         kind if kind == ExpiryKind::Session as u8 => {
-            let expired = super::sessions::load(tx, key)?
-                .is_some_and(|session| session.expires_at <= now);
+            let expired =
+                super::sessions::load(tx, key)?.is_some_and(|session| session.expires_at <= now);
             if expired {
                 super::sessions::remove_session(tx, key)?;
                 counts.sessions += 1;

@@ -10,6 +10,8 @@ mod expiry;
 mod flow;
 mod forms;
 mod lifecycle;
+mod signin;
 mod support;
 mod tidy;
 mod token;
+mod upgrade;

@@ -1,0 +1,310 @@
+//! Upgrades: a data directory written by an earlier keyward (kept in `tests/fixtures/`,
+//! forever) is opened by this one, migrated with a snapshot first, and everything in it keeps
+//! working. Refused and failed migrations change nothing; a killed one leaves the old schema
+//! or the new one, and the next run completes it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use redb::ReadableDatabase;
+use serde_json::Value;
+
+use crate::forms::Browser;
+use crate::support::{
+    assert_same_files, exchange_api_key, introspection, keyward_binary, refresh_as, run_command,
+    App, DataDir, TestServer,
+};
+
+const META: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+
+/// A copy of the schema-1 fixture in a fresh data directory, and its secrets.
+fn schema_1() -> (DataDir, Value) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-1");
+    let data = DataDir::new();
+    std::fs::create_dir(&data.path).unwrap();
+    std::fs::set_permissions(&data.path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for file in ["keyward.redb", "master.key"] {
+        let target = data.path.join(file);
+        std::fs::copy(source.join("data").join(file), &target).unwrap();
+        // A checkout does not keep modes; the key is the service user's alone.
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let secrets = std::fs::read_to_string(source.join("secrets.json")).unwrap();
+    (data, serde_json::from_str(&secrets).unwrap())
+}
+
+fn schema_version(database: &Path) -> u32 {
+    let database = redb::ReadOnlyDatabase::open(database).unwrap();
+    let read = database.begin_read().unwrap();
+    let meta = read.open_table(META).unwrap();
+    let version = meta.get(b"schema_version".as_slice()).unwrap().unwrap();
+    u32::from_le_bytes(version.value().try_into().unwrap())
+}
+
+fn set_schema_version(database: &Path, version: u32) {
+    let database = redb::Database::open(database).unwrap();
+    let write = database.begin_write().unwrap();
+    write
+        .open_table(META)
+        .unwrap()
+        .insert(
+            b"schema_version".as_slice(),
+            version.to_le_bytes().as_slice(),
+        )
+        .unwrap();
+    write.commit().unwrap();
+}
+
+fn snapshots(data: &DataDir) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&data.path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            name.starts_with("keyward.pre-schema-")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn text(value: &Value, pointer: &str) -> String {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in {value}"))
+        .to_owned()
+}
+
+#[test]
+fn issue_10_a_schema_1_database_is_checked_as_it_is_and_refused_for_anything_else() {
+    let (data, _) = schema_1();
+    let before = data.snapshot();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 1, "{check}");
+    for args in [
+        &["client", "list"][..],
+        &["user", "list"],
+        &["scope", "set", "x", "--description", "y"],
+    ] {
+        let run = data.run(args);
+        assert!(!run.status.success(), "{args:?} ran on an old schema");
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.contains("keyward migrate"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    }
+    assert_same_files(&before, &data.snapshot(), "reads of a schema-1 database");
+}
+
+#[test]
+fn issue_10_migrate_keeps_a_snapshot_and_everything_in_the_database_keeps_working() {
+    let (data, secrets) = schema_1();
+    let database = data.path.join("keyward.redb");
+    let migrated = data.run(&["migrate", "--json"]).json();
+    assert_eq!(migrated["migrated"], true, "{migrated}");
+    assert_eq!(migrated["from"], 1);
+    assert_eq!(migrated["to"], 2);
+    let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
+    assert_eq!(snapshots(&data), vec![snapshot.clone()]);
+    assert_eq!(
+        std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The snapshot is the database as it was: schema 1, and it passes the old checks.
+    assert_eq!(schema_version(&snapshot), 1);
+    assert_eq!(schema_version(&database), 2);
+    let again = data.run(&["migrate", "--json"]).json();
+    assert_eq!(again["migrated"], false, "{again}");
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 2);
+    assert_eq!(
+        check["migration_snapshots"][0].as_str(),
+        Some(snapshot.to_str().unwrap())
+    );
+
+    let server = TestServer::start(&data, &[]);
+    let redirect = text(&secrets, "/redirect_uri");
+    let confidential = App {
+        client_id: text(&secrets, "/confidential/client_id"),
+        client_secret: Some(text(&secrets, "/confidential/client_secret")),
+        redirect_uri: redirect.clone(),
+    };
+    let public = App {
+        client_id: text(&secrets, "/public/client_id"),
+        client_secret: None,
+        redirect_uri: redirect.clone(),
+    };
+    // The client secret authenticates; the live refresh token is active and rotates.
+    let live = text(&secrets, "/live_refresh_token");
+    let state = introspection(&server, confidential.auth(), &live);
+    assert_eq!(state["active"], true, "{state}");
+    let rotated_live = refresh_as(&server, &confidential, &live).ok();
+    let next = text(&rotated_live, "/refresh_token");
+    // The revoked one stays dead.
+    refresh_as(
+        &server,
+        &confidential,
+        &text(&secrets, "/revoked_refresh_token"),
+    )
+    .refused(400, "invalid_grant");
+    // The public client's grant rotates too.
+    refresh_as(&server, &public, &text(&secrets, "/public_refresh_token")).ok();
+    // The API key still exchanges.
+    exchange_api_key(&server, &text(&secrets, "/api_key"), None).ok();
+    // The password signs in, and the remembered consent skips the consent page.
+    let browser = Browser::new();
+    let (verifier, challenge) = crate::support::pkce_pair();
+    let url = crate::support::code_request(
+        &server,
+        &confidential,
+        &text(&secrets, "/remembered_consent_scope"),
+        "upgrade",
+        Some(&challenge),
+    );
+    let page = browser.authorize(&url, "alice", &text(&secrets, "/user/password"));
+    assert!(!page.is_consent(), "the remembered consent was lost");
+    let code = page.callback(&redirect).code().to_owned();
+    crate::support::token(
+        &server,
+        confidential.auth(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .ok();
+    // Replaying the rotated token ends its grant, with the token that succeeded it.
+    refresh_as(
+        &server,
+        &confidential,
+        &text(&secrets, "/rotated_refresh_token"),
+    )
+    .refused(400, "invalid_grant");
+    refresh_as(&server, &confidential, &next).refused(400, "invalid_grant");
+    // Another grant of the same client is untouched.
+    refresh_as(
+        &server,
+        &confidential,
+        &text(&secrets, "/spare_refresh_token"),
+    )
+    .ok();
+}
+
+#[test]
+fn issue_10_serve_migrates_a_schema_1_database_and_logs_the_snapshot() {
+    let (data, _) = schema_1();
+    let server = TestServer::start(&data, &[]);
+    assert_eq!(server.healthz(), 200);
+    let log_path = server.stderr_path.clone();
+    server.stop();
+    let log = std::fs::read_to_string(log_path).unwrap();
+    let snapshot = snapshots(&data);
+    assert_eq!(snapshot.len(), 1);
+    assert!(
+        log.contains(snapshot[0].to_str().unwrap()),
+        "the log does not name the snapshot: {log}"
+    );
+    assert_eq!(schema_version(&data.path.join("keyward.redb")), 2);
+}
+
+#[test]
+fn issue_10_a_migration_without_room_for_its_snapshot_changes_nothing() {
+    let (data, _) = schema_1();
+    let before = data.snapshot();
+    // The snapshot is about as large as the database; allow far less.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; exec prlimit --fsize=16384 -- "$@""#)
+        .arg("sh")
+        .arg(keyward_binary())
+        .arg("--data-dir")
+        .arg(&data.path)
+        .arg("migrate")
+        .env("KEYWARD_LOG", "warn");
+    let run = run_command(command, "");
+    assert!(
+        !run.status.success(),
+        "migrated without room: {}",
+        run.stdout
+    );
+    let last = run.stderr.trim().lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: ")
+            && last.contains("snapshot")
+            && last.contains("Nothing was changed"),
+        "{}",
+        run.stderr
+    );
+    assert_same_files(&before, &data.snapshot(), "a migration without room");
+}
+
+#[test]
+fn issue_10_a_database_from_a_newer_keyward_is_refused_by_migrate_and_serve() {
+    let (data, _) = schema_1();
+    set_schema_version(&data.path.join("keyward.redb"), 99);
+    let before = data.snapshot();
+    for args in [
+        &["migrate"][..],
+        &["check"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let run = data.run(args);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(run.stderr.contains("newer"), "{args:?}: {}", run.stderr);
+    }
+    assert_same_files(&before, &data.snapshot(), "a newer schema");
+}
+
+#[test]
+fn issue_10_migrate_without_a_database_creates_nothing() {
+    let data = DataDir::new();
+    let run = data.run(&["migrate"]);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.starts_with("error: no keyward database"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !data.path.exists(),
+        "migrate created {}",
+        data.path.display()
+    );
+}
+
+#[test]
+fn issue_10_a_migration_killed_at_any_moment_leaves_one_schema_and_completes_next_time() {
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..12u64 {
+        let (data, _) = schema_1();
+        let mut child = data
+            .command(&["migrate"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(round * 4));
+        let _ = child.kill();
+        let _ = child.wait();
+        let check = data.run(&["check", "--json"]).json();
+        assert_eq!(check["ok"], true, "round {round}: {check}");
+        let version = check["schema_version"].as_u64().unwrap();
+        assert!(version == 1 || version == 2, "round {round}: {version}");
+        seen.insert(version);
+        data.run(&["migrate"]).ok();
+        let check = data.run(&["check", "--json"]).json();
+        assert_eq!(check["schema_version"], 2, "round {round}");
+        assert_eq!(check["ok"], true, "round {round}: {check}");
+    }
+    assert!(!seen.is_empty());
+}
