@@ -14,6 +14,41 @@ pub fn keyward_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keyward")))
 }
 
+/// Whether the programs a test needs are installed. When one is missing, the test fails
+/// under `CI=true` (CI installs everything the suite uses) and is otherwise skipped, with one
+/// loud line on stderr naming what to install.
+#[track_caller]
+pub fn tools_present(test: &str, programs: &[&str], install: &str) -> bool {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|program| {
+            if program.contains('/') {
+                !Path::new(program).exists()
+            } else {
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("command -v {program}"))
+                    .output()
+                    .map_or(true, |output| !output.status.success())
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let line = format!(
+        "SKIPPED {test}: {} not installed; run `{install}` to run it",
+        missing.join(", ")
+    );
+    assert!(
+        std::env::var("CI").map_or(true, |ci| ci != "true"),
+        "{line} (under CI=true a missing tool is a failure)"
+    );
+    eprintln!("\n*** {line} ***\n");
+    false
+}
+
 pub fn keyward() -> Command {
     let mut command = Command::new(keyward_binary());
     command
