@@ -20,6 +20,7 @@ use actix_web::{web, HttpResponse};
 use crate::config::{DemoClient, Lifetimes};
 use crate::metrics::Metrics;
 use crate::oauth::apikeys::UsageLog;
+use crate::oauth::authorize::Authorizer;
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
@@ -41,7 +42,7 @@ pub struct AppState {
     pub lifetimes: Lifetimes,
     tokens: TokenService,
     pages: Pages,
-    tickets: SealedBox,
+    authorizer: Authorizer,
     flash: SealedBox,
     cookies: CookieSettings,
     signin: SignInService,
@@ -75,10 +76,7 @@ impl AppState {
         } = config;
         AppState {
             tokens: TokenService::new(store.clone(), lifetimes.clone(), usage),
-            tickets: SealedBox::new(
-                store.derived_key("consent ticket v1"),
-                "keyward consent ticket v1",
-            ),
+            authorizer: Authorizer::new(store.clone(), issuer.clone(), lifetimes.code.as_secs()),
             flash: SealedBox::new(store.derived_key("flash v1"), "keyward flash v1"),
             cookies: CookieSettings {
                 secure: issuer.starts_with("https://"),

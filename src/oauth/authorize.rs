@@ -1,14 +1,27 @@
-//! Authorization-request validation (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 9700 §4.1).
+//! The authorization endpoint (RFC 6749 §4.1.1–§4.1.2, RFC 7636 §4.3, RFC 9700 §4.1,
+//! RFC 9207): request validation, then `Authorizer::authorize`, which decides what the
+//! browser sees next (an error page, sign-in, the consent page, or the redirect back to the
+//! client) and issues the code.
 //!
 //! The order matters: until the client and its redirect URI are known good, an error is
 //! shown to the user and never redirected, or the endpoint would be an open redirector.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
+use super::consent::{needs_consent, ConsentTicket, TICKET_TTL_SECONDS};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use crate::model::{Client, ClientId, GrantType, RedirectUri, Scope};
+use super::tokens::{OpaqueToken, SealedBox};
+use crate::model::{
+    Client, ClientId, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime, User,
+};
+use crate::store::{CodeGrant, NewCode, Session, Store, StoreError, TicketUsed};
+
+/// The longest `return_to` the sign-in page carries; longer requests are refused up front.
+pub const MAX_RETURN_TO: usize = 8192;
 
 /// The longest `state` or `nonce` we carry back; they are echoed into URLs.
 const MAX_ECHOED_LEN: usize = 1024;
@@ -154,6 +167,314 @@ pub fn validate(
         code_challenge: code_challenge.map(|challenge| challenge.as_str().to_owned()),
         nonce: nonce.map(str::to_owned),
     })
+}
+
+/// What the browser sees next, decided by `Authorizer`.
+pub enum AuthorizeOutcome {
+    /// Show the user an error page; never redirect (the client or its redirect URI cannot
+    /// be trusted, or the request cannot be carried through sign-in).
+    Refused(PageError),
+    /// Send the browser to the client: a code, or an error for it (RFC 6749 §4.1.2).
+    Redirect(String),
+    /// Sign in first, then continue at `return_to` (a path on this server).
+    SignIn { return_to: String },
+    /// Ask the user. `ticket` is the sealed consent ticket the form carries back.
+    Consent(Box<ConsentPrompt>),
+}
+
+/// What the consent page shows, and the ticket its form posts back.
+pub struct ConsentPrompt {
+    pub ticket: String,
+    pub client: Arc<Client>,
+    pub user: User,
+    pub request: AuthorizationRequest,
+}
+
+/// Errors shown to the user as a page. Each says in words what happened; the HTTP layer
+/// decides the status from the variant alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageError {
+    /// The authorization request itself is unusable (unknown client, unregistered redirect
+    /// URI, malformed or oversized): nothing can be sent back to the app.
+    BadRequest(String),
+    /// A consent form arrived, but its session is gone.
+    NotSignedIn,
+    /// A consent form whose ticket does not open, is for another session, or expired.
+    TicketInvalid,
+    /// The consent form was already answered.
+    AlreadyAnswered,
+    /// The app was deleted while the user looked at its consent page.
+    ClientGone,
+    /// The consent form carried neither allow nor deny.
+    NoDecision,
+}
+
+impl PageError {
+    pub fn title(&self) -> &'static str {
+        match self {
+            PageError::BadRequest(_) => "This sign-in link is not valid",
+            PageError::AlreadyAnswered => "This request was already answered",
+            _ => "This approval could not be used",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            PageError::BadRequest(message) => message,
+            PageError::NotSignedIn => {
+                "You are no longer signed in. Go back to the application and start again."
+            }
+            PageError::TicketInvalid => {
+                "This approval form is invalid or has expired. Go back to the application and start again."
+            }
+            PageError::AlreadyAnswered => {
+                "You already answered this request. Go back to the application and start again if you need to."
+            }
+            PageError::ClientGone => "The application is no longer registered.",
+            PageError::NoDecision => "Choose Allow or Deny.",
+        }
+    }
+}
+
+/// The consent form's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+impl Decision {
+    pub fn parse(text: Option<&str>) -> Option<Decision> {
+        match text? {
+            "allow" => Some(Decision::Allow),
+            "deny" => Some(Decision::Deny),
+            _ => None,
+        }
+    }
+}
+
+/// The browser side of the code flow. Built once at startup.
+pub struct Authorizer {
+    store: Store,
+    tickets: SealedBox,
+    issuer: String,
+    code_ttl: u64,
+}
+
+impl Authorizer {
+    pub fn new(store: Store, issuer: String, code_ttl_seconds: u64) -> Authorizer {
+        Authorizer {
+            tickets: SealedBox::new(
+                store.derived_key("consent ticket v1"),
+                "keyward consent ticket v1",
+            ),
+            store,
+            issuer,
+            code_ttl: code_ttl_seconds,
+        }
+    }
+
+    /// An authorization request, from a browser carrying `session` (the hash of its session
+    /// cookie, if any). `raw_query` is the request as it arrived, to come back to after
+    /// sign-in.
+    pub async fn authorize(
+        &self,
+        params: &Params,
+        raw_query: &str,
+        session: Option<SecretHash>,
+        now: UnixTime,
+        now_millis: u64,
+    ) -> Result<AuthorizeOutcome, StoreError> {
+        let client = match client_id(params) {
+            Ok(id) => self.store.client(id)?,
+            Err(error) => return Ok(self.refuse(error)),
+        };
+        let request = match validate(params, client.as_deref()) {
+            Ok(request) => request,
+            Err(error) => return Ok(self.refuse(error)),
+        };
+        let client = client.expect("validate refuses a missing client");
+        let signed_in = self.signed_in(session, now)?;
+        let Some((session_hash, session, user)) = signed_in else {
+            let return_to = format!("/oauth2/authorize?{raw_query}");
+            if return_to.len() > MAX_RETURN_TO {
+                return Ok(AuthorizeOutcome::Refused(PageError::BadRequest(
+                    "The request is too long.".into(),
+                )));
+            }
+            return Ok(AuthorizeOutcome::SignIn { return_to });
+        };
+        let remembered = self.store.remembered_consent(user.id, client.id)?;
+        if !needs_consent(&client, remembered.as_ref(), &request.scope) {
+            return self
+                .issue_code(&request, &client, &session, None, now)
+                .await;
+        }
+        let ticket = ConsentTicket {
+            id: Id::generate(now_millis),
+            request: request.clone(),
+            user_id: user.id,
+            session: *session_hash.as_bytes(),
+            expires_at: now + TICKET_TTL_SECONDS,
+        };
+        Ok(AuthorizeOutcome::Consent(Box::new(ConsentPrompt {
+            ticket: self.tickets.seal(&ticket),
+            client,
+            user,
+            request,
+        })))
+    }
+
+    /// The user's answer on a consent page: `sealed_ticket` is the form's ticket, checked
+    /// against the session it was shown in, its expiry, and its single use.
+    pub async fn decide(
+        &self,
+        sealed_ticket: Option<&str>,
+        decision: Option<&str>,
+        session: Option<SecretHash>,
+        now: UnixTime,
+    ) -> Result<AuthorizeOutcome, StoreError> {
+        let refused = |error| Ok(AuthorizeOutcome::Refused(error));
+        let Some((session_hash, session, _user)) = self.signed_in(session, now)? else {
+            return refused(PageError::NotSignedIn);
+        };
+        let ticket = sealed_ticket
+            .and_then(|sealed| self.tickets.open::<ConsentTicket>(sealed))
+            .filter(|ticket| ticket.answers(&session_hash, session.user_id, now));
+        let Some(ticket) = ticket else {
+            return refused(PageError::TicketInvalid);
+        };
+        let Some(client) = self.store.client(ticket.request.client_id)? else {
+            return refused(PageError::ClientGone);
+        };
+        match Decision::parse(decision) {
+            Some(Decision::Allow) => {
+                self.issue_code(
+                    &ticket.request,
+                    &client,
+                    &session,
+                    Some((ticket.id, ticket.expires_at)),
+                    now,
+                )
+                .await
+            }
+            Some(Decision::Deny) => match self
+                .store
+                .consume_ticket(ticket.id, ticket.expires_at)
+                .await?
+            {
+                Ok(()) => {
+                    let error =
+                        OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+                    Ok(AuthorizeOutcome::Redirect(self.error_redirect(
+                        &ticket.request.redirect_uri,
+                        ticket.request.state.as_deref(),
+                        &error,
+                    )))
+                }
+                Err(TicketUsed) => refused(PageError::AlreadyAnswered),
+            },
+            None => refused(PageError::NoDecision),
+        }
+    }
+
+    /// The live session for a cookie hash, and its user; `None` when there is no session or
+    /// its user is gone.
+    fn signed_in(
+        &self,
+        session: Option<SecretHash>,
+        now: UnixTime,
+    ) -> Result<Option<(SecretHash, Session, User)>, StoreError> {
+        let Some(hash) = session else {
+            return Ok(None);
+        };
+        let Some(session) = self.store.session(&hash, now)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .user(session.user_id)?
+            .map(|user| (hash, session, user)))
+    }
+
+    /// Stores a code durably, then sends the browser back to the client with it.
+    async fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        session: &Session,
+        ticket: Option<(Id, UnixTime)>,
+        now: UnixTime,
+    ) -> Result<AuthorizeOutcome, StoreError> {
+        let code = OpaqueToken::generate();
+        let new_code = NewCode {
+            id: code.id,
+            secret_hash: code.secret_hash(),
+            grant: CodeGrant {
+                client_id: client.id,
+                user_id: session.user_id,
+                redirect_uri: request.redirect_uri.clone(),
+                redirect_uri_sent: request.redirect_uri_sent,
+                scope: request.scope.clone(),
+                code_challenge: request.code_challenge.clone(),
+                nonce: request.nonce.clone(),
+                auth_time: session.auth_time,
+            },
+            expires_at: now + self.code_ttl,
+            // Only an answer on the consent page is remembered; a code issued because consent
+            // was already remembered leaves it as it is.
+            remember_consent: !client.is_public() && ticket.is_some(),
+            ticket,
+        };
+        if let Err(TicketUsed) = self.store.issue_code(new_code).await? {
+            return Ok(AuthorizeOutcome::Refused(PageError::AlreadyAnswered));
+        }
+        let code = code.to_string();
+        let mut pairs = vec![("code", code.as_str())];
+        if let Some(client_state) = request.state.as_deref() {
+            pairs.push(("state", client_state));
+        }
+        pairs.push(("iss", self.issuer.as_str()));
+        Ok(AuthorizeOutcome::Redirect(redirect_with(
+            &request.redirect_uri,
+            &pairs,
+        )))
+    }
+
+    fn refuse(&self, error: AuthorizeError) -> AuthorizeOutcome {
+        match error {
+            AuthorizeError::ShowToUser(message) => {
+                AuthorizeOutcome::Refused(PageError::BadRequest(message))
+            }
+            AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                error,
+            } => AuthorizeOutcome::Redirect(self.error_redirect(
+                &redirect_uri,
+                state.as_deref(),
+                &error,
+            )),
+        }
+    }
+
+    /// RFC 6749 §4.1.2.1 with RFC 9207's `iss`.
+    fn error_redirect(
+        &self,
+        redirect_uri: &str,
+        client_state: Option<&str>,
+        error: &OAuthError,
+    ) -> String {
+        let mut pairs = vec![
+            ("error", error.code.as_str()),
+            ("error_description", error.description.as_str()),
+        ];
+        if let Some(client_state) = client_state {
+            pairs.push(("state", client_state));
+        }
+        pairs.push(("iss", self.issuer.as_str()));
+        redirect_with(redirect_uri, &pairs)
+    }
 }
 
 /// Exact string match against the registered URIs, except that a loopback `http` URI may

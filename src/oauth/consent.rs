@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::authorize::AuthorizationRequest;
-use crate::model::{Client, Id, Scope, UnixTime, UserId};
+use crate::model::{Client, Id, Scope, SecretHash, UnixTime, UserId};
 
 /// How long a consent page may stay open before its form stops working.
 pub const TICKET_TTL_SECONDS: u64 = 15 * 60;
@@ -19,6 +19,15 @@ pub struct ConsentTicket {
     /// SHA-256 of the session cookie the page was shown under.
     pub session: [u8; 32],
     pub expires_at: UnixTime,
+}
+
+impl ConsentTicket {
+    /// Whether this ticket may answer for `session` and `user` at `now`: it was shown in
+    /// that very session, to that user, and has not expired. (Single use is the store's
+    /// part: the ticket's id is recorded when it is used.)
+    pub fn answers(&self, session: &SecretHash, user: UserId, now: UnixTime) -> bool {
+        self.session == *session.as_bytes() && self.user_id == user && now < self.expires_at
+    }
 }
 
 /// Whether the user must be asked. A remembered consent covers the same or a narrower

@@ -15,3 +15,6 @@ pub mod tokens;
 
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
+
+#[cfg(test)]
+mod tests;

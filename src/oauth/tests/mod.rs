@@ -1,0 +1,70 @@
+//! Unit tests of the browser-side services (`Authorizer`, `SignInService`) on a real store in
+//! a temp directory, with the time injected: nothing here sleeps to make time pass.
+
+mod authorize;
+mod signin;
+
+use crate::model::{
+    Client, ClientId, DisplayName, GrantType, Id, Password, RedirectUri, Scope, SecretHash, User,
+    UserId, Username,
+};
+use crate::store::{KeyLocation, OpenOptions, Session, Store};
+
+pub const T0: u64 = 1_800_000_000;
+pub const REDIRECT: &str = "https://app.example.com/cb";
+
+pub fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        key: KeyLocation::Default(dir.path().join("master.key")),
+    })
+    .unwrap();
+    (dir, store)
+}
+
+pub async fn user(store: &Store, name: &str, password: &str) -> User {
+    let user = User {
+        id: UserId(Id::generate(crate::clock::now_millis())),
+        username: Username::parse(name).unwrap(),
+        email: None,
+        name: None,
+        password_hash: crate::password::hash(Password::parse(password).unwrap())
+            .await
+            .unwrap(),
+        created_at: T0,
+    };
+    store.insert_user(user.clone()).await.unwrap().unwrap();
+    user
+}
+
+pub async fn client(store: &Store, public: bool) -> Client {
+    let client = Client {
+        id: ClientId(Id::generate(crate::clock::now_millis())),
+        name: DisplayName::parse("name", "Score Tracker").unwrap(),
+        redirect_uris: vec![RedirectUri::parse(REDIRECT).unwrap()],
+        scope: Scope::parse("openid profile email").unwrap(),
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        secret_hash: (!public).then(|| SecretHash::of("secret")),
+        created_at: T0,
+    };
+    store.insert_client(client.clone()).await.unwrap();
+    client
+}
+
+/// A session for `user`, started at `at`, lasting `seconds`; returns its cookie hash.
+pub async fn session(store: &Store, user: &User, at: u64, seconds: u64) -> SecretHash {
+    let hash = SecretHash::of(&crate::model::random_secret());
+    store
+        .insert_session(
+            hash,
+            Session {
+                user_id: user.id,
+                auth_time: at,
+                expires_at: at + seconds,
+            },
+        )
+        .await
+        .unwrap();
+    hash
+}
