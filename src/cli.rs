@@ -130,6 +130,9 @@ struct ServeArgs {
     access_token_ttl: Duration,
     #[arg(long, default_value = "7d", value_parser = parse_duration)]
     refresh_token_ttl: Duration,
+    /// The longest a grant lives from its first token, however recently it was refreshed.
+    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    refresh_token_max_lifetime: Duration,
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     sweep_interval: Duration,
     /// The name shown on the sign-in and consent pages.
@@ -463,6 +466,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             code: args.code_ttl,
             access_token: args.access_token_ttl,
             refresh_token: args.refresh_token_ttl,
+            refresh_token_max_lifetime: args.refresh_token_max_lifetime,
         },
         sweep_interval: args.sweep_interval,
         product_name: crate::model::DisplayName::parse("--product-name", &args.product_name)

@@ -622,7 +622,7 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
             }))
         }
         WritePlan::RevokeGrant(id) => {
-            if !store.revoke_grant(id, None).await? {
+            if !store.revoke_grant(id, None, clock::now_millis()).await? {
                 return Err(grant_not_found(id));
             }
             Ok(AdminOutput::Revoked(RevokedView {

@@ -210,7 +210,7 @@ fn form_guard(
         state.error_page(
             StatusCode::BAD_REQUEST,
             "The form could not be read",
-            &error.description,
+            error.description(),
         )
     })?;
     let signed_in = signed_in(state, request)?.ok_or_else(to_login)?;
@@ -306,7 +306,11 @@ pub async fn revoke_app(
     let Some(id) = params.get("grant_id").ok().flatten().and_then(Id::parse) else {
         return see_other("/account").finish();
     };
-    match state.store.revoke_app(signed_in.user.id, id).await {
+    match state
+        .store
+        .revoke_app(signed_in.user.id, id, clock::now_millis())
+        .await
+    {
         Ok(_) => see_other("/account?notice=app-revoked").finish(),
         Err(_) => state.unavailable_page(),
     }

@@ -21,7 +21,7 @@ pub async fn get(state: web::Data<AppState>, request: HttpRequest) -> HttpRespon
     let raw = request.query_string().to_owned();
     match forms::query(&request) {
         Ok(params) => authorize(&state, &request, params, &raw).await,
-        Err(error) => state.error_page(StatusCode::BAD_REQUEST, BAD_LINK, &error.description),
+        Err(error) => state.error_page(StatusCode::BAD_REQUEST, BAD_LINK, error.description()),
     }
 }
 
@@ -36,7 +36,7 @@ pub async fn post(
             let raw = String::from_utf8_lossy(&body).into_owned();
             authorize(&state, &request, params, &raw).await
         }
-        Err(error) => state.error_page(StatusCode::BAD_REQUEST, BAD_LINK, &error.description),
+        Err(error) => state.error_page(StatusCode::BAD_REQUEST, BAD_LINK, error.description()),
     }
 }
 
@@ -135,7 +135,7 @@ pub async fn decide(
     let now = clock::now();
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
-        Err(error) => return state.error_page(StatusCode::BAD_REQUEST, TITLE, &error.description),
+        Err(error) => return state.error_page(StatusCode::BAD_REQUEST, TITLE, error.description()),
     };
     if !state
         .cookies
@@ -320,7 +320,7 @@ fn error_redirect(
 ) -> String {
     let mut pairs = vec![
         ("error", error.code.as_str()),
-        ("error_description", error.description.as_str()),
+        ("error_description", error.description()),
     ];
     if let Some(client_state) = client_state {
         pairs.push(("state", client_state));

@@ -43,7 +43,7 @@ pub enum AuthorizeError {
 
 /// Step one: the client, as named by `client_id`. The caller loads it from the store.
 pub fn client_id(params: &Params) -> Result<ClientId, AuthorizeError> {
-    let show = |error: OAuthError| AuthorizeError::ShowToUser(error.description);
+    let show = |error: OAuthError| AuthorizeError::ShowToUser(error.description().to_owned());
     let text = params.require("client_id").map_err(show)?;
     ClientId::parse(text).map_err(|_| {
         AuthorizeError::ShowToUser("The application that sent you here is not registered.".into())

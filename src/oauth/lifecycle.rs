@@ -76,9 +76,15 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         if let Some(refresh) = OpaqueToken::parse(token) {
-            self.store
-                .revoke_refresh_token(refresh.id, refresh.secret, client.id)
-                .await?;
+            // Only a token that exists costs a write; a made-up one is answered from a read.
+            if self
+                .store
+                .refresh_token_presentable(refresh.id, &refresh.secret)?
+            {
+                self.store
+                    .revoke_refresh_token(refresh.id, refresh.secret, client.id)
+                    .await?;
+            }
             return Ok(());
         }
         if let Some(claims) = self.access.open::<AccessClaims>(token) {

@@ -11,7 +11,7 @@ use super::pkce::CodeChallenge;
 use super::tokens::{AccessClaims, OpaqueToken, Principal, SealedBox};
 use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
-use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Store};
+use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Rotation, Store};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug)]
@@ -40,6 +40,22 @@ pub struct ActiveToken {
 
 fn seconds(duration: Duration) -> u64 {
     duration.as_secs()
+}
+
+/// When a grant made at `created_at` ends at the latest: `--refresh-token-max-lifetime`
+/// after its code was redeemed, however recently it was used.
+fn grant_end(lifetimes: &Lifetimes, created_at: UnixTime) -> UnixTime {
+    created_at.saturating_add(seconds(lifetimes.refresh_token_max_lifetime))
+}
+
+/// When a refresh token issued at `now` for a grant made at `created_at` expires: its own
+/// lifetime later, but never past the grant's end. `None` once the grant has reached it.
+fn refresh_expiry(lifetimes: &Lifetimes, created_at: UnixTime, now: UnixTime) -> Option<UnixTime> {
+    let end = grant_end(lifetimes, created_at);
+    (now < end).then(|| {
+        now.saturating_add(seconds(lifetimes.refresh_token))
+            .min(end)
+    })
 }
 
 impl TokenService {
@@ -118,17 +134,24 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         Self::require_grant(client, GrantType::AuthorizationCode)?;
-        let code = OpaqueToken::parse(params.require("code")?)
-            .ok_or_else(|| OAuthError::invalid_grant("the code is invalid"))?;
+        let invalid = || OAuthError::invalid_grant("the code is invalid");
+        let code = OpaqueToken::parse(params.require("code")?).ok_or_else(invalid)?;
         let redirect_uri = params.get("redirect_uri")?.map(str::to_owned);
         let verifier = params.get("code_verifier")?.map(str::to_owned);
+        // A made-up code is refused on a read: it costs no place in a write batch, so
+        // guessing cannot crowd out real redemptions. The write checks everything again.
+        if !self.store.code_presentable(code.id, &code.secret)? {
+            return Err(invalid());
+        }
         let refresh = client
             .allows_grant(GrantType::RefreshToken)
             .then(OpaqueToken::generate);
+        // The grant is made now; nothing of it lives past its maximum lifetime.
+        let end = grant_end(&self.lifetimes, now);
         let new_refresh = refresh.as_ref().map(|token| NewRefreshToken {
             id: token.id,
             secret_hash: token.secret_hash(),
-            expires_at: now + seconds(self.lifetimes.refresh_token),
+            expires_at: (now + seconds(self.lifetimes.refresh_token)).min(end),
         });
         let client_id = client.id;
         let outcome = self
@@ -140,7 +163,7 @@ impl TokenService {
                     now,
                     grant_id: Id::generate(crate::clock::now_millis()),
                     refresh: new_refresh,
-                    access_expires_at: now + seconds(self.lifetimes.access_token),
+                    access_expires_at: (now + seconds(self.lifetimes.access_token)).min(end),
                 },
                 move |issued| {
                     if issued.client_id != client_id {
@@ -196,26 +219,33 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         Self::require_grant(client, GrantType::RefreshToken)?;
-        let presented = OpaqueToken::parse(params.require("refresh_token")?)
-            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+        let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
+        let presented = OpaqueToken::parse(params.require("refresh_token")?).ok_or_else(invalid)?;
         let requested = params
             .get("scope")?
             .map(Scope::parse)
             .transpose()
             .map_err(invalid_scope)?;
+        // A made-up token is refused on a read, without a write (as for codes).
+        if !self
+            .store
+            .refresh_token_presentable(presented.id, &presented.secret)?
+        {
+            return Err(invalid());
+        }
         let next = OpaqueToken::generate();
         let client_id = client.id;
         let requested_check = requested.clone();
+        let lifetimes = self.lifetimes.clone();
         let outcome = self
             .store
             .rotate_refresh_token(
-                presented.id,
-                presented.secret,
-                now,
-                NewRefreshToken {
-                    id: next.id,
-                    secret_hash: next.secret_hash(),
-                    expires_at: now + seconds(self.lifetimes.refresh_token),
+                Rotation {
+                    token_id: presented.id,
+                    secret: presented.secret,
+                    now,
+                    next_id: next.id,
+                    next_secret_hash: next.secret_hash(),
                 },
                 move |grant| {
                     if grant.client_id != client_id {
@@ -233,7 +263,11 @@ impl TokenService {
                             "the requested scope exceeds the scope originally granted",
                         ));
                     }
-                    Ok(())
+                    refresh_expiry(&lifetimes, grant.created_at, now).ok_or_else(|| {
+                        OAuthError::invalid_grant(
+                            "the grant has reached its maximum lifetime; authorize again",
+                        )
+                    })
                 },
             )
             .await?;
@@ -312,8 +346,12 @@ impl TokenService {
                 scope,
                 issued_at: now,
                 // Never past its grant, which the sweeper deletes then: with an access
-                // lifetime longer than the refresh lifetime, `expires_in` stays true.
-                expires_at: grant.expires_at,
+                // lifetime longer than the refresh lifetime, `expires_in` stays true. Nor
+                // past the grant's maximum lifetime (a grant made before that bound existed
+                // may have slid beyond it).
+                expires_at: grant
+                    .expires_at
+                    .min(grant_end(&self.lifetimes, grant.created_at)),
                 token_id: Id::generate(crate::clock::now_millis()),
             },
             refresh,
@@ -409,6 +447,7 @@ fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthEr
         Presented::Replayed => Err(OAuthError::invalid_grant(format!(
             "the {what} was already used; everything issued from it has been revoked"
         ))),
+        Presented::Revoked => Err(OAuthError::invalid_grant(format!("the {what} was revoked"))),
         Presented::Rejected(error) => Err(error),
     }
 }

@@ -28,7 +28,9 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
 pub use access::AccessState;
 pub use apikeys::ApiKey;
-pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, TicketUsed};
+pub use grants::{
+    CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, Rotation, TicketUsed,
+};
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
 use seal::Sealer;

@@ -42,13 +42,18 @@ pub(crate) const USER_API_KEYS: Table = Table::new("user_api_keys");
 /// one by one (RFC 7009),
 /// kept until they would have expired anyway.
 pub(crate) const REVOKED_ACCESS: Table = Table::new("revoked_access");
-/// scope name → description shown on the consent page (format byte + postcard string).
+/// scope name → description shown on the consent page, and whether personal API keys may
+/// carry the scope (format byte 2 + postcard record; byte 1 + postcard string, the
+/// description alone, is still read, as "not for API keys").
 pub(crate) const SCOPES: Table = Table::new("scopes");
+/// user id (16) ‖ client id (16) → milliseconds (format byte + postcard u64): when the user
+/// last revoked the app. A code of that pair made at or before then is never redeemed.
+pub(crate) const CODE_FENCES: Table = Table::new("code_fences");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 17] = [
+pub(crate) const ALL: [Table; 18] = [
     META,
     CLIENTS,
     USERS,
@@ -66,6 +71,7 @@ pub(crate) const ALL: [Table; 17] = [
     REVOKED_ACCESS,
     SCOPES,
     EXPIRY,
+    CODE_FENCES,
 ];
 
 /// What an expiry-index entry points at.
