@@ -110,6 +110,10 @@ enum ScopeCommand {
         name: String,
         #[arg(long)]
         description: String,
+        /// Let users put this scope on their personal API keys (besides openid, profile
+        /// and email, which keys may always carry). Without it, they may not.
+        #[arg(long)]
+        api_keys: bool,
     },
     List,
     Delete {
@@ -249,9 +253,15 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Demo { listen } => return demo(listen),
         Command::Client(command) => client_request(command),
         Command::User(command) => user_request(command)?,
-        Command::Scope(ScopeCommand::Set { name, description }) => {
-            AdminRequest::ScopeSet { name, description }
-        }
+        Command::Scope(ScopeCommand::Set {
+            name,
+            description,
+            api_keys,
+        }) => AdminRequest::ScopeSet {
+            name,
+            description,
+            api_keys,
+        },
         Command::Scope(ScopeCommand::List) => AdminRequest::ScopeList,
         Command::Scope(ScopeCommand::Delete { name }) => AdminRequest::ScopeDelete { name },
         Command::Apikey(ApiKeyCommand::Create {

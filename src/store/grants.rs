@@ -805,6 +805,7 @@ pub(super) fn check_record(
             decode::<UnixTime>(table, EXPIRY_VALUE_V1, bytes).map(|_| ())
         }
         "code_fences" => decode::<u64>(CODE_FENCES, FENCE_V1, bytes).map(|_| ()),
+        "scopes" => super::scopes::check_record(key, bytes),
         _ => Ok(()),
     }
 }
