@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(parsed.id, record.id);
         assert!(record.secret_hash.matches(&parsed.secret));
         assert_eq!(record.expires_at, Some(160));
-        assert_eq!(record.scope.to_string(), DEFAULT_SCOPE);
+        assert_eq!(record.scope.to_string(), "email openid profile");
         let refused = |name, scope, lifetime| new_api_key(user, name, scope, lifetime, &[], 0, 0);
         assert!(refused("", None, None).is_err());
         assert!(refused("x", Some("bad\"scope"), None).is_err());
