@@ -451,3 +451,180 @@ fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthEr
         Presented::Rejected(error) => Err(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClientId, DisplayName, RedirectUri, SecretHash, User, UserId, Username};
+    use crate::store::{CodeGrant, KeyLocation, NewCode, OpenOptions};
+
+    const DAY: u64 = 86_400;
+    const REDIRECT: &str = "https://app.example/cb";
+
+    fn lifetimes(max_days: u64) -> Lifetimes {
+        Lifetimes {
+            code: Duration::from_secs(600),
+            access_token: Duration::from_secs(3600),
+            refresh_token: Duration::from_secs(7 * DAY),
+            refresh_token_max_lifetime: Duration::from_secs(max_days * DAY),
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_never_outlives_its_grants_maximum_lifetime() {
+        let ten = lifetimes(10);
+        assert_eq!(refresh_expiry(&ten, 0, 0), Some(7 * DAY));
+        assert_eq!(refresh_expiry(&ten, 0, 5 * DAY), Some(10 * DAY));
+        assert_eq!(refresh_expiry(&ten, 0, 10 * DAY - 1), Some(10 * DAY));
+        assert_eq!(refresh_expiry(&ten, 0, 10 * DAY), None);
+        assert_eq!(refresh_expiry(&ten, 0, 11 * DAY), None);
+        // Shorter than a refresh token's own lifetime: the maximum wins from the start.
+        let one = lifetimes(1);
+        assert_eq!(refresh_expiry(&one, 100, 100), Some(100 + DAY));
+        assert_eq!(grant_end(&one, u64::MAX - 1), u64::MAX);
+    }
+
+    /// A grant refreshed every day, at injected times: every token it hands out ends by
+    /// its maximum lifetime, and the first refresh at or past it is refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_grant_refreshed_every_day_ends_at_its_maximum_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        let user_id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id: user_id,
+                username: Username::parse("alice").unwrap(),
+                email: None,
+                name: None,
+                password_hash: "not used".into(),
+                created_at: 0,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let client_secret = crate::model::random_secret();
+        let client = Client {
+            id: ClientId(Id::generate(1)),
+            name: DisplayName::parse("name", "App").unwrap(),
+            redirect_uris: vec![RedirectUri::parse(REDIRECT).unwrap()],
+            scope: Scope::parse("openid").unwrap(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            secret_hash: Some(SecretHash::of(&client_secret)),
+            created_at: 0,
+        };
+        let client_id = client.id;
+        store.insert_client(client).await.unwrap();
+        let start: UnixTime = 1_000_000;
+        let code = OpaqueToken::generate();
+        store
+            .issue_code(NewCode {
+                id: code.id,
+                secret_hash: code.secret_hash(),
+                grant: CodeGrant {
+                    client_id,
+                    user_id,
+                    redirect_uri: REDIRECT.into(),
+                    redirect_uri_sent: true,
+                    scope: Scope::parse("openid").unwrap(),
+                    code_challenge: None,
+                    nonce: None,
+                    auth_time: start,
+                },
+                expires_at: start + 600,
+                remember_consent: false,
+                ticket: None,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+
+        let service = TokenService::new(store.clone(), lifetimes(10), Arc::default());
+        let basic = {
+            use base64::Engine;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{client_id}:{client_secret}"))
+            )
+        };
+        let form = |pairs: &[(&str, &str)]| {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            Params::parse(body.as_bytes()).unwrap()
+        };
+        let end = start + 10 * DAY;
+        let first = service
+            .token(
+                Some(&basic),
+                form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code.to_string()),
+                    ("redirect_uri", REDIRECT),
+                ]),
+                start,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.expires_in, 3600);
+        let mut refresh = first.refresh_token.unwrap();
+
+        let grant_expiry = || {
+            let grants = store.grants_of_user(user_id).unwrap();
+            assert_eq!(grants.len(), 1);
+            grants[0].expires_at
+        };
+        assert_eq!(grant_expiry(), start + 7 * DAY);
+        for day in 1..10 {
+            let now = start + day * DAY;
+            let rotated = service
+                .token(
+                    Some(&basic),
+                    form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+                    now,
+                )
+                .await
+                .unwrap_or_else(|error| panic!("day {day}: {error:?}"));
+            assert!(now + rotated.expires_in <= end, "day {day}");
+            assert!(
+                grant_expiry() <= end,
+                "day {day}: the grant slid past its end"
+            );
+            let presented = OpaqueToken::parse(rotated.refresh_token.as_deref().unwrap()).unwrap();
+            let (_, refresh_expires_at) = store
+                .refresh_token_grant(presented.id, &presented.secret, now)
+                .unwrap()
+                .unwrap();
+            assert_eq!(refresh_expires_at, (now + 7 * DAY).min(end), "day {day}");
+            refresh = rotated.refresh_token.unwrap();
+        }
+        assert_eq!(grant_expiry(), end);
+        // A minute before the end, the access token lives that minute and no longer.
+        let late = service
+            .token(
+                Some(&basic),
+                form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+                end - 60,
+            )
+            .await
+            .unwrap();
+        assert_eq!(late.expires_in, 60);
+        let refused = service
+            .token(
+                Some(&basic),
+                form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", late.refresh_token.as_deref().unwrap()),
+                ]),
+                end,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.error.code, ErrorCode::InvalidGrant);
+    }
+}
