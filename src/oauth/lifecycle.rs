@@ -133,13 +133,19 @@ impl TokenService {
         ) else {
             return Ok(None);
         };
+        // A grant made before --refresh-token-max-lifetime existed may have tokens that
+        // outlive it; they are refused from then on, so they are inactive too.
+        let end = super::token::grant_end(&self.lifetimes, grant.created_at);
+        if now >= end {
+            return Ok(None);
+        }
         Ok(Some(Introspection {
             active: true,
             scope: grant.scope,
             client_id: Some(grant.client_id),
             sub: Some(user.id),
             username: Some(user.username.as_str().to_owned()),
-            exp: expires_at,
+            exp: expires_at.min(end),
             iat: grant.created_at,
             iss: issuer,
             token_type: None,

@@ -26,7 +26,7 @@ pub struct TokenResponse {
 pub struct TokenService {
     pub(super) store: Store,
     pub(super) access: SealedBox,
-    lifetimes: Lifetimes,
+    pub(super) lifetimes: Lifetimes,
     usage: Arc<UsageLog>,
 }
 
@@ -44,7 +44,7 @@ fn seconds(duration: Duration) -> u64 {
 
 /// When a grant made at `created_at` ends at the latest: `--refresh-token-max-lifetime`
 /// after its code was redeemed, however recently it was used.
-fn grant_end(lifetimes: &Lifetimes, created_at: UnixTime) -> UnixTime {
+pub(super) fn grant_end(lifetimes: &Lifetimes, created_at: UnixTime) -> UnixTime {
     created_at.saturating_add(seconds(lifetimes.refresh_token_max_lifetime))
 }
 
