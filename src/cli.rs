@@ -113,6 +113,10 @@ enum ScopeCommand {
         name: String,
         #[arg(long)]
         description: String,
+        /// Let users put this scope on their personal API keys (besides openid, profile
+        /// and email, which keys may always carry). Without it, they may not.
+        #[arg(long)]
+        api_keys: bool,
     },
     List,
     Delete {
@@ -133,6 +137,9 @@ struct ServeArgs {
     access_token_ttl: Duration,
     #[arg(long, default_value = "7d", value_parser = parse_duration)]
     refresh_token_ttl: Duration,
+    /// The longest a grant lives from its first token, however recently it was refreshed.
+    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    refresh_token_max_lifetime: Duration,
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     sweep_interval: Duration,
     /// The name shown on the sign-in and consent pages.
@@ -259,9 +266,15 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Demo { listen } => return demo(listen),
         Command::Client(command) => client_request(command),
         Command::User(command) => user_request(command)?,
-        Command::Scope(ScopeCommand::Set { name, description }) => {
-            AdminRequest::ScopeSet { name, description }
-        }
+        Command::Scope(ScopeCommand::Set {
+            name,
+            description,
+            api_keys,
+        }) => AdminRequest::ScopeSet {
+            name,
+            description,
+            api_keys,
+        },
         Command::Scope(ScopeCommand::List) => AdminRequest::ScopeList,
         Command::Scope(ScopeCommand::Delete { name }) => AdminRequest::ScopeDelete { name },
         Command::Apikey(ApiKeyCommand::Create {
@@ -548,6 +561,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             code: args.code_ttl,
             access_token: args.access_token_ttl,
             refresh_token: args.refresh_token_ttl,
+            refresh_token_max_lifetime: args.refresh_token_max_lifetime,
         },
         sweep_interval: args.sweep_interval,
         product_name: crate::model::DisplayName::parse("--product-name", &args.product_name)

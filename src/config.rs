@@ -76,7 +76,13 @@ pub fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
 pub struct Lifetimes {
     pub code: Duration,
     pub access_token: Duration,
+    /// How long a refresh token lives; each rotation starts it again (it slides).
     pub refresh_token: Duration,
+    /// How long a grant lives at most, from its code's redemption, however recently it was
+    /// used: no refresh token or access token of it lives past then (RFC 9700 §4.14.2
+    /// leaves the bound to the server; without one, a grant used every few minutes never
+    /// ends). API keys are not grants and are exempt.
+    pub refresh_token_max_lifetime: Duration,
 }
 
 impl Default for Lifetimes {
@@ -85,6 +91,7 @@ impl Default for Lifetimes {
             code: Duration::from_secs(30 * 60),
             access_token: Duration::from_secs(3600),
             refresh_token: Duration::from_secs(7 * 86_400),
+            refresh_token_max_lifetime: Duration::from_secs(90 * 86_400),
         }
     }
 }

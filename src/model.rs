@@ -41,6 +41,13 @@ impl Id {
         &self.0
     }
 
+    /// The milliseconds it was made at: its first 48 bits.
+    pub fn millis(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[2..].copy_from_slice(&self.0[..6]);
+        u64::from_be_bytes(bytes)
+    }
+
     /// Parses the 32-character lowercase hex form that `Display` prints.
     pub fn parse(text: &str) -> Option<Id> {
         if text.len() != 32 {
@@ -367,7 +374,7 @@ impl ScopeToken {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
         {
             return invalid(format!(
-                "scope '{}' contains a character RFC 6749 §3.3 does not allow",
+                "scope '{}' contains a character RFC 6749 section 3.3 does not allow",
                 truncate_for_message(text)
             ));
         }

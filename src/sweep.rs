@@ -71,7 +71,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientId, Id, Scope, SecretHash, UserId};
+    use crate::model::{ClientId, Id, Scope, SecretHash, User, UserId, Username};
     use crate::store::{
         CodeGrant, KeyLocation, NewCode, NewRefreshToken, OpenOptions, Presented, Redemption,
     };
@@ -86,13 +86,13 @@ mod tests {
         (dir, store)
     }
 
-    fn code(id: Id, expires_at: UnixTime) -> NewCode {
+    fn code(id: Id, user_id: UserId, expires_at: UnixTime) -> NewCode {
         NewCode {
             id,
             secret_hash: SecretHash::of("secret"),
             grant: CodeGrant {
                 client_id: ClientId(Id::generate(1)),
-                user_id: UserId(Id::generate(1)),
+                user_id,
                 redirect_uri: "https://app.example/cb".into(),
                 redirect_uri_sent: true,
                 scope: Scope::parse("openid").unwrap(),
@@ -109,11 +109,29 @@ mod tests {
     #[tokio::test]
     async fn sweeps_only_what_expired_and_keeps_live_replay_markers() {
         let (_dir, store) = store();
+        // Redemption checks that the code's user exists.
+        let user_id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id: user_id,
+                username: Username::parse("alice").unwrap(),
+                email: None,
+                name: None,
+                password_hash: "not checked here".into(),
+                created_at: 0,
+            })
+            .await
+            .unwrap()
+            .unwrap();
         let unused = Id::generate(10);
         let redeemed = Id::generate(11);
-        store.issue_code(code(unused, 100)).await.unwrap().unwrap();
         store
-            .issue_code(code(redeemed, 100))
+            .issue_code(code(unused, user_id, 100))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .issue_code(code(redeemed, user_id, 100))
             .await
             .unwrap()
             .unwrap();

@@ -12,9 +12,9 @@ use crate::model::{
     random_secret, Client, ClientId, DisplayName, Email, GrantType, Id, Invalid, Password,
     RedirectUri, Scope, ScopeToken, SecretHash, User, UserId, Username,
 };
-use crate::oauth::apikeys::new_api_key;
+use crate::oauth::apikeys::{new_api_key, KeyRefused, NewApiKey};
 use crate::password;
-use crate::store::{ApiKey, Store, StoreError};
+use crate::store::{ApiKey, KeyNotStored, ScopeSettings, Store, StoreError};
 
 /// The most redirect URIs one client may register.
 pub const MAX_REDIRECT_URIS: usize = 20;
@@ -63,6 +63,9 @@ pub enum AdminRequest {
     ScopeSet {
         name: String,
         description: String,
+        /// Users may put the scope on their personal API keys. Absent (an older CLI): no.
+        #[serde(default)]
+        api_keys: bool,
     },
     ScopeList,
     ScopeDelete {
@@ -155,6 +158,9 @@ pub struct DeletedView {
 pub struct ScopeDescriptionView {
     pub scope: String,
     pub description: String,
+    /// Whether personal API keys may carry the scope.
+    #[serde(default)]
+    pub api_keys: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -310,9 +316,9 @@ pub enum WritePlan {
     DeleteUser(Username),
     SetPassword(Username, String),
     EndSessions(UserId, Username),
-    SetScope(ScopeToken, String),
+    SetScope(ScopeToken, ScopeSettings),
     DeleteScope(ScopeToken),
-    CreateApiKey(Box<ApiKey>, String),
+    CreateApiKey(Box<NewApiKey>),
     DeleteApiKey(Id),
     RevokeGrant(Id),
 }
@@ -420,21 +426,31 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             let user = existing_user(store, &username)?;
             write(WritePlan::EndSessions(user.id, user.username))
         }
-        AdminRequest::ScopeSet { name, description } => {
+        AdminRequest::ScopeSet {
+            name,
+            description,
+            api_keys,
+        } => {
             let scope = ScopeToken::parse(&name)?;
             let description = DisplayName::parse("scope description", &description)?;
-            write(WritePlan::SetScope(scope, description.as_str().to_owned()))
+            write(WritePlan::SetScope(
+                scope,
+                ScopeSettings {
+                    description: description.as_str().to_owned(),
+                    api_keys,
+                },
+            ))
         }
         AdminRequest::ScopeList => Ok(Plan::Done(AdminOutput::Scopes(ScopesView {
             scopes: store
-                .scope_descriptions()?
+                .scopes()?
                 .into_iter()
-                .map(|(scope, description)| ScopeDescriptionView { scope, description })
+                .map(|(scope, settings)| scope_view(scope, settings))
                 .collect(),
         }))),
         AdminRequest::ScopeDelete { name } => {
             let scope = ScopeToken::parse(&name)?;
-            if store.scope_description(scope.as_str())?.is_none() {
+            if store.scope_settings(scope.as_str())?.is_none() {
                 return Err(scope_not_found(&scope));
             }
             write(WritePlan::DeleteScope(scope))
@@ -446,15 +462,9 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             scope,
         } => {
             let user = existing_user(store, &username)?;
-            let (api_key, token) = new_api_key(
-                user.id,
-                &name,
-                scope.as_deref(),
-                expires_in,
-                clock::now(),
-                clock::now_millis(),
-            )?;
-            write(WritePlan::CreateApiKey(Box::new(api_key), token))
+            let new = plan_api_key(store, user.id, &name, scope.as_deref(), expires_in)?
+                .map_err(|refused| AdminError::new(AdminErrorKind::Invalid, refused.message()))?;
+            write(WritePlan::CreateApiKey(Box::new(new)))
         }
         AdminRequest::ApiKeyList { username } => {
             let user = existing_user(store, &username)?;
@@ -530,6 +540,41 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             store.grant(id)?.ok_or_else(|| grant_not_found(id))?;
             write(WritePlan::RevokeGrant(id))
         }
+    }
+}
+
+/// Makes and checks a new personal API key for `user_id`, reading which scopes the
+/// operator lets API keys carry: the one implementation behind `apikey create` (directly or
+/// through the admin socket) and the account page. `apply` stores it.
+pub fn plan_api_key(
+    store: &Store,
+    user_id: UserId,
+    name: &str,
+    scope: Option<&str>,
+    expires_in: Option<u64>,
+) -> Result<Result<NewApiKey, KeyRefused>, StoreError> {
+    let allowed: Vec<String> = store
+        .scopes()?
+        .into_iter()
+        .filter(|(_, settings)| settings.api_keys)
+        .map(|(name, _)| name)
+        .collect();
+    Ok(new_api_key(
+        user_id,
+        name,
+        scope,
+        expires_in,
+        &allowed,
+        clock::now(),
+        clock::now_millis(),
+    ))
+}
+
+fn scope_view(scope: String, settings: ScopeSettings) -> ScopeDescriptionView {
+    ScopeDescriptionView {
+        scope,
+        description: settings.description,
+        api_keys: settings.api_keys,
     }
 }
 
@@ -617,30 +662,42 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
             })),
             None => Err(user_not_found(&username)),
         },
-        WritePlan::SetScope(scope, description) => {
-            store
-                .set_scope_description(scope.clone(), description.clone())
-                .await?;
-            Ok(AdminOutput::Scope(ScopeDescriptionView {
-                scope: scope.as_str().to_owned(),
-                description,
-            }))
+        WritePlan::SetScope(scope, settings) => {
+            store.set_scope(scope.clone(), settings.clone()).await?;
+            Ok(AdminOutput::Scope(scope_view(
+                scope.as_str().to_owned(),
+                settings,
+            )))
         }
         WritePlan::DeleteScope(scope) => {
-            if !store.delete_scope_description(scope.clone()).await? {
+            if !store.delete_scope(scope.clone()).await? {
                 return Err(scope_not_found(&scope));
             }
             Ok(AdminOutput::Deleted(DeletedView {
                 deleted: scope.as_str().to_owned(),
             }))
         }
-        WritePlan::CreateApiKey(api_key, token) => {
-            let id = api_key.id;
-            store.insert_api_key(*api_key).await?;
-            Ok(AdminOutput::NewApiKey(NewApiKeyView {
-                id: id.to_string(),
-                api_key: token,
-            }))
+        WritePlan::CreateApiKey(new) => {
+            let NewApiKey {
+                record,
+                token,
+                needs_api_keys,
+            } = *new;
+            let id = record.id;
+            match store.insert_api_key(record, needs_api_keys).await? {
+                Ok(()) => Ok(AdminOutput::NewApiKey(NewApiKeyView {
+                    id: id.to_string(),
+                    api_key: token,
+                })),
+                Err(KeyNotStored::UserGone) => Err(AdminError::new(
+                    AdminErrorKind::NotFound,
+                    "the user was deleted meanwhile; no API key was made",
+                )),
+                Err(KeyNotStored::ScopeNotAllowed(scope)) => Err(AdminError::new(
+                    AdminErrorKind::Invalid,
+                    KeyRefused::ScopeNotAllowed(scope).message(),
+                )),
+            }
         }
         WritePlan::DeleteApiKey(id) => {
             if !store.delete_api_key(id, None).await? {
@@ -651,7 +708,7 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
             }))
         }
         WritePlan::RevokeGrant(id) => {
-            if !store.revoke_grant(id, None).await? {
+            if !store.revoke_grant(id, None, clock::now_millis()).await? {
                 return Err(grant_not_found(id));
             }
             Ok(AdminOutput::Revoked(RevokedView {
@@ -860,14 +917,14 @@ impl AdminOutput {
                 view.username, view.sessions_ended
             ),
             AdminOutput::Deleted(view) => format!("deleted {}", view.deleted),
-            AdminOutput::Scope(view) => format!("{}: {}", view.scope, view.description),
+            AdminOutput::Scope(view) => human_scope(view),
             AdminOutput::Scopes(view) if view.scopes.is_empty() => {
                 "no scope descriptions".to_owned()
             }
             AdminOutput::Scopes(view) => view
                 .scopes
                 .iter()
-                .map(|scope| format!("{}: {}", scope.scope, scope.description))
+                .map(human_scope)
                 .collect::<Vec<_>>()
                 .join("\n"),
             AdminOutput::NewApiKey(view) => format!(
@@ -936,6 +993,15 @@ impl AdminOutput {
             ),
         }
     }
+}
+
+fn human_scope(view: &ScopeDescriptionView) -> String {
+    let api_keys = if view.api_keys {
+        "  (allowed on API keys)"
+    } else {
+        ""
+    };
+    format!("{}: {}{api_keys}", view.scope, view.description)
 }
 
 fn human_client(view: &ClientView) -> String {

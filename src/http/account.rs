@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::forms;
 use super::pages::{html, see_other};
 use super::AppState;
+use crate::admin::{self, AdminOutput, WritePlan};
 use crate::clock;
 use crate::config::parse_duration;
-use crate::model::{Id, UnixTime, User};
-use crate::oauth::apikeys::new_api_key;
+use crate::model::{Id, ScopeToken, UnixTime, User};
+use crate::oauth::apikeys::{KeyRefused, DEFAULT_SCOPE};
 use crate::oauth::Params;
+use crate::store::TicketUsed;
 use crate::ui::{AccountView, ApiKeyView, AppView, ChoiceView, NewKeyView};
 
 /// Expiry choices offered on the page: (form value, label). The empty value is "never".
@@ -26,9 +28,13 @@ const EXPIRY_CHOICES: [(&str, &str); 6] = [
 ];
 
 /// A just-made key, carried to the next page view in a sealed, short-lived cookie: the
-/// POST answers with a 303, and the key must still be shown exactly once.
+/// POST answers with a 303, and the key must still be shown exactly once. The cookie may be
+/// replayed (a copy kept, the removal ignored), so `id` is single use on the server: the
+/// first view marks it used in `used_tickets`, and a later view of the same cookie shows
+/// nothing. The key itself is only ever in the sealed cookie, never in the database.
 #[derive(Serialize, Deserialize)]
 struct Flash {
+    id: Id,
     session: [u8; 32],
     name: String,
     api_key: String,
@@ -71,19 +77,54 @@ fn to_login() -> HttpResponse {
 }
 
 /// Fixed notices chosen by a code in the query, so the page never echoes arbitrary input.
-fn notice(code: Option<&str>) -> (Option<String>, Option<String>) {
+/// The one exception, `scope-not-allowed`, names a scope: only a well-formed scope token,
+/// and only one the store confirms API keys may not carry, so a crafted link cannot make
+/// the page say something untrue.
+fn notice(state: &AppState, params: &Params) -> (Option<String>, Option<String>) {
     let message = |text: &str| (Some(text.to_owned()), None);
     let error = |text: &str| (None, Some(text.to_owned()));
-    match code {
+    match params.get("notice").ok().flatten() {
         Some("created") => message("API key created."),
         Some("key-deleted") => message("API key deleted."),
+        Some("no-such-key") => message("No such API key was found; nothing was deleted."),
         Some("app-revoked") => message("Access revoked. The app's tokens no longer work."),
+        Some("nothing-revoked") => message("Nothing was found to revoke."),
         Some("invalid-key") => {
             error("The API key could not be created: check its name and scopes.")
+        }
+        Some("scope-not-allowed") => {
+            match params
+                .get("scope")
+                .ok()
+                .flatten()
+                .and_then(|scope| ScopeToken::parse(scope).ok())
+                .filter(|scope| scope_refused_for_keys(state, scope))
+            {
+                Some(scope) => error(&format!(
+                    "The API key was not created: the scope {} is not available for API keys. \
+                     Keys may carry {DEFAULT_SCOPE}, and the scopes your administrator allows.",
+                    scope.as_str()
+                )),
+                None => error("The API key could not be created: check its name and scopes."),
+            }
         }
         Some("expired-form") => error("The form expired. Please try again."),
         _ => (None, None),
     }
+}
+
+/// Whether API keys may not carry `scope` (a storage failure counts as "cannot say").
+fn scope_refused_for_keys(state: &AppState, scope: &ScopeToken) -> bool {
+    let default = crate::model::Scope::parse(DEFAULT_SCOPE).expect("the default scope parses");
+    !default.contains(scope.as_str())
+        && matches!(
+            state.store.scope_settings(scope.as_str()),
+            Ok(None)
+                | Ok(Some(crate::store::ScopeSettings {
+                    api_keys: false,
+                    ..
+                }))
+        )
 }
 
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
@@ -94,15 +135,23 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     };
     let now = clock::now();
     let params = forms::query(&request).unwrap_or_default();
-    let (message, error) = notice(params.get("notice").ok().flatten());
-    let new_key = request
+    let (message, error) = notice(&state, &params);
+    let flash = request
         .cookie(FLASH_COOKIE)
         .and_then(|cookie| state.flash.open::<Flash>(cookie.value()))
-        .filter(|flash| flash.session == signed_in.session && now < flash.expires_at)
-        .map(|flash| NewKeyView {
-            name: flash.name,
-            api_key: flash.api_key,
-        });
+        .filter(|flash| flash.session == signed_in.session && now < flash.expires_at);
+    let new_key = match flash {
+        // Shown once: the id is marked used, durably, before the page carries the key.
+        Some(flash) => match state.store.consume_ticket(flash.id, flash.expires_at).await {
+            Ok(Ok(())) => Some(NewKeyView {
+                name: flash.name,
+                api_key: flash.api_key,
+            }),
+            Ok(Err(TicketUsed)) => None,
+            Err(_) => return state.unavailable_page(),
+        },
+        None => None,
+    };
     let user = &signed_in.user;
     let api_keys = match state.store.api_keys_of_user(user.id) {
         Ok(keys) => keys,
@@ -210,7 +259,7 @@ fn form_guard(
         state.error_page(
             StatusCode::BAD_REQUEST,
             "The form could not be read",
-            &error.description,
+            error.description(),
         )
     })?;
     let signed_in = signed_in(state, request)?.ok_or_else(to_login)?;
@@ -241,21 +290,35 @@ pub async fn create_key(
         },
     };
     let now = clock::now();
-    let Ok((api_key, token)) = new_api_key(
+    // The same checks, and the same write, as `keyward apikey create`.
+    let new = match admin::plan_api_key(
+        &state.store,
         signed_in.user.id,
         field("name").unwrap_or(""),
         field("scope"),
         lifetime,
-        now,
-        clock::now_millis(),
-    ) else {
-        return see_other("/account?notice=invalid-key").finish();
+    ) {
+        Ok(Ok(new)) => new,
+        Ok(Err(KeyRefused::ScopeNotAllowed(scope))) => return scope_not_allowed(&scope),
+        Ok(Err(KeyRefused::Invalid(_))) => {
+            return see_other("/account?notice=invalid-key").finish()
+        }
+        Err(_) => return state.unavailable_page(),
     };
-    let name = api_key.name.as_str().to_owned();
-    if state.store.insert_api_key(api_key).await.is_err() {
-        return state.unavailable_page();
-    }
+    let name = new.record.name.as_str().to_owned();
+    let token = match admin::apply(&state.store, WritePlan::CreateApiKey(Box::new(new))).await {
+        Ok(AdminOutput::NewApiKey(view)) => view.api_key,
+        Ok(_) => return state.unavailable_page(),
+        Err(error) => {
+            return match error.kind {
+                admin::AdminErrorKind::Unavailable => state.unavailable_page(),
+                // The operator withdrew a scope, or the user went, since the check above.
+                _ => see_other("/account?notice=invalid-key").finish(),
+            };
+        }
+    };
     let flash = state.flash.seal(&Flash {
+        id: Id::generate(clock::now_millis()),
         session: signed_in.session,
         name,
         api_key: token,
@@ -271,6 +334,15 @@ pub async fn create_key(
     see_other("/account?notice=created").cookie(cookie).finish()
 }
 
+/// Back to the account page with a notice naming the refused scope.
+fn scope_not_allowed(scope: &ScopeToken) -> HttpResponse {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("notice", "scope-not-allowed")
+        .append_pair("scope", scope.as_str())
+        .finish();
+    see_other(&format!("/account?{query}")).finish()
+}
+
 pub async fn delete_key(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -281,7 +353,7 @@ pub async fn delete_key(
         Err(response) => return *response,
     };
     let Some(id) = params.get("id").ok().flatten().and_then(Id::parse) else {
-        return see_other("/account").finish();
+        return see_other("/account?notice=no-such-key").finish();
     };
     // Only the signed-in user's own key: another user's id changes nothing.
     match state
@@ -289,7 +361,9 @@ pub async fn delete_key(
         .delete_api_key(id, Some(signed_in.user.id))
         .await
     {
-        Ok(_) => see_other("/account?notice=key-deleted").finish(),
+        Ok(true) => see_other("/account?notice=key-deleted").finish(),
+        // Another user's key, or none: nothing happened, and the page says so.
+        Ok(false) => see_other("/account?notice=no-such-key").finish(),
         Err(_) => state.unavailable_page(),
     }
 }
@@ -304,10 +378,15 @@ pub async fn revoke_app(
         Err(response) => return *response,
     };
     let Some(id) = params.get("grant_id").ok().flatten().and_then(Id::parse) else {
-        return see_other("/account").finish();
+        return see_other("/account?notice=nothing-revoked").finish();
     };
-    match state.store.revoke_app(signed_in.user.id, id).await {
-        Ok(_) => see_other("/account?notice=app-revoked").finish(),
+    match state
+        .store
+        .revoke_app(signed_in.user.id, id, clock::now_millis())
+        .await
+    {
+        Ok(true) => see_other("/account?notice=app-revoked").finish(),
+        Ok(false) => see_other("/account?notice=nothing-revoked").finish(),
         Err(_) => state.unavailable_page(),
     }
 }

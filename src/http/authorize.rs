@@ -36,7 +36,12 @@ async fn authorize(
 ) -> HttpResponse {
     let params = match params {
         Ok(params) => params,
-        Err(error) => return refused(state, &PageError::BadRequest(error.description)),
+        Err(error) => {
+            return refused(
+                state,
+                &PageError::BadRequest(error.description().to_owned()),
+            )
+        }
     };
     let outcome = state
         .authorizer
@@ -59,7 +64,12 @@ pub async fn decide(
 ) -> HttpResponse {
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
-        Err(error) => return refused(&state, &PageError::BadRequest(error.description)),
+        Err(error) => {
+            return refused(
+                &state,
+                &PageError::BadRequest(error.description().to_owned()),
+            )
+        }
     };
     if !state
         .cookies

@@ -75,7 +75,7 @@ pub async fn submit(
             return state.error_page(
                 StatusCode::BAD_REQUEST,
                 "Sign-in failed",
-                &error.description,
+                error.description(),
             )
         }
     };

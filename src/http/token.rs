@@ -91,7 +91,7 @@ pub fn error_json(error: &OAuthError, basic: bool) -> HttpResponse {
     };
     let body = serde_json::json!({
         "error": error.code.as_str(),
-        "error_description": error.description,
+        "error_description": error.description(),
     });
     let mut response = json(status, &body);
     if error.code == ErrorCode::InvalidClient {

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::model::{random_secret, DisplayName, Id, Invalid, Scope, SecretHash, UnixTime, UserId};
+use crate::model::{
+    random_secret, DisplayName, Id, Invalid, Scope, ScopeToken, SecretHash, UnixTime, UserId,
+};
 use crate::store::ApiKey;
 
 pub const PREFIX: &str = "kwk_";
@@ -35,15 +37,58 @@ impl ApiKeyToken {
     }
 }
 
-/// Makes a new key: the record to store and the token to show once.
+/// Why a key cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRefused {
+    /// The name, scope or lifetime is malformed; the sentence says which.
+    Invalid(Invalid),
+    /// Neither a default scope nor one the operator lets API keys carry. A key acts for its
+    /// user without any client's limits, so only what the operator chose may go on one.
+    ScopeNotAllowed(ScopeToken),
+}
+
+impl KeyRefused {
+    /// One sentence for the operator or the user.
+    pub fn message(&self) -> String {
+        match self {
+            KeyRefused::Invalid(invalid) => invalid.0.clone(),
+            KeyRefused::ScopeNotAllowed(scope) => format!(
+                "scope '{scope}' is not allowed for API keys: a key may carry {DEFAULT_SCOPE} \
+                 and the scopes an operator allows with 'keyward scope set {scope} \
+                 --description TEXT --api-keys'",
+                scope = scope.as_str()
+            ),
+        }
+    }
+}
+
+impl From<Invalid> for KeyRefused {
+    fn from(invalid: Invalid) -> KeyRefused {
+        KeyRefused::Invalid(invalid)
+    }
+}
+
+/// A key made and checked, not yet stored.
+pub struct NewApiKey {
+    pub record: ApiKey,
+    /// `kwk_<id>.<secret>`, shown once.
+    pub token: String,
+    /// Its scopes beyond the default: the store checks again, in the write, that API keys
+    /// may still carry them.
+    pub needs_api_keys: Vec<ScopeToken>,
+}
+
+/// Makes a new key. `allowed_for_keys` names the scopes the operator lets API keys carry
+/// besides `DEFAULT_SCOPE`; any other scope is refused.
 pub fn new_api_key(
     user_id: UserId,
     name: &str,
     scope: Option<&str>,
     lifetime_seconds: Option<u64>,
+    allowed_for_keys: &[String],
     now: UnixTime,
     now_millis: u64,
-) -> Result<(ApiKey, String), Invalid> {
+) -> Result<NewApiKey, KeyRefused> {
     let name = DisplayName::parse("API key name", name)?;
     let scope = Scope::parse(
         scope
@@ -51,16 +96,30 @@ pub fn new_api_key(
             .unwrap_or(DEFAULT_SCOPE),
     )?;
     if scope.is_empty() {
-        return Err(Invalid("an API key needs at least one scope".into()));
+        return Err(Invalid("an API key needs at least one scope".into()).into());
     }
     if lifetime_seconds.is_some_and(|seconds| seconds == 0 || seconds > MAX_LIFETIME_SECONDS) {
-        return Err(Invalid(
-            "an API key's lifetime must be between 1 second and 10 years".into(),
-        ));
+        return Err(
+            Invalid("an API key's lifetime must be between 1 second and 10 years".into()).into(),
+        );
+    }
+    let default = Scope::parse(DEFAULT_SCOPE).expect("the default scope parses");
+    let mut needs_api_keys = Vec::new();
+    for token in scope.tokens() {
+        if default.contains(token.as_str()) {
+            continue;
+        }
+        if !allowed_for_keys
+            .iter()
+            .any(|allowed| allowed == token.as_str())
+        {
+            return Err(KeyRefused::ScopeNotAllowed(token.clone()));
+        }
+        needs_api_keys.push(token.clone());
     }
     let id = Id::generate(now_millis);
     let secret = random_secret();
-    let api_key = ApiKey {
+    let record = ApiKey {
         id,
         user_id,
         name,
@@ -70,7 +129,11 @@ pub fn new_api_key(
         expires_at: lifetime_seconds.map(|seconds| now + seconds),
         last_used: None,
     };
-    Ok((api_key, format!("{PREFIX}{id}.{secret}")))
+    Ok(NewApiKey {
+        record,
+        token: format!("{PREFIX}{id}.{secret}"),
+        needs_api_keys,
+    })
 }
 
 /// "Last used" times waiting to be written: kept in memory and flushed in one commit by the
@@ -111,16 +174,51 @@ mod tests {
     #[test]
     fn keys_parse_and_validate() {
         let user = UserId(Id::generate(1));
-        let (record, token) = new_api_key(user, "ci", None, Some(60), 100, 100_000).unwrap();
+        let new = new_api_key(user, "ci", None, Some(60), &[], 100, 100_000).unwrap();
+        let (record, token) = (new.record, new.token);
         assert!(token.starts_with(PREFIX));
         let parsed = ApiKeyToken::parse(&token).unwrap();
         assert_eq!(parsed.id, record.id);
         assert!(record.secret_hash.matches(&parsed.secret));
         assert_eq!(record.expires_at, Some(160));
-        assert!(new_api_key(user, "", None, None, 0, 0).is_err());
-        assert!(new_api_key(user, "x", Some("bad\"scope"), None, 0, 0).is_err());
-        assert!(new_api_key(user, "x", None, Some(0), 0, 0).is_err());
+        assert_eq!(record.scope.to_string(), "email openid profile");
+        let refused = |name, scope, lifetime| new_api_key(user, name, scope, lifetime, &[], 0, 0);
+        assert!(refused("", None, None).is_err());
+        assert!(refused("x", Some("bad\"scope"), None).is_err());
+        assert!(refused("x", None, Some(0)).is_err());
         assert!(ApiKeyToken::parse("kwk_nothing").is_none());
         assert!(ApiKeyToken::parse(&token[4..]).is_none());
+    }
+
+    #[test]
+    fn a_key_carries_default_scopes_and_those_the_operator_allows_nothing_else() {
+        let user = UserId(Id::generate(1));
+        let make = |scope: &str, allowed: &[&str]| {
+            let allowed: Vec<String> = allowed.iter().map(|s| (*s).to_owned()).collect();
+            new_api_key(user, "k", Some(scope), None, &allowed, 0, 0)
+        };
+        let openid = make("openid email", &[]).unwrap();
+        assert!(openid.needs_api_keys.is_empty());
+        let not_allowed = |scope: &str| {
+            KeyRefused::ScopeNotAllowed(crate::model::ScopeToken::parse(scope).unwrap())
+        };
+        assert_eq!(
+            make("admin root:all", &[]).err(),
+            Some(not_allowed("admin")),
+            "the first scope in order is named"
+        );
+        assert_eq!(
+            make("openid root:all", &["admin"]).err(),
+            Some(not_allowed("root:all"))
+        );
+        let deploy = make("openid deploy", &["deploy"]).unwrap();
+        assert_eq!(deploy.record.scope.to_string(), "deploy openid");
+        assert_eq!(deploy.needs_api_keys.len(), 1);
+        assert_eq!(deploy.needs_api_keys[0].as_str(), "deploy");
+        let message = not_allowed("admin").message();
+        assert!(
+            message.contains("'admin'") && !message.contains('\n'),
+            "{message}"
+        );
     }
 }

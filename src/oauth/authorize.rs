@@ -56,7 +56,7 @@ pub enum AuthorizeError {
 
 /// Step one: the client, as named by `client_id`. The caller loads it from the store.
 pub fn client_id(params: &Params) -> Result<ClientId, AuthorizeError> {
-    let show = |error: OAuthError| AuthorizeError::ShowToUser(error.description);
+    let show = |error: OAuthError| AuthorizeError::ShowToUser(error.description().to_owned());
     let text = params.require("client_id").map_err(show)?;
     ClientId::parse(text).map_err(|_| {
         AuthorizeError::ShowToUser("The application that sent you here is not registered.".into())
@@ -467,7 +467,7 @@ impl Authorizer {
     ) -> String {
         let mut pairs = vec![
             ("error", error.code.as_str()),
-            ("error_description", error.description.as_str()),
+            ("error_description", error.description()),
         ];
         if let Some(client_state) = client_state {
             pairs.push(("state", client_state));

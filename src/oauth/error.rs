@@ -54,18 +54,60 @@ impl ErrorCode {
 
 /// An error the protocol answers with: a code and a human-readable description for the
 /// client's developer. Descriptions never carry secrets or internal detail.
+///
+/// The description is private, so every one passes through `new`, the one place that makes
+/// it fit RFC 6749 §4.1.2.1 and §5.2, wherever it ends up (a JSON error, an error redirect
+/// to the client, a page).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: ErrorCode,
-    pub description: String,
+    description: String,
+}
+
+/// The longest description sent, in bytes (all ASCII by then): descriptions quote
+/// parameter names and values, which an attacker chooses.
+pub const MAX_DESCRIPTION_BYTES: usize = 200;
+
+/// RFC 6749 §4.1.2.1 and §5.2: `error_description` is `%x20-21 / %x23-5B / %x5D-7E`, so no
+/// control character (no CR/LF to split a header or a log line), no `"` and no `\` (which
+/// would break out of a quoted `WWW-Authenticate` parameter), and no non-ASCII.
+fn describable(character: char) -> bool {
+    matches!(character, '\u{20}'..='\u{21}' | '\u{23}'..='\u{5b}' | '\u{5d}'..='\u{7e}')
+}
+
+/// Replaces every character RFC 6749 does not allow in a description with `?`, and cuts it
+/// to `MAX_DESCRIPTION_BYTES` (ending in `...` when cut).
+fn sanitize(text: &str) -> String {
+    let mut description: String = text
+        .chars()
+        .take(MAX_DESCRIPTION_BYTES + 1)
+        .map(|character| {
+            if describable(character) {
+                character
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if description.len() > MAX_DESCRIPTION_BYTES {
+        description.truncate(MAX_DESCRIPTION_BYTES - 3);
+        description.push_str("...");
+    }
+    description
 }
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> OAuthError {
         OAuthError {
             code,
-            description: description.into(),
+            description: sanitize(&description.into()),
         }
+    }
+
+    /// The description: only RFC 6749's allowed characters, at most
+    /// `MAX_DESCRIPTION_BYTES` of them.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
@@ -95,5 +137,34 @@ impl From<crate::store::StoreError> for OAuthError {
     fn from(error: crate::store::StoreError) -> OAuthError {
         tracing::error!(%error, "storage failure");
         OAuthError::unavailable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_hold_only_what_rfc_6749_allows_and_are_bounded() {
+        let hostile = "a\r\nSet-Cookie: x=\"y\"\\ \u{e9}\u{a7}\u{0}\t\u{7f}\u{2028}!#[]~";
+        let error = OAuthError::invalid_request(hostile);
+        assert_eq!(error.description(), "a??Set-Cookie: x=?y?? ??????!#[]~");
+        for character in error.description().chars() {
+            assert!(describable(character), "{character:?}");
+        }
+        let long = OAuthError::invalid_request("x".repeat(10_000));
+        assert_eq!(long.description().len(), MAX_DESCRIPTION_BYTES);
+        assert!(long.description().ends_with("..."));
+        let exact = OAuthError::invalid_request("y".repeat(MAX_DESCRIPTION_BYTES));
+        assert_eq!(exact.description(), "y".repeat(MAX_DESCRIPTION_BYTES));
+        // Everything in the allowed ranges passes unchanged.
+        let allowed: String = (0x20u8..=0x7e)
+            .filter(|byte| *byte != b'"' && *byte != b'\\')
+            .map(char::from)
+            .collect();
+        assert_eq!(
+            OAuthError::invalid_request(allowed.clone()).description(),
+            allowed
+        );
     }
 }

@@ -76,9 +76,15 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         if let Some(refresh) = OpaqueToken::parse(token) {
-            self.store
-                .revoke_refresh_token(refresh.id, refresh.secret, client.id)
-                .await?;
+            // Only a token that exists costs a write; a made-up one is answered from a read.
+            if self
+                .store
+                .refresh_token_presentable(refresh.id, &refresh.secret)?
+            {
+                self.store
+                    .revoke_refresh_token(refresh.id, refresh.secret, client.id)
+                    .await?;
+            }
             return Ok(());
         }
         if let Some(claims) = self.access.open::<AccessClaims>(token) {
@@ -127,13 +133,19 @@ impl TokenService {
         ) else {
             return Ok(None);
         };
+        // A grant made before --refresh-token-max-lifetime existed may have tokens that
+        // outlive it; they are refused from then on, so they are inactive too.
+        let end = super::token::grant_end(&self.lifetimes, grant.created_at);
+        if now >= end {
+            return Ok(None);
+        }
         Ok(Some(Introspection {
             active: true,
             scope: grant.scope,
             client_id: Some(grant.client_id),
             sub: Some(user.id),
             username: Some(user.username.as_str().to_owned()),
-            exp: expires_at,
+            exp: expires_at.min(end),
             iat: grant.created_at,
             iss: issuer,
             token_type: None,

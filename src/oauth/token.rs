@@ -11,7 +11,7 @@ use super::pkce::CodeChallenge;
 use super::tokens::{AccessClaims, OpaqueToken, Principal, SealedBox};
 use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
-use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Store};
+use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Rotation, Store};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub struct TokenResponse {
 pub struct TokenService {
     pub(super) store: Store,
     pub(super) access: SealedBox,
-    lifetimes: Lifetimes,
+    pub(super) lifetimes: Lifetimes,
     usage: Arc<UsageLog>,
 }
 
@@ -40,6 +40,22 @@ pub struct ActiveToken {
 
 fn seconds(duration: Duration) -> u64 {
     duration.as_secs()
+}
+
+/// When a grant made at `created_at` ends at the latest: `--refresh-token-max-lifetime`
+/// after its code was redeemed, however recently it was used.
+pub(super) fn grant_end(lifetimes: &Lifetimes, created_at: UnixTime) -> UnixTime {
+    created_at.saturating_add(seconds(lifetimes.refresh_token_max_lifetime))
+}
+
+/// When a refresh token issued at `now` for a grant made at `created_at` expires: its own
+/// lifetime later, but never past the grant's end. `None` once the grant has reached it.
+fn refresh_expiry(lifetimes: &Lifetimes, created_at: UnixTime, now: UnixTime) -> Option<UnixTime> {
+    let end = grant_end(lifetimes, created_at);
+    (now < end).then(|| {
+        now.saturating_add(seconds(lifetimes.refresh_token))
+            .min(end)
+    })
 }
 
 impl TokenService {
@@ -118,17 +134,24 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         Self::require_grant(client, GrantType::AuthorizationCode)?;
-        let code = OpaqueToken::parse(params.require("code")?)
-            .ok_or_else(|| OAuthError::invalid_grant("the code is invalid"))?;
+        let invalid = || OAuthError::invalid_grant("the code is invalid");
+        let code = OpaqueToken::parse(params.require("code")?).ok_or_else(invalid)?;
         let redirect_uri = params.get("redirect_uri")?.map(str::to_owned);
         let verifier = params.get("code_verifier")?.map(str::to_owned);
+        // A made-up code is refused on a read: it costs no place in a write batch, so
+        // guessing cannot crowd out real redemptions. The write checks everything again.
+        if !self.store.code_presentable(code.id, &code.secret)? {
+            return Err(invalid());
+        }
         let refresh = client
             .allows_grant(GrantType::RefreshToken)
             .then(OpaqueToken::generate);
+        // The grant is made now; nothing of it lives past its maximum lifetime.
+        let end = grant_end(&self.lifetimes, now);
         let new_refresh = refresh.as_ref().map(|token| NewRefreshToken {
             id: token.id,
             secret_hash: token.secret_hash(),
-            expires_at: now + seconds(self.lifetimes.refresh_token),
+            expires_at: (now + seconds(self.lifetimes.refresh_token)).min(end),
         });
         let client_id = client.id;
         let outcome = self
@@ -140,7 +163,7 @@ impl TokenService {
                     now,
                     grant_id: Id::generate(crate::clock::now_millis()),
                     refresh: new_refresh,
-                    access_expires_at: now + seconds(self.lifetimes.access_token),
+                    access_expires_at: (now + seconds(self.lifetimes.access_token)).min(end),
                 },
                 move |issued| {
                     if issued.client_id != client_id {
@@ -196,26 +219,33 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         Self::require_grant(client, GrantType::RefreshToken)?;
-        let presented = OpaqueToken::parse(params.require("refresh_token")?)
-            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+        let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
+        let presented = OpaqueToken::parse(params.require("refresh_token")?).ok_or_else(invalid)?;
         let requested = params
             .get("scope")?
             .map(Scope::parse)
             .transpose()
             .map_err(invalid_scope)?;
+        // A made-up token is refused on a read, without a write (as for codes).
+        if !self
+            .store
+            .refresh_token_presentable(presented.id, &presented.secret)?
+        {
+            return Err(invalid());
+        }
         let next = OpaqueToken::generate();
         let client_id = client.id;
         let requested_check = requested.clone();
+        let lifetimes = self.lifetimes.clone();
         let outcome = self
             .store
             .rotate_refresh_token(
-                presented.id,
-                presented.secret,
-                now,
-                NewRefreshToken {
-                    id: next.id,
-                    secret_hash: next.secret_hash(),
-                    expires_at: now + seconds(self.lifetimes.refresh_token),
+                Rotation {
+                    token_id: presented.id,
+                    secret: presented.secret,
+                    now,
+                    next_id: next.id,
+                    next_secret_hash: next.secret_hash(),
                 },
                 move |grant| {
                     if grant.client_id != client_id {
@@ -233,7 +263,11 @@ impl TokenService {
                             "the requested scope exceeds the scope originally granted",
                         ));
                     }
-                    Ok(())
+                    refresh_expiry(&lifetimes, grant.created_at, now).ok_or_else(|| {
+                        OAuthError::invalid_grant(
+                            "the grant has reached its maximum lifetime; authorize again",
+                        )
+                    })
                 },
             )
             .await?;
@@ -312,8 +346,12 @@ impl TokenService {
                 scope,
                 issued_at: now,
                 // Never past its grant, which the sweeper deletes then: with an access
-                // lifetime longer than the refresh lifetime, `expires_in` stays true.
-                expires_at: grant.expires_at,
+                // lifetime longer than the refresh lifetime, `expires_in` stays true. Nor
+                // past the grant's maximum lifetime (a grant made before that bound existed
+                // may have slid beyond it).
+                expires_at: grant
+                    .expires_at
+                    .min(grant_end(&self.lifetimes, grant.created_at)),
                 token_id: Id::generate(crate::clock::now_millis()),
             },
             refresh,
@@ -409,6 +447,184 @@ fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthEr
         Presented::Replayed => Err(OAuthError::invalid_grant(format!(
             "the {what} was already used; everything issued from it has been revoked"
         ))),
+        Presented::Revoked => Err(OAuthError::invalid_grant(format!("the {what} was revoked"))),
         Presented::Rejected(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClientId, DisplayName, RedirectUri, SecretHash, User, UserId, Username};
+    use crate::store::{CodeGrant, KeyLocation, NewCode, OpenOptions};
+
+    const DAY: u64 = 86_400;
+    const REDIRECT: &str = "https://app.example/cb";
+
+    fn lifetimes(max_days: u64) -> Lifetimes {
+        Lifetimes {
+            code: Duration::from_secs(600),
+            access_token: Duration::from_secs(3600),
+            refresh_token: Duration::from_secs(7 * DAY),
+            refresh_token_max_lifetime: Duration::from_secs(max_days * DAY),
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_never_outlives_its_grants_maximum_lifetime() {
+        let ten = lifetimes(10);
+        assert_eq!(refresh_expiry(&ten, 0, 0), Some(7 * DAY));
+        assert_eq!(refresh_expiry(&ten, 0, 5 * DAY), Some(10 * DAY));
+        assert_eq!(refresh_expiry(&ten, 0, 10 * DAY - 1), Some(10 * DAY));
+        assert_eq!(refresh_expiry(&ten, 0, 10 * DAY), None);
+        assert_eq!(refresh_expiry(&ten, 0, 11 * DAY), None);
+        // Shorter than a refresh token's own lifetime: the maximum wins from the start.
+        let one = lifetimes(1);
+        assert_eq!(refresh_expiry(&one, 100, 100), Some(100 + DAY));
+        assert_eq!(grant_end(&one, u64::MAX - 1), u64::MAX);
+    }
+
+    /// A grant refreshed every day, at injected times: every token it hands out ends by
+    /// its maximum lifetime, and the first refresh at or past it is refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_grant_refreshed_every_day_ends_at_its_maximum_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        let user_id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id: user_id,
+                username: Username::parse("alice").unwrap(),
+                email: None,
+                name: None,
+                password_hash: "not used".into(),
+                created_at: 0,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let client_secret = crate::model::random_secret();
+        let client = Client {
+            id: ClientId(Id::generate(1)),
+            name: DisplayName::parse("name", "App").unwrap(),
+            redirect_uris: vec![RedirectUri::parse(REDIRECT).unwrap()],
+            scope: Scope::parse("openid").unwrap(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            secret_hash: Some(SecretHash::of(&client_secret)),
+            created_at: 0,
+        };
+        let client_id = client.id;
+        store.insert_client(client).await.unwrap();
+        let start: UnixTime = 1_000_000;
+        let code = OpaqueToken::generate();
+        store
+            .issue_code(NewCode {
+                id: code.id,
+                secret_hash: code.secret_hash(),
+                grant: CodeGrant {
+                    client_id,
+                    user_id,
+                    redirect_uri: REDIRECT.into(),
+                    redirect_uri_sent: true,
+                    scope: Scope::parse("openid").unwrap(),
+                    code_challenge: None,
+                    nonce: None,
+                    auth_time: start,
+                },
+                expires_at: start + 600,
+                remember_consent: false,
+                ticket: None,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+
+        let service = TokenService::new(store.clone(), lifetimes(10), Arc::default());
+        let basic = {
+            use base64::Engine;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{client_id}:{client_secret}"))
+            )
+        };
+        let form = |pairs: &[(&str, &str)]| {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            Params::parse(body.as_bytes()).unwrap()
+        };
+        let end = start + 10 * DAY;
+        let first = service
+            .token(
+                Some(&basic),
+                form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code.to_string()),
+                    ("redirect_uri", REDIRECT),
+                ]),
+                start,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.expires_in, 3600);
+        let mut refresh = first.refresh_token.unwrap();
+
+        let grant_expiry = || {
+            let grants = store.grants_of_user(user_id).unwrap();
+            assert_eq!(grants.len(), 1);
+            grants[0].expires_at
+        };
+        assert_eq!(grant_expiry(), start + 7 * DAY);
+        for day in 1..10 {
+            let now = start + day * DAY;
+            let rotated = service
+                .token(
+                    Some(&basic),
+                    form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+                    now,
+                )
+                .await
+                .unwrap_or_else(|error| panic!("day {day}: {error:?}"));
+            assert!(now + rotated.expires_in <= end, "day {day}");
+            assert!(
+                grant_expiry() <= end,
+                "day {day}: the grant slid past its end"
+            );
+            let presented = OpaqueToken::parse(rotated.refresh_token.as_deref().unwrap()).unwrap();
+            let (_, refresh_expires_at) = store
+                .refresh_token_grant(presented.id, &presented.secret, now)
+                .unwrap()
+                .unwrap();
+            assert_eq!(refresh_expires_at, (now + 7 * DAY).min(end), "day {day}");
+            refresh = rotated.refresh_token.unwrap();
+        }
+        assert_eq!(grant_expiry(), end);
+        // A minute before the end, the access token lives that minute and no longer.
+        let late = service
+            .token(
+                Some(&basic),
+                form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
+                end - 60,
+            )
+            .await
+            .unwrap();
+        assert_eq!(late.expires_in, 60);
+        let refused = service
+            .token(
+                Some(&basic),
+                form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", late.refresh_token.as_deref().unwrap()),
+                ]),
+                end,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.error.code, ErrorCode::InvalidGrant);
     }
 }

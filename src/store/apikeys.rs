@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{seal, unseal};
-use super::tables::{expiry_key, pair_key, ExpiryKind, API_KEYS, EXPIRY, USER_API_KEYS};
+use super::tables::{expiry_key, pair_key, ExpiryKind, API_KEYS, EXPIRY, USERS, USER_API_KEYS};
 use super::writer::Tx;
 use super::{Store, StoreError};
-use crate::model::{DisplayName, Id, Scope, SecretHash, UnixTime, UserId};
+use crate::model::{DisplayName, Id, Scope, ScopeToken, SecretHash, UnixTime, UserId};
 
 const API_KEY_V1: u8 = 1;
 
@@ -65,9 +65,33 @@ pub(super) fn api_key_expired(
     Ok(load(tx, key)?.is_some_and(|api_key| !api_key.live(now)))
 }
 
+/// Why a checked API key was not stored after all: something changed since it was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyNotStored {
+    /// Its user was deleted meanwhile.
+    UserGone,
+    /// The operator no longer lets API keys carry this scope.
+    ScopeNotAllowed(ScopeToken),
+}
+
 impl Store {
-    pub async fn insert_api_key(&self, api_key: ApiKey) -> Result<(), StoreError> {
+    /// Stores a new API key, if its user still exists and every scope of `needs_api_keys`
+    /// still lets API keys carry it (checked in the write, after the caller's checks on a
+    /// read, so a concurrent `scope set` without `--api-keys` or user deletion wins).
+    pub async fn insert_api_key(
+        &self,
+        api_key: ApiKey,
+        needs_api_keys: Vec<ScopeToken>,
+    ) -> Result<Result<(), KeyNotStored>, StoreError> {
         self.write(move |tx| {
+            if tx.get(USERS, api_key.user_id.0.as_bytes())?.is_none() {
+                return Ok(Err(KeyNotStored::UserGone));
+            }
+            for scope in needs_api_keys {
+                if !super::scopes::allows_api_keys(tx, &scope)? {
+                    return Ok(Err(KeyNotStored::ScopeNotAllowed(scope)));
+                }
+            }
             write(tx, &api_key)?;
             tx.insert(
                 USER_API_KEYS,
@@ -81,7 +105,7 @@ impl Store {
                     &[],
                 )?;
             }
-            Ok(())
+            Ok(Ok(()))
         })
         .await
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode, seal, unseal};
 use super::tables::{
-    expiry_key, pair_key, ExpiryKind, Table, CLIENT_GRANTS, CODES, CONSENTS, EXPIRY, GRANTS,
-    REFRESH_TOKENS, REVOKED_ACCESS, USED_TICKETS, USER_GRANTS,
+    expiry_key, pair_key, ExpiryKind, Table, CLIENT_GRANTS, CODES, CODE_FENCES, CONSENTS, EXPIRY,
+    GRANTS, REFRESH_TOKENS, REVOKED_ACCESS, USED_TICKETS, USERS, USER_GRANTS,
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -23,6 +23,8 @@ const REFRESH_V1: u8 = 1;
 const CONSENT_V1: u8 = 1;
 /// Format of the plain expiry value kept in `used_tickets` and `revoked_access`.
 const EXPIRY_VALUE_V1: u8 = 1;
+/// Format of a code fence: postcard u64, milliseconds since the Unix epoch.
+const FENCE_V1: u8 = 1;
 
 /// What an authorization code was issued for (RFC 6749 §4.1.2, RFC 7636 §4.4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -95,6 +97,8 @@ pub enum Presented<R> {
     Expired,
     /// Already used: the grant it produced has been ended.
     Replayed,
+    /// Issued before its user revoked the app, or its user is gone; nothing changed.
+    Revoked,
     /// The caller's check refused it; nothing changed.
     Rejected(R),
 }
@@ -102,6 +106,16 @@ pub enum Presented<R> {
 /// The consent ticket was already used; nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TicketUsed;
+
+/// A refresh token presented at the token endpoint, and the one to replace it with. The
+/// replacement's expiry is the caller's check's to decide, since it depends on the grant.
+pub struct Rotation {
+    pub token_id: Id,
+    pub secret: String,
+    pub now: UnixTime,
+    pub next_id: Id,
+    pub next_secret_hash: SecretHash,
+}
 
 /// A code presented at the token endpoint, and what to write if it is accepted.
 pub struct Redemption {
@@ -131,6 +145,49 @@ pub struct NewCode {
 
 fn consent_key(user_id: UserId, client_id: ClientId) -> [u8; 32] {
     pair_key(user_id.0.as_bytes(), client_id.0.as_bytes())
+}
+
+/// Ends the codes a user was issued for a client until now (`now_millis`): written with
+/// every revocation of the app, so a code the client already held cannot be redeemed into a
+/// new grant afterwards. Never moves backwards.
+fn raise_code_fence(
+    tx: &mut Tx<'_>,
+    user_id: UserId,
+    client_id: ClientId,
+    now_millis: u64,
+) -> Result<(), StoreError> {
+    let key = consent_key(user_id, client_id);
+    let earlier = match tx.get(CODE_FENCES, &key)? {
+        Some(bytes) => decode::<u64>(CODE_FENCES, FENCE_V1, &bytes)?,
+        None => 0,
+    };
+    if earlier < now_millis {
+        tx.insert(CODE_FENCES, &key, &encode(FENCE_V1, &now_millis))?;
+    }
+    Ok(())
+}
+
+/// Whether a code was issued at or before the last revocation of its (user, client): its
+/// id carries the millisecond it was made (`Id::millis`).
+fn code_fenced(tx: &mut Tx<'_>, code_id: Id, grant: &CodeGrant) -> Result<bool, StoreError> {
+    let key = consent_key(grant.user_id, grant.client_id);
+    Ok(match tx.get(CODE_FENCES, &key)? {
+        Some(bytes) => code_id.millis() <= decode::<u64>(CODE_FENCES, FENCE_V1, &bytes)?,
+        None => false,
+    })
+}
+
+/// Removes every code fence of a user (the user is being deleted; their codes die with the
+/// user record, which redemption checks).
+pub(super) fn remove_code_fences(tx: &mut Tx<'_>, user_id: UserId) -> Result<(), StoreError> {
+    for key in tx.keys_with_prefix(CODE_FENCES, user_id.0.as_bytes())? {
+        tx.remove(CODE_FENCES, &key)?;
+    }
+    Ok(())
+}
+
+fn user_exists(tx: &mut Tx<'_>, user_id: UserId) -> Result<bool, StoreError> {
+    Ok(tx.get(USERS, user_id.0.as_bytes())?.is_some())
 }
 
 fn insert_expiring(
@@ -354,6 +411,13 @@ impl Store {
             if !record.secret_hash.matches(&secret) {
                 return Ok(Presented::Unknown);
             }
+            // OAuth 2.1 §4.1.3 and §7.5.2: client, redirect URI and PKCE first. Anyone who saw
+            // a code (a log, a Referer, browser history) could otherwise end the user's grant
+            // by replaying it with a wrong verifier or another client's credentials: only a
+            // replay that would otherwise have been valid revokes.
+            if let Err(refusal) = check(&record.grant) {
+                return Ok(Presented::Rejected(refusal));
+            }
             if let Some(issued) = record.redeemed_into {
                 // RFC 6749 §4.1.2: a code used twice revokes what it issued.
                 remove_grant(tx, issued.as_bytes())?;
@@ -362,8 +426,11 @@ impl Store {
             if now >= record.expires_at {
                 return Ok(Presented::Expired);
             }
-            if let Err(refusal) = check(&record.grant) {
-                return Ok(Presented::Rejected(refusal));
+            // A deleted user's codes die with the user; a revoked app's outstanding codes
+            // die with the revocation. Both checked here, in the write, so a deletion or a
+            // revocation that lands first always wins.
+            if !user_exists(tx, record.grant.user_id)? || code_fenced(tx, code_id, &record.grant)? {
+                return Ok(Presented::Revoked);
             }
             let grant = Grant {
                 id: grant_id,
@@ -399,20 +466,25 @@ impl Store {
         .await
     }
 
-    /// Rotates a refresh token: the presented one is marked rotated and `next` replaces it.
-    /// A token that was already rotated ends its grant (RFC 9700 §4.14.2).
+    /// Rotates a refresh token: the presented one is marked rotated and a new one replaces
+    /// it. `check` sees the grant and may refuse; otherwise it returns when the new token
+    /// expires. A token that was already rotated ends its grant (RFC 9700 §4.14.2).
     pub async fn rotate_refresh_token<R, F>(
         &self,
-        token_id: Id,
-        secret: String,
-        now: UnixTime,
-        next: NewRefreshToken,
+        rotation: Rotation,
         check: F,
     ) -> Result<Presented<R>, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Grant) -> Result<(), R> + Send + 'static,
+        F: FnOnce(&Grant) -> Result<UnixTime, R> + Send + 'static,
     {
+        let Rotation {
+            token_id,
+            secret,
+            now,
+            next_id,
+            next_secret_hash,
+        } = rotation;
         self.write(move |tx| {
             let key = token_id.as_bytes();
             let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
@@ -438,9 +510,19 @@ impl Store {
                 // The grant was revoked; its tokens died with it.
                 return Ok(Presented::Unknown);
             };
-            if let Err(refusal) = check(&grant) {
-                return Ok(Presented::Rejected(refusal));
+            // Deleting a user deletes their grants in the same write; this holds even if a
+            // grant were ever left behind.
+            if !user_exists(tx, grant.user_id)? {
+                return Ok(Presented::Revoked);
             }
+            let next = match check(&grant) {
+                Ok(expires_at) => NewRefreshToken {
+                    id: next_id,
+                    secret_hash: next_secret_hash,
+                    expires_at,
+                },
+                Err(refusal) => return Ok(Presented::Rejected(refusal)),
+            };
             record.rotated = true;
             let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
             tx.insert(REFRESH_TOKENS, key, &value)?;
@@ -458,6 +540,44 @@ impl Store {
             Ok(Presented::Accepted(grant))
         })
         .await
+    }
+
+    /// Whether a code with this id exists and its secret matches: a read, so a made-up code
+    /// is refused without costing a place in a write batch. Redemption checks again.
+    pub fn code_presentable(&self, code_id: Id, secret: &str) -> Result<bool, StoreError> {
+        self.read(|reader| {
+            let key = code_id.as_bytes();
+            Ok(match reader.get(CODES, key)? {
+                Some(bytes) => unseal::<CodeRecordV1>(reader.sealer, CODES, key, CODE_V1, &bytes)?
+                    .secret_hash
+                    .matches(secret),
+                None => false,
+            })
+        })
+    }
+
+    /// Whether a refresh token with this id exists and its secret matches (rotated or not):
+    /// a read, so a made-up token is refused without a write. Rotation checks again.
+    pub fn refresh_token_presentable(
+        &self,
+        token_id: Id,
+        secret: &str,
+    ) -> Result<bool, StoreError> {
+        self.read(|reader| {
+            let key = token_id.as_bytes();
+            Ok(match reader.get(REFRESH_TOKENS, key)? {
+                Some(bytes) => unseal::<RefreshRecordV1>(
+                    reader.sealer,
+                    REFRESH_TOKENS,
+                    key,
+                    REFRESH_V1,
+                    &bytes,
+                )?
+                .secret_hash
+                .matches(secret),
+                None => false,
+            })
+        })
     }
 
     /// RFC 7009 for a refresh token: if it exists, its secret matches and it belongs to
@@ -571,11 +691,14 @@ impl Store {
 
     /// Ends a grant: its refresh tokens and access tokens stop working at once, and the
     /// remembered consent for that client goes too, so the next authorization asks again.
+    /// Codes the user was issued for that client until `now_millis` and has not redeemed
+    /// yet are fenced off: they never become a new grant.
     /// With `owner`, only a grant of that user is ended. Returns whether one was.
     pub async fn revoke_grant(
         &self,
         grant_id: Id,
         owner: Option<UserId>,
+        now_millis: u64,
     ) -> Result<bool, StoreError> {
         self.write(move |tx| {
             let Some(grant) = load_grant(tx, grant_id)? else {
@@ -586,6 +709,7 @@ impl Store {
             }
             remove_grant(tx, grant_id.as_bytes())?;
             tx.remove(CONSENTS, &consent_key(grant.user_id, grant.client_id))?;
+            raise_code_fence(tx, grant.user_id, grant.client_id, now_millis)?;
             Ok(true)
         })
         .await
@@ -593,8 +717,14 @@ impl Store {
 
     /// The account page's "revoke access": ends every grant `owner` gave the client that
     /// `grant_id` belongs to (each authorization makes a grant, and the user sees one app),
-    /// and forgets the consent. Another user's grant id changes nothing.
-    pub async fn revoke_app(&self, owner: UserId, grant_id: Id) -> Result<bool, StoreError> {
+    /// forgets the consent, and fences off the codes issued until `now_millis` that the app
+    /// holds but has not redeemed. Another user's grant id changes nothing.
+    pub async fn revoke_app(
+        &self,
+        owner: UserId,
+        grant_id: Id,
+        now_millis: u64,
+    ) -> Result<bool, StoreError> {
         self.write(move |tx| {
             let Some(named) = load_grant(tx, grant_id)? else {
                 return Ok(false);
@@ -614,6 +744,7 @@ impl Store {
                 remove_grant(tx, id.as_bytes())?;
             }
             tx.remove(CONSENTS, &consent_key(owner, named.client_id))?;
+            raise_code_fence(tx, owner, named.client_id, now_millis)?;
             Ok(true)
         })
         .await
@@ -673,6 +804,8 @@ pub(super) fn check_record(
         "used_tickets" | "revoked_access" => {
             decode::<UnixTime>(table, EXPIRY_VALUE_V1, bytes).map(|_| ())
         }
+        "code_fences" => decode::<u64>(CODE_FENCES, FENCE_V1, bytes).map(|_| ()),
+        "scopes" => super::scopes::check_record(key, bytes),
         _ => Ok(()),
     }
 }

@@ -28,11 +28,14 @@ use std::sync::Arc;
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
 pub use access::AccessState;
-pub use apikeys::ApiKey;
-pub use grants::{CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, TicketUsed};
+pub use apikeys::{ApiKey, KeyNotStored};
+pub use grants::{
+    CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, Rotation, TicketUsed,
+};
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
 pub use migrate::{MigrationError, MigrationReport};
+pub use scopes::ScopeSettings;
 use seal::Sealer;
 pub use sessions::Session;
 pub use sweep::SweepCounts;

@@ -42,16 +42,21 @@ pub(crate) const USER_API_KEYS: Table = Table::new("user_api_keys");
 /// one by one (RFC 7009),
 /// kept until they would have expired anyway.
 pub(crate) const REVOKED_ACCESS: Table = Table::new("revoked_access");
-/// scope name → description shown on the consent page (format byte + postcard string).
+/// scope name → description shown on the consent page, and whether personal API keys may
+/// carry the scope (format byte 2 + postcard record; byte 1 + postcard string, the
+/// description alone, is still read, as "not for API keys").
 pub(crate) const SCOPES: Table = Table::new("scopes");
 /// user id (16) ‖ SHA-256 of the session cookie (32) → empty: a user's sessions, ended
 /// together on a password change or `keyward user sign-out`. (Schema 2.)
 pub(crate) const USER_SESSIONS: Table = Table::new("user_sessions");
+/// user id (16) ‖ client id (16) → milliseconds (format byte + postcard u64): when the user
+/// last revoked the app. A code of that pair made at or before then is never redeemed.
+pub(crate) const CODE_FENCES: Table = Table::new("code_fences");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 18] = [
+pub(crate) const ALL: [Table; 19] = [
     META,
     CLIENTS,
     USERS,
@@ -70,6 +75,7 @@ pub(crate) const ALL: [Table; 18] = [
     SCOPES,
     EXPIRY,
     USER_SESSIONS,
+    CODE_FENCES,
 ];
 
 /// The schema version that brought a table in. A database of an older schema lacks the
@@ -77,7 +83,7 @@ pub(crate) const ALL: [Table; 18] = [
 pub(crate) fn introduced_in(table: Table) -> u32 {
     use redb::TableHandle;
     match table.name() {
-        "user_sessions" => 2,
+        "user_sessions" | "code_fences" => 2,
         _ => 1,
     }
 }

@@ -109,7 +109,7 @@ impl Store {
             };
             let id = user_id(&id)?;
             // Everything the user granted or made goes with them: grants (and so every
-            // token), remembered consents, API keys.
+            // token), remembered consents, API keys, code fences.
             for index_key in tx.keys_with_prefix(USER_GRANTS, id.0.as_bytes())? {
                 super::grants::remove_grant(tx, &index_key[16..])?;
             }
@@ -120,6 +120,9 @@ impl Store {
                 super::apikeys::remove_api_key(tx, &index_key[16..])?;
             }
             super::sessions::remove_user_sessions(tx, id, None)?;
+            // Their codes are refused because the user is gone (redemption checks); the
+            // fences have nothing left to guard.
+            super::grants::remove_code_fences(tx, id)?;
             tx.remove(USERS, id.0.as_bytes())?;
             tx.remove(USERNAMES, &index_key)?;
             Ok(Some(id))

@@ -9,6 +9,7 @@ mod durability;
 mod expiry;
 mod flow;
 mod forms;
+mod grant_security;
 mod lifecycle;
 mod signin;
 mod support;
