@@ -69,11 +69,9 @@ impl Store {
             let transaction = target.begin_write()?;
             for table in tables::ALL {
                 let mut destination = transaction.open_table(table)?;
-                let source = match snapshot.open_table(table) {
-                    Ok(source) => source,
-                    Err(redb::TableError::TableDoesNotExist(_)) => continue,
-                    Err(error) => return Err(error.into()),
-                };
+                // A missing table fails the backup: a copy without it would restore as a
+                // database that lost, say, its revocations.
+                let source = snapshot.open_table(table)?;
                 for row in source.iter()? {
                     let (key, value) = row?;
                     destination.insert(key.value(), value.value())?;
@@ -118,8 +116,12 @@ impl Store {
         for table in tables::ALL {
             let source = match snapshot.open_table(table) {
                 Ok(source) => source,
+                // The open paths refuse such a database; should one get here, a missing
+                // table is a problem to report, never an empty table.
                 Err(redb::TableError::TableDoesNotExist(_)) => {
-                    report.tables.push((table.name().to_owned(), 0));
+                    report
+                        .problems
+                        .push(format!("{}: the table is missing", table.name()));
                     continue;
                 }
                 Err(error) => return Err(StoreError::unavailable(error)),

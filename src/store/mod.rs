@@ -86,6 +86,18 @@ pub enum OpenError {
     },
     #[error("{path} is not a keyward database (it has no keyward metadata); nothing was changed")]
     NotKeyward { path: PathBuf },
+    /// A keyward database that lacks tables it must have: damaged (a changed byte in a
+    /// table name is enough), never to be read as "those tables are empty", which would
+    /// bring revoked tokens back and let a taken username be taken again.
+    #[error(
+        "database {path} is damaged: table(s) {} missing; restore it from a backup (nothing \
+         was changed)",
+        tables.join(", ")
+    )]
+    MissingTables {
+        path: PathBuf,
+        tables: Vec<&'static str>,
+    },
     #[error("database {0} is in use by another process")]
     InUse(PathBuf),
     #[error("database {path}: {message}")]
@@ -163,6 +175,7 @@ impl Store {
                         .begin_read()
                         .map_err(|error| storage_error(&path, error))?;
                     check_meta(&path, &key_path, &sealer, &transaction)?;
+                    check_tables(&path, &transaction)?;
                 }
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                     return Err(OpenError::InUse(path))
@@ -185,6 +198,7 @@ impl Store {
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
         check_meta(&path, &key_path, &sealer, &transaction)?;
+        check_tables(&path, &transaction)?;
         let revoked_access =
             table_len(&transaction, REVOKED_ACCESS).map_err(|error| storage_error(&path, error))?;
         drop(transaction);
@@ -251,6 +265,7 @@ impl Store {
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
         check_meta(&path, options.key.path(), &sealer, &transaction)?;
+        check_tables(&path, &transaction)?;
         drop(transaction);
         Ok(Store {
             inner: Arc::new(Inner {
@@ -373,11 +388,62 @@ impl Store {
 
 fn table_len(transaction: &redb::ReadTransaction, table: Table) -> Result<u64, redb::Error> {
     use redb::ReadableTableMetadata;
-    match transaction.open_table(table) {
-        Ok(table) => Ok(table.len()?),
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
-        Err(error) => Err(error.into()),
+    // Every open path has checked that each table exists: a missing one is an error here.
+    Ok(transaction.open_table(table)?.len()?)
+}
+
+/// Opens a table for reading. A table that does not exist is damage, not emptiness: every
+/// keyward database has every table from its creation (or its migration) on, and reading a
+/// lost `revoked_access` as empty would make revoked tokens active again.
+fn open_for_reading(
+    transaction: &redb::ReadTransaction,
+    table: Table,
+) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>, StoreError> {
+    transaction.open_table(table).map_err(|error| match error {
+        redb::TableError::TableDoesNotExist(_) => missing_table(table),
+        error => StoreError::unavailable(error),
+    })
+}
+
+fn missing_table(table: Table) -> StoreError {
+    StoreError::Corrupt(format!("the table {} is missing", table.name()))
+}
+
+/// The tables of `tables::ALL` that this snapshot lacks, in that order. Run by every open
+/// path after the metadata, key and schema checks (and after any migration, which may
+/// create tables an older schema did not have).
+pub(crate) fn missing_tables(
+    transaction: &redb::ReadTransaction,
+) -> Result<Vec<&'static str>, redb::TableError> {
+    let mut missing = Vec::new();
+    for table in tables::ALL {
+        match transaction.open_table(table) {
+            Ok(_) => {}
+            Err(redb::TableError::TableDoesNotExist(_)) => missing.push(table_name(table)),
+            Err(error) => return Err(error),
+        }
     }
+    Ok(missing)
+}
+
+/// A table's name with the `'static` lifetime its definition was made with.
+fn table_name(table: Table) -> &'static str {
+    tables::ALL
+        .iter()
+        .map(|known| known.name())
+        .find(|name| *name == table.name())
+        .unwrap_or("unknown")
+}
+
+fn check_tables(path: &Path, transaction: &redb::ReadTransaction) -> Result<(), OpenError> {
+    let missing = missing_tables(transaction).map_err(|error| storage_error(path, error))?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(OpenError::MissingTables {
+        path: path.to_path_buf(),
+        tables: missing,
+    })
 }
 
 /// A (key, value) pair as stored.
@@ -391,11 +457,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = match self.transaction.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(StoreError::unavailable(error)),
-        };
+        let table = open_for_reading(self.transaction, table)?;
         Ok(table
             .get(key)
             .map_err(StoreError::unavailable)?
@@ -404,11 +466,7 @@ impl Reader<'_> {
 
     /// Every (key, value) whose key starts with `prefix`, in key order.
     fn with_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
-        let table = match self.transaction.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(StoreError::unavailable(error)),
-        };
+        let table = open_for_reading(self.transaction, table)?;
         let mut rows = Vec::new();
         for row in table
             .range::<&[u8]>(prefix..)
@@ -425,11 +483,7 @@ impl Reader<'_> {
 
     /// Every (key, value) of a table, in key order.
     fn all(&self, table: Table) -> Result<Vec<Row>, StoreError> {
-        let table = match self.transaction.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(StoreError::unavailable(error)),
-        };
+        let table = open_for_reading(self.transaction, table)?;
         let mut rows = Vec::new();
         for row in table.iter().map_err(StoreError::unavailable)? {
             let (key, value) = row.map_err(StoreError::unavailable)?;
@@ -488,7 +542,19 @@ fn check_meta(
     };
     let meta = match transaction.open_table(META) {
         Ok(meta) => meta,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Err(not_keyward()),
+        // Without its metadata a file is no keyward database, unless it holds keyward's
+        // other tables: then it is one that lost its `meta` table, and is reported so.
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            let missing =
+                missing_tables(transaction).map_err(|error| storage_error(path, error))?;
+            if missing.len() == tables::ALL.len() {
+                return Err(not_keyward());
+            }
+            return Err(OpenError::MissingTables {
+                path: path.to_path_buf(),
+                tables: missing,
+            });
+        }
         Err(error) => return Err(storage_error(path, error)),
     };
     let version = meta
@@ -570,4 +636,51 @@ fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Er
     }
     transaction.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database holding only some of keyward's tables, as a damaged file would.
+    fn database_without(missing: Table) -> redb::Database {
+        let database = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let transaction = database.begin_write().unwrap();
+        for table in tables::ALL {
+            if table.name() != missing.name() {
+                transaction.open_table(table).unwrap();
+            }
+        }
+        transaction.commit().unwrap();
+        database
+    }
+
+    #[test]
+    fn a_missing_table_reads_as_an_error_never_as_empty() {
+        let database = database_without(REVOKED_ACCESS);
+        let transaction = database.begin_read().unwrap();
+        let sealer = Sealer::new(&seal::MasterKey::from_bytes([3; 32]));
+        let reader = Reader {
+            transaction: &transaction,
+            sealer: &sealer,
+        };
+        assert!(matches!(
+            reader.get(REVOKED_ACCESS, b"token"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            reader.with_prefix(REVOKED_ACCESS, b""),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            reader.all(REVOKED_ACCESS),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(table_len(&transaction, REVOKED_ACCESS).is_err());
+        assert_eq!(missing_tables(&transaction).unwrap(), ["revoked_access"]);
+        // The tables that are there read as they are.
+        assert_eq!(reader.all(tables::USERS).unwrap(), Vec::<Row>::new());
+    }
 }

@@ -9,6 +9,7 @@ mod durability;
 mod expiry;
 mod flow;
 mod forms;
+mod hardening;
 mod lifecycle;
 mod support;
 mod tidy;
