@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
+use super::files;
 use super::seal::Sealer;
 use super::tables::{self, Table};
 use super::{Engine, Store, StoreError};
@@ -45,27 +46,28 @@ fn read_transaction(store: &Store) -> Result<redb::ReadTransaction, StoreError> 
 impl Store {
     /// Copies one consistent snapshot of every table into a new database file at `path`.
     /// Records stay sealed as they are, so the backup opens with the same master key. The
-    /// copy is written beside its name and published with a link that never replaces an
-    /// existing file, so a crash mid-backup leaves no half backup under the name.
+    /// copy is written under an unpredictable temporary name beside its own (created
+    /// exclusively, mode 0600, never through a link) and published with a hard link that
+    /// never replaces an existing file, so a crash mid-backup leaves no half backup under
+    /// the name, and a link planted at either name is never written through.
     pub fn backup_to(&self, path: &Path) -> Result<BackupReport, BackupError> {
-        if path.exists() {
-            return Err(BackupError::Exists(path.to_path_buf()));
-        }
         let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
             path: path.to_path_buf(),
             message: error.to_string(),
         };
-        let temporary = path.with_extension(format!("partial-{}", std::process::id()));
+        // Not `exists()`, which follows a link: a link at the target is a file that exists.
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => return Err(BackupError::Exists(path.to_path_buf())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(write_error(&error)),
+        }
+        let temporary =
+            files::create_beside(path, "partial").map_err(|error| write_error(&error))?;
         let snapshot = read_transaction(self)?;
         let mut records = 0u64;
         let copied = (|| -> Result<(), redb::Error> {
-            let target = redb::Database::create(&temporary)?;
-            // A backup holds what the database holds: the service user's alone.
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
-            }
+            let backend = redb::backends::FileBackend::new(temporary.handle()?)?;
+            let target = super::builder().create_with_backend(backend)?;
             let transaction = target.begin_write()?;
             for table in tables::ALL {
                 let mut destination = transaction.open_table(table)?;
@@ -80,26 +82,22 @@ impl Store {
             }
             transaction.commit()?;
             target.close()?;
+            temporary.file.sync_all()?;
             Ok(())
         })();
-        let published = copied.map_err(|error| write_error(&error)).and_then(|()| {
-            std::fs::File::open(&temporary)
-                .and_then(|file| file.sync_all())
-                .and_then(|()| std::fs::hard_link(&temporary, path))
-                .map_err(|error| write_error(&error))
-        });
-        let _ = std::fs::remove_file(&temporary);
-        published?;
-        // The new name is a directory entry: a backup reported as done must still be there
-        // after a power cut.
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(directory)
-            .and_then(|directory| directory.sync_all())
-            .map_err(|error| write_error(&error))?;
-        let bytes = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
+        copied.map_err(|error| write_error(&error))?;
+        match temporary.publish(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(BackupError::Exists(path.to_path_buf()))
+            }
+            Err(error) => return Err(write_error(&error)),
+        }
+        let bytes = temporary
+            .file
+            .metadata()
+            .map(|meta| meta.len())
+            .unwrap_or(0);
         Ok(BackupReport {
             path: path.to_path_buf(),
             records,

@@ -9,6 +9,7 @@ mod access;
 mod apikeys;
 mod clients;
 mod codec;
+mod files;
 mod grants;
 mod keyfile;
 mod maintenance;
@@ -64,13 +65,21 @@ pub enum OpenError {
          created with (set KEYWARD_MASTER_KEY_FILE if it lives elsewhere)"
     )]
     KeyMissing { path: PathBuf },
-    #[error("master key file {path} cannot be read: {source}")]
+    #[error("master key file {path} cannot be read: {source} (nothing was changed)")]
     KeyUnreadable {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("master key file {path} holds {length} bytes; a master key is exactly 32 bytes")]
-    KeyMalformed { path: PathBuf, length: usize },
+    #[error(
+        "master key file {path} holds {length} bytes; a master key is exactly 32 bytes \
+         (nothing was changed)"
+    )]
+    KeyMalformed { path: PathBuf, length: u64 },
+    #[error(
+        "master key file {path} can be read by group or others (mode {mode:04o}); run `chmod \
+         600 {path}` and try again (nothing was changed)"
+    )]
+    KeyExposed { path: PathBuf, mode: u32 },
     #[error(
         "master key file {path} is not the key this database was created with; nothing was changed"
     )]
@@ -584,39 +593,26 @@ fn check_meta(
 
 /// Builds a new database beside its final name and publishes it with a hard link, which
 /// fails if the name exists: a crash mid-creation leaves no half-initialized database under
-/// the real name, and of two processes creating at once, exactly one wins.
+/// the real name, and of two processes creating at once, exactly one wins. The temporary is
+/// created exclusively, never through a link, under a name nobody can plant in advance.
 fn create_database(path: &Path, sealer: &Sealer) -> Result<(), OpenError> {
-    let temporary = path.with_extension(format!("redb.new-{}", std::process::id()));
-    let _ = std::fs::remove_file(&temporary);
-    let built = redb::Database::create(&temporary)
-        .map_err(redb::Error::from)
-        .and_then(|database| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-                .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
-            Ok(database)
-        })
-        .and_then(|database| {
-            initialize(&database, sealer)?;
-            database.close().map_err(redb::Error::from)
-        })
-        .map_err(|error| storage_error(path, error))
-        .and_then(|()| sync_file(&temporary).map_err(|error| storage_error(path, error)));
-    let published = built.and_then(|()| match std::fs::hard_link(&temporary, path) {
+    let fail = |error: &dyn std::fmt::Display| storage_error(path, error);
+    let temporary = files::create_beside(path, "new").map_err(|error| fail(&error))?;
+    let built = (|| -> Result<(), redb::Error> {
+        let backend = redb::backends::FileBackend::new(temporary.handle()?)?;
+        let database = builder().create_with_backend(backend)?;
+        initialize(&database, sealer)?;
+        database.close()?;
+        temporary.file.sync_all()?;
+        Ok(())
+    })();
+    built.map_err(|error| fail(&error))?;
+    match temporary.publish(path) {
         Ok(()) => Ok(()),
+        // Another process created it a moment ago; it is checked like any existing one.
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(storage_error(path, error)),
-    });
-    let _ = std::fs::remove_file(&temporary);
-    published?;
-    if let Some(parent) = path.parent() {
-        sync_file(parent).map_err(|error| storage_error(path, error))?;
+        Err(error) => Err(fail(&error)),
     }
-    Ok(())
-}
-
-fn sync_file(path: &Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()
 }
 
 fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Error> {

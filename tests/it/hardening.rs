@@ -197,3 +197,211 @@ fn issue_9_a_missing_table_is_refused_by_serve_check_and_every_admin_command() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 18: temporaries are created exclusively, never through a link.
+// ---------------------------------------------------------------------------------------------
+
+#[track_caller]
+fn assert_regular_private_file(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::symlink_metadata(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    assert!(
+        metadata.file_type().is_file(),
+        "{} is not a regular file: {:?}",
+        path.display(),
+        metadata.file_type()
+    );
+    assert_eq!(
+        metadata.permissions().mode() & 0o777,
+        0o600,
+        "{} mode",
+        path.display()
+    );
+}
+
+#[test]
+fn issue_9_backup_never_writes_through_a_link_planted_at_its_temporary_or_target_name() {
+    let data = populated();
+    let server = TestServer::start(&data, &[]);
+    let root = data.root();
+    // The name the old code used for its temporary: predictable from the server's pid.
+    let victim = root.join("victim");
+    std::fs::write(&victim, b"").unwrap();
+    let target = root.join("backup.redb");
+    let planted = root.join(format!("backup.partial-{}", server.pid()));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let report = data
+        .run(&["backup", "--to", target.to_str().unwrap(), "--json"])
+        .json();
+    assert!(report["records"].as_u64().unwrap() >= 3, "{report}");
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"",
+        "the backup was written through the planted link"
+    );
+    assert_regular_private_file(&target);
+    assert!(std::fs::symlink_metadata(&planted)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // A link at the target itself, to a file or to nowhere, is a name that is taken.
+    let precious = root.join("precious");
+    std::fs::write(&precious, b"precious").unwrap();
+    let nowhere = root.join("nowhere");
+    for (name, points_at) in [("taken.redb", &precious), ("dangling.redb", &nowhere)] {
+        let link = root.join(name);
+        std::os::unix::fs::symlink(points_at, &link).unwrap();
+        let refused = data.run(&["backup", "--to", link.to_str().unwrap()]);
+        assert!(!refused.status.success(), "{name}: {}", refused.stdout);
+        assert!(
+            refused.stderr.contains("already exists"),
+            "{name}: {}",
+            refused.stderr
+        );
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+    assert_eq!(std::fs::read(&precious).unwrap(), b"precious");
+    assert!(
+        !nowhere.exists(),
+        "a backup was written through a dangling link"
+    );
+    // Nothing is left behind under a temporary name.
+    let leftovers: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("partial") && !name.starts_with("backup.partial-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(server.healthz(), 200);
+}
+
+#[test]
+fn issue_9_database_and_key_creation_never_write_through_links_planted_at_their_temporary_names() {
+    use std::os::unix::fs::DirBuilderExt;
+    let data = DataDir::new();
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&data.path)
+        .unwrap();
+    let victim_database = data.root().join("victim-database");
+    let victim_key = data.root().join("victim-key");
+    std::fs::write(&victim_database, b"").unwrap();
+    std::fs::write(&victim_key, b"").unwrap();
+    // The old temporaries were `keyward.redb.new-PID` and `master.key.new-PID`. `sh`
+    // plants links at those names for its own pid, then becomes keyward with `exec`.
+    let inner = data.command(&[
+        "client",
+        "create",
+        "--name",
+        "Created",
+        "--redirect-uri",
+        "https://created.example/cb",
+        "--json",
+    ]);
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(
+            r#"ln -s "$1" "$3/keyward.redb.new-$$" && ln -s "$2" "$3/master.key.new-$$" && shift 3 && exec "$@""#,
+        )
+        .arg("sh")
+        .arg(&victim_database)
+        .arg(&victim_key)
+        .arg(&data.path)
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let created = run_command(command, "").json();
+    assert!(created["client_id"].is_string(), "{created}");
+    assert_eq!(std::fs::read(&victim_database).unwrap(), b"");
+    assert_eq!(std::fs::read(&victim_key).unwrap(), b"");
+    assert_regular_private_file(&data.path.join("keyward.redb"));
+    assert_regular_private_file(&data.path.join("master.key"));
+    let listed = data.run(&["client", "list", "--json"]).json();
+    assert_eq!(listed["clients"][0]["name"], "Created");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 19: a master key others can read.
+// ---------------------------------------------------------------------------------------------
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn issue_9_a_master_key_group_or_others_can_read_is_refused_at_the_default_location() {
+    for mode in [0o644, 0o640, 0o604] {
+        let data = populated();
+        let key = data.path.join("master.key");
+        set_mode(&key, mode);
+        let key_name = key.to_string_lossy().into_owned();
+        assert_every_command_refuses(
+            &data,
+            &format!("master.key mode {mode:o}"),
+            &[&key_name, "chmod 600", "nothing was changed"],
+        );
+    }
+}
+
+#[test]
+fn issue_9_a_named_master_key_group_or_others_can_read_is_used_with_a_loud_warning() {
+    let data = populated();
+    let default_key = data.path.join("master.key");
+    let named = data.root().join("named.key");
+    let credentials = data.root().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let credential = credentials.join("master.key");
+    for copy in [&named, &credential] {
+        std::fs::copy(&default_key, copy).unwrap();
+        set_mode(copy, 0o644);
+    }
+    std::fs::remove_file(&default_key).unwrap();
+    for (variable, value, file) in [
+        ("KEYWARD_MASTER_KEY_FILE", &named, &named),
+        ("CREDENTIALS_DIRECTORY", &credentials, &credential),
+    ] {
+        let mut command = data.command(&["user", "list", "--json"]);
+        command.env(variable, value);
+        let run = run_command(command, "");
+        let warning = run
+            .stderr
+            .lines()
+            .find(|line| line.starts_with("warning: "))
+            .unwrap_or_else(|| panic!("{variable}: no warning on stderr: {}", run.stderr))
+            .to_owned();
+        assert!(
+            warning.contains(&*file.to_string_lossy()) && warning.contains("chmod 600"),
+            "{variable}: {warning}"
+        );
+        let listed = run.json();
+        assert_eq!(listed["users"][0]["username"], "alice", "{variable}");
+    }
+}
+
+#[test]
+fn issue_9_an_oversized_master_key_is_reported_with_its_real_size() {
+    let data = populated();
+    let key = data.path.join("master.key");
+    let mut bytes = std::fs::read(&key).unwrap();
+    bytes.extend_from_slice(&[0x55; 32]);
+    std::fs::write(&key, &bytes).unwrap();
+    let key_name = key.to_string_lossy().into_owned();
+    assert_every_command_refuses(
+        &data,
+        "a 64-byte key",
+        &[&key_name, "holds 64 bytes", "nothing was changed"],
+    );
+}
