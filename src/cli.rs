@@ -285,8 +285,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     if let AdminOutput::Check(view) = &output {
         if !view.ok {
             return Err(Failure::new(format!(
-                "check found {} problem(s)",
-                view.problems.len()
+                "check found {} problem(s) in {} (check changes nothing)",
+                view.problems.len(),
+                options.data_dir.join("keyward.redb").display()
             )));
         }
     }

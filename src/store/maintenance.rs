@@ -51,6 +51,13 @@ impl Store {
     /// never replaces an existing file, so a crash mid-backup leaves no half backup under
     /// the name, and a link planted at either name is never written through.
     pub fn backup_to(&self, path: &Path) -> Result<BackupReport, BackupError> {
+        // A page damaged outside redb may make it panic while copying: the temporary is
+        // removed on the way out, and the caller hears that the database is damaged.
+        super::catch_panic(|| self.backup_unguarded(path))
+            .unwrap_or_else(|detail| Err(BackupError::Store(super::damaged(self.path(), &detail))))
+    }
+
+    fn backup_unguarded(&self, path: &Path) -> Result<BackupReport, BackupError> {
         let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
             path: path.to_path_buf(),
             message: error.to_string(),
@@ -108,6 +115,11 @@ impl Store {
     /// Reads every record of every table, opens the sealed ones and decodes them, and checks
     /// that the username index points at users.
     pub fn check(&self) -> Result<CheckReport, StoreError> {
+        super::catch_panic(|| self.check_records())
+            .unwrap_or_else(|detail| Err(super::damaged(self.path(), &detail)))
+    }
+
+    fn check_records(&self) -> Result<CheckReport, StoreError> {
         let snapshot = read_transaction(self)?;
         let sealer: &Sealer = &self.inner.sealer;
         let mut report = CheckReport::default();

@@ -107,6 +107,13 @@ pub enum OpenError {
         path: PathBuf,
         tables: Vec<&'static str>,
     },
+    /// redb panicked on what it read: pages changed outside redb. Caught, so the operator
+    /// reads one line that names the file instead of a panic and a backtrace hint.
+    #[error(
+        "database {path} is damaged and cannot be read ({detail}); restore it from a backup \
+         (nothing was changed)"
+    )]
+    Damaged { path: PathBuf, detail: String },
     #[error("database {0} is in use by another process")]
     InUse(PathBuf),
     #[error("database {path}: {message}")]
@@ -162,7 +169,14 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens for reading and writing, creating the data directory, the key (at the default
+    /// location) and the database when there are none. Every check runs on a read-only
+    /// handle first, so a refusal, a damaged file included, leaves every byte as it was.
     pub fn open(options: &OpenOptions) -> Result<Store, OpenError> {
+        guard_open(options, || Store::open_unguarded(options))
+    }
+
+    fn open_unguarded(options: &OpenOptions) -> Result<Store, OpenError> {
         let data_dir = &options.data_dir;
         ensure_data_dir(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
@@ -183,8 +197,9 @@ impl Store {
                     let transaction = database
                         .begin_read()
                         .map_err(|error| storage_error(&path, error))?;
-                    check_meta(&path, &key_path, &sealer, &transaction)?;
-                    check_tables(&path, &transaction)?;
+                    // Everything the read-write handle will read below, read here first:
+                    // a damaged page is met (and refused) before anything may be written.
+                    verify(&path, &key_path, &sealer, &transaction)?;
                 }
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                     return Err(OpenError::InUse(path))
@@ -206,10 +221,7 @@ impl Store {
         let transaction = database
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
-        check_meta(&path, &key_path, &sealer, &transaction)?;
-        check_tables(&path, &transaction)?;
-        let revoked_access =
-            table_len(&transaction, REVOKED_ACCESS).map_err(|error| storage_error(&path, error))?;
+        let revoked_access = verify(&path, &key_path, &sealer, &transaction)?;
         drop(transaction);
 
         Ok(Store::writable(database, sealer, path, revoked_access))
@@ -238,6 +250,10 @@ impl Store {
     /// Where there is no database yet, the store is an empty one in memory, so a command
     /// can be checked against "nothing exists" without bringing a database into being.
     pub fn open_read_only(options: &OpenOptions) -> Result<Store, OpenError> {
+        guard_open(options, || Store::open_read_only_unguarded(options))
+    }
+
+    fn open_read_only_unguarded(options: &OpenOptions) -> Result<Store, OpenError> {
         let data_dir = &options.data_dir;
         let path = data_dir.join(DATABASE_FILE);
         match std::fs::metadata(data_dir) {
@@ -273,8 +289,7 @@ impl Store {
         let transaction = database
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
-        check_meta(&path, options.key.path(), &sealer, &transaction)?;
-        check_tables(&path, &transaction)?;
+        verify(&path, options.key.path(), &sealer, &transaction)?;
         drop(transaction);
         Ok(Store {
             inner: Arc::new(Inner {
@@ -379,20 +394,74 @@ impl Store {
         }
     }
 
+    /// Runs `job` in one read snapshot. redb may panic on a page damaged outside it; that
+    /// is a storage error (503), not a dead worker thread.
     fn read<T>(
         &self,
         job: impl FnOnce(&Reader<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let transaction = match &self.inner.engine {
-            Engine::Writable { database, .. } => database.begin_read(),
-            Engine::ReadOnly(database) => database.begin_read(),
-        }
-        .map_err(StoreError::unavailable)?;
-        job(&Reader {
-            transaction: &transaction,
-            sealer: &self.inner.sealer,
+        catch_panic(|| {
+            let transaction = match &self.inner.engine {
+                Engine::Writable { database, .. } => database.begin_read(),
+                Engine::ReadOnly(database) => database.begin_read(),
+            }
+            .map_err(StoreError::unavailable)?;
+            job(&Reader {
+                transaction: &transaction,
+                sealer: &self.inner.sealer,
+            })
         })
+        .unwrap_or_else(|detail| Err(damaged(self.path(), &detail)))
     }
+}
+
+/// Runs `f`; a panic inside it becomes `Err` with the panic's message. redb documents that
+/// a plain open of a file altered outside it may panic: every path that reads the file
+/// goes through here, so damage is reported, never a crash. (The process's panic hook,
+/// in main.rs, has logged one plain line by the time this returns.)
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "an internal error".to_owned())
+    })
+}
+
+/// What a caught panic of redb means for a caller: the file is damaged. Named, because an
+/// operator may read it (an admin command); a client never does (it becomes a 503).
+pub(crate) fn damaged(path: &Path, detail: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "the database file {} is damaged ({detail}); restore it from a backup",
+        path.display()
+    ))
+}
+
+fn guard_open(
+    options: &OpenOptions,
+    open: impl FnOnce() -> Result<Store, OpenError>,
+) -> Result<Store, OpenError> {
+    catch_panic(open).unwrap_or_else(|detail| {
+        Err(OpenError::Damaged {
+            path: options.data_dir.join(DATABASE_FILE),
+            detail,
+        })
+    })
+}
+
+/// Every check an open makes on the file, in one snapshot: metadata, key and schema, then
+/// that every table exists. Returns the row count of `revoked_access`.
+fn verify(
+    path: &Path,
+    key_path: &Path,
+    sealer: &Sealer,
+    transaction: &redb::ReadTransaction,
+) -> Result<u64, OpenError> {
+    check_meta(path, key_path, sealer, transaction)?;
+    // A migration to a newer schema, which may create tables, belongs here, before this.
+    check_tables(path, transaction)?;
+    table_len(transaction, REVOKED_ACCESS).map_err(|error| storage_error(path, error))
 }
 
 fn table_len(transaction: &redb::ReadTransaction, table: Table) -> Result<u64, redb::Error> {

@@ -405,3 +405,97 @@ fn issue_9_an_oversized_master_key_is_reported_with_its_real_size() {
         &[&key_name, "holds 64 bytes", "nothing was changed"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 16: damaged pages are a refusal in words, never a panic.
+// ---------------------------------------------------------------------------------------------
+
+#[track_caller]
+fn assert_no_panic_text(run: &Run, context: &str) {
+    assert_ne!(
+        run.status.code(),
+        Some(101),
+        "{context}: exited as a panic does\nstderr: {}",
+        run.stderr
+    );
+    for forbidden in ["panicked", "RUST_BACKTRACE", "backtrace"] {
+        assert!(
+            !run.stderr.contains(forbidden),
+            "{context}: stderr carries panic text ({forbidden}):\n{}",
+            run.stderr
+        );
+    }
+}
+
+/// Overwrites `length` bytes at `offset` with `pattern`, repeated.
+fn scribble(database: &Path, offset: usize, length: usize, pattern: &[u8]) {
+    let mut bytes = std::fs::read(database).unwrap();
+    for (index, byte) in bytes[offset..offset + length].iter_mut().enumerate() {
+        *byte = pattern[index % pattern.len()];
+    }
+    std::fs::write(database, bytes).unwrap();
+}
+
+#[test]
+fn issue_9_garbage_in_the_middle_of_the_database_is_refused_in_words_never_a_panic() {
+    let template = populated();
+    let size = std::fs::metadata(template.path.join("keyward.redb"))
+        .unwrap()
+        .len() as usize;
+    // Whole pages past the header, through the middle of the file, where the table tree
+    // and the records live; and a smaller smudge inside a page.
+    let page = 4096;
+    let mut damages: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    for offset in (page..size - page).step_by(2 * page) {
+        damages.push((offset, 512, vec![0xff]));
+        damages.push((offset + 64, 96, vec![0x00, 0x5a, 0xa5, 0x13]));
+    }
+    let mut refused = 0;
+    for (offset, length, pattern) in damages {
+        let data = DataDir::new();
+        std::fs::create_dir_all(&data.path).unwrap();
+        for file in ["keyward.redb", "master.key"] {
+            std::fs::copy(template.path.join(file), data.path.join(file)).unwrap();
+        }
+        let database = data.path.join("keyward.redb");
+        scribble(&database, offset, length, &pattern);
+        let database_name = database.to_string_lossy().into_owned();
+        let before = data.snapshot();
+        let context = format!("{length} bytes of {pattern:02x?} at {offset}");
+        for args in [&["check"][..], &["check", "--json"], &["user", "list"]] {
+            let run = data.run(args);
+            assert_no_panic_text(&run, &format!("{context}: {args:?}"));
+            if !run.status.success() {
+                refused += 1;
+                assert_clean_refusal(&run, &format!("{context}: {args:?}"), &[&database_name]);
+            }
+            assert_same_files(&before, &data.snapshot(), &format!("{context}: {args:?}"));
+        }
+        match TestServer::try_start(&data, &[]) {
+            Err(stderr) => {
+                let run = Run {
+                    status: serve_expecting_refusal(&data).status,
+                    stdout: String::new(),
+                    stderr,
+                };
+                assert_clean_refusal(&run, &format!("{context}: serve"), &[&database_name]);
+                assert_same_files(&before, &data.snapshot(), &format!("{context}: serve"));
+            }
+            // The damage lies where starting does not look: the server runs, and answers.
+            Ok(server) => {
+                let healthz = server.healthz();
+                assert!(healthz == 200 || healthz == 503, "{context}: {healthz}");
+                let log = server.stderr_path.clone();
+                server.stop();
+                let stderr = std::fs::read_to_string(log).unwrap_or_default();
+                for forbidden in ["panicked", "RUST_BACKTRACE"] {
+                    assert!(!stderr.contains(forbidden), "{context}: serve: {stderr}");
+                }
+            }
+        }
+    }
+    assert!(
+        refused > 0,
+        "no damage was found at all: the test damaged nothing"
+    );
+}
