@@ -112,11 +112,51 @@ impl Store {
         })
     }
 
-    /// Reads every record of every table, opens the sealed ones and decodes them, and checks
-    /// that the username index points at users.
-    pub fn check(&self) -> Result<CheckReport, StoreError> {
-        super::catch_panic(|| self.check_records())
-            .unwrap_or_else(|detail| Err(super::damaged(self.path(), &detail)))
+    /// Verifies the file as redb's own integrity check does (on a copy: that check repairs
+    /// what it finds, and `check` changes nothing), then reads every record of every table,
+    /// opens the sealed ones and decodes them, and checks that the username index points at
+    /// users. A file that passes can be written.
+    pub async fn check(&self) -> Result<CheckReport, StoreError> {
+        let integrity = self.check_integrity_of_copy().await?;
+        let mut report = super::catch_panic(|| self.check_records())
+            .unwrap_or_else(|detail| Err(super::damaged(self.path(), &detail)))?;
+        if let Err(problem) = integrity {
+            report.problems.insert(
+                0,
+                format!(
+                    "{}: the file is damaged: {problem}; restore it from a backup",
+                    self.path().display()
+                ),
+            );
+        }
+        Ok(report)
+    }
+
+    /// Copies the file into a private temporary beside it (0600, an unpredictable name,
+    /// removed afterwards) while it is quiescent, and runs redb's integrity check on the
+    /// copy. While a server runs, the copy is taken on its writer thread between two
+    /// batches, so it is exactly the last commit; a read-only handle has no writer, and the
+    /// file's lock keeps any other writer out. `Ok(Err(problem))` is a damaged file.
+    async fn check_integrity_of_copy(&self) -> Result<Result<(), String>, StoreError> {
+        let source = self.path().to_path_buf();
+        let copy = move || -> std::io::Result<files::PrivateFile> {
+            let mut temporary =
+                files::create_in(files::directory_of(&source), ".keyward.redb.check")?;
+            let mut file = std::fs::File::open(&source)?;
+            std::io::copy(&mut file, &mut temporary.file)?;
+            Ok(temporary)
+        };
+        let copied = match &self.inner.engine {
+            Engine::Writable { writer, .. } => writer.between_batches(copy).await?,
+            Engine::ReadOnly(_) => copy(),
+        };
+        let copy = copied.map_err(|error| {
+            StoreError::Unavailable(format!(
+                "cannot copy {} to check it: {error}",
+                self.path().display()
+            ))
+        })?;
+        Ok(verify_copy(&copy))
     }
 
     fn check_records(&self) -> Result<CheckReport, StoreError> {
@@ -169,6 +209,41 @@ impl Store {
             }
         }
         Ok(report)
+    }
+}
+
+/// redb's integrity check on a copy: every page of the committed trees against its
+/// checksum, and the allocator state rebuilt and compared. The open itself runs that check
+/// (`set_check_integrity_on_open`), because a plain open of a damaged file may panic; a
+/// repair that had to roll back to the previous commit is damage too.
+fn verify_copy(copy: &files::PrivateFile) -> Result<(), String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let rolled_back = Arc::new(AtomicBool::new(false));
+    let seen = rolled_back.clone();
+    let mut builder = super::builder();
+    builder.set_check_integrity_on_open(true);
+    // redb reports a repair's progress: 0.3 is reached only when the last commit does not
+    // verify and is being rolled back.
+    builder.set_repair_callback(move |session| {
+        if (0.2..0.5).contains(&session.progress()) {
+            seen.store(true, Ordering::Relaxed);
+        }
+    });
+    let outcome = super::catch_panic(|| -> Result<bool, redb::Error> {
+        let backend = redb::backends::FileBackend::new(copy.handle()?)?;
+        let mut database = builder.create_with_backend(backend)?;
+        let clean = database.check_integrity()?;
+        Ok(clean)
+    });
+    match outcome {
+        Err(detail) => Err(format!("redb cannot read it ({detail})")),
+        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Ok(false)) => Err("its pages or its allocator state do not verify".into()),
+        Ok(Ok(true)) if rolled_back.load(Ordering::Relaxed) => {
+            Err("its last commit does not verify (redb would roll it back)".into())
+        }
+        Ok(Ok(true)) => Ok(()),
     }
 }
 

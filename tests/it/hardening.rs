@@ -499,3 +499,87 @@ fn issue_9_garbage_in_the_middle_of_the_database_is_refused_in_words_never_a_pan
         "no damage was found at all: the test damaged nothing"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 15: `check` verifies the file's integrity, on a copy, so a file it passes can be written.
+// ---------------------------------------------------------------------------------------------
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Temporary files `check` may have left in the data directory.
+fn check_leftovers(data: &DataDir) -> Vec<String> {
+    std::fs::read_dir(&data.path)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !matches!(name.as_str(), "keyward.redb" | "master.key" | "admin.sock"))
+        .collect()
+}
+
+#[test]
+fn issue_9_check_verifies_page_checksums_and_changes_nothing() {
+    let data = DataDir::new();
+    let user = data.create_user("alice", USER_PASSWORD);
+    let key = data
+        .run(&[
+            "apikey", "create", "--user", "alice", "--name", "laptop", "--json",
+        ])
+        .json();
+    let database = data.path.join("keyward.redb");
+    let database_name = database.to_string_lossy().into_owned();
+
+    // A healthy file passes, with and without a server, and check leaves nothing behind.
+    let before = data.snapshot();
+    assert_eq!(data.run(&["check", "--json"]).json()["ok"], true);
+    assert_same_files(&before, &data.snapshot(), "check of a healthy file");
+    {
+        let server = TestServer::start(&data, &[]);
+        for _ in 0..3 {
+            assert_eq!(data.run(&["check", "--json"]).json()["ok"], true);
+        }
+        assert!(
+            check_leftovers(&data).is_empty(),
+            "{:?}",
+            check_leftovers(&data)
+        );
+        assert_eq!(server.healthz(), 200);
+        assert!(server.stop().success());
+    }
+
+    // One changed byte in an index entry's key (user id ‖ API key id in user_api_keys):
+    // every record still decodes, but the page no longer matches its checksum.
+    let mut entry = hex_bytes(user["user_id"].as_str().unwrap());
+    entry.extend(hex_bytes(key["id"].as_str().unwrap()));
+    let mut bytes = std::fs::read(&database).unwrap();
+    let mut changed = 0;
+    let mut at = 0;
+    while let Some(found) = bytes[at..].windows(32).position(|window| window == entry) {
+        bytes[at + found + 31] ^= 0x01;
+        changed += 1;
+        at += found + 32;
+    }
+    assert!(changed > 0, "the index entry is not in the file");
+    std::fs::write(&database, bytes).unwrap();
+    let before = data.snapshot();
+    let run = data.run(&["check"]);
+    assert_clean_refusal(
+        &run,
+        "check of a file with a changed byte",
+        &[&database_name],
+    );
+    assert!(run.stdout.contains("damaged"), "{}", run.stdout);
+    let json = data.run(&["check", "--json"]);
+    assert!(!json.status.success());
+    let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    assert_same_files(&before, &data.snapshot(), "check of a damaged file");
+    assert!(
+        check_leftovers(&data).is_empty(),
+        "{:?}",
+        check_leftovers(&data)
+    );
+}
