@@ -3,6 +3,7 @@
 mod account;
 mod authorize;
 mod cookies;
+mod deadline;
 mod forms;
 mod lifecycle;
 mod login;
@@ -26,6 +27,7 @@ use crate::store::{Store, WriterStats};
 use crate::throttle::Throttle;
 use crate::ui::{ErrorView, Pages};
 use cookies::CookieSettings;
+pub use deadline::{body_deadline, BODY_DEADLINE};
 
 /// Form and token bodies are small; anything larger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -583,3 +583,102 @@ fn issue_9_check_verifies_page_checksums_and_changes_nothing() {
         check_leftovers(&data)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 17: half-sent bodies time out, and connections stay below the descriptor limit.
+// ---------------------------------------------------------------------------------------------
+
+/// The status line's code of what `stream` answers, and whether the server then closed
+/// the connection; bounded by the stream's read timeout.
+fn read_answer(stream: &mut std::net::TcpStream) -> (Option<u16>, bool) {
+    use std::io::Read;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(_) => break false,
+        }
+    };
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok());
+    (status, closed)
+}
+
+#[test]
+fn issue_9_half_sent_bodies_time_out_and_healthz_answers_under_a_descriptor_limit() {
+    use std::io::Write;
+    let data = DataDir::new();
+    let limit = 256;
+    let server = TestServer::start_with_descriptor_limit(&data, &[], limit);
+    let address = server
+        .base_url
+        .trim_start_matches("http://")
+        .to_owned()
+        .parse::<std::net::SocketAddr>()
+        .unwrap();
+    let head = "POST /oauth2/token HTTP/1.1\r\nHost: keyward\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+                grant_type=client_cre";
+    // More half-sent requests than the server has descriptors: each holds a connection.
+    let started = Instant::now();
+    let mut attackers = Vec::new();
+    for _ in 0..limit + 64 {
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        else {
+            continue;
+        };
+        if stream.write_all(head.as_bytes()).is_ok() {
+            attackers.push(stream);
+        }
+    }
+    assert!(
+        attackers.len() as u64 > limit,
+        "only {} connections were opened",
+        attackers.len()
+    );
+    // The first one's answer, and when it came.
+    let mut first = attackers.remove(0);
+    let first_answer = std::thread::spawn(move || {
+        first
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let answer = read_answer(&mut first);
+        (answer, started.elapsed())
+    });
+
+    // /healthz still answers: at the latest once the first slow bodies have timed out.
+    let healthz = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+        .get(server.url("/healthz"))
+        .send()
+        .map(|response| response.status().as_u16());
+    let waited = started.elapsed();
+    assert_eq!(
+        healthz.as_ref().ok(),
+        Some(&200),
+        "/healthz under attack: {healthz:?} after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(25), "/healthz took {waited:?}");
+
+    // The first half-sent request got 408 once its deadline passed, never before, and the
+    // server closed the connection.
+    let ((status, closed), answered) = first_answer.join().unwrap();
+    assert_eq!(status, Some(408), "after {answered:?}");
+    assert!(closed, "the connection stayed open after 408");
+    assert!(
+        answered >= Duration::from_secs(9) && answered < Duration::from_secs(25),
+        "408 not at the deadline: {answered:?}"
+    );
+    drop(attackers);
+    assert_eq!(server.healthz(), 200);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap_or_default();
+    assert!(
+        !log.contains("Too many open files"),
+        "the server ran out of descriptors:\n{log}"
+    );
+    assert!(server.stop().success());
+}
