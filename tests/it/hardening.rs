@@ -3,7 +3,7 @@
 //! changes nothing; nothing panics; slow clients cannot starve the server of descriptors;
 //! temporary files are never reached through a planted link; a loose master key is refused.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
