@@ -65,7 +65,7 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
-    /// Check that every record opens under the master key and decodes.
+    /// Verify the file's integrity (on a copy) and that every record opens and decodes.
     Check,
 }
 
