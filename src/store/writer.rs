@@ -240,6 +240,8 @@ fn run_batch(
         }
         Err(detail) => {
             tracing::error!(%detail, "beginning a write transaction panicked; the writer stops");
+            // Before any caller hears back, so none can see storage still marked healthy.
+            stats.writer_stopped.store(true, Ordering::Release);
             fail_all(
                 batch,
                 StoreError::Unavailable(format!("the writer failed: {detail}")),
@@ -289,6 +291,8 @@ fn run_batch(
             }
             Err(detail) => {
                 tracing::error!(%detail, "commit panicked; the writer stops");
+                // Before any caller hears back, so none can see storage still marked healthy.
+                stats.writer_stopped.store(true, Ordering::Release);
                 stats.storage_failed.store(true, Ordering::Release);
                 healthy = false;
                 Err(StoreError::Unavailable(format!(
