@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpServer};
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ServerInfoView};
 use crate::config::{DemoClient, ServeConfig};
 use crate::http::{self, AppState, StateConfig};
+use crate::limits;
 use crate::metrics::Metrics;
 use crate::model::random_secret;
 use crate::oauth::apikeys::UsageLog;
@@ -106,13 +107,25 @@ pub async fn serve_with(
         .await,
     );
     let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    // Connections are capped below the descriptor limit: at the cap actix stops accepting
+    // (new clients wait in the listen backlog) instead of failing accept with EMFILE, and
+    // the body deadline frees the slots slow clients take.
+    let descriptors = limits::raise_descriptor_limit();
+    let per_worker = limits::connections_per_worker(descriptors, workers);
+    tracing::info!(
+        descriptors,
+        connections = per_worker * workers,
+        "connection cap"
+    );
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap_fn(http::body_deadline)
             .configure(http::configure)
             .default_service(actix_web::web::to(http::not_found))
     })
     .workers(workers)
+    .max_connections(per_worker)
     .disable_signals()
     .shutdown_timeout(30)
     .listen(listener)

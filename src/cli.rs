@@ -65,7 +65,7 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
-    /// Check that every record opens under the master key and decodes.
+    /// Verify the file's integrity (on a copy) and that every record opens and decodes.
     Check,
     /// Upgrade the database to this keyward's schema (`serve` does this too, at start).
     /// A snapshot of the database as it was is written beside it first.
@@ -312,8 +312,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     if let AdminOutput::Check(view) = &output {
         if !view.ok {
             return Err(Failure::new(format!(
-                "check found {} problem(s)",
-                view.problems.len()
+                "check found {} problem(s) in {} (check changes nothing)",
+                view.problems.len(),
+                options.data_dir.join("keyward.redb").display()
             )));
         }
     }

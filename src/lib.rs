@@ -9,7 +9,8 @@
 //! `store` is the only module that touches redb: it seals records, keeps the schema, and
 //! commits writes in batches on one writer thread. `model` holds validated domain types;
 //! `config` validated settings; `clock` the one reading of the wall clock; `password`
-//! argon2id on a bounded pool; `throttle` sign-in failure limits; `metrics` the `/metrics`
+//! argon2id on a bounded pool; `throttle` sign-in failure limits; `limits` the descriptor
+//! limit and the connection cap under it; `metrics` the `/metrics`
 //! counters. Data flows one way: http → oauth → store.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod oauth;

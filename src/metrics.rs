@@ -70,7 +70,7 @@ impl Metrics {
             );
             let _ = writeln!(
                 text,
-                "# HELP keyward_storage_failed 1 while writes fail on storage; cleared by a restart.\n# TYPE keyward_storage_failed gauge\nkeyward_storage_failed {}",
+                "# HELP keyward_storage_failed 1 while writes fail on storage or the writer has stopped; cleared by a restart.\n# TYPE keyward_storage_failed gauge\nkeyward_storage_failed {}",
                 u8::from(writer.storage_has_failed())
             );
             counter(

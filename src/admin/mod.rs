@@ -522,7 +522,7 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             })))
         }
         AdminRequest::Check => {
-            let report = store.check()?;
+            let report = store.check().await?;
             Ok(Plan::Done(AdminOutput::Check(CheckView {
                 ok: report.problems.is_empty(),
                 schema_version: store.schema_version(),

@@ -3,6 +3,7 @@
 mod account;
 mod authorize;
 mod cookies;
+mod deadline;
 mod forms;
 mod forwarded;
 mod lifecycle;
@@ -27,6 +28,7 @@ use crate::oauth::tokens::SealedBox;
 use crate::store::{Store, WriterStats};
 use crate::ui::{ErrorView, Pages};
 use cookies::CookieSettings;
+pub use deadline::{body_deadline, BODY_DEADLINE};
 use forwarded::Forwarding;
 
 /// Form and token bodies are small; anything larger is refused before it is read.

@@ -1,11 +1,12 @@
 //! Finding, reading and (on first use) creating `master.key`.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
+use super::files;
 use super::seal::MasterKey;
 use super::OpenError;
 
@@ -49,20 +50,25 @@ impl KeyLocation {
         let path = self.path().to_path_buf();
         match std::fs::File::open(&path) {
             Ok(mut file) => {
+                let unreadable = |source| OpenError::KeyUnreadable {
+                    path: path.clone(),
+                    source,
+                };
+                let metadata = file.metadata().map_err(unreadable)?;
+                self.check_mode(metadata.permissions().mode())?;
                 let mut bytes = Vec::with_capacity(MasterKey::LEN);
                 Read::by_ref(&mut file)
                     .take(MasterKey::LEN as u64 + 1)
                     .read_to_end(&mut bytes)
-                    .map_err(|source| OpenError::KeyUnreadable {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    .map_err(unreadable)?;
                 let key: [u8; 32] =
                     bytes
                         .try_into()
                         .map_err(|bytes: Vec<u8>| OpenError::KeyMalformed {
                             path: path.clone(),
-                            length: bytes.len(),
+                            // Only 33 bytes were read to know it is too long; the size on
+                            // disk is what the operator can compare.
+                            length: metadata.len().max(bytes.len() as u64),
                         })?;
                 Ok(MasterKey::from_bytes(key))
             }
@@ -78,31 +84,60 @@ impl KeyLocation {
     }
 }
 
+/// Group or other permission bits on a key file. Like ssh with a private key, any of them is
+/// too many: whoever can read the key can open every sealed record of the database.
+const LOOSE_MODE_BITS: u32 = 0o077;
+
+impl KeyLocation {
+    /// At the default location, which keyward itself creates 0600, a looser mode means
+    /// someone loosened it: refuse, as ssh does. A file the operator named (environment,
+    /// systemd credential) may sit where keyward does not decide the permissions: warn
+    /// loudly, once, and go on.
+    fn check_mode(&self, mode: u32) -> Result<(), OpenError> {
+        if mode & LOOSE_MODE_BITS == 0 {
+            return Ok(());
+        }
+        let path = self.path();
+        let mode = mode & 0o7777;
+        match self {
+            KeyLocation::Default(_) => Err(OpenError::KeyExposed {
+                path: path.to_path_buf(),
+                mode,
+            }),
+            KeyLocation::FromEnvironment(_) | KeyLocation::SystemdCredential(_) => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    // Straight to stderr, not through the log filter: an operator must see
+                    // this whatever KEYWARD_LOG says. A lost line costs nothing more.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: master key file {} can be read by group or others (mode \
+                         {mode:04o}); anyone who can read it can open every sealed record. \
+                         Run `chmod 600 {}`.",
+                        path.display(),
+                        path.display()
+                    );
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
 fn create_key(path: &Path) -> Result<MasterKey, OpenError> {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    // Written whole under a temporary name, then published with a hard link that fails if
-    // the name exists: no reader ever sees a half-written key, and a key another process
-    // created a moment ago is never overwritten.
-    let temporary = path.with_extension(format!("key.new-{}", std::process::id()));
+    // Written whole under a temporary name nobody can plant in advance (created
+    // exclusively, mode 0600, never through a link), then published with a hard link that
+    // fails if the name exists: no reader ever sees a half-written key, and a key another
+    // process created a moment ago is never overwritten.
     let write = || -> std::io::Result<()> {
-        let _ = std::fs::remove_file(&temporary);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.write_all(&key)?;
-        file.sync_all()?;
-        std::fs::hard_link(&temporary, path)?;
-        if let Some(parent) = path.parent() {
-            std::fs::File::open(parent)?.sync_all()?;
-        }
-        Ok(())
+        let mut temporary = files::create_beside(path, "new")?;
+        temporary.file.write_all(&key)?;
+        temporary.file.sync_all()?;
+        temporary.publish(path)
     };
-    let written = write();
-    let _ = std::fs::remove_file(&temporary);
-    match written {
+    match write() {
         Ok(()) => Ok(MasterKey::from_bytes(key)),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
             KeyLocation::Default(path.to_path_buf()).load(false)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
+use super::files;
 use super::seal::Sealer;
 use super::tables::{self, Table};
 use super::{Engine, Store, StoreError};
@@ -47,24 +48,80 @@ fn read_transaction(store: &Store) -> Result<redb::ReadTransaction, StoreError> 
 impl Store {
     /// Copies one consistent snapshot of every table into a new database file at `path`.
     /// Records stay sealed as they are, so the backup opens with the same master key. The
-    /// copy is written beside its name and published with a link that never replaces an
-    /// existing file, so a crash mid-backup leaves no half backup under the name.
+    /// copy is written under an unpredictable temporary name beside its own (created
+    /// exclusively, mode 0600, never through a link) and published with a hard link that
+    /// never replaces an existing file, so a crash mid-backup leaves no half backup under
+    /// the name, and a link planted at either name is never written through.
     pub fn backup_to(&self, path: &Path) -> Result<BackupReport, BackupError> {
-        let snapshot = read_transaction(self)?;
-        write_snapshot(&snapshot, self.inner.schema_version, path)
+        // A page damaged outside redb may make it panic while copying: the temporary is
+        // removed on the way out, and the caller hears that the database is damaged.
+        super::catch_panic(|| {
+            let snapshot = read_transaction(self)?;
+            write_snapshot(&snapshot, self.inner.schema_version, path)
+        })
+        .unwrap_or_else(|detail| Err(BackupError::Store(super::damaged(self.path(), &detail))))
     }
 
-    /// Reads every record of every table, opens the sealed ones and decodes them, and checks
-    /// that the username index points at users.
-    pub fn check(&self) -> Result<CheckReport, StoreError> {
+    /// Verifies the file as redb's own integrity check does (on a copy: that check repairs
+    /// what it finds, and `check` changes nothing), then reads every record of every table,
+    /// opens the sealed ones and decodes them, and checks that the username index points at
+    /// users. A file that passes can be written.
+    pub async fn check(&self) -> Result<CheckReport, StoreError> {
+        let integrity = self.check_integrity_of_copy().await?;
+        let mut report = super::catch_panic(|| self.check_records())
+            .unwrap_or_else(|detail| Err(super::damaged(self.path(), &detail)))?;
+        if let Err(problem) = integrity {
+            report.problems.insert(
+                0,
+                format!(
+                    "{}: the file is damaged: {problem}; restore it from a backup",
+                    self.path().display()
+                ),
+            );
+        }
+        Ok(report)
+    }
+
+    /// Copies the file into a private temporary beside it (0600, an unpredictable name,
+    /// removed afterwards) while it is quiescent, and runs redb's integrity check on the
+    /// copy. While a server runs, the copy is taken on its writer thread between two
+    /// batches, so it is exactly the last commit; a read-only handle has no writer, and the
+    /// file's lock keeps any other writer out. `Ok(Err(problem))` is a damaged file.
+    async fn check_integrity_of_copy(&self) -> Result<Result<(), String>, StoreError> {
+        let source = self.path().to_path_buf();
+        let copy = move || -> std::io::Result<files::PrivateFile> {
+            let mut temporary =
+                files::create_in(files::directory_of(&source), ".keyward.redb.check")?;
+            let mut file = std::fs::File::open(&source)?;
+            std::io::copy(&mut file, &mut temporary.file)?;
+            Ok(temporary)
+        };
+        let copied = match &self.inner.engine {
+            Engine::Writable { writer, .. } => writer.between_batches(copy).await?,
+            Engine::ReadOnly(_) => copy(),
+        };
+        let copy = copied.map_err(|error| {
+            StoreError::Unavailable(format!(
+                "cannot copy {} to check it: {error}",
+                self.path().display()
+            ))
+        })?;
+        Ok(verify_copy(&copy))
+    }
+
+    fn check_records(&self) -> Result<CheckReport, StoreError> {
         let snapshot = read_transaction(self)?;
         let sealer: &Sealer = &self.inner.sealer;
         let mut report = CheckReport::default();
         for table in tables::tables_at(self.inner.schema_version) {
             let source = match snapshot.open_table(table) {
                 Ok(source) => source,
+                // The open paths refuse such a database; should one get here, a missing
+                // table is a problem to report, never an empty table.
                 Err(redb::TableError::TableDoesNotExist(_)) => {
-                    report.tables.push((table.name().to_owned(), 0));
+                    report
+                        .problems
+                        .push(format!("{}: the table is missing", table.name()));
                     continue;
                 }
                 Err(error) => return Err(StoreError::unavailable(error)),
@@ -106,6 +163,41 @@ impl Store {
     }
 }
 
+/// redb's integrity check on a copy: every page of the committed trees against its
+/// checksum, and the allocator state rebuilt and compared. The open itself runs that check
+/// (`set_check_integrity_on_open`), because a plain open of a damaged file may panic; a
+/// repair that had to roll back to the previous commit is damage too.
+fn verify_copy(copy: &files::PrivateFile) -> Result<(), String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let rolled_back = Arc::new(AtomicBool::new(false));
+    let seen = rolled_back.clone();
+    let mut builder = super::builder();
+    builder.set_check_integrity_on_open(true);
+    // redb reports a repair's progress: 0.3 is reached only when the last commit does not
+    // verify and is being rolled back.
+    builder.set_repair_callback(move |session| {
+        if (0.2..0.5).contains(&session.progress()) {
+            seen.store(true, Ordering::Relaxed);
+        }
+    });
+    let outcome = super::catch_panic(|| -> Result<bool, redb::Error> {
+        let backend = redb::backends::FileBackend::new(copy.handle()?)?;
+        let mut database = builder.create_with_backend(backend)?;
+        let clean = database.check_integrity()?;
+        Ok(clean)
+    });
+    match outcome {
+        Err(detail) => Err(format!("redb cannot read it ({detail})")),
+        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Ok(false)) => Err("its pages or its allocator state do not verify".into()),
+        Ok(Ok(true)) if rolled_back.load(Ordering::Relaxed) => {
+            Err("its last commit does not verify (redb would roll it back)".into())
+        }
+        Ok(Ok(true)) => Ok(()),
+    }
+}
+
 fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
     match table.name() {
         "clients" => super::clients::check_record(sealer, key, value),
@@ -127,26 +219,26 @@ pub(super) fn write_snapshot(
     version: u32,
     path: &Path,
 ) -> Result<BackupReport, BackupError> {
-    if path.exists() {
-        return Err(BackupError::Exists(path.to_path_buf()));
-    }
     let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
         path: path.to_path_buf(),
         message: error.to_string(),
     };
-    let temporary = path.with_extension(format!("partial-{}", std::process::id()));
+    // Not `exists()`, which follows a link: a link at the target is a file that exists.
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => return Err(BackupError::Exists(path.to_path_buf())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(write_error(&error)),
+    }
+    let temporary = files::create_beside(path, "partial").map_err(|error| write_error(&error))?;
     let mut records = 0u64;
     let copied = (|| -> Result<(), redb::Error> {
-        let target = redb::Database::create(&temporary)?;
-        // A backup holds what the database holds: the service user's alone.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-                .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
-        }
+        let backend = redb::backends::FileBackend::new(temporary.handle()?)?;
+        let target = super::builder().create_with_backend(backend)?;
         let transaction = target.begin_write()?;
         for table in tables::tables_at(version) {
             let mut destination = transaction.open_table(table)?;
+            // A missing table fails the backup: a copy without it would restore as a
+            // database that lost, say, its revocations.
             let source = snapshot.open_table(table)?;
             for row in source.iter()? {
                 let (key, value) = row?;
@@ -156,26 +248,22 @@ pub(super) fn write_snapshot(
         }
         transaction.commit()?;
         target.close()?;
+        temporary.file.sync_all()?;
         Ok(())
     })();
-    let published = copied.map_err(|error| write_error(&error)).and_then(|()| {
-        std::fs::File::open(&temporary)
-            .and_then(|file| file.sync_all())
-            .and_then(|()| std::fs::hard_link(&temporary, path))
-            .map_err(|error| write_error(&error))
-    });
-    let _ = std::fs::remove_file(&temporary);
-    published?;
-    // The new name is a directory entry: a backup reported as done must still be there
-    // after a power cut.
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(directory)
-        .and_then(|directory| directory.sync_all())
-        .map_err(|error| write_error(&error))?;
-    let bytes = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
+    copied.map_err(|error| write_error(&error))?;
+    match temporary.publish(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(BackupError::Exists(path.to_path_buf()))
+        }
+        Err(error) => return Err(write_error(&error)),
+    }
+    let bytes = temporary
+        .file
+        .metadata()
+        .map(|meta| meta.len())
+        .unwrap_or(0);
     Ok(BackupReport {
         path: path.to_path_buf(),
         records,

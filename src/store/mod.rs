@@ -9,6 +9,7 @@ mod access;
 mod apikeys;
 mod clients;
 mod codec;
+mod files;
 mod grants;
 mod keyfile;
 mod maintenance;
@@ -69,13 +70,21 @@ pub enum OpenError {
          created with (set KEYWARD_MASTER_KEY_FILE if it lives elsewhere)"
     )]
     KeyMissing { path: PathBuf },
-    #[error("master key file {path} cannot be read: {source}")]
+    #[error("master key file {path} cannot be read: {source} (nothing was changed)")]
     KeyUnreadable {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("master key file {path} holds {length} bytes; a master key is exactly 32 bytes")]
-    KeyMalformed { path: PathBuf, length: usize },
+    #[error(
+        "master key file {path} holds {length} bytes; a master key is exactly 32 bytes \
+         (nothing was changed)"
+    )]
+    KeyMalformed { path: PathBuf, length: u64 },
+    #[error(
+        "master key file {path} can be read by group or others (mode {mode:04o}); run `chmod \
+         600 {path}` and try again (nothing was changed)"
+    )]
+    KeyExposed { path: PathBuf, mode: u32 },
     #[error(
         "master key file {path} is not the key this database was created with; nothing was changed"
     )]
@@ -91,6 +100,25 @@ pub enum OpenError {
     },
     #[error("{path} is not a keyward database (it has no keyward metadata); nothing was changed")]
     NotKeyward { path: PathBuf },
+    /// A keyward database that lacks tables it must have: damaged (a changed byte in a
+    /// table name is enough), never to be read as "those tables are empty", which would
+    /// bring revoked tokens back and let a taken username be taken again.
+    #[error(
+        "database {path} is damaged: table(s) {} missing; restore it from a backup (nothing \
+         was changed)",
+        tables.join(", ")
+    )]
+    MissingTables {
+        path: PathBuf,
+        tables: Vec<&'static str>,
+    },
+    /// redb panicked on what it read: pages changed outside redb. Caught, so the operator
+    /// reads one line that names the file instead of a panic and a backtrace hint.
+    #[error(
+        "database {path} is damaged and cannot be read ({detail}); restore it from a backup \
+         (nothing was changed)"
+    )]
+    Damaged { path: PathBuf, detail: String },
     #[error("database {0} is in use by another process")]
     InUse(PathBuf),
     #[error("database {path}: {message}")]
@@ -163,10 +191,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens for reading and writing, creating the data directory, the key and the database
-    /// if there are none, and migrating a database of an older schema (snapshot first).
+    /// Opens for reading and writing, creating the data directory, the key (at the default
+    /// location) and the database when there are none, and migrating a database of an
+    /// older schema (snapshot first). Every check runs on a read-only handle first, so a
+    /// refusal, a damaged file included, leaves every byte as it was.
     pub fn open(options: &OpenOptions) -> Result<Store, OpenError> {
-        Store::open_writable(options, true)
+        guard_open(options, || Store::open_writable(options, true))
     }
 
     /// `migrate: false` is for the read-only path's crash recovery: redb must repair the file
@@ -194,7 +224,9 @@ impl Store {
                     let transaction = database
                         .begin_read()
                         .map_err(|error| storage_error(&path, error))?;
-                    let found = check_meta(&path, &key_path, &sealer, &transaction)?;
+                    // Everything the read-write handle will read below, read here first:
+                    // a damaged page is met (and refused) before anything may be written.
+                    let (found, _) = verify(&path, &key_path, &sealer, &transaction)?;
                     if migrate && found < SCHEMA_VERSION {
                         snapshot = Some(migrate::write_snapshot(
                             &transaction,
@@ -250,8 +282,7 @@ impl Store {
         let transaction = database
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
-        let revoked_access =
-            table_len(&transaction, REVOKED_ACCESS).map_err(|error| storage_error(&path, error))?;
+        let (_, revoked_access) = verify(&path, &key_path, &sealer, &transaction)?;
         drop(transaction);
 
         let mut store = Store::writable(database, sealer, path, revoked_access, migration);
@@ -287,6 +318,10 @@ impl Store {
     /// Where there is no database yet, the store is an empty one in memory, so a command
     /// can be checked against "nothing exists" without bringing a database into being.
     pub fn open_read_only(options: &OpenOptions) -> Result<Store, OpenError> {
+        guard_open(options, || Store::open_read_only_unguarded(options))
+    }
+
+    fn open_read_only_unguarded(options: &OpenOptions) -> Result<Store, OpenError> {
         let data_dir = &options.data_dir;
         let path = data_dir.join(DATABASE_FILE);
         match std::fs::metadata(data_dir) {
@@ -316,13 +351,15 @@ impl Store {
             Ok(database) => database,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse(path)),
             // Only a read-write open recovers a file left by a crash.
-            Err(redb::DatabaseError::RepairAborted) => return Store::open_writable(options, false),
+            Err(redb::DatabaseError::RepairAborted) => {
+                return guard_open(options, || Store::open_writable(options, false))
+            }
             Err(error) => return Err(storage_error(&path, error)),
         };
         let transaction = database
             .begin_read()
             .map_err(|error| storage_error(&path, error))?;
-        let schema_version = check_meta(&path, options.key.path(), &sealer, &transaction)?;
+        let (schema_version, _) = verify(&path, options.key.path(), &sealer, &transaction)?;
         drop(transaction);
         Ok(Store {
             inner: Arc::new(Inner {
@@ -439,29 +476,145 @@ impl Store {
         }
     }
 
+    /// Runs `job` in one read snapshot. redb may panic on a page damaged outside it; that
+    /// is a storage error (503), not a dead worker thread.
     fn read<T>(
         &self,
         job: impl FnOnce(&Reader<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let transaction = match &self.inner.engine {
-            Engine::Writable { database, .. } => database.begin_read(),
-            Engine::ReadOnly(database) => database.begin_read(),
-        }
-        .map_err(StoreError::unavailable)?;
-        job(&Reader {
-            transaction: &transaction,
-            sealer: &self.inner.sealer,
+        catch_panic(|| {
+            let transaction = match &self.inner.engine {
+                Engine::Writable { database, .. } => database.begin_read(),
+                Engine::ReadOnly(database) => database.begin_read(),
+            }
+            .map_err(StoreError::unavailable)?;
+            job(&Reader {
+                transaction: &transaction,
+                sealer: &self.inner.sealer,
+            })
         })
+        .unwrap_or_else(|detail| Err(damaged(self.path(), &detail)))
     }
+}
+
+/// Runs `f`; a panic inside it becomes `Err` with the panic's message. redb documents that
+/// a plain open of a file altered outside it may panic: every path that reads the file
+/// goes through here, so damage is reported, never a crash. (The process's panic hook,
+/// in main.rs, has logged one plain line by the time this returns.)
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "an internal error".to_owned())
+    })
+}
+
+/// What a caught panic of redb means for a caller: the file is damaged. Named, because an
+/// operator may read it (an admin command); a client never does (it becomes a 503).
+pub(crate) fn damaged(path: &Path, detail: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "the database file {} is damaged ({detail}); restore it from a backup",
+        path.display()
+    ))
+}
+
+fn guard_open(
+    options: &OpenOptions,
+    open: impl FnOnce() -> Result<Store, OpenError>,
+) -> Result<Store, OpenError> {
+    catch_panic(open).unwrap_or_else(|detail| {
+        Err(OpenError::Damaged {
+            path: options.data_dir.join(DATABASE_FILE),
+            detail,
+        })
+    })
+}
+
+/// Every check an open makes on the file, in one snapshot: metadata, key and schema, then
+/// that every table exists. Returns the row count of `revoked_access`.
+/// The checks every open runs: a keyward database of a schema we understand, sealed under
+/// this key, holding every table of its schema. Returns the schema version and the number
+/// of revoked access tokens.
+fn verify(
+    path: &Path,
+    key_path: &Path,
+    sealer: &Sealer,
+    transaction: &redb::ReadTransaction,
+) -> Result<(u32, u64), OpenError> {
+    let version = check_meta(path, key_path, sealer, transaction)?;
+    check_tables(path, version, transaction)?;
+    let revoked =
+        table_len(transaction, REVOKED_ACCESS).map_err(|error| storage_error(path, error))?;
+    Ok((version, revoked))
 }
 
 fn table_len(transaction: &redb::ReadTransaction, table: Table) -> Result<u64, redb::Error> {
     use redb::ReadableTableMetadata;
-    match transaction.open_table(table) {
-        Ok(table) => Ok(table.len()?),
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
-        Err(error) => Err(error.into()),
+    // Every open path has checked that each table exists: a missing one is an error here.
+    Ok(transaction.open_table(table)?.len()?)
+}
+
+/// Opens a table for reading. A table that does not exist is damage, not emptiness: every
+/// keyward database has every table from its creation (or its migration) on, and reading a
+/// lost `revoked_access` as empty would make revoked tokens active again.
+fn open_for_reading(
+    transaction: &redb::ReadTransaction,
+    table: Table,
+) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>, StoreError> {
+    transaction.open_table(table).map_err(|error| match error {
+        redb::TableError::TableDoesNotExist(_) => missing_table(table),
+        error => StoreError::unavailable(error),
+    })
+}
+
+fn missing_table(table: Table) -> StoreError {
+    StoreError::Corrupt(format!("the table {} is missing", table.name()))
+}
+
+/// The tables of `tables::ALL` that this snapshot lacks, in that order. Run by every open
+/// path after the metadata, key and schema checks (and after any migration, which may
+/// create tables an older schema did not have).
+/// The tables of a schema-`version` database that the file lacks.
+pub(crate) fn missing_tables(
+    transaction: &redb::ReadTransaction,
+    version: u32,
+) -> Result<Vec<&'static str>, redb::TableError> {
+    let mut missing = Vec::new();
+    for table in tables::tables_at(version) {
+        match transaction.open_table(table) {
+            Ok(_) => {}
+            Err(redb::TableError::TableDoesNotExist(_)) => missing.push(table_name(table)),
+            Err(error) => return Err(error),
+        }
     }
+    Ok(missing)
+}
+
+/// A table's name with the `'static` lifetime its definition was made with.
+fn table_name(table: Table) -> &'static str {
+    tables::ALL
+        .iter()
+        .map(|known| known.name())
+        .find(|name| *name == table.name())
+        .unwrap_or("unknown")
+}
+
+fn check_tables(
+    path: &Path,
+    version: u32,
+    transaction: &redb::ReadTransaction,
+) -> Result<(), OpenError> {
+    let missing =
+        missing_tables(transaction, version).map_err(|error| storage_error(path, error))?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(OpenError::MissingTables {
+        path: path.to_path_buf(),
+        tables: missing,
+    })
 }
 
 /// A (key, value) pair as stored.
@@ -475,11 +628,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = match self.transaction.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(StoreError::unavailable(error)),
-        };
+        let table = open_for_reading(self.transaction, table)?;
         Ok(table
             .get(key)
             .map_err(StoreError::unavailable)?
@@ -488,11 +637,7 @@ impl Reader<'_> {
 
     /// Every (key, value) whose key starts with `prefix`, in key order.
     fn with_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
-        let table = match self.transaction.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(StoreError::unavailable(error)),
-        };
+        let table = open_for_reading(self.transaction, table)?;
         let mut rows = Vec::new();
         for row in table
             .range::<&[u8]>(prefix..)
@@ -509,11 +654,7 @@ impl Reader<'_> {
 
     /// Every (key, value) of a table, in key order.
     fn all(&self, table: Table) -> Result<Vec<Row>, StoreError> {
-        let table = match self.transaction.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(StoreError::unavailable(error)),
-        };
+        let table = open_for_reading(self.transaction, table)?;
         let mut rows = Vec::new();
         for row in table.iter().map_err(StoreError::unavailable)? {
             let (key, value) = row.map_err(StoreError::unavailable)?;
@@ -574,7 +715,20 @@ fn check_meta(
     };
     let meta = match transaction.open_table(META) {
         Ok(meta) => meta,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Err(not_keyward()),
+        // Without its metadata a file is no keyward database, unless it holds keyward's
+        // other tables: then it is one that lost its `meta` table, and is reported so.
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            // Its version is unknown: judge it by the tables every schema has.
+            let missing =
+                missing_tables(transaction, 1).map_err(|error| storage_error(path, error))?;
+            if missing.len() == tables::tables_at(1).count() {
+                return Err(not_keyward());
+            }
+            return Err(OpenError::MissingTables {
+                path: path.to_path_buf(),
+                tables: missing,
+            });
+        }
         Err(error) => return Err(storage_error(path, error)),
     };
     let version = meta
@@ -604,39 +758,26 @@ fn check_meta(
 
 /// Builds a new database beside its final name and publishes it with a hard link, which
 /// fails if the name exists: a crash mid-creation leaves no half-initialized database under
-/// the real name, and of two processes creating at once, exactly one wins.
+/// the real name, and of two processes creating at once, exactly one wins. The temporary is
+/// created exclusively, never through a link, under a name nobody can plant in advance.
 fn create_database(path: &Path, sealer: &Sealer) -> Result<(), OpenError> {
-    let temporary = path.with_extension(format!("redb.new-{}", std::process::id()));
-    let _ = std::fs::remove_file(&temporary);
-    let built = redb::Database::create(&temporary)
-        .map_err(redb::Error::from)
-        .and_then(|database| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-                .map_err(|error| redb::Error::from(redb::StorageError::from(error)))?;
-            Ok(database)
-        })
-        .and_then(|database| {
-            initialize(&database, sealer)?;
-            database.close().map_err(redb::Error::from)
-        })
-        .map_err(|error| storage_error(path, error))
-        .and_then(|()| sync_file(&temporary).map_err(|error| storage_error(path, error)));
-    let published = built.and_then(|()| match std::fs::hard_link(&temporary, path) {
+    let fail = |error: &dyn std::fmt::Display| storage_error(path, error);
+    let temporary = files::create_beside(path, "new").map_err(|error| fail(&error))?;
+    let built = (|| -> Result<(), redb::Error> {
+        let backend = redb::backends::FileBackend::new(temporary.handle()?)?;
+        let database = builder().create_with_backend(backend)?;
+        initialize(&database, sealer)?;
+        database.close()?;
+        temporary.file.sync_all()?;
+        Ok(())
+    })();
+    built.map_err(|error| fail(&error))?;
+    match temporary.publish(path) {
         Ok(()) => Ok(()),
+        // Another process created it a moment ago; it is checked like any existing one.
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(storage_error(path, error)),
-    });
-    let _ = std::fs::remove_file(&temporary);
-    published?;
-    if let Some(parent) = path.parent() {
-        sync_file(parent).map_err(|error| storage_error(path, error))?;
+        Err(error) => Err(fail(&error)),
     }
-    Ok(())
-}
-
-fn sync_file(path: &Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()
 }
 
 fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Error> {
@@ -656,4 +797,54 @@ fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Er
     }
     transaction.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database holding only some of keyward's tables, as a damaged file would.
+    fn database_without(missing: Table) -> redb::Database {
+        let database = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let transaction = database.begin_write().unwrap();
+        for table in tables::ALL {
+            if table.name() != missing.name() {
+                transaction.open_table(table).unwrap();
+            }
+        }
+        transaction.commit().unwrap();
+        database
+    }
+
+    #[test]
+    fn a_missing_table_reads_as_an_error_never_as_empty() {
+        let database = database_without(REVOKED_ACCESS);
+        let transaction = database.begin_read().unwrap();
+        let sealer = Sealer::new(&seal::MasterKey::from_bytes([3; 32]));
+        let reader = Reader {
+            transaction: &transaction,
+            sealer: &sealer,
+        };
+        assert!(matches!(
+            reader.get(REVOKED_ACCESS, b"token"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            reader.with_prefix(REVOKED_ACCESS, b""),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            reader.all(REVOKED_ACCESS),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(table_len(&transaction, REVOKED_ACCESS).is_err());
+        assert_eq!(
+            missing_tables(&transaction, SCHEMA_VERSION).unwrap(),
+            ["revoked_access"]
+        );
+        // The tables that are there read as they are.
+        assert_eq!(reader.all(tables::USERS).unwrap(), Vec::<Row>::new());
+    }
 }

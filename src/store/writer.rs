@@ -23,8 +23,18 @@ type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// begun, in which case it only produces the completion that reports the failure.
 type Job = Box<dyn FnOnce(Option<&mut Tx<'_>>) -> Completion + Send>;
 
+/// What the writer thread is asked to do.
+enum Message {
+    /// A write, run in the next batch.
+    Job(Job),
+    /// Something that needs the file quiescent (a copy of it that is exactly the last
+    /// commit): run between batches, when no write transaction is open. The batch being
+    /// gathered when it arrives is committed first.
+    BetweenBatches(Box<dyn FnOnce() + Send>),
+}
+
 pub(super) struct Writer {
-    queue: Option<mpsc::Sender<Job>>,
+    queue: Option<mpsc::Sender<Message>>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub(super) stats: Arc<WriterStats>,
 }
@@ -45,22 +55,29 @@ pub struct WriterStats {
     /// database is reopened, so in practice it stays set until a restart. `/healthz`
     /// reports it.
     pub storage_failed: AtomicBool,
+    /// The writer thread has stopped while the store was open: redb panicked in a
+    /// transaction's begin or commit (its state can no longer be vouched for), or the
+    /// thread died. Every write then fails until a restart, so this never clears.
+    pub writer_stopped: AtomicBool,
 }
 
 impl WriterStats {
     pub fn storage_has_failed(&self) -> bool {
-        self.storage_failed.load(Ordering::Acquire)
+        self.storage_failed.load(Ordering::Acquire) || self.writer_stopped.load(Ordering::Acquire)
     }
 }
 
 impl Writer {
     pub(super) fn start(database: Arc<redb::Database>, sealer: Arc<Sealer>) -> Writer {
-        let (queue, jobs) = mpsc::channel::<Job>();
+        let (queue, jobs) = mpsc::channel::<Message>();
         let stats = Arc::new(WriterStats::default());
         let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("keyward-writer".into())
-            .spawn(move || run(&database, &sealer, jobs, &thread_stats))
+            .spawn(move || {
+                let _guard = MarkFailedIfUnwinding(&thread_stats);
+                run(&database, &sealer, jobs, &thread_stats)
+            })
             .expect("the writer thread can be spawned");
         Writer {
             queue: Some(queue),
@@ -95,13 +112,51 @@ impl Writer {
                 let _ = answer.send(commit.and(outcome));
             })
         });
-        let sent = self.queue.as_ref().map(|queue| queue.send(job));
-        if !matches!(sent, Some(Ok(()))) {
-            return Err(StoreError::Unavailable("the writer has stopped".into()));
-        }
+        self.send(Message::Job(job))?;
         answered
             .await
             .unwrap_or_else(|_| Err(StoreError::Unavailable("the writer has stopped".into())))
+    }
+
+    /// Runs `work` on the writer thread between two batches, when no write transaction is
+    /// open and every accepted write has been committed: the file then holds exactly the
+    /// last commit. Writes wait meanwhile, so `work` should be short (a file copy).
+    pub(super) async fn between_batches<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.send(Message::BetweenBatches(Box::new(move || {
+            let _ = answer.send(super::catch_panic(work));
+        })))?;
+        match answered.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(detail)) => Err(StoreError::Unavailable(format!(
+                "work between batches failed: {detail}"
+            ))),
+            Err(_) => Err(StoreError::Unavailable("the writer has stopped".into())),
+        }
+    }
+
+    fn send(&self, message: Message) -> Result<(), StoreError> {
+        match self.queue.as_ref().map(|queue| queue.send(message)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(StoreError::Unavailable("the writer has stopped".into())),
+        }
+    }
+}
+
+/// Lives on the writer thread's stack: if the thread unwinds (a panic outside the places
+/// that catch one), storage is marked failed on the way out, so `/healthz` says so instead
+/// of answering 200 while every write fails.
+struct MarkFailedIfUnwinding<'a>(&'a WriterStats);
+
+impl Drop for MarkFailedIfUnwinding<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.writer_stopped.store(true, Ordering::Release);
+            self.0.storage_failed.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -115,37 +170,83 @@ impl Drop for Writer {
     }
 }
 
-fn run(database: &redb::Database, sealer: &Sealer, jobs: mpsc::Receiver<Job>, stats: &WriterStats) {
-    while let Ok(first) = jobs.recv() {
+fn run(
+    database: &redb::Database,
+    sealer: &Sealer,
+    messages: mpsc::Receiver<Message>,
+    stats: &WriterStats,
+) {
+    while let Ok(first) = messages.recv() {
+        let first = match first {
+            Message::Job(job) => job,
+            Message::BetweenBatches(work) => {
+                work();
+                continue;
+            }
+        };
         let mut batch = vec![first];
+        let mut after_batch = None;
         while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+            match messages.try_recv() {
+                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::BetweenBatches(work)) => {
+                    after_batch = Some(work);
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        run_batch(database, sealer, batch, stats);
+        let healthy = run_batch(database, sealer, batch, stats);
+        if let Some(work) = after_batch {
+            work();
+        }
+        if !healthy {
+            // redb panicked inside begin or commit: its state is unknown. Stop taking
+            // writes (each now fails at once) and say so on /healthz, until a restart.
+            stats.writer_stopped.store(true, Ordering::Release);
+            stats.storage_failed.store(true, Ordering::Release);
+            return;
+        }
     }
 }
 
-fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>, stats: &WriterStats) {
+/// Runs one batch and answers its jobs. Returns false when redb itself panicked (in begin
+/// or commit), after which the writer must not go on.
+fn run_batch(
+    database: &redb::Database,
+    sealer: &Sealer,
+    batch: Vec<Job>,
+    stats: &WriterStats,
+) -> bool {
     let started = Instant::now();
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    let transaction = match database.begin_write() {
-        Ok(transaction) => transaction,
-        Err(error) => {
+    let fail_all = |batch: Vec<Job>, error: StoreError| {
+        stats.storage_failed.store(true, Ordering::Release);
+        stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .failed_jobs
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for job in batch {
+            job(None)(Err(error.clone()));
+        }
+    };
+    let transaction = match super::catch_panic(|| database.begin_write()) {
+        Ok(Ok(transaction)) => transaction,
+        Ok(Err(error)) => {
             tracing::error!(%error, "cannot begin a write transaction");
-            stats.storage_failed.store(true, Ordering::Release);
-            stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-            stats
-                .failed_jobs
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            let error = StoreError::unavailable(error);
-            for job in batch {
-                job(None)(Err(error.clone()));
-            }
-            return;
+            fail_all(batch, StoreError::unavailable(error));
+            return true;
+        }
+        Err(detail) => {
+            tracing::error!(%detail, "beginning a write transaction panicked; the writer stops");
+            // Before any caller hears back, so none can see storage still marked healthy.
+            stats.writer_stopped.store(true, Ordering::Release);
+            fail_all(
+                batch,
+                StoreError::Unavailable(format!("the writer failed: {detail}")),
+            );
+            return false;
         }
     };
     let mut completions = Vec::with_capacity(batch.len());
@@ -171,21 +272,32 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>, stats:
     stats
         .job_nanos
         .fetch_add((jobs_done - started).as_nanos() as u64, Ordering::Relaxed);
+    let mut healthy = true;
     let result = match poison {
         Some(error) => {
             tracing::error!(%error, "write batch abandoned");
-            let _ = transaction.abort();
+            let _ = super::catch_panic(|| transaction.abort());
             Err(error)
         }
-        None => match transaction.commit() {
-            Ok(()) => {
+        None => match super::catch_panic(|| transaction.commit()) {
+            Ok(Ok(())) => {
                 stats.storage_failed.store(false, Ordering::Release);
                 Ok(())
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::error!(%error, "commit failed");
                 stats.storage_failed.store(true, Ordering::Release);
                 Err(StoreError::unavailable(error))
+            }
+            Err(detail) => {
+                tracing::error!(%detail, "commit panicked; the writer stops");
+                // Before any caller hears back, so none can see storage still marked healthy.
+                stats.writer_stopped.store(true, Ordering::Release);
+                stats.storage_failed.store(true, Ordering::Release);
+                healthy = false;
+                Err(StoreError::Unavailable(format!(
+                    "the commit failed: {detail}"
+                )))
             }
         },
     };
@@ -201,6 +313,7 @@ fn run_batch(database: &redb::Database, sealer: &Sealer, batch: Vec<Job>, stats:
     for completion in completions {
         completion(result.clone());
     }
+    healthy
 }
 
 /// Write access for jobs inside a batch. Later jobs of a batch see earlier jobs' writes.
@@ -328,6 +441,8 @@ mod tests {
     struct FailingDisk {
         inner: redb::backends::InMemoryBackend,
         fail_sync: Arc<AtomicBool>,
+        /// Panics instead of failing: what redb does on a page damaged outside it.
+        panic_sync: Arc<AtomicBool>,
     }
 
     impl redb::StorageBackend for FailingDisk {
@@ -344,6 +459,9 @@ mod tests {
             if self.fail_sync.load(Ordering::SeqCst) {
                 return Err(std::io::Error::other("injected fsync failure"));
             }
+            if self.panic_sync.load(Ordering::SeqCst) {
+                panic!("injected panic inside commit");
+            }
             self.inner.sync_data()
         }
         fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
@@ -358,6 +476,7 @@ mod tests {
             .create_with_backend(FailingDisk {
                 inner: redb::backends::InMemoryBackend::new(),
                 fail_sync: fail_sync.clone(),
+                panic_sync: Default::default(),
             })
             .unwrap();
         let database = Arc::new(database);
@@ -425,5 +544,101 @@ mod tests {
             Err(_) => false,
         };
         assert!(!present, "a half-applied job landed");
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_commit_marks_storage_failed_and_stops_the_writer() {
+        let panic_sync = Arc::new(AtomicBool::new(false));
+        let database = Arc::new(
+            redb::Builder::new()
+                .create_with_backend(FailingDisk {
+                    inner: redb::backends::InMemoryBackend::new(),
+                    fail_sync: Default::default(),
+                    panic_sync: panic_sync.clone(),
+                })
+                .unwrap(),
+        );
+        let sealer = Arc::new(Sealer::new(&MasterKey::from_bytes([9; 32])));
+        let writer = Writer::start(database, sealer);
+        writer
+            .submit(|tx| tx.insert(CLIENTS, b"before", b"1"))
+            .await
+            .unwrap();
+        assert!(!writer.stats.storage_has_failed());
+
+        panic_sync.store(true, Ordering::SeqCst);
+        let outcome = writer
+            .submit(|tx| tx.insert(CLIENTS, b"during", b"1"))
+            .await;
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "{outcome:?}"
+        );
+        assert!(writer.stats.storage_has_failed());
+        assert!(writer.stats.writer_stopped.load(Ordering::Acquire));
+
+        // The disk "recovers", but redb's state after a panic cannot be vouched for: the
+        // writer stays stopped and storage stays failed until a restart.
+        panic_sync.store(false, Ordering::SeqCst);
+        let after = writer.submit(|tx| tx.insert(CLIENTS, b"after", b"1")).await;
+        assert!(
+            matches!(after, Err(StoreError::Unavailable(_))),
+            "{after:?}"
+        );
+        assert!(writer.stats.storage_has_failed());
+    }
+
+    #[test]
+    fn a_writer_thread_that_unwinds_marks_storage_failed() {
+        let stats = Arc::new(WriterStats::default());
+        let thread_stats = stats.clone();
+        let died = std::thread::spawn(move || {
+            let _guard = MarkFailedIfUnwinding(&thread_stats);
+            panic!("injected panic on the writer thread");
+        })
+        .join();
+        assert!(died.is_err());
+        assert!(stats.storage_has_failed());
+        assert!(stats.writer_stopped.load(Ordering::Acquire));
+
+        // A thread that ends normally (the store closing) marks nothing.
+        let calm = Arc::new(WriterStats::default());
+        let thread_stats = calm.clone();
+        std::thread::spawn(move || {
+            let _guard = MarkFailedIfUnwinding(&thread_stats);
+        })
+        .join()
+        .unwrap();
+        assert!(!calm.storage_has_failed());
+    }
+
+    #[tokio::test]
+    async fn work_between_batches_runs_after_the_writes_sent_before_it_have_committed() {
+        let database = Arc::new(
+            redb::Builder::new()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .unwrap(),
+        );
+        let sealer = Arc::new(Sealer::new(&MasterKey::from_bytes([9; 32])));
+        let writer = Writer::start(database.clone(), sealer);
+        // `join!` polls in order, so the three writes are queued before the work is, and
+        // none of them has been answered yet when it is.
+        let (first, second, third, seen) = tokio::join!(
+            writer.submit(|tx| tx.insert(CLIENTS, b"1", b"x")),
+            writer.submit(|tx| tx.insert(CLIENTS, b"2", b"x")),
+            writer.submit(|tx| tx.insert(CLIENTS, b"3", b"x")),
+            writer.between_batches(move || {
+                let read = database.begin_read().unwrap();
+                let table = read.open_table(CLIENTS).unwrap();
+                [b"1", b"2", b"3"]
+                    .iter()
+                    .filter(|key| table.get(key.as_slice()).unwrap().is_some())
+                    .count()
+            }),
+        );
+        first.unwrap();
+        second.unwrap();
+        third.unwrap();
+        assert_eq!(seen.unwrap(), 3);
     }
 }

@@ -295,7 +295,18 @@ fn issue_2_wrong_or_missing_master_key_is_refused_and_nothing_changes() {
         &data.snapshot(),
         "a missing key must not be replaced",
     );
-    std::fs::write(&key_path, [1u8; 31]).unwrap();
+    // 0600, as keyward makes it: a key others can read is refused before its length counts.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key_path)
+            .and_then(|mut file| file.write_all(&[1u8; 31]))
+            .unwrap();
+    }
     let short = data.run(&["client", "list"]);
     assert!(!short.status.success());
     assert!(short.stderr.contains("31 bytes"), "{}", short.stderr);

@@ -10,6 +10,7 @@ mod expiry;
 mod flow;
 mod forms;
 mod grant_security;
+mod hardening;
 mod lifecycle;
 mod signin;
 mod support;

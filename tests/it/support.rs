@@ -229,6 +229,20 @@ impl TestServer {
     /// killing it: a disk filling up under a running server. Its log reaches the file
     /// through a pipe, which the limit does not cover.
     pub fn start_with_file_size_limit(data: &DataDir, extra: &[&str], bytes: u64) -> TestServer {
+        Self::start_under_prlimit(data, extra, &format!("--fsize={bytes}"))
+    }
+
+    /// A server that may hold at most `descriptors` open files (RLIMIT_NOFILE, soft and
+    /// hard, set by `prlimit`), like the 1,024 a systemd unit leaves by default.
+    pub fn start_with_descriptor_limit(
+        data: &DataDir,
+        extra: &[&str],
+        descriptors: u64,
+    ) -> TestServer {
+        Self::start_under_prlimit(data, extra, &format!("--nofile={descriptors}"))
+    }
+
+    fn start_under_prlimit(data: &DataDir, extra: &[&str], limit: &str) -> TestServer {
         assert!(
             Command::new("prlimit").arg("--version").output().is_ok(),
             "prlimit is missing: run `apt-get install util-linux` (as .ci/run does)"
@@ -239,8 +253,8 @@ impl TestServer {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(r#"trap '' XFSZ; exec prlimit --fsize="$0" -- "$@""#)
-            .arg(bytes.to_string())
+            .arg(r#"trap '' XFSZ; exec prlimit "$0" -- "$@""#)
+            .arg(limit)
             .arg(inner.get_program())
             .args(inner.get_args());
         for (key, value) in inner.get_envs() {
