@@ -166,12 +166,48 @@ impl DisplayName {
         if trimmed.chars().any(char::is_control) {
             return invalid(format!("{what} must not contain control characters"));
         }
+        if let Some(hidden) = trimmed.chars().find(|c| is_format_character(*c)) {
+            // A right-to-left override or an invisible joiner makes a consent page read
+            // differently from what was registered ("Trusted App" for "ppA detsurT").
+            return invalid(format!(
+                "{what} must not contain invisible or text-direction characters (found U+{:04X})",
+                u32::from(hidden)
+            ));
+        }
         Ok(DisplayName(trimmed.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Unicode's format characters (general category Cf: bidirectional overrides and isolates,
+/// zero-width spaces and joiners, the byte-order mark, tags, ...) and the line and paragraph
+/// separators: characters that change how text around them reads without showing themselves.
+pub fn is_format_character(c: char) -> bool {
+    matches!(u32::from(c),
+        0x00AD
+        | 0x0600..=0x0605
+        | 0x061C
+        | 0x06DD
+        | 0x070F
+        | 0x0890..=0x0891
+        | 0x08E2
+        | 0x180E
+        | 0x200B..=0x200F
+        | 0x2028..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x206F
+        | 0xFEFF
+        | 0xFFF9..=0xFFFB
+        | 0x110BD
+        | 0x110CD
+        | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A
+        | 0xE0001
+        | 0xE0020..=0xE007F)
 }
 
 /// A sign-in name. ASCII letters, digits, `.`, `_` and `-` only, so two names that look the
@@ -628,6 +664,20 @@ mod tests {
         assert!(DisplayName::parse("name", "   ").is_err());
         assert!(DisplayName::parse("name", &"x".repeat(101)).is_err());
         assert!(DisplayName::parse("name", "a\u{7}b").is_err());
+        for hidden in [
+            "\u{202E}",
+            "\u{200B}",
+            "\u{2066}",
+            "\u{FEFF}",
+            "\u{2028}",
+            "\u{E0041}",
+        ] {
+            assert!(
+                DisplayName::parse("name", &format!("Score{hidden}Tracker")).is_err(),
+                "{hidden:?} accepted"
+            );
+        }
+        assert!(DisplayName::parse("name", "Élan Ñandú 日本語 🎮").is_ok());
         assert!(Username::parse("Alice.B-1").is_ok());
         assert!(Username::parse("al ice").is_err());
         assert_eq!(Username::parse("Alice").unwrap().folded(), "alice");

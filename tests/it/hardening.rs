@@ -682,3 +682,38 @@ fn issue_9_half_sent_bodies_time_out_and_healthz_answers_under_a_descriptor_limi
     );
     assert!(server.stop().success());
 }
+
+#[test]
+fn issue_9_client_names_with_invisible_or_text_direction_characters_are_refused() {
+    let data = DataDir::new();
+    data.create_user("alice", "a long and memorable passphrase");
+    let before = data.snapshot();
+    for hidden in ["\u{202E}", "\u{200B}", "\u{2067}", "\u{FEFF}", "\u{E0020}"] {
+        let name = format!("Score{hidden}Tracker");
+        let run = data.run(&[
+            "client",
+            "create",
+            "--name",
+            &name,
+            "--redirect-uri",
+            "https://app.example.com/cb",
+        ]);
+        assert!(!run.status.success(), "{hidden:?} was accepted");
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.contains("text-direction"),
+            "{}",
+            run.stderr
+        );
+    }
+    crate::support::assert_same_files(&before, &data.snapshot(), "refused client names");
+    // Letters of every script are still names.
+    data.run(&[
+        "client",
+        "create",
+        "--name",
+        "Élan 日本語 🎮",
+        "--redirect-uri",
+        "https://app.example.com/cb",
+    ])
+    .ok();
+}
