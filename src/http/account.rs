@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forms;
 use super::pages::{html, see_other};
+use super::respond::Problem;
 use super::AppState;
 use crate::admin::{self, AdminOutput, WritePlan};
 use crate::clock;
@@ -174,8 +175,11 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     }
     let mut apps = Vec::with_capacity(by_client.len());
     for (client_id, group) in by_client {
-        let Ok(Some(client)) = state.store.client(client_id) else {
-            continue;
+        // A deleted app's grants go with it; a storage failure is no reason to hide one.
+        let client = match state.store.client(client_id) {
+            Ok(Some(client)) => client,
+            Ok(None) => continue,
+            Err(_) => return state.unavailable_page(),
         };
         let scope = group
             .iter()
@@ -256,11 +260,10 @@ fn form_guard(
     body: &[u8],
 ) -> Result<(Params, SignedIn), Box<HttpResponse>> {
     let params = forms::form(request, body).map_err(|error| {
-        state.error_page(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            error.description(),
-        )
+        state.problem(Problem::Unreadable {
+            title: "The form could not be read",
+            message: error.description(),
+        })
     })?;
     let signed_in = signed_in(state, request)?.ok_or_else(to_login)?;
     if !state

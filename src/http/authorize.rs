@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms;
 use super::pages::{html, see_other};
+use super::respond::Problem;
 use super::AppState;
 use crate::clock;
 use crate::oauth::authorize::{AuthorizeOutcome, ConsentPrompt, PageError};
@@ -75,11 +76,10 @@ pub async fn decide(
         .cookies
         .csrf_valid(&request, params.get("csrf_token").ok().flatten())
     {
-        return state.error_page(
-            StatusCode::FORBIDDEN,
-            "This approval could not be used",
-            "The form expired or did not come from this site. Go back to the application and start again.",
-        );
+        return state.problem(Problem::FormRejected {
+            title: "This approval could not be used",
+            message: "The form expired or did not come from this site. Go back to the application and start again.",
+        });
     }
     let field = |name: &str| params.get(name).ok().flatten();
     let outcome = state
@@ -114,31 +114,22 @@ fn render(
     }
 }
 
-/// The status of each page error is a property of the error.
 fn refused(state: &AppState, error: &PageError) -> HttpResponse {
-    let status = match error {
-        PageError::NotSignedIn => StatusCode::FORBIDDEN,
-        PageError::BadRequest(_)
-        | PageError::TicketInvalid
-        | PageError::AlreadyAnswered
-        | PageError::ClientGone
-        | PageError::NoDecision => StatusCode::BAD_REQUEST,
-    };
-    state.error_page(status, error.title(), error.message())
+    state.problem(Problem::Authorize(error))
 }
 
 fn consent_page(state: &AppState, request: &HttpRequest, prompt: &ConsentPrompt) -> HttpResponse {
     let (csrf_secret, new_cookie) = state.cookies.csrf_secret(request);
-    let scopes = prompt
-        .request
-        .scope
-        .tokens()
-        .iter()
-        .map(|token| ScopeView {
+    let mut scopes = Vec::new();
+    for token in prompt.request.scope.tokens() {
+        let Ok(description) = state.scope_description(token.as_str()) else {
+            return state.unavailable_page();
+        };
+        scopes.push(ScopeView {
             name: token.as_str().to_owned(),
-            description: state.scope_description(token.as_str()),
-        })
-        .collect();
+            description,
+        });
+    }
     let body = state.pages.consent(&ConsentView {
         csrf_token: state.cookies.csrf_token(&csrf_secret),
         request: prompt.ticket.clone(),

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms;
-use super::token::{error_json, json, json_bytes};
+use super::respond::{bearer_error, json, json_bytes, oauth_error, BearerError};
 use super::AppState;
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
@@ -28,19 +28,19 @@ pub async fn revoke(
     let basic = authorization.is_some();
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
-        Err(error) => return error_json(&error, basic),
+        Err(error) => return oauth_error(&error, basic),
     };
     let client = match state.tokens.caller(authorization, &params) {
         Ok(client) => client,
-        Err(AuthError { error, basic }) => return error_json(&error, basic),
+        Err(AuthError { error, basic }) => return oauth_error(&error, basic),
     };
     let token = match params.require("token") {
         Ok(token) => token,
-        Err(error) => return error_json(&error, basic),
+        Err(error) => return oauth_error(&error, basic),
     };
     match state.tokens.revoke(&client, token, clock::now()).await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
-        Err(error) => error_json(&error, basic),
+        Err(error) => oauth_error(&error, basic),
     }
 }
 
@@ -54,23 +54,23 @@ pub async fn introspect(
     let basic = authorization.is_some();
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
-        Err(error) => return error_json(&error, basic),
+        Err(error) => return oauth_error(&error, basic),
     };
     match state.tokens.caller(authorization, &params) {
         // A public client proves nothing by naming itself; introspection tells who a token
         // belongs to, so only a client with a secret may ask.
         Ok(client) if client.is_public() => {
-            return error_json(
+            return oauth_error(
                 &OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"),
                 basic,
             )
         }
         Ok(_) => {}
-        Err(AuthError { error, basic }) => return error_json(&error, basic),
+        Err(AuthError { error, basic }) => return oauth_error(&error, basic),
     }
     let token = match params.require("token") {
         Ok(token) => token,
-        Err(error) => return error_json(&error, basic),
+        Err(error) => return oauth_error(&error, basic),
     };
     match state.tokens.introspect(token, &state.issuer, clock::now()) {
         Ok(Some(active)) => json_bytes(
@@ -78,7 +78,7 @@ pub async fn introspect(
             serde_json::to_vec(&active).expect("introspection serializes"),
         ),
         Ok(None) => json(StatusCode::OK, &serde_json::json!({ "active": false })),
-        Err(error) => error_json(&error, basic),
+        Err(error) => oauth_error(&error, basic),
     }
 }
 
@@ -95,7 +95,7 @@ pub async fn userinfo(
             }
             // RFC 6750 §3.1: a request with another authentication method carries no
             // token: challenge it, without an error code.
-            _ => return bearer_error(None),
+            _ => return bearer_error(BearerError::Missing),
         },
         None => None,
     };
@@ -121,15 +121,15 @@ pub async fn userinfo(
                     .map(|token| token.map(str::to_owned))
             }) {
                 Ok(token) => token,
-                Err(_) => return bearer_error(Some("invalid_request")),
+                Err(_) => return bearer_error(BearerError::InvalidRequest),
             }
         } else {
             None
         };
     let token = match (from_header, from_body) {
-        (Some(_), Some(_)) => return bearer_error(Some("invalid_request")),
+        (Some(_), Some(_)) => return bearer_error(BearerError::InvalidRequest),
         (Some(token), None) | (None, Some(token)) => token,
-        (None, None) => return bearer_error(None),
+        (None, None) => return bearer_error(BearerError::Missing),
     };
     match state.tokens.verify_access(&token, clock::now()) {
         Ok(Some(active)) => match active.user {
@@ -138,39 +138,9 @@ pub async fn userinfo(
                 &userinfo_claims(&user, &active.claims.scope),
             ),
             // A client-credentials token acts for no user: there is no one to describe.
-            None => bearer_error(Some("invalid_token")),
+            None => bearer_error(BearerError::InvalidToken),
         },
-        Ok(None) => bearer_error(Some("invalid_token")),
-        Err(error) => error_json(&error, false),
+        Ok(None) => bearer_error(BearerError::InvalidToken),
+        Err(error) => oauth_error(&error, false),
     }
-}
-
-fn bearer_error(error: Option<&str>) -> HttpResponse {
-    let (status, challenge) = match error {
-        None => (
-            StatusCode::UNAUTHORIZED,
-            r#"Bearer realm="keyward""#.to_owned(),
-        ),
-        Some("invalid_request") => (
-            StatusCode::BAD_REQUEST,
-            r#"Bearer realm="keyward", error="invalid_request""#.to_owned(),
-        ),
-        Some(code) => (
-            StatusCode::UNAUTHORIZED,
-            format!(r#"Bearer realm="keyward", error="{code}""#),
-        ),
-    };
-    let body = match error {
-        Some(code) => serde_json::json!({ "error": code }),
-        None => {
-            serde_json::json!({ "error": "invalid_token", "error_description": "a Bearer access token is required" })
-        }
-    };
-    let mut response = json(status, &body);
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
-    }
-    response
 }

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms;
 use super::pages::{html, see_other};
+use super::respond::Problem;
 use super::AppState;
 use crate::clock;
 use crate::oauth::signin::{SignInAttempt, SignInOutcome};
@@ -72,11 +73,10 @@ pub async fn submit(
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
         Err(error) => {
-            return state.error_page(
-                StatusCode::BAD_REQUEST,
-                "Sign-in failed",
-                error.description(),
-            )
+            return state.problem(Problem::Unreadable {
+                title: "Sign-in failed",
+                message: error.description(),
+            })
         }
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
@@ -192,11 +192,10 @@ pub async fn logout(
         .cookies
         .csrf_valid(&request, params.get("csrf_token").ok().flatten())
     {
-        return state.error_page(
-            StatusCode::FORBIDDEN,
-            "Sign-out failed",
-            "This form has expired. Go back, reload the page and try again.",
-        );
+        return state.problem(Problem::FormRejected {
+            title: "Sign-out failed",
+            message: "This form has expired. Go back, reload the page and try again.",
+        });
     }
     if let Some(hash) = state.cookies.session_hash(&request) {
         if state.store.delete_session(hash).await.is_err() {

@@ -3,11 +3,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::token::json;
+use super::respond::{json, oauth_error};
 use super::AppState;
 
 pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
     let issuer = &state.issuer;
+    let scopes_supported = match state.scopes_supported() {
+        Ok(scopes) => scopes,
+        Err(error) => return oauth_error(&error.into(), false),
+    };
     let body = serde_json::json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
@@ -23,7 +27,7 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
-        "scopes_supported": state.scopes_supported(),
+        "scopes_supported": scopes_supported,
     });
     let mut response = json(StatusCode::OK, &body);
     // Metadata is public and changes rarely; caching it is fine.

@@ -10,6 +10,7 @@ mod lifecycle;
 mod login;
 mod metadata;
 mod pages;
+mod respond;
 mod token;
 
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use crate::oauth::authorize::Authorizer;
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
 use crate::oauth::tokens::SealedBox;
-use crate::store::{Store, WriterStats};
-use crate::ui::{ErrorView, Pages};
+use crate::store::{Store, StoreError, WriterStats};
+use crate::ui::Pages;
 use cookies::CookieSettings;
 pub use deadline::{body_deadline, BODY_DEADLINE};
 use forwarded::Forwarding;
@@ -95,50 +96,42 @@ impl AppState {
         }
     }
 
-    fn error_page(&self, status: StatusCode, title: &str, message: &str) -> HttpResponse {
-        pages::html(
-            status,
-            self.pages.error(&ErrorView {
-                title: title.to_owned(),
-                message: message.to_owned(),
-            }),
-        )
+    /// The error page for `problem`; its status follows from the problem (`respond.rs`).
+    fn problem(&self, problem: respond::Problem<'_>) -> HttpResponse {
+        respond::problem(&self.pages, problem)
     }
 
     /// A storage failure: say so, and promise nothing.
     fn unavailable_page(&self) -> HttpResponse {
-        self.error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The server could not save your request. Nothing was changed. Please try again in a moment.",
-        )
+        self.problem(respond::Problem::Unavailable)
     }
 
-    fn scope_description(&self, scope: &str) -> Option<String> {
-        if let Ok(Some(description)) = self.store.scope_description(scope) {
-            return Some(description);
+    /// What the consent page says about a scope: the operator's words, else the built-in
+    /// ones for the standard scopes. A storage failure is an error, never the default text.
+    fn scope_description(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        if let Some(description) = self.store.scope_description(scope)? {
+            return Ok(Some(description));
         }
         let built_in = match scope {
             "openid" => "Confirm who you are",
             "profile" => "See your name and username",
             "email" => "See your email address",
             "offline_access" => "Keep access while you are not using the app",
-            _ => return None,
+            _ => return Ok(None),
         };
-        Some(built_in.to_owned())
+        Ok(Some(built_in.to_owned()))
     }
 
-    fn scopes_supported(&self) -> Vec<String> {
+    fn scopes_supported(&self) -> Result<Vec<String>, StoreError> {
         let mut scopes: Vec<String> = ["openid", "profile", "email", "offline_access"]
             .into_iter()
             .map(str::to_owned)
             .collect();
-        if let Ok(described) = self.store.scope_descriptions() {
-            scopes.extend(described.into_iter().map(|(name, _)| name));
-        }
+        let described = self.store.scope_descriptions()?;
+        scopes.extend(described.into_iter().map(|(name, _)| name));
         scopes.sort();
         scopes.dedup();
-        scopes
+        Ok(scopes)
     }
 }
 
@@ -217,8 +210,8 @@ async fn demo_callback(
         (None, Some(error)) => format!("The authorization ended with error '{error}'."),
         (None, None) => "No code arrived.".to_owned(),
     };
-    state.error_page(
-        StatusCode::OK,
+    respond::notice(
+        &state.pages,
         "The demo app received an authorization code",
         &message,
     )
@@ -226,11 +219,7 @@ async fn demo_callback(
 
 /// Any path we do not serve: a page in plain words, not an empty 404.
 pub async fn not_found(state: web::Data<AppState>) -> HttpResponse {
-    state.error_page(
-        StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is nothing at this address. Check the link, or go back to the application you came from.",
-    )
+    state.problem(respond::Problem::NotFound)
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -248,13 +237,13 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         .writer_stats()
         .is_some_and(WriterStats::storage_has_failed);
     if failed {
-        return token::json_bytes(
+        return respond::json_bytes(
             StatusCode::SERVICE_UNAVAILABLE,
             br#"{"status":"storage_failed","detail":"writes fail until keyward is restarted"}"#
                 .to_vec(),
         );
     }
-    token::json_bytes(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
+    respond::json_bytes(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -1,0 +1,171 @@
+//! The one place errors become HTTP. Each kind of answer has exactly one renderer, and the
+//! status of an error is a property of the error, never chosen where it is answered:
+//!
+//! - `oauth_error`: JSON endpoints (RFC 6749 §5.2): the status follows the error code;
+//! - `bearer_error`: resources behind a Bearer token (RFC 6750 §3): the status and the
+//!   `WWW-Authenticate` challenge follow the `BearerError`;
+//! - `problem`: HTML error pages: the status follows the `Problem`;
+//! - redirects of errors to a client are built by `oauth::authorize::Authorizer`, the one
+//!   place that knows the client's redirect URI may be trusted.
+//!
+//! A storage failure is always 503, as a page (`Problem::Unavailable`) or as JSON
+//! (`temporarily_unavailable`), never "not found" or an empty answer.
+
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+use super::pages::html;
+use crate::oauth::authorize::PageError;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::ui::{ErrorView, Pages};
+
+/// A JSON answer that no cache may keep (RFC 6749 §5.1). The headers are prebuilt values:
+/// these answers are the hot path, and parsing header names per response shows in profiles.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((PRAGMA, HeaderValue::from_static("no-cache")))
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .body(body)
+}
+
+pub fn json(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+    json_bytes(status, body.to_string().into_bytes())
+}
+
+/// RFC 6749 §5.2. `invalid_client` is 401, with `WWW-Authenticate: Basic` when the client
+/// tried Basic; a storage failure is 503, so nobody mistakes it for a verdict.
+pub fn oauth_error(error: &OAuthError, basic: bool) -> HttpResponse {
+    let status = match error.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = serde_json::json!({
+        "error": error.code.as_str(),
+        "error_description": error.description(),
+    });
+    let mut response = json(status, &body);
+    if error.code == ErrorCode::InvalidClient {
+        let challenge = if basic {
+            r#"Basic realm="keyward", charset="UTF-8""#
+        } else {
+            r#"Basic realm="keyward""#
+        };
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+/// Why a request to a Bearer-protected resource failed (RFC 6750 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// No token, or another authentication scheme: a challenge without an error code.
+    Missing,
+    /// The request is malformed (a token in two places, an unreadable body).
+    InvalidRequest,
+    /// The token is expired, revoked, malformed, or acts for no user.
+    InvalidToken,
+}
+
+pub fn bearer_error(error: BearerError) -> HttpResponse {
+    let (status, challenge, body) = match error {
+        BearerError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            r#"Bearer realm="keyward""#,
+            r#"{"error":"invalid_token","error_description":"a Bearer access token is required"}"#,
+        ),
+        BearerError::InvalidRequest => (
+            StatusCode::BAD_REQUEST,
+            r#"Bearer realm="keyward", error="invalid_request""#,
+            r#"{"error":"invalid_request"}"#,
+        ),
+        BearerError::InvalidToken => (
+            StatusCode::UNAUTHORIZED,
+            r#"Bearer realm="keyward", error="invalid_token""#,
+            r#"{"error":"invalid_token"}"#,
+        ),
+    };
+    let mut response = json_bytes(status, body.as_bytes().to_vec());
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response
+}
+
+/// What an HTML error page is about; its status follows from the variant.
+pub enum Problem<'a> {
+    /// An authorization request or consent answer that cannot go on (`oauth::authorize`).
+    Authorize(&'a PageError),
+    /// A form or query that could not be read: 400.
+    Unreadable { title: &'a str, message: &'a str },
+    /// A form without a valid CSRF token: 403.
+    FormRejected { title: &'a str, message: &'a str },
+    /// Nothing is served at this path: 404.
+    NotFound,
+    /// Storage failed: 503, and nothing was promised.
+    Unavailable,
+}
+
+impl Problem<'_> {
+    fn status(&self) -> StatusCode {
+        match self {
+            Problem::Authorize(PageError::NotSignedIn) => StatusCode::FORBIDDEN,
+            Problem::Authorize(
+                PageError::BadRequest(_)
+                | PageError::TicketInvalid
+                | PageError::AlreadyAnswered
+                | PageError::ClientGone
+                | PageError::NoDecision,
+            ) => StatusCode::BAD_REQUEST,
+            Problem::Unreadable { .. } => StatusCode::BAD_REQUEST,
+            Problem::FormRejected { .. } => StatusCode::FORBIDDEN,
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn words(&self) -> (&str, &str) {
+        match self {
+            Problem::Authorize(error) => (error.title(), error.message()),
+            Problem::Unreadable { title, message } | Problem::FormRejected { title, message } => {
+                (title, message)
+            }
+            Problem::NotFound => (
+                "Page not found",
+                "There is nothing at this address. Check the link, or go back to the application you came from.",
+            ),
+            Problem::Unavailable => (
+                "Temporarily unavailable",
+                "The server could not save your request. Nothing was changed. Please try again in a moment.",
+            ),
+        }
+    }
+}
+
+/// The error page for `problem`.
+pub fn problem(pages: &Pages, problem: Problem<'_>) -> HttpResponse {
+    let (title, message) = problem.words();
+    html(
+        problem.status(),
+        pages.error(&ErrorView {
+            title: title.to_owned(),
+            message: message.to_owned(),
+        }),
+    )
+}
+
+/// A page that informs (the demo's callback): the error layout, answered 200.
+pub fn notice(pages: &Pages, title: &str, message: &str) -> HttpResponse {
+    html(
+        StatusCode::OK,
+        pages.error(&ErrorView {
+            title: title.to_owned(),
+            message: message.to_owned(),
+        }),
+    )
+}
