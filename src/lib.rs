@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod password;
+pub mod seal;
 pub mod store;
 pub mod sweep;
 pub mod throttle;

@@ -1,6 +1,5 @@
 //! The user's own page: personal API keys and the apps they have authorized.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -41,8 +40,6 @@ struct Flash {
     api_key: String,
     expires_at: UnixTime,
 }
-
-const FLASH_COOKIE: &str = "keyward_new_key";
 
 struct SignedIn {
     session: [u8; 32],
@@ -137,9 +134,10 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     let now = clock::now();
     let params = forms::query(&request).unwrap_or_default();
     let (message, error) = notice(&state, &params);
-    let flash = request
-        .cookie(FLASH_COOKIE)
-        .and_then(|cookie| state.flash.open::<Flash>(cookie.value()))
+    let flash = state
+        .cookies
+        .new_key_value(&request)
+        .and_then(|cookie| state.flash.open::<Flash>(&cookie))
         .filter(|flash| flash.session == signed_in.session && now < flash.expires_at);
     let new_key = match flash {
         // Shown once: the id is marked used, durably, before the page carries the key.
@@ -236,21 +234,10 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     if let Some(cookie) = new_csrf_cookie {
         let _ = response.add_cookie(&cookie);
     }
-    if request.cookie(FLASH_COOKIE).is_some() {
-        let _ = response.add_cookie(&removal(FLASH_COOKIE, state.cookies.secure));
+    if state.cookies.new_key_value(&request).is_some() {
+        let _ = response.add_cookie(&state.cookies.expired_new_key_cookie());
     }
     response
-}
-
-fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
-    let mut cookie = Cookie::build(name, "")
-        .path("/account")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Strict)
-        .finish();
-    cookie.make_removal();
-    cookie
 }
 
 /// Checks the CSRF token and the session of an account form; on failure, the response.
@@ -327,14 +314,9 @@ pub async fn create_key(
         api_key: token,
         expires_at: now + 300,
     });
-    let cookie = Cookie::build(FLASH_COOKIE, flash)
-        .path("/account")
-        .http_only(true)
-        .secure(state.cookies.secure)
-        .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::seconds(300))
-        .finish();
-    see_other("/account?notice=created").cookie(cookie).finish()
+    see_other("/account?notice=created")
+        .cookie(state.cookies.new_key_cookie(flash, 300))
+        .finish()
 }
 
 /// Back to the account page with a notice naming the refused scope.

@@ -5,16 +5,15 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::model::{random_secret, SecretHash};
+use crate::seal::MacKey;
+
+const NEW_KEY_COOKIE: &str = "keyward_new_key";
 
 pub struct CookieSettings {
     pub secure: bool,
-    pub csrf_key: [u8; 32],
+    pub csrf_key: MacKey,
 }
 
 impl CookieSettings {
@@ -60,6 +59,31 @@ impl CookieSettings {
         request.cookie(&self.name("keyward_csrf")).is_some()
     }
 
+    /// The sealed flash that carries a just-made API key to the next view of `/account`:
+    /// the key's own page only, sent to no other path, gone after `seconds`. (Its name has
+    /// no `__Host-` prefix, which would require path `/`.)
+    pub fn new_key_cookie(&self, value: String, seconds: i64) -> Cookie<'static> {
+        Cookie::build(NEW_KEY_COOKIE, value)
+            .path("/account")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Strict)
+            .max_age(actix_web::cookie::time::Duration::seconds(seconds))
+            .finish()
+    }
+
+    pub fn expired_new_key_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.new_key_cookie(String::new(), 0);
+        cookie.make_removal();
+        cookie
+    }
+
+    pub fn new_key_value(&self, request: &HttpRequest) -> Option<String> {
+        request
+            .cookie(NEW_KEY_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+    }
+
     pub fn expired_session_cookie(&self) -> Cookie<'static> {
         let mut cookie = self.build("keyward_session", String::new());
         cookie.make_removal();
@@ -88,10 +112,7 @@ impl CookieSettings {
     /// The token a form carries: an HMAC of the browser's CSRF secret. A page of another
     /// site can neither read the cookie nor compute the token.
     pub fn csrf_token(&self, secret: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.csrf_key)
-            .expect("HMAC accepts any key length");
-        mac.update(secret.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        self.csrf_key.tag_text(secret.as_bytes())
     }
 
     /// Whether a submitted form's token matches this browser's CSRF cookie.
@@ -101,7 +122,7 @@ impl CookieSettings {
         else {
             return false;
         };
-        let expected = self.csrf_token(cookie.value());
-        bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+        self.csrf_key
+            .verify_text(cookie.value().as_bytes(), submitted)
     }
 }

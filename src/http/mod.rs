@@ -25,7 +25,7 @@ use crate::oauth::apikeys::UsageLog;
 use crate::oauth::authorize::Authorizer;
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
-use crate::oauth::tokens::SealedBox;
+use crate::seal::{MacKey, SealedBox};
 use crate::store::{Store, StoreError, WriterStats};
 use crate::ui::Pages;
 use cookies::CookieSettings;
@@ -83,7 +83,7 @@ impl AppState {
             flash: SealedBox::new(store.derived_key("flash v1"), "keyward flash v1"),
             cookies: CookieSettings {
                 secure: issuer.starts_with("https://"),
-                csrf_key: store.derived_key("csrf v1"),
+                csrf_key: MacKey::new(store.derived_key("csrf v1")),
             },
             pages: Pages::new(&product_name),
             signin: SignInService::new(store.clone(), SESSION_TTL).await,

@@ -14,10 +14,11 @@ use super::consent::{needs_consent, ConsentTicket, TICKET_TTL_SECONDS};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use super::tokens::{OpaqueToken, SealedBox};
+use super::tokens::OpaqueToken;
 use crate::model::{
     Client, ClientId, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime, User,
 };
+use crate::seal::SealedBox;
 use crate::store::{CodeGrant, NewCode, Session, Store, StoreError, TicketUsed};
 
 /// The longest `return_to` the sign-in page carries; longer requests are refused up front.

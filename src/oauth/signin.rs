@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::tokens::SealedBox;
 use crate::model::{random_secret, Id, Password, SecretHash, UnixTime, User, UserId, Username};
 use crate::password::{self, Busy};
+use crate::seal::{MacKey, SealedBox};
 use crate::store::{Session, Store, StoreError};
 use crate::throttle::Throttle;
 
@@ -83,7 +83,7 @@ pub struct SignInService {
     device: Throttle,
     devices: SealedBox,
     /// Keys the hash of a username in logs and throttle keys.
-    log_key: [u8; 32],
+    log_key: MacKey,
     dummy_password_hash: String,
     session_ttl: Duration,
 }
@@ -108,7 +108,7 @@ impl SignInService {
                 store.derived_key("device cookie v1"),
                 "keyward device cookie v1",
             ),
-            log_key: store.derived_key("sign-in log v1"),
+            log_key: MacKey::new(store.derived_key("sign-in log v1")),
             account: Throttle::new(ACCOUNT_LIMIT, WINDOW_SECONDS, THROTTLE_KEYS),
             address: Throttle::new(ADDRESS_LIMIT, WINDOW_SECONDS, THROTTLE_KEYS),
             device: Throttle::new(DEVICE_LIMIT, WINDOW_SECONDS, THROTTLE_KEYS),
@@ -121,11 +121,7 @@ impl SignInService {
     /// A keyed hash of the case-folded username, short enough for a log line: the same
     /// user gives the same tag, and the tag gives nothing back.
     pub fn username_tag(&self, username: &str) -> String {
-        use hmac::{Hmac, Mac};
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.log_key)
-            .expect("HMAC accepts any key length");
-        mac.update(username.to_ascii_lowercase().as_bytes());
-        mac.finalize().into_bytes()[..8]
+        self.log_key.tag(username.to_ascii_lowercase().as_bytes())[..8]
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect()

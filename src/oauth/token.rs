@@ -8,9 +8,10 @@ use super::client_auth::{self, AuthError};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use super::tokens::{AccessClaims, OpaqueToken, Principal, SealedBox};
+use super::tokens::{AccessClaims, OpaqueToken, Principal};
 use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
+use crate::seal::SealedBox;
 use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Rotation, Store};
 
 /// A successful token response (RFC 6749 §5.1).
