@@ -536,7 +536,10 @@ async fn run_direct(
         Ok(admin::Plan::Done(output)) => return Ok(Ok(output)),
         Err(error) => return Ok(Err(error)),
     };
+    // The first write on an empty directory starts a new installation; the plan above was
+    // checked against nothing, so this is the first moment anything exists.
     let store = Store::open(options).map_err(DirectError::Open)?;
+    app::announce_created(&store);
     let answer = admin::apply(&store, plan).await;
     store.close().map_err(DirectError::Closing)?;
     Ok(answer)
@@ -546,10 +549,7 @@ async fn run_direct(
 fn migrate(options: &OpenOptions, json: bool) -> Result<(), Failure> {
     let path = options.data_dir.join("keyward.redb");
     if !path.exists() {
-        return Err(Failure::new(format!(
-            "no keyward database at {}; nothing to migrate",
-            options.data_dir.display()
-        )));
+        return Err(Failure::new(admin::no_database(&options.data_dir).message));
     }
     let store = match Store::open(options) {
         Ok(store) => store,

@@ -38,12 +38,3 @@ pub(super) fn check(store: &Store) -> Result<Plan, AdminError> {
         problems: report.problems,
     })))
 }
-
-/// Backup and check look at the file itself; on a data directory without one there is
-/// nothing to back up or check.
-pub(super) fn no_database(store: &Store) -> AdminError {
-    AdminError::new(
-        AdminErrorKind::NotFound,
-        format!("there is no database at {}", store.path().display()),
-    )
-}

@@ -20,6 +20,8 @@ pub mod socket;
 mod users;
 mod views;
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Client, ClientId, Id, Invalid, ScopeToken, User, UserId, Username};
@@ -110,6 +112,37 @@ pub enum AdminRequest {
     },
     /// Open and decode every record.
     Check,
+}
+
+impl AdminRequest {
+    /// Whether the command only reads. On a data directory without a database such a
+    /// command has nothing to read: it says so, rather than answer "no clients" about a
+    /// directory that may be the wrong one, and it never creates one.
+    pub fn reads_only(&self) -> bool {
+        match self {
+            AdminRequest::ServerInfo
+            | AdminRequest::ClientList
+            | AdminRequest::ClientShow { .. }
+            | AdminRequest::UserList
+            | AdminRequest::ScopeList
+            | AdminRequest::ApiKeyList { .. }
+            | AdminRequest::GrantList { .. }
+            | AdminRequest::Backup { .. }
+            | AdminRequest::Check => true,
+            AdminRequest::ClientCreate { .. }
+            | AdminRequest::ClientDelete { .. }
+            | AdminRequest::ClientRotateSecret { .. }
+            | AdminRequest::UserCreate { .. }
+            | AdminRequest::UserDelete { .. }
+            | AdminRequest::UserSetPassword { .. }
+            | AdminRequest::UserSignOut { .. }
+            | AdminRequest::ScopeSet { .. }
+            | AdminRequest::ScopeDelete { .. }
+            | AdminRequest::ApiKeyCreate { .. }
+            | AdminRequest::ApiKeyDelete { .. }
+            | AdminRequest::GrantRevoke { .. } => false,
+        }
+    }
 }
 
 /// What an admin command produced. `--json` prints the inner object alone.
@@ -208,6 +241,18 @@ pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput
 /// Validates a command and does its reads. Never writes: the CLI runs this on a read-only
 /// handle, so malformed input leaves every byte of the data directory as it was.
 pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, AdminError> {
+    // The CLI's read-only handle on a directory without a database is an empty stand-in
+    // (so that a write can be checked before anything is created); a read must not mistake
+    // it for an empty installation.
+    if request.reads_only() && !store.path().exists() {
+        return Err(no_database(
+            store
+                .path()
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        ));
+    }
     match request {
         AdminRequest::ServerInfo => Err(AdminError::new(
             AdminErrorKind::NotFound,
@@ -268,9 +313,6 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
         AdminRequest::ApiKeyDelete { id } => apikeys::delete(store, &id),
         AdminRequest::GrantList { username } => grants::list(store, &username),
         AdminRequest::GrantRevoke { id } => grants::revoke(store, &id),
-        AdminRequest::Backup { .. } | AdminRequest::Check if !store.path().exists() => {
-            Err(maintenance::no_database(store))
-        }
         AdminRequest::Backup { to } => maintenance::backup(store, &to),
         AdminRequest::Check => maintenance::check(store),
     }
@@ -301,6 +343,18 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         WritePlan::DeleteApiKey(id) => apikeys::apply_delete(store, id).await,
         WritePlan::RevokeGrant(id) => grants::apply_revoke(store, id).await,
     }
+}
+
+/// The answer of a command that reads, on a data directory without a database.
+pub fn no_database(data_dir: &Path) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::NotFound,
+        format!(
+            "no keyward database at {}; nothing was changed (check --data-dir or \
+             KEYWARD_DATA_DIR)",
+            data_dir.display()
+        ),
+    )
 }
 
 /// An id as the operator typed it: the message quotes the input, cut short, and says what
