@@ -68,16 +68,18 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    // The port is taken before the store is opened, which may create a new installation:
+    // a start that fails for a busy port must leave no data directory, key or database.
+    let listener = match std::net::TcpListener::bind(config.listen) {
+        Ok(listener) => listener,
+        Err(source) => return Err(bind_failed(&options, config.listen, source).await),
+    };
     let store = match Store::open(&options) {
         Ok(store) => store,
         Err(OpenError::InUse(path)) => return Err(already_running(&options, path).await),
         Err(error) => return Err(error.into()),
     };
-    let listener =
-        std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
-            address: config.listen,
-            source,
-        })?;
+    announce_created(&store);
     let address = listener.local_addr().map_err(ServeError::Server)?;
     let issuer = config
         .issuer
@@ -184,6 +186,37 @@ pub async fn serve_with(
         Ok(Err(error)) => Err(ServeError::Server(error)),
         Err(join_error) => Err(ServeError::Setup(join_error.to_string())),
     }
+}
+
+/// Says on stderr, in one line, that opening `store` started a new installation, if it did:
+/// a database is never created in silence, so a mistyped `--data-dir` shows at once.
+pub fn announce_created(store: &Store) {
+    use std::io::Write;
+    if let Some(created) = store.created() {
+        // A closed stderr loses the line and nothing else.
+        let _ = writeln!(std::io::stderr(), "keyward: {created}");
+    }
+}
+
+/// A port in use may be held by a server on this same data directory (run twice with the
+/// same flags): that is the more useful thing to report.
+async fn bind_failed(
+    options: &OpenOptions,
+    address: SocketAddr,
+    source: std::io::Error,
+) -> ServeError {
+    if source.kind() == std::io::ErrorKind::AddrInUse {
+        if let Ok(Some(Ok(AdminOutput::ServerInfo(info)))) =
+            socket::request(&options.data_dir, &AdminRequest::ServerInfo).await
+        {
+            return ServeError::AlreadyRunning {
+                data_dir: options.data_dir.clone(),
+                pid: info.pid,
+                listen: info.listen,
+            };
+        }
+    }
+    ServeError::Bind { address, source }
 }
 
 async fn already_running(options: &OpenOptions, path: PathBuf) -> ServeError {

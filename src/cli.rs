@@ -42,6 +42,7 @@ enum Command {
     Serve(ServeArgs),
     /// Start a throwaway server with a demo user and client, to try keyward out.
     Demo {
+        /// The address and port to serve HTTP on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
@@ -62,7 +63,8 @@ enum Command {
     Grant(GrantCommand),
     /// Write a consistent snapshot of the database to a new file, even while serving.
     Backup {
-        #[arg(long)]
+        /// The file to write. It must not exist yet: a backup never overwrites.
+        #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
     /// Verify the file's integrity (on a copy) and that every record opens and decodes.
@@ -76,41 +78,58 @@ enum Command {
 enum ApiKeyCommand {
     /// Make a key for a user; it is printed once.
     Create {
-        #[arg(long)]
+        /// The username of the user the key belongs to.
+        #[arg(long, value_name = "USERNAME")]
         user: String,
+        /// A name that tells the key apart in lists, e.g. laptop.
         #[arg(long)]
         name: String,
-        /// e.g. 90d; without it the key does not expire.
-        #[arg(long, value_parser = parse_duration)]
+        /// How long the key works, like 90s, 30m, 1h or 90d. Without it the key does not
+        /// expire.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         expires_in: Option<Duration>,
-        /// Space-separated scopes (default: openid profile email).
+        /// Space-separated scopes the key carries: openid, profile, email, and scopes set
+        /// with `scope set --api-keys` (default: openid profile email).
         #[arg(long)]
         scope: Option<String>,
     },
+    /// List a user's API keys: name, scope, when made, last used and expires. The keys
+    /// themselves are never shown again.
     List {
-        #[arg(long)]
+        /// The username whose keys to list.
+        #[arg(long, value_name = "USERNAME")]
         user: String,
     },
+    /// Delete an API key: it and the access tokens made with it stop working at once.
     Delete {
+        /// The key's id, as `apikey list` shows it.
         id: String,
     },
 }
 
 #[derive(Subcommand)]
 enum GrantCommand {
+    /// List what a user has approved: each grant's client, scope, and when it was made
+    /// and last used.
     List {
-        #[arg(long)]
+        /// The username whose grants to list.
+        #[arg(long, value_name = "USERNAME")]
         user: String,
     },
     /// End a grant: its tokens stop working and the next authorization asks again.
-    Revoke { id: String },
+    Revoke {
+        /// The grant's id, as `grant list` shows it.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum ScopeCommand {
     /// Set the description users see for a scope on the consent page.
     Set {
+        /// The scope, as clients request it (e.g. files:read).
         name: String,
+        /// What users read on the consent page when a client asks for this scope.
         #[arg(long)]
         description: String,
         /// Let users put this scope on their personal API keys (besides openid, profile
@@ -118,29 +137,43 @@ enum ScopeCommand {
         #[arg(long)]
         api_keys: bool,
     },
+    /// List the scopes that have a description, and whether API keys may carry them.
     List,
+    /// Remove a scope's description and its API-key permission. Clients that were
+    /// registered with the scope may still ask for it.
     Delete {
+        /// The scope whose settings to remove.
         name: String,
     },
 }
 
 #[derive(Args)]
 struct ServeArgs {
+    /// The address and port to serve HTTP on. Port 0 picks a free port; the line
+    /// `keyward listening on …` on standard output names it.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// The issuer URL clients see (default http://<listen>).
     #[arg(long)]
     issuer: Option<String>,
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    /// How long an authorization code may be exchanged for tokens, like 90s, 30m, 1h or 7d.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     code_ttl: Duration,
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    /// How long an access token works, like 30m or 1h; never past the end of the grant or
+    /// API key it comes from.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     access_token_ttl: Duration,
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    /// How long a refresh token works unused, like 12h or 7d; each refresh starts the time
+    /// again.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
     refresh_token_ttl: Duration,
-    /// The longest a grant lives from its first token, however recently it was refreshed.
-    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    /// The longest a grant lives from its first token, however recently it was refreshed,
+    /// like 30d or 90d.
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = parse_duration)]
     refresh_token_max_lifetime: Duration,
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// How often expired codes, tokens and sessions are deleted and API keys' last-used
+    /// times written, like 90s or 5m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     sweep_interval: Duration,
     /// The name shown on the sign-in and consent pages.
     #[arg(long, default_value = "keyward")]
@@ -156,29 +189,40 @@ struct ServeArgs {
 enum ClientCommand {
     /// Register a client; its secret is printed once.
     Create {
+        /// The client's name, which users see on the consent page.
         #[arg(long)]
         name: String,
-        #[arg(long = "redirect-uri")]
+        /// A URI the client may send users back to, matched exactly (repeatable, at most
+        /// 20): https, http on a loopback address (any port), or the app's own scheme.
+        /// Required for authorization_code.
+        #[arg(long = "redirect-uri", value_name = "URI")]
         redirect_uris: Vec<String>,
-        /// Space-separated scopes the client may request.
+        /// Space-separated scopes the client may request (default: openid profile email).
         #[arg(long)]
         scope: Option<String>,
         /// A client that cannot keep a secret (mobile, single-page app): no secret, PKCE required.
         #[arg(long)]
         public: bool,
-        /// Comma-separated: authorization_code, refresh_token, client_credentials.
+        /// Comma-separated: authorization_code, refresh_token, client_credentials
+        /// (default: authorization_code,refresh_token).
         #[arg(long)]
         grant_types: Option<String>,
     },
+    /// List every client, without secrets.
     List,
+    /// Show one client's settings. Its secret is not stored, so it cannot be shown.
     Show {
+        /// The client's id, as `client create` printed it.
         id: String,
     },
+    /// Delete a client, with every grant users made to it: its tokens stop working.
     Delete {
+        /// The client's id, as `client list` shows it.
         id: String,
     },
     /// Replace a confidential client's secret; the new one is printed once.
     RotateSecret {
+        /// The client's id, as `client list` shows it.
         id: String,
     },
 }
@@ -187,27 +231,36 @@ enum ClientCommand {
 enum UserCommand {
     /// Create a user; the password is read from standard input.
     Create {
+        /// The name the user signs in with: letters, digits, '.', '_' and '-', unique
+        /// without regard to case.
         #[arg(long)]
         username: String,
+        /// The user's email address, given to clients granted the email scope.
         #[arg(long)]
         email: Option<String>,
+        /// The user's full name, given to clients granted the profile scope.
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// List every user.
     List,
+    /// Delete a user, with their grants, remembered consents, API keys and sessions.
     Delete {
+        /// The user's username.
         username: String,
     },
     /// Set a user's password (from standard input); signs the user out everywhere.
     SetPassword {
+        /// The user's username.
         username: String,
         #[command(flatten)]
         password: PasswordArgs,
     },
     /// End every session of a user: they must sign in again on every browser.
     SignOut {
+        /// The user's username.
         username: String,
     },
 }
@@ -484,7 +537,10 @@ async fn run_direct(
         Ok(admin::Plan::Done(output)) => return Ok(Ok(output)),
         Err(error) => return Ok(Err(error)),
     };
+    // The first write on an empty directory starts a new installation; the plan above was
+    // checked against nothing, so this is the first moment anything exists.
     let store = Store::open(options).map_err(DirectError::Open)?;
+    app::announce_created(&store);
     let answer = admin::apply(&store, plan).await;
     store.close().map_err(DirectError::Closing)?;
     Ok(answer)
@@ -494,10 +550,7 @@ async fn run_direct(
 fn migrate(options: &OpenOptions, json: bool) -> Result<(), Failure> {
     let path = options.data_dir.join("keyward.redb");
     if !path.exists() {
-        return Err(Failure::new(format!(
-            "no keyward database at {}; nothing to migrate",
-            options.data_dir.display()
-        )));
+        return Err(Failure::new(admin::no_database(&options.data_dir).message));
     }
     let store = match Store::open(options) {
         Ok(store) => store,

@@ -47,6 +47,11 @@ impl KeyLocation {
 
     /// Reads the key; creates it first only when `may_create` and the location is the default.
     pub(crate) fn load(&self, may_create: bool) -> Result<MasterKey, OpenError> {
+        self.load_or_create(may_create).map(|(key, _)| key)
+    }
+
+    /// As `load`, and whether this call created the key, so the operator can be told.
+    pub(crate) fn load_or_create(&self, may_create: bool) -> Result<(MasterKey, bool), OpenError> {
         let path = self.path().to_path_buf();
         match std::fs::File::open(&path) {
             Ok(mut file) => {
@@ -70,7 +75,7 @@ impl KeyLocation {
                             // disk is what the operator can compare.
                             length: metadata.len().max(bytes.len() as u64),
                         })?;
-                Ok(MasterKey::from_bytes(key))
+                Ok((MasterKey::from_bytes(key), false))
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 if may_create && matches!(self, KeyLocation::Default(_)) {
@@ -124,7 +129,8 @@ impl KeyLocation {
     }
 }
 
-fn create_key(path: &Path) -> Result<MasterKey, OpenError> {
+/// Returns the key, and whether this process wrote it (another may have been first).
+fn create_key(path: &Path) -> Result<(MasterKey, bool), OpenError> {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     // Written whole under a temporary name nobody can plant in advance (created
@@ -138,9 +144,9 @@ fn create_key(path: &Path) -> Result<MasterKey, OpenError> {
         temporary.publish(path)
     };
     match write() {
-        Ok(()) => Ok(MasterKey::from_bytes(key)),
+        Ok(()) => Ok((MasterKey::from_bytes(key), true)),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            KeyLocation::Default(path.to_path_buf()).load(false)
+            KeyLocation::Default(path.to_path_buf()).load_or_create(false)
         }
         Err(source) => Err(OpenError::KeyUnreadable {
             path: path.to_path_buf(),

@@ -157,6 +157,38 @@ pub struct OpenOptions {
     pub key: KeyLocation,
 }
 
+/// What `Store::open` brought into being on a data directory that held no database: a new
+/// installation, which the operator is told about rather than finding it later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub database: PathBuf,
+    /// Whether the master key was made too. If not, the key already there (or the one the
+    /// operator named, which is never made) seals the new database.
+    pub new_key: bool,
+    /// Where the master key is.
+    pub key: PathBuf,
+}
+
+impl std::fmt::Display for Created {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.new_key {
+            write!(
+                formatter,
+                "created a new database at {} and master key {}",
+                self.database.display(),
+                self.key.display()
+            )
+        } else {
+            write!(
+                formatter,
+                "created a new database at {} with the existing master key {}",
+                self.database.display(),
+                self.key.display()
+            )
+        }
+    }
+}
+
 struct Inner {
     engine: Engine,
     sealer: Arc<Sealer>,
@@ -172,6 +204,8 @@ struct Inner {
     schema_version: u32,
     /// What opening this store migrated, if anything.
     migration: Option<MigrationReport>,
+    /// What opening this store created, if anything.
+    created: Option<Created>,
 }
 
 enum Engine {
@@ -210,7 +244,7 @@ impl Store {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
             Err(source) => return Err(OpenError::DataDir { path, source }),
         };
-        let master_key = options.key.load(!exists)?;
+        let (master_key, new_key) = options.key.load_or_create(!exists)?;
         let sealer = Arc::new(Sealer::new(&master_key));
         let key_path = options.key.path().to_path_buf();
 
@@ -288,6 +322,11 @@ impl Store {
         let mut store = Store::writable(database, sealer, path, revoked_access, migration);
         if let Some(inner) = Arc::get_mut(&mut store.inner) {
             inner.schema_version = if migrate { SCHEMA_VERSION } else { found };
+            inner.created = (!exists).then(|| Created {
+                database: inner.path.clone(),
+                new_key,
+                key: key_path,
+            });
         }
         Ok(store)
     }
@@ -310,6 +349,7 @@ impl Store {
                 revoked_access: AtomicU64::new(revoked_access),
                 schema_version: SCHEMA_VERSION,
                 migration,
+                created: None,
             }),
         }
     }
@@ -371,6 +411,7 @@ impl Store {
                 revoked_access: AtomicU64::new(u64::MAX),
                 schema_version,
                 migration: None,
+                created: None,
             }),
         })
     }
@@ -444,6 +485,11 @@ impl Store {
     /// What opening this store migrated, if anything.
     pub fn migration(&self) -> Option<&MigrationReport> {
         self.inner.migration.as_ref()
+    }
+
+    /// What opening this store created (a new database, maybe a new key), if anything.
+    pub fn created(&self) -> Option<&Created> {
+        self.inner.created.as_ref()
     }
 
     /// False only while no access token is revoked, so checks may skip the lookup.

@@ -4,6 +4,7 @@
 mod account;
 mod authorize_errors;
 mod browser;
+mod cli;
 mod core;
 mod durability;
 mod expiry;

@@ -1,0 +1,116 @@
+//! `apikey create | list | delete`: users' personal API keys. The account page makes keys
+//! through `plan_api_key` and `apply` too, so both accept and refuse the same keys.
+
+use super::users::existing_user;
+use super::views::{ApiKeyView, ApiKeysView, DeletedView, NewApiKeyView};
+use super::{parse_id, AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
+use crate::clock;
+use crate::model::{Id, UserId};
+use crate::oauth::apikeys::{new_api_key, KeyRefused, NewApiKey};
+use crate::store::{ApiKey, KeyNotStored, Store, StoreError};
+
+pub(super) fn create(
+    store: &Store,
+    username: &str,
+    name: &str,
+    expires_in: Option<u64>,
+    scope: Option<&str>,
+) -> Result<Plan, AdminError> {
+    let user = existing_user(store, username)?;
+    let new = plan_api_key(store, user.id, name, scope, expires_in)?
+        .map_err(|refused| AdminError::new(AdminErrorKind::Invalid, refused.message()))?;
+    Ok(Plan::Write(WritePlan::CreateApiKey(Box::new(new))))
+}
+
+/// Makes and checks a new personal API key for `user_id`, reading which scopes the
+/// operator lets API keys carry: the one implementation behind `apikey create` (directly or
+/// through the admin socket) and the account page. `apply` stores it.
+pub fn plan_api_key(
+    store: &Store,
+    user_id: UserId,
+    name: &str,
+    scope: Option<&str>,
+    expires_in: Option<u64>,
+) -> Result<Result<NewApiKey, KeyRefused>, StoreError> {
+    let allowed: Vec<String> = store
+        .scopes()?
+        .into_iter()
+        .filter(|(_, settings)| settings.api_keys)
+        .map(|(name, _)| name)
+        .collect();
+    Ok(new_api_key(
+        user_id,
+        name,
+        scope,
+        expires_in,
+        &allowed,
+        clock::now(),
+        clock::now_millis(),
+    ))
+}
+
+pub(super) fn list(store: &Store, username: &str) -> Result<Plan, AdminError> {
+    let user = existing_user(store, username)?;
+    Ok(Plan::Done(AdminOutput::ApiKeys(ApiKeysView {
+        api_keys: store
+            .api_keys_of_user(user.id)?
+            .iter()
+            .map(api_key_view)
+            .collect(),
+    })))
+}
+
+pub(super) fn delete(store: &Store, id: &str) -> Result<Plan, AdminError> {
+    let id = parse_id(id, "API key id")?;
+    store.api_key(id)?.ok_or_else(|| api_key_not_found(id))?;
+    Ok(Plan::Write(WritePlan::DeleteApiKey(id)))
+}
+
+/// The user may have gone, or the operator may have stopped allowing a scope on keys, since
+/// the plan was made; the store checks both again in the write.
+pub(super) async fn apply_create(store: &Store, new: NewApiKey) -> Result<AdminOutput, AdminError> {
+    let NewApiKey {
+        record,
+        token,
+        needs_api_keys,
+    } = new;
+    let id = record.id;
+    match store.insert_api_key(record, needs_api_keys).await? {
+        Ok(()) => Ok(AdminOutput::NewApiKey(NewApiKeyView {
+            id: id.to_string(),
+            api_key: token,
+        })),
+        Err(KeyNotStored::UserGone) => Err(AdminError::new(
+            AdminErrorKind::NotFound,
+            "the user was deleted meanwhile; no API key was made",
+        )),
+        Err(KeyNotStored::ScopeNotAllowed(scope)) => Err(AdminError::new(
+            AdminErrorKind::Invalid,
+            KeyRefused::ScopeNotAllowed(scope).message(),
+        )),
+    }
+}
+
+pub(super) async fn apply_delete(store: &Store, id: Id) -> Result<AdminOutput, AdminError> {
+    if !store.delete_api_key(id, None).await? {
+        return Err(api_key_not_found(id));
+    }
+    Ok(AdminOutput::Deleted(DeletedView {
+        deleted: id.to_string(),
+    }))
+}
+
+fn api_key_not_found(id: Id) -> AdminError {
+    AdminError::new(AdminErrorKind::NotFound, format!("no API key with id {id}"))
+}
+
+fn api_key_view(api_key: &ApiKey) -> ApiKeyView {
+    ApiKeyView {
+        id: api_key.id.to_string(),
+        name: api_key.name.as_str().to_owned(),
+        scope: api_key.scope.to_string(),
+        created_at: api_key.created_at,
+        last_used: api_key.last_used,
+        expires_at: api_key.expires_at,
+    }
+}

@@ -1,0 +1,171 @@
+//! How an answer prints: the object `--json` prints, and the text a person reads. The same
+//! for both paths, since the CLI renders whatever the server or the file answered.
+
+use super::views::{ClientView, ScopeDescriptionView};
+use super::AdminOutput;
+
+impl AdminOutput {
+    /// The object `--json` prints.
+    pub fn json(&self) -> serde_json::Value {
+        let value = match self {
+            AdminOutput::ClientSecret(view) => serde_json::to_value(view),
+            AdminOutput::Client(view) => serde_json::to_value(view),
+            AdminOutput::Clients(view) => serde_json::to_value(view),
+            AdminOutput::User(view) => serde_json::to_value(view),
+            AdminOutput::Users(view) => serde_json::to_value(view),
+            AdminOutput::SessionsEnded(view) => serde_json::to_value(view),
+            AdminOutput::Deleted(view) => serde_json::to_value(view),
+            AdminOutput::Scope(view) => serde_json::to_value(view),
+            AdminOutput::Scopes(view) => serde_json::to_value(view),
+            AdminOutput::NewApiKey(view) => serde_json::to_value(view),
+            AdminOutput::ApiKeys(view) => serde_json::to_value(view),
+            AdminOutput::Grants(view) => serde_json::to_value(view),
+            AdminOutput::Revoked(view) => serde_json::to_value(view),
+            AdminOutput::Backup(view) => serde_json::to_value(view),
+            AdminOutput::Check(view) => serde_json::to_value(view),
+            AdminOutput::ServerInfo(view) => serde_json::to_value(view),
+        };
+        value.expect("admin views serialize to JSON")
+    }
+
+    /// The text a person reads.
+    pub fn human(&self) -> String {
+        match self {
+            AdminOutput::ClientSecret(view) => match &view.client_secret {
+                Some(secret) => format!(
+                    "client_id:     {}\nclient_secret: {secret}\n\nThe secret is shown once and never again: store it now.",
+                    view.client_id
+                ),
+                None => format!("client_id: {}\n(public client: no secret)", view.client_id),
+            },
+            AdminOutput::Client(view) => human_client(view),
+            AdminOutput::Clients(view) if view.clients.is_empty() => "no clients".to_owned(),
+            AdminOutput::Clients(view) => view
+                .clients
+                .iter()
+                .map(human_client)
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+            AdminOutput::User(view) => {
+                format!("user_id:  {}\nusername: {}", view.user_id, view.username)
+            }
+            AdminOutput::Users(view) if view.users.is_empty() => "no users".to_owned(),
+            AdminOutput::Users(view) => view
+                .users
+                .iter()
+                .map(|user| {
+                    let mut line = format!("{}  {}", user.user_id, user.username);
+                    if let Some(email) = &user.email {
+                        line.push_str(&format!("  <{email}>"));
+                    }
+                    if let Some(name) = &user.name {
+                        line.push_str(&format!("  {name}"));
+                    }
+                    line
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::SessionsEnded(view) => format!(
+                "signed out {} everywhere ({} session(s) ended)",
+                view.username, view.sessions_ended
+            ),
+            AdminOutput::Deleted(view) => format!("deleted {}", view.deleted),
+            AdminOutput::Scope(view) => human_scope(view),
+            AdminOutput::Scopes(view) if view.scopes.is_empty() => {
+                "no scope descriptions".to_owned()
+            }
+            AdminOutput::Scopes(view) => view
+                .scopes
+                .iter()
+                .map(human_scope)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::NewApiKey(view) => format!(
+                "id:      {}\napi_key: {}\n\nThe key is shown once and never again: store it now.",
+                view.id, view.api_key
+            ),
+            AdminOutput::ApiKeys(view) if view.api_keys.is_empty() => "no API keys".to_owned(),
+            AdminOutput::ApiKeys(view) => view
+                .api_keys
+                .iter()
+                .map(|key| {
+                    format!(
+                        "{}  {}  scope: {}  created: {}  last used: {}  expires: {}",
+                        key.id,
+                        key.name,
+                        key.scope,
+                        key.created_at,
+                        key.last_used.map_or("never".to_owned(), |at| at.to_string()),
+                        key.expires_at.map_or("never".to_owned(), |at| at.to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::Grants(view) if view.grants.is_empty() => "no grants".to_owned(),
+            AdminOutput::Grants(view) => view
+                .grants
+                .iter()
+                .map(|grant| {
+                    format!(
+                        "{}  {} ({})  scope: {}  since: {}  last used: {}",
+                        grant.grant_id,
+                        grant.client_name.as_deref().unwrap_or("deleted client"),
+                        grant.client_id,
+                        grant.scope,
+                        grant.created_at,
+                        grant.last_used
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::Revoked(view) => format!("revoked {}", view.revoked),
+            AdminOutput::Backup(view) => format!(
+                "backed up {} records ({} bytes) to {}\nKeep master.key backed up separately: the backup cannot be read without it.",
+                view.records, view.bytes, view.backup
+            ),
+            AdminOutput::Check(view) => {
+                let mut lines: Vec<String> = view
+                    .tables
+                    .iter()
+                    .map(|(table, rows)| format!("{table}: {rows} records"))
+                    .collect();
+                lines.push(format!("schema version: {}", view.schema_version));
+                for snapshot in &view.migration_snapshots {
+                    lines.push(format!("pre-migration snapshot: {snapshot}"));
+                }
+                if view.ok {
+                    lines.push("ok: every record opens and decodes".to_owned());
+                } else {
+                    lines.extend(view.problems.iter().map(|problem| format!("problem: {problem}")));
+                }
+                lines.join("\n")
+            }
+            AdminOutput::ServerInfo(view) => format!(
+                "keyward {} (pid {}) listening on {}, issuer {}",
+                view.version, view.pid, view.listen, view.issuer
+            ),
+        }
+    }
+}
+
+fn human_scope(view: &ScopeDescriptionView) -> String {
+    let api_keys = if view.api_keys {
+        "  (allowed on API keys)"
+    } else {
+        ""
+    };
+    format!("{}: {}{api_keys}", view.scope, view.description)
+}
+
+fn human_client(view: &ClientView) -> String {
+    format!(
+        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscope:         {}\ngrant_types:   {}\ncreated_at:    {}",
+        view.client_id,
+        view.name,
+        if view.public { "public" } else { "confidential" },
+        view.redirect_uris.join(" "),
+        view.scope,
+        view.grant_types.join(","),
+        view.created_at
+    )
+}

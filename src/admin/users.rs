@@ -1,0 +1,161 @@
+//! `user create | list | delete | set-password | sign-out`.
+
+use super::views::{DeletedView, SessionsEndedView, UserRef, UserView, UsersView};
+use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
+use crate::clock;
+use crate::model::{DisplayName, Email, Id, Password, User, UserId, Username};
+use crate::password;
+use crate::store::Store;
+
+/// Checks the new user and hashes the password here, so the slow hash is done before the
+/// file is opened for writing and a refused user costs no write.
+pub(super) async fn create(
+    store: &Store,
+    username: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+    password: &str,
+) -> Result<Plan, AdminError> {
+    let username = Username::parse(username)?;
+    let email = email.map(Email::parse).transpose()?;
+    let name = name
+        .map(|name| DisplayName::parse("name", name))
+        .transpose()?;
+    let password = Password::parse(password)?;
+    // Checked before the slow hash; the insert checks again inside its transaction.
+    if store.user_by_username(&username)?.is_some() {
+        return Err(username_taken(&username));
+    }
+    Ok(Plan::Write(WritePlan::CreateUser(User {
+        id: UserId(Id::generate(clock::now_millis())),
+        username,
+        email,
+        name,
+        password_hash: hash_password(password).await?,
+        created_at: clock::now(),
+    })))
+}
+
+pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
+    Ok(Plan::Done(AdminOutput::Users(UsersView {
+        users: store.users()?.iter().map(user_view).collect(),
+    })))
+}
+
+pub(super) fn delete(store: &Store, username: &str) -> Result<Plan, AdminError> {
+    let username = Username::parse(username)?;
+    store
+        .user_by_username(&username)?
+        .ok_or_else(|| user_not_found(&username))?;
+    Ok(Plan::Write(WritePlan::DeleteUser(username)))
+}
+
+pub(super) async fn set_password(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<Plan, AdminError> {
+    let username = Username::parse(username)?;
+    let password = Password::parse(password)?;
+    store
+        .user_by_username(&username)?
+        .ok_or_else(|| user_not_found(&username))?;
+    let hash = hash_password(password).await?;
+    Ok(Plan::Write(WritePlan::SetPassword(username, hash)))
+}
+
+pub(super) fn sign_out(store: &Store, username: &str) -> Result<Plan, AdminError> {
+    let user = existing_user(store, username)?;
+    Ok(Plan::Write(WritePlan::EndSessions(user.id, user.username)))
+}
+
+pub(super) async fn apply_create(store: &Store, user: User) -> Result<AdminOutput, AdminError> {
+    let user_ref = UserRef {
+        user_id: user.id.to_string(),
+        username: user.username.as_str().to_owned(),
+    };
+    let username = user.username.clone();
+    store
+        .insert_user(user)
+        .await?
+        .map_err(|_| username_taken(&username))?;
+    Ok(AdminOutput::User(user_ref))
+}
+
+pub(super) async fn apply_delete(
+    store: &Store,
+    username: Username,
+) -> Result<AdminOutput, AdminError> {
+    match store.delete_user(username.clone()).await? {
+        Some(_) => Ok(AdminOutput::Deleted(DeletedView {
+            deleted: username.as_str().to_owned(),
+        })),
+        None => Err(user_not_found(&username)),
+    }
+}
+
+pub(super) async fn apply_set_password(
+    store: &Store,
+    username: Username,
+    hash: String,
+) -> Result<AdminOutput, AdminError> {
+    match store.set_password_hash(username.clone(), hash).await? {
+        Some(id) => Ok(AdminOutput::User(UserRef {
+            user_id: id.to_string(),
+            username: username.as_str().to_owned(),
+        })),
+        None => Err(user_not_found(&username)),
+    }
+}
+
+pub(super) async fn apply_end_sessions(
+    store: &Store,
+    user_id: UserId,
+    username: Username,
+) -> Result<AdminOutput, AdminError> {
+    let ended = store.end_user_sessions(user_id).await?;
+    Ok(AdminOutput::SessionsEnded(SessionsEndedView {
+        user_id: user_id.to_string(),
+        username: username.as_str().to_owned(),
+        sessions_ended: ended,
+    }))
+}
+
+/// The user a command names, which must exist: shared by the families that act on one
+/// user's things (API keys, grants).
+pub(super) fn existing_user(store: &Store, username: &str) -> Result<User, AdminError> {
+    let username = Username::parse(username)?;
+    store
+        .user_by_username(&username)?
+        .ok_or_else(|| user_not_found(&username))
+}
+
+fn user_not_found(username: &Username) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::NotFound,
+        format!("no user named '{}'", username.as_str()),
+    )
+}
+
+fn username_taken(username: &Username) -> AdminError {
+    AdminError::new(
+        AdminErrorKind::Conflict,
+        format!("username '{}' is already taken", username.as_str()),
+    )
+}
+
+async fn hash_password(password: Password) -> Result<String, AdminError> {
+    password::hash(password)
+        .await
+        .map_err(|error| AdminError::new(AdminErrorKind::Unavailable, error.to_string()))
+}
+
+fn user_view(user: &User) -> UserView {
+    UserView {
+        user_id: user.id.to_string(),
+        username: user.username.as_str().to_owned(),
+        email: user.email.as_ref().map(|email| email.as_str().to_owned()),
+        name: user.name.as_ref().map(|name| name.as_str().to_owned()),
+        created_at: user.created_at,
+    }
+}

@@ -1,0 +1,146 @@
+//! The answers admin commands give, as they cross the admin socket inside `AdminOutput` and
+//! as `--json` prints them. Field names and their order are the wire format and the JSON
+//! that scripts read: change them only with a reason.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClientSecretView {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scope: String,
+    pub grant_types: Vec<String>,
+    pub public: bool,
+    pub created_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClientsView {
+    pub clients: Vec<ClientView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserRef {
+    pub user_id: String,
+    pub username: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserView {
+    pub user_id: String,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub created_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UsersView {
+    pub users: Vec<UserView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SessionsEndedView {
+    pub user_id: String,
+    pub username: String,
+    pub sessions_ended: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DeletedView {
+    pub deleted: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ScopeDescriptionView {
+    pub scope: String,
+    pub description: String,
+    /// Whether personal API keys may carry the scope.
+    #[serde(default)]
+    pub api_keys: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ScopesView {
+    pub scopes: Vec<ScopeDescriptionView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NewApiKeyView {
+    pub id: String,
+    pub api_key: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub created_at: u64,
+    pub last_used: Option<u64>,
+    pub expires_at: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ApiKeysView {
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GrantView {
+    pub grant_id: String,
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub scope: String,
+    pub created_at: u64,
+    pub last_used: u64,
+    pub expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GrantsView {
+    pub grants: Vec<GrantView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RevokedView {
+    pub revoked: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BackupView {
+    pub backup: String,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CheckView {
+    pub ok: bool,
+    /// The schema of the database file.
+    #[serde(default)]
+    pub schema_version: u32,
+    /// Snapshots a migration kept of the database as it was, in the data directory.
+    #[serde(default)]
+    pub migration_snapshots: Vec<String>,
+    pub tables: std::collections::BTreeMap<String, u64>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ServerInfoView {
+    pub pid: u32,
+    pub listen: String,
+    pub issuer: String,
+    pub version: String,
+}

@@ -1,0 +1,435 @@
+//! The command line itself: its help text, and which commands may bring a data directory
+//! into being (issue 10).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::support::{keyward, register_client, run_command, token, DataDir, TestServer};
+
+/// One command, subcommand, argument or option as `--help` lists it.
+struct Entry {
+    section: String,
+    name: String,
+    description: String,
+}
+
+/// The entries of every section of a help text ("Commands:", "Arguments:", "Options:").
+/// clap prints an entry either on one line (`  --name <NAME>  Text`) or, when the names are
+/// long, with its text indented on the lines below; both are read here.
+fn entries(help: &str) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut section = None;
+    for line in help.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if line.trim().is_empty() {
+            continue;
+        }
+        if indent == 0 {
+            section = line.strip_suffix(':').map(str::to_owned);
+            continue;
+        }
+        let Some(section) = &section else { continue };
+        // Entries start at column 2 (or 6, for a long option beside `-h, --help`); text of
+        // the entry above is indented further.
+        if indent <= 6 {
+            let text = line.trim_start();
+            let (name, description) = text.split_once("  ").unwrap_or((text, ""));
+            entries.push(Entry {
+                section: section.clone(),
+                name: name.trim().to_owned(),
+                description: description.trim().to_owned(),
+            });
+        } else if let Some(entry) = entries.last_mut() {
+            entry.description.push(' ');
+            entry.description.push_str(line.trim());
+        }
+    }
+    entries
+}
+
+/// The description without what clap adds by itself (`[default: …]`, `[env: …]`), which is
+/// no explanation for an operator.
+fn written_text(description: &str) -> String {
+    let mut text = description.to_owned();
+    for tag in ["[default: ", "[env: ", "[possible values: ", "[aliases: "] {
+        while let Some(start) = text.find(tag) {
+            let end = text[start..]
+                .find(']')
+                .map_or(text.len(), |end| start + end + 1);
+            text.replace_range(start..end, "");
+        }
+    }
+    text.trim().to_owned()
+}
+
+fn help_of(command: &[String]) -> String {
+    let output = keyward()
+        .args(command)
+        .arg("--help")
+        .output()
+        .expect("keyward runs");
+    assert!(output.status.success(), "{command:?} --help failed");
+    String::from_utf8(output.stdout).expect("help is UTF-8")
+}
+
+#[test]
+fn issue_10_every_command_argument_and_option_has_help_text() {
+    let mut missing = Vec::new();
+    let mut seen = Vec::new();
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(command) = pending.pop() {
+        let help = help_of(&command);
+        let shown = format!("keyward {}", command.join(" "));
+        let listed = entries(&help);
+        assert!(
+            listed.iter().any(|entry| entry.section == "Options"),
+            "{shown}: no options read from its help:\n{help}"
+        );
+        for entry in listed {
+            if entry.section == "Commands" && entry.name != "help" {
+                let mut sub = command.clone();
+                sub.push(entry.name.clone());
+                pending.push(sub);
+            }
+            if written_text(&entry.description).is_empty() {
+                missing.push(format!("{shown}: {} {}", entry.section, entry.name));
+            }
+        }
+        seen.push(shown);
+    }
+    // The walk must have reached the leaves, or it proves nothing.
+    for leaf in [
+        "keyward client list",
+        "keyward apikey delete",
+        "keyward serve",
+    ] {
+        assert!(seen.iter().any(|shown| shown == leaf), "{leaf} not walked");
+    }
+    assert!(
+        missing.is_empty(),
+        "without help text:\n{}",
+        missing.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10: a data directory is never created by accident.
+// ---------------------------------------------------------------------------------------------
+
+/// Every path under `dir`, directories included (an empty directory made by mistake counts),
+/// with each file's bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut paths = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return paths;
+    };
+    for entry in entries {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            paths.insert(path.clone(), None);
+            paths.extend(tree(&path));
+        } else {
+            paths.insert(path.clone(), Some(std::fs::read(&path).expect("read")));
+        }
+    }
+    paths
+}
+
+#[track_caller]
+fn assert_same_tree(
+    before: &BTreeMap<PathBuf, Option<Vec<u8>>>,
+    after: &BTreeMap<PathBuf, Option<Vec<u8>>>,
+    context: &str,
+) {
+    let differing: Vec<_> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert!(differing.is_empty(), "{context}: changed: {differing:?}");
+}
+
+/// The three ways a data directory can hold no database: it is missing, it is empty, or
+/// it holds only a master key (the database was moved away).
+fn directories_without_a_database() -> Vec<(&'static str, DataDir)> {
+    let missing = DataDir::new();
+    let empty = DataDir::new();
+    std::fs::create_dir(&empty.path).unwrap();
+    let key_only = DataDir::new();
+    std::fs::create_dir(&key_only.path).unwrap();
+    std::fs::write(key_only.path.join("master.key"), [9u8; 32]).unwrap();
+    vec![
+        ("a missing directory", missing),
+        ("an empty directory", empty),
+        ("a directory holding only master.key", key_only),
+    ]
+}
+
+fn created_line(data: &DataDir) -> String {
+    format!(
+        "keyward: created a new database at {} and master key {}",
+        data.path.join("keyward.redb").display(),
+        data.path.join("master.key").display()
+    )
+}
+
+#[test]
+fn issue_10_read_commands_on_a_directory_without_a_database_fail_and_create_nothing() {
+    for (what, data) in directories_without_a_database() {
+        let backup = data.root().join("backup.redb");
+        let backup = backup.to_str().unwrap();
+        let reads: Vec<Vec<&str>> = vec![
+            vec!["client", "list"],
+            vec!["client", "show", "00000000000000000000000000000000"],
+            vec!["client", "show", "not-an-id"],
+            vec!["user", "list"],
+            vec!["scope", "list"],
+            vec!["apikey", "list", "--user", "alice"],
+            vec!["grant", "list", "--user", "alice"],
+            vec!["check"],
+            vec!["backup", "--to", backup],
+            vec!["migrate"],
+        ];
+        let expected = format!("error: no keyward database at {}", data.path.display());
+        for json in [false, true] {
+            for args in &reads {
+                let mut args = args.clone();
+                if json {
+                    args.push("--json");
+                }
+                let before = tree(data.root());
+                let run = data.run(&args);
+                let context = format!("{args:?} on {what}");
+                assert!(!run.status.success(), "{context} succeeded: {}", run.stdout);
+                assert!(run.stdout.is_empty(), "{context}: {}", run.stdout);
+                assert!(
+                    run.stderr.starts_with(&expected),
+                    "{context}: {:?}",
+                    run.stderr
+                );
+                assert_eq!(run.stderr.lines().count(), 1, "{context}: {:?}", run.stderr);
+                assert_same_tree(&before, &tree(data.root()), &context);
+            }
+        }
+        assert!(!Path::new(backup).exists());
+    }
+}
+
+#[test]
+fn issue_10_create_commands_start_a_new_installation_and_say_so() {
+    let creates: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "client",
+                "create",
+                "--name",
+                "First",
+                "--redirect-uri",
+                "https://first.example/cb",
+                "--json",
+            ],
+            "",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--username",
+                "alice",
+                "--password-stdin",
+                "--json",
+            ],
+            "a long enough password\n",
+        ),
+        (
+            vec![
+                "scope",
+                "set",
+                "files",
+                "--description",
+                "Your files",
+                "--json",
+            ],
+            "",
+        ),
+    ];
+    for (args, stdin) in &creates {
+        let data = DataDir::new();
+        let run = data.run_with_stdin(args, stdin).ok();
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines, [created_line(&data)], "{args:?}");
+        // stdout is still the one JSON object a script reads.
+        let _: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
+        assert!(data.path.join("keyward.redb").exists());
+        assert!(data.path.join("master.key").exists());
+        // Only the first write announces: after it, the installation exists.
+        let again = data.run_with_stdin(
+            &[
+                "client",
+                "create",
+                "--name",
+                "Second",
+                "--grant-types",
+                "client_credentials",
+            ],
+            "",
+        );
+        let again = again.ok();
+        assert!(again.stderr.is_empty(), "{args:?}: {:?}", again.stderr);
+    }
+
+    // An empty directory that exists, and a key the operator named, which is used as it is.
+    let data = DataDir::new();
+    std::fs::create_dir(&data.path).unwrap();
+    let key = data.root().join("operator.key");
+    std::fs::write(&key, [5u8; 32]).unwrap();
+    // The operator's key is theirs alone (a looser one draws a warning of its own).
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut command = data.command(&["scope", "set", "files", "--description", "Your files"]);
+    command.env("KEYWARD_MASTER_KEY_FILE", &key);
+    let run = run_command(command, "").ok();
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "keyward: created a new database at {} with the existing master key {}",
+            data.path.join("keyward.redb").display(),
+            key.display()
+        )
+    );
+    assert!(!data.path.join("master.key").exists());
+    assert_eq!(std::fs::read(&key).unwrap(), [5u8; 32]);
+}
+
+#[test]
+fn issue_10_a_client_created_before_the_first_serve_keeps_working() {
+    let data = DataDir::new();
+    let app = register_client(
+        &data,
+        "Early",
+        &["https://early.example/cb"],
+        &["--grant-types", "authorization_code,client_credentials"],
+    );
+    let server = TestServer::start(&data, &[]);
+    let listed = data.run(&["client", "list", "--json"]).json();
+    assert_eq!(listed["clients"][0]["client_id"], app.client_id.as_str());
+    token(&server, app.auth(), &[("grant_type", "client_credentials")]).ok();
+    // The server opened the installation the CLI made: it announced nothing.
+    let log_path = server.stderr_path.clone();
+    assert!(server.stop().success());
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(!log.contains("created a new database"), "{log}");
+}
+
+#[test]
+fn issue_10_serve_on_a_new_directory_says_it_created_one() {
+    let data = DataDir::new();
+    let server = TestServer::start(&data, &[]);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert_eq!(
+        log.lines()
+            .filter(|line| line.contains("created a new database"))
+            .collect::<Vec<_>>(),
+        [created_line(&data)],
+        "{log}"
+    );
+    assert!(server.stop().success());
+    let restarted = TestServer::start(&data, &[]);
+    let log = std::fs::read_to_string(&restarted.stderr_path).unwrap();
+    assert!(!log.contains("created a new database"), "{log}");
+}
+
+#[test]
+fn issue_10_a_refused_write_on_a_directory_without_a_database_creates_nothing() {
+    let id = "00000000000000000000000000000000";
+    let refused: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "client",
+                "create",
+                "--name",
+                "A",
+                "--redirect-uri",
+                "http://a.example/cb",
+            ],
+            "",
+        ),
+        (vec!["client", "create", "--name", "A"], ""),
+        (vec!["client", "delete", id], ""),
+        (vec!["client", "rotate-secret", id], ""),
+        (
+            vec!["user", "create", "--username", "alice", "--password-stdin"],
+            "short\n",
+        ),
+        (
+            vec!["user", "create", "--username", "alice"],
+            "long enough password\n",
+        ),
+        (vec!["user", "delete", "alice"], ""),
+        (
+            vec!["user", "set-password", "alice", "--password-stdin"],
+            "long enough password\n",
+        ),
+        (vec!["user", "sign-out", "alice"], ""),
+        (vec!["scope", "set", "files", "--description", " "], ""),
+        (vec!["scope", "set", "bad\"scope", "--description", "x"], ""),
+        (vec!["scope", "delete", "files"], ""),
+        (
+            vec!["apikey", "create", "--user", "alice", "--name", "k"],
+            "",
+        ),
+        (vec!["apikey", "delete", id], ""),
+        (vec!["grant", "revoke", id], ""),
+        (vec!["serve", "--issuer", "not a url"], ""),
+        (vec!["serve", "--code-ttl", "5x"], ""),
+    ];
+    for (what, data) in directories_without_a_database() {
+        for (args, stdin) in &refused {
+            let before = tree(data.root());
+            let run = data.run_with_stdin(args, stdin);
+            let context = format!("{args:?} on {what}");
+            assert!(!run.status.success(), "{context} succeeded");
+            assert!(
+                run.stderr.starts_with("error: "),
+                "{context}: {:?}",
+                run.stderr
+            );
+            assert!(
+                !run.stderr.contains("created"),
+                "{context}: {:?}",
+                run.stderr
+            );
+            assert_same_tree(&before, &tree(data.root()), &context);
+        }
+    }
+}
+
+#[test]
+fn issue_10_serve_on_a_busy_port_leaves_nothing_behind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    for (what, data) in directories_without_a_database() {
+        let before = tree(data.root());
+        let run = data.run(&["serve", "--listen", &address]);
+        assert!(!run.status.success(), "serve on a busy port, {what}");
+        assert!(
+            run.stderr
+                .starts_with(&format!("error: cannot listen on {address}")),
+            "{what}: {:?}",
+            run.stderr
+        );
+        assert_same_tree(&before, &tree(data.root()), what);
+    }
+
+    // The port is busy because this very directory is being served: that is what is said.
+    let data = DataDir::new();
+    let first = TestServer::start(&data, &[]);
+    let address = first.base_url.strip_prefix("http://").unwrap().to_owned();
+    let run = data.run(&["serve", "--listen", &address]);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains(&format!("pid {}", first.pid())),
+        "{:?}",
+        run.stderr
+    );
+    assert_eq!(first.healthz(), 200);
+}
