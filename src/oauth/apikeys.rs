@@ -1,5 +1,5 @@
 //! Personal API keys: made once, shown once, exchanged at the token endpoint like a
-//! refresh token that never rotates (DESIGN §1). The `kwk_` prefix lets secret scanners
+//! refresh token that never rotates (README.md, "Endpoints"). The `kwk_` prefix lets secret scanners
 //! recognise a leaked key.
 
 use std::collections::HashMap;

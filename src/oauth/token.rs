@@ -85,7 +85,7 @@ impl TokenService {
             basic: authorization.is_some(),
         };
         params.reject_duplicates().map_err(plain)?;
-        // DESIGN §1: a personal API key is exchanged as a refresh token, without client
+        // README.md, "Endpoints": a personal API key is exchanged as a refresh token, without client
         // credentials; it authenticates the user itself.
         let presents_api_key = params.get("grant_type").ok().flatten() == Some("refresh_token")
             && params

@@ -23,7 +23,7 @@ use crate::support::{
 const REDIRECT: &str = "https://app.example.com/callback";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// The default access-token lifetime (DESIGN §1: one hour).
+/// The default access-token lifetime (`serve --access-token-ttl`: one hour).
 const ACCESS_TTL: i64 = 3600;
 
 /// `user create` with an email and a display name, so userinfo has claims to show.

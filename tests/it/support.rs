@@ -807,7 +807,7 @@ pub fn userinfo(server: &TestServer, token: &str) -> Reply {
 }
 
 /// Exchanges a personal API key at the token endpoint: `grant_type=refresh_token` with the
-/// key as `refresh_token` and no client credentials (DESIGN §1), optionally narrowing scope.
+/// key as `refresh_token` and no client credentials (README.md, "Endpoints"), optionally narrowing scope.
 pub fn exchange_api_key(server: &TestServer, api_key: &str, scope: Option<&str>) -> Reply {
     let mut params = vec![("grant_type", "refresh_token"), ("refresh_token", api_key)];
     if let Some(scope) = scope {

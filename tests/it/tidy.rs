@@ -34,7 +34,7 @@ fn tidy_the_protocol_never_sees_http_or_storage_engines() {
     assert_no_mention(
         "src/oauth",
         &["actix_web", "actix_rt", "redb::"],
-        "oauth/ is the protocol alone (DESIGN §2)",
+        "oauth/ is the protocol alone (ARCHITECTURE.md, Invariants)",
     );
 }
 
