@@ -1,12 +1,13 @@
 //! `apikey create | list | delete`: users' personal API keys. The account page makes keys
-//! through `plan_api_key` and `apply` too, so both accept and refuse the same keys.
+//! through the same `oauth::apikeys::plan` and `Store::insert_api_key`, so both accept and
+//! refuse the same keys.
 
 use super::users::existing_user;
 use super::views::{ApiKeyView, ApiKeysView, DeletedView, NewApiKeyView};
 use super::{parse_id, AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::clock;
 use crate::model::{Id, UserId};
-use crate::oauth::apikeys::{new_api_key, KeyRefused, NewApiKey};
+use crate::oauth::apikeys::{KeyRefused, NewApiKey};
 use crate::store::{ApiKey, KeyNotStored, Store, StoreError};
 
 pub(super) fn create(
@@ -22,31 +23,22 @@ pub(super) fn create(
     Ok(Plan::Write(WritePlan::CreateApiKey(Box::new(new))))
 }
 
-/// Makes and checks a new personal API key for `user_id`, reading which scopes the
-/// operator lets API keys carry: the one implementation behind `apikey create` (directly or
-/// through the admin socket) and the account page. `apply` stores it.
-pub fn plan_api_key(
+fn plan_api_key(
     store: &Store,
     user_id: UserId,
     name: &str,
     scope: Option<&str>,
     expires_in: Option<u64>,
 ) -> Result<Result<NewApiKey, KeyRefused>, StoreError> {
-    let allowed: Vec<String> = store
-        .scopes()?
-        .into_iter()
-        .filter(|(_, settings)| settings.api_keys)
-        .map(|(name, _)| name)
-        .collect();
-    Ok(new_api_key(
+    crate::oauth::apikeys::plan(
+        store,
         user_id,
         name,
         scope,
         expires_in,
-        &allowed,
         clock::now(),
         clock::now_millis(),
-    ))
+    )
 }
 
 pub(super) fn list(store: &Store, username: &str) -> Result<Plan, AdminError> {

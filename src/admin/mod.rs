@@ -28,7 +28,6 @@ use crate::model::{Client, ClientId, Id, Invalid, ScopeToken, User, UserId, User
 use crate::oauth::apikeys::NewApiKey;
 use crate::store::{ScopeSettings, Store, StoreError};
 
-pub use apikeys::plan_api_key;
 pub use clients::MAX_REDIRECT_URIS;
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,

@@ -21,11 +21,12 @@ use actix_web::{web, HttpResponse};
 
 use crate::config::{DemoClient, Lifetimes};
 use crate::metrics::Metrics;
+use crate::oauth::account::AccountService;
 use crate::oauth::apikeys::UsageLog;
 use crate::oauth::authorize::Authorizer;
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
-use crate::seal::{MacKey, SealedBox};
+use crate::seal::MacKey;
 use crate::store::{Store, StoreError, WriterStats};
 use crate::ui::Pages;
 use cookies::CookieSettings;
@@ -46,7 +47,7 @@ pub struct AppState {
     tokens: TokenService,
     pages: Pages,
     authorizer: Authorizer,
-    flash: SealedBox,
+    account: AccountService,
     cookies: CookieSettings,
     signin: SignInService,
     forwarding: Forwarding,
@@ -80,7 +81,7 @@ impl AppState {
         AppState {
             tokens: TokenService::new(store.clone(), lifetimes.clone(), usage),
             authorizer: Authorizer::new(store.clone(), issuer.clone(), lifetimes.code.as_secs()),
-            flash: SealedBox::new(store.derived_key("flash v1"), "keyward flash v1"),
+            account: AccountService::new(store.clone()),
             cookies: CookieSettings {
                 secure: issuer.starts_with("https://"),
                 csrf_key: MacKey::new(store.derived_key("csrf v1")),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::model::{
     random_secret, DisplayName, Id, Invalid, Scope, ScopeToken, SecretHash, UnixTime, UserId,
 };
-use crate::store::ApiKey;
+use crate::store::{ApiKey, Store, StoreError};
 
 pub const PREFIX: &str = "kwk_";
 
@@ -134,6 +134,30 @@ pub fn new_api_key(
         token: format!("{PREFIX}{id}.{secret}"),
         needs_api_keys,
     })
+}
+
+/// Makes and checks a new personal API key for `user_id`, reading which scopes the
+/// operator lets API keys carry: the one implementation behind `apikey create` (directly or
+/// through the admin socket) and the account page. The caller stores it
+/// (`Store::insert_api_key`, which checks the scopes again in the write).
+pub fn plan(
+    store: &Store,
+    user_id: UserId,
+    name: &str,
+    scope: Option<&str>,
+    expires_in: Option<u64>,
+    now: UnixTime,
+    now_millis: u64,
+) -> Result<Result<NewApiKey, KeyRefused>, StoreError> {
+    let allowed: Vec<String> = store
+        .scopes()?
+        .into_iter()
+        .filter(|(_, settings)| settings.api_keys)
+        .map(|(name, _)| name)
+        .collect();
+    Ok(new_api_key(
+        user_id, name, scope, expires_in, &allowed, now, now_millis,
+    ))
 }
 
 /// "Last used" times waiting to be written: kept in memory and flushed in one commit by the

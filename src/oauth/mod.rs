@@ -1,6 +1,7 @@
 //! The OAuth 2.0 protocol, free of HTTP: it takes parsed parameters, loaded records and
 //! `now`, and returns decisions. Never imports actix or redb.
 
+pub mod account;
 pub mod apikeys;
 pub mod authorize;
 pub mod client_auth;

@@ -1,0 +1,286 @@
+//! The user's own page, as decisions: who is signed in, what they see (their live API keys,
+//! one row per app they authorized), the new key shown exactly once, and what their forms
+//! may change (only their own keys and apps).
+
+use serde::{Deserialize, Serialize};
+
+use super::apikeys::{self, KeyRefused, NewApiKey, DEFAULT_SCOPE};
+use crate::config::parse_duration;
+use crate::model::{ClientId, Id, Scope, ScopeToken, SecretHash, UnixTime, User};
+use crate::seal::SealedBox;
+use crate::store::{ApiKey, Grant, KeyNotStored, ScopeSettings, Store, StoreError, TicketUsed};
+
+/// How long the sealed flash that carries a new key to the next page view lives.
+pub const NEW_KEY_SECONDS: u64 = 300;
+
+/// A just-made key, carried to the next page view in a sealed, short-lived cookie: the
+/// POST answers with a 303, and the key must still be shown exactly once. The cookie may be
+/// replayed (a copy kept, the removal ignored), so `id` is single use on the server: the
+/// first view marks it used in `used_tickets`, and a later view of the same cookie shows
+/// nothing. The key itself is only ever in the sealed cookie, never in the database.
+#[derive(Serialize, Deserialize)]
+struct Flash {
+    id: Id,
+    session: [u8; 32],
+    name: String,
+    api_key: String,
+    expires_at: UnixTime,
+}
+
+/// The signed-in user, and the session they are signed in with.
+pub struct Account {
+    pub session: SecretHash,
+    pub user: User,
+}
+
+/// What the page lists.
+pub struct Overview {
+    /// Keys that still work.
+    pub api_keys: Vec<ApiKey>,
+    pub apps: Vec<AuthorizedApp>,
+}
+
+/// One app the user authorized: every authorization makes a grant, but the user approved
+/// an app, so its grants are one row, revoked together.
+pub struct AuthorizedApp {
+    /// The grant the row's revoke form names (any of the app's grants would do).
+    pub grant_id: Id,
+    pub client_name: String,
+    pub scope: Scope,
+    pub since: UnixTime,
+    pub last_used: Option<UnixTime>,
+}
+
+/// A key to show once.
+pub struct NewKey {
+    pub name: String,
+    pub api_key: String,
+}
+
+/// What became of the new-key form.
+pub enum KeyOutcome {
+    /// Made: `flash` is the sealed cookie that shows it on the next view.
+    Created { flash: String },
+    /// Its scope is not one API keys may carry.
+    ScopeNotAllowed(ScopeToken),
+    /// Its name, scope or lifetime is malformed, or the user went meanwhile.
+    Invalid,
+}
+
+/// Whether a form's target was the user's own and was removed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    Done,
+    /// No such key or app of this user: another user's id changes nothing.
+    NothingFound,
+}
+
+pub struct AccountService {
+    store: Store,
+    flash: SealedBox,
+}
+
+impl AccountService {
+    pub fn new(store: Store) -> AccountService {
+        AccountService {
+            flash: SealedBox::new(store.derived_key("flash v1"), "keyward flash v1"),
+            store,
+        }
+    }
+
+    /// The live session for a cookie hash, and its user.
+    pub fn signed_in(
+        &self,
+        session: Option<SecretHash>,
+        now: UnixTime,
+    ) -> Result<Option<Account>, StoreError> {
+        let Some(hash) = session else {
+            return Ok(None);
+        };
+        let Some(found) = self.store.session(&hash, now)? else {
+            return Ok(None);
+        };
+        Ok(self.store.user(found.user_id)?.map(|user| Account {
+            session: hash,
+            user,
+        }))
+    }
+
+    pub fn overview(&self, account: &Account, now: UnixTime) -> Result<Overview, StoreError> {
+        let user = account.user.id;
+        let api_keys = self
+            .store
+            .api_keys_of_user(user)?
+            .into_iter()
+            .filter(|key| key.live(now))
+            .collect();
+        let grants = self.store.grants_of_user(user)?;
+        let mut by_client: Vec<(ClientId, Vec<&Grant>)> = Vec::new();
+        for grant in grants.iter().filter(|grant| now < grant.expires_at) {
+            match by_client.iter_mut().find(|(id, _)| *id == grant.client_id) {
+                Some((_, group)) => group.push(grant),
+                None => by_client.push((grant.client_id, vec![grant])),
+            }
+        }
+        let mut apps = Vec::with_capacity(by_client.len());
+        for (client_id, group) in by_client {
+            // A deleted app's grants go with it; a storage failure is an error, not a
+            // reason to leave an app off the list.
+            let Some(client) = self.store.client(client_id)? else {
+                continue;
+            };
+            apps.push(AuthorizedApp {
+                grant_id: group[0].id,
+                client_name: client.name.as_str().to_owned(),
+                scope: group
+                    .iter()
+                    .fold(Scope::default(), |scope, grant| scope.union(&grant.scope)),
+                since: group
+                    .iter()
+                    .map(|grant| grant.created_at)
+                    .min()
+                    .unwrap_or(0),
+                last_used: group.iter().map(|grant| grant.last_used).max(),
+            });
+        }
+        Ok(Overview { api_keys, apps })
+    }
+
+    /// The key a flash cookie carries, the first time it is shown in the session it was
+    /// made in; the flash's id is used up, durably, before the key is handed back.
+    pub async fn take_new_key(
+        &self,
+        flash: Option<&str>,
+        account: &Account,
+        now: UnixTime,
+    ) -> Result<Option<NewKey>, StoreError> {
+        let Some(flash) = flash
+            .and_then(|sealed| self.flash.open::<Flash>(sealed))
+            .filter(|flash| flash.session == *account.session.as_bytes() && now < flash.expires_at)
+        else {
+            return Ok(None);
+        };
+        Ok(
+            match self
+                .store
+                .consume_ticket(flash.id, flash.expires_at)
+                .await?
+            {
+                Ok(()) => Some(NewKey {
+                    name: flash.name,
+                    api_key: flash.api_key,
+                }),
+                Err(TicketUsed) => None,
+            },
+        )
+    }
+
+    /// The new-key form: the same checks and the same write as `keyward apikey create`.
+    pub async fn create_key(
+        &self,
+        account: &Account,
+        name: &str,
+        scope: Option<&str>,
+        expires_in: Option<&str>,
+        now: UnixTime,
+        now_millis: u64,
+    ) -> Result<KeyOutcome, StoreError> {
+        let lifetime = match expires_in.map(parse_duration).transpose() {
+            Ok(lifetime) => lifetime.map(|duration| duration.as_secs()),
+            Err(_) => return Ok(KeyOutcome::Invalid),
+        };
+        let planned = apikeys::plan(
+            &self.store,
+            account.user.id,
+            name,
+            scope,
+            lifetime,
+            now,
+            now_millis,
+        )?;
+        let new = match planned {
+            Ok(new) => new,
+            Err(KeyRefused::ScopeNotAllowed(scope)) => {
+                return Ok(KeyOutcome::ScopeNotAllowed(scope))
+            }
+            Err(KeyRefused::Invalid(_)) => return Ok(KeyOutcome::Invalid),
+        };
+        let NewApiKey {
+            record,
+            token,
+            needs_api_keys,
+        } = new;
+        let key_name = record.name.as_str().to_owned();
+        match self.store.insert_api_key(record, needs_api_keys).await? {
+            Ok(()) => {}
+            // The operator withdrew a scope, or the user went, since the plan was made.
+            Err(KeyNotStored::ScopeNotAllowed(scope)) => {
+                return Ok(KeyOutcome::ScopeNotAllowed(scope))
+            }
+            Err(KeyNotStored::UserGone) => return Ok(KeyOutcome::Invalid),
+        }
+        let flash = self.flash.seal(&Flash {
+            id: Id::generate(now_millis),
+            session: *account.session.as_bytes(),
+            name: key_name,
+            api_key: token,
+            expires_at: now + NEW_KEY_SECONDS,
+        });
+        Ok(KeyOutcome::Created { flash })
+    }
+
+    /// Deletes one of the user's own keys.
+    pub async fn delete_key(
+        &self,
+        account: &Account,
+        id: Option<&str>,
+    ) -> Result<Removal, StoreError> {
+        let Some(id) = id.and_then(Id::parse) else {
+            return Ok(Removal::NothingFound);
+        };
+        Ok(removal(
+            self.store.delete_api_key(id, Some(account.user.id)).await?,
+        ))
+    }
+
+    /// "Revoke access": ends every grant the user gave the app that `grant_id` belongs to,
+    /// and the codes it still holds.
+    pub async fn revoke_app(
+        &self,
+        account: &Account,
+        grant_id: Option<&str>,
+        now_millis: u64,
+    ) -> Result<Removal, StoreError> {
+        let Some(id) = grant_id.and_then(Id::parse) else {
+            return Ok(Removal::NothingFound);
+        };
+        Ok(removal(
+            self.store
+                .revoke_app(account.user.id, id, now_millis)
+                .await?,
+        ))
+    }
+
+    /// Whether API keys may not carry `scope`: not a default scope, and not one the operator
+    /// allows (a storage failure counts as "cannot say").
+    pub fn refuses_for_keys(&self, scope: &ScopeToken) -> bool {
+        let default = Scope::parse(DEFAULT_SCOPE).expect("the default scope parses");
+        !default.contains(scope.as_str())
+            && matches!(
+                self.store.scope_settings(scope.as_str()),
+                Ok(None)
+                    | Ok(Some(ScopeSettings {
+                        api_keys: false,
+                        ..
+                    }))
+            )
+    }
+}
+
+fn removal(done: bool) -> Removal {
+    if done {
+        Removal::Done
+    } else {
+        Removal::NothingFound
+    }
+}
