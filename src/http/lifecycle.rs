@@ -9,7 +9,6 @@ use super::AppState;
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
 use crate::oauth::lifecycle::userinfo as userinfo_claims;
-use crate::oauth::{ErrorCode, OAuthError};
 
 fn authorization(request: &HttpRequest) -> Option<&str> {
     request
@@ -25,22 +24,17 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> HttpResponse {
     let authorization = authorization(&request);
-    let basic = authorization.is_some();
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
-        Err(error) => return oauth_error(&error, basic),
+        Err(error) => return oauth_error(&error, authorization.is_some()),
     };
-    let client = match state.tokens.caller(authorization, &params) {
-        Ok(client) => client,
-        Err(AuthError { error, basic }) => return oauth_error(&error, basic),
-    };
-    let token = match params.require("token") {
-        Ok(token) => token,
-        Err(error) => return oauth_error(&error, basic),
-    };
-    match state.tokens.revoke(&client, token, clock::now()).await {
+    match state
+        .tokens
+        .revocation(authorization, &params, clock::now())
+        .await
+    {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
-        Err(error) => oauth_error(&error, basic),
+        Err(AuthError { error, basic }) => oauth_error(&error, basic),
     }
 }
 
@@ -51,34 +45,58 @@ pub async fn introspect(
     body: web::Bytes,
 ) -> HttpResponse {
     let authorization = authorization(&request);
-    let basic = authorization.is_some();
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
-        Err(error) => return oauth_error(&error, basic),
+        Err(error) => return oauth_error(&error, authorization.is_some()),
     };
-    match state.tokens.caller(authorization, &params) {
-        // A public client proves nothing by naming itself; introspection tells who a token
-        // belongs to, so only a client with a secret may ask.
-        Ok(client) if client.is_public() => {
-            return oauth_error(
-                &OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"),
-                basic,
-            )
-        }
-        Ok(_) => {}
-        Err(AuthError { error, basic }) => return oauth_error(&error, basic),
-    }
-    let token = match params.require("token") {
-        Ok(token) => token,
-        Err(error) => return oauth_error(&error, basic),
-    };
-    match state.tokens.introspect(token, &state.issuer, clock::now()) {
+    let now = clock::now();
+    match state
+        .tokens
+        .introspection(authorization, &params, &state.issuer, now)
+    {
         Ok(Some(active)) => json_bytes(
             StatusCode::OK,
             serde_json::to_vec(&active).expect("introspection serializes"),
         ),
         Ok(None) => json(StatusCode::OK, &serde_json::json!({ "active": false })),
-        Err(error) => oauth_error(&error, basic),
+        Err(AuthError { error, basic }) => oauth_error(&error, basic),
+    }
+}
+
+/// The Bearer token of a request: from the `Authorization` header (RFC 6750 §2.1) or a
+/// form-encoded POST body (§2.2), never both.
+fn bearer_token(request: &HttpRequest, body: &[u8]) -> Result<String, BearerError> {
+    let from_header = match authorization(request) {
+        Some(header) => match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                Some(token.trim().to_owned())
+            }
+            // RFC 6750 §3.1: a request with another authentication method carries no
+            // token: challenge it, without an error code.
+            _ => return Err(BearerError::Missing),
+        },
+        None => None,
+    };
+    // RFC 6750 §2.2: only a form-encoded body can carry the token; any other body is the
+    // application's business and does not stop a header token from counting.
+    let from_body = if request.method() == actix_web::http::Method::POST
+        && forms::is_form(request)
+        && !body.is_empty()
+    {
+        forms::form(request, body)
+            .and_then(|params| {
+                params
+                    .get("access_token")
+                    .map(|token| token.map(str::to_owned))
+            })
+            .map_err(|_| BearerError::InvalidRequest)?
+    } else {
+        None
+    };
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest),
+        (Some(token), None) | (None, Some(token)) => Ok(token),
+        (None, None) => Err(BearerError::Missing),
     }
 }
 
@@ -88,48 +106,9 @@ pub async fn userinfo(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let from_header = match authorization(&request) {
-        Some(header) => match header.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                Some(token.trim().to_owned())
-            }
-            // RFC 6750 §3.1: a request with another authentication method carries no
-            // token: challenge it, without an error code.
-            _ => return bearer_error(BearerError::Missing),
-        },
-        None => None,
-    };
-    // RFC 6750 §2.2: only a form-encoded body can carry the token; any other body is the
-    // application's business and does not stop a header token from counting.
-    let form_body = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    let from_body =
-        if request.method() == actix_web::http::Method::POST && form_body && !body.is_empty() {
-            match forms::form(&request, &body).and_then(|params| {
-                params
-                    .get("access_token")
-                    .map(|token| token.map(str::to_owned))
-            }) {
-                Ok(token) => token,
-                Err(_) => return bearer_error(BearerError::InvalidRequest),
-            }
-        } else {
-            None
-        };
-    let token = match (from_header, from_body) {
-        (Some(_), Some(_)) => return bearer_error(BearerError::InvalidRequest),
-        (Some(token), None) | (None, Some(token)) => token,
-        (None, None) => return bearer_error(BearerError::Missing),
+    let token = match bearer_token(&request, &body) {
+        Ok(token) => token,
+        Err(error) => return bearer_error(error),
     };
     match state.tokens.verify_access(&token, clock::now()) {
         Ok(Some(active)) => match active.user {

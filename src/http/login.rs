@@ -80,47 +80,80 @@ pub async fn submit(
         }
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
-    let return_to = safe_return_to(Some(field("return_to")));
-    let username = field("username");
-    let page = |status, message: &str| {
-        login_page(
-            &state,
-            &request,
-            status,
-            &return_to,
-            username,
-            Some(message),
-        )
+    let form = LoginForm {
+        return_to: safe_return_to(Some(field("return_to"))),
+        username: field("username"),
     };
     if !state
         .cookies
         .csrf_valid(&request, Some(field("csrf_token")))
     {
-        return page(StatusCode::FORBIDDEN, &csrf_failure(&state, &request));
+        let message = csrf_failure(&state, &request);
+        return form.page(&state, &request, StatusCode::FORBIDDEN, &message);
     }
     let device_cookie = state.cookies.device_value(&request);
     let attempt = SignInAttempt {
-        username,
+        username: form.username,
         password: field("password").to_owned(),
         address: state.forwarding.client_address(&request),
         device_cookie: device_cookie.as_deref(),
         previous_session: state.cookies.session_hash(&request),
     };
-    match state.signin.sign_in(attempt, clock::now()).await {
-        Ok(SignInOutcome::SignedIn {
-            session_cookie,
-            device_cookie,
-            ..
-        }) => see_other(&return_to)
-            .cookie(state.cookies.session_cookie(session_cookie))
-            .cookie(state.cookies.device_cookie(device_cookie))
-            .finish(),
-        Ok(SignInOutcome::Failed) => page(StatusCode::UNAUTHORIZED, GENERIC_FAILURE),
-        Ok(SignInOutcome::Throttled { retry_after }) => {
-            with_retry_after(page(StatusCode::TOO_MANY_REQUESTS, THROTTLED), retry_after)
+    let outcome = state.signin.sign_in(attempt, clock::now()).await;
+    form.answer(&state, &request, outcome)
+}
+
+/// What a sign-in form posted that its answer shows again.
+struct LoginForm<'a> {
+    return_to: String,
+    username: &'a str,
+}
+
+impl LoginForm<'_> {
+    fn page(
+        &self,
+        state: &AppState,
+        request: &HttpRequest,
+        status: StatusCode,
+        message: &str,
+    ) -> HttpResponse {
+        login_page(
+            state,
+            request,
+            status,
+            &self.return_to,
+            self.username,
+            Some(message),
+        )
+    }
+
+    /// The outcome of a sign-in as HTTP: on with both cookies, or the form again with the
+    /// status the outcome calls for.
+    fn answer(
+        &self,
+        state: &AppState,
+        request: &HttpRequest,
+        outcome: Result<SignInOutcome, crate::store::StoreError>,
+    ) -> HttpResponse {
+        let page = |status, message| self.page(state, request, status, message);
+        match outcome {
+            Ok(SignInOutcome::SignedIn {
+                session_cookie,
+                device_cookie,
+                ..
+            }) => see_other(&self.return_to)
+                .cookie(state.cookies.session_cookie(session_cookie))
+                .cookie(state.cookies.device_cookie(device_cookie))
+                .finish(),
+            Ok(SignInOutcome::Failed) => page(StatusCode::UNAUTHORIZED, GENERIC_FAILURE),
+            Ok(SignInOutcome::Throttled { retry_after }) => {
+                with_retry_after(page(StatusCode::TOO_MANY_REQUESTS, THROTTLED), retry_after)
+            }
+            Ok(SignInOutcome::Busy) => {
+                with_retry_after(page(StatusCode::SERVICE_UNAVAILABLE, BUSY), 1)
+            }
+            Err(_) => state.unavailable_page(),
         }
-        Ok(SignInOutcome::Busy) => with_retry_after(page(StatusCode::SERVICE_UNAVAILABLE, BUSY), 1),
-        Err(_) => state.unavailable_page(),
     }
 }
 

@@ -8,6 +8,7 @@ use super::respond::{json_bytes, oauth_error};
 use super::AppState;
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
+use crate::oauth::token::TokenResponse;
 use crate::oauth::{OAuthError, Params};
 
 pub async fn token(
@@ -20,10 +21,7 @@ pub async fn token(
         .get("Authorization")
         .map(|value| value.to_str().unwrap_or("\u{0}"));
     let basic = authorization.is_some();
-    // RFC 9700 §2.5 / RFC 6749 §2.3.1: credentials never in a URL, where logs keep them.
-    let query = Params::parse(request.query_string().as_bytes()).unwrap_or_default();
-    if query.contains("client_secret") || query.contains("code") || query.contains("refresh_token")
-    {
+    if credentials_in_url(&request) {
         return oauth_error(
             &OAuthError::invalid_request("credentials must be sent in the body, never in the URL"),
             basic,
@@ -38,21 +36,31 @@ pub async fn token(
         .token(authorization, params, clock::now())
         .await
     {
-        Ok(response) => {
-            let body = TokenBody {
-                access_token: &response.access_token,
-                token_type: "Bearer",
-                expires_in: response.expires_in,
-                scope: response.scope.to_string(),
-                refresh_token: response.refresh_token.as_deref(),
-            };
-            json_bytes(
-                StatusCode::OK,
-                serde_json::to_vec(&body).expect("a token response serializes"),
-            )
-        }
+        Ok(response) => token_response(&response),
         Err(AuthError { error, basic }) => oauth_error(&error, basic),
     }
+}
+
+/// RFC 9700 §2.5 / RFC 6749 §2.3.1: credentials never in a URL, where logs keep them.
+fn credentials_in_url(request: &HttpRequest) -> bool {
+    let query = Params::parse(request.query_string().as_bytes()).unwrap_or_default();
+    ["client_secret", "code", "refresh_token"]
+        .iter()
+        .any(|name| query.contains(name))
+}
+
+fn token_response(response: &TokenResponse) -> HttpResponse {
+    let body = TokenBody {
+        access_token: &response.access_token,
+        token_type: "Bearer",
+        expires_in: response.expires_in,
+        scope: response.scope.to_string(),
+        refresh_token: response.refresh_token.as_deref(),
+    };
+    json_bytes(
+        StatusCode::OK,
+        serde_json::to_vec(&body).expect("a token response serializes"),
+    )
 }
 
 /// RFC 6749 §5.1, serialized straight from borrowed parts.

@@ -4,7 +4,7 @@ use super::client_auth::{self, AuthError};
 use super::params::Params;
 use super::token::TokenService;
 use super::tokens::{AccessClaims, OpaqueToken};
-use super::OAuthError;
+use super::{ErrorCode, OAuthError};
 use crate::model::{ClientId, Scope, UnixTime, UserId};
 
 /// What introspection reports about an active token (RFC 7662 §2.2). Values are written
@@ -64,6 +64,45 @@ impl TokenService {
             .map_err(|error| AuthError { error, basic })?;
         let presented = client_auth::presented(authorization, params)?;
         client_auth::authenticate(&self.store, &presented)
+    }
+
+    /// A revocation request as a whole (RFC 7009 §2.1): the calling client, then `token`.
+    pub async fn revocation(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+        now: UnixTime,
+    ) -> Result<(), AuthError> {
+        let basic = authorization.is_some();
+        let client = self.caller(authorization, params)?;
+        let token = params
+            .require("token")
+            .map_err(|error| AuthError { error, basic })?;
+        self.revoke(&client, token, now)
+            .await
+            .map_err(|error| AuthError { error, basic })
+    }
+
+    /// An introspection request as a whole (RFC 7662 §2.1): a caller with a secret, then
+    /// `token`. A public client proves nothing by naming itself, and introspection tells
+    /// whom a token belongs to, so only a confidential client may ask.
+    pub fn introspection<'a>(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+        issuer: &'a str,
+        now: UnixTime,
+    ) -> Result<Option<Introspection<'a>>, AuthError> {
+        let basic = authorization.is_some();
+        let refuse = |error| AuthError { error, basic };
+        if self.caller(authorization, params)?.is_public() {
+            return Err(refuse(OAuthError::new(
+                ErrorCode::InvalidClient,
+                "client authentication failed",
+            )));
+        }
+        let token = params.require("token").map_err(refuse)?;
+        self.introspect(token, issuer, now).map_err(refuse)
     }
 
     /// RFC 7009 §2.1: revokes `token` if it belongs to `client`. Unknown, expired and
