@@ -11,7 +11,7 @@ use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::model::{DisplayName, Id, Scope, ScopeToken, SecretHash, UnixTime, UserId};
 
-const API_KEY_V1: u8 = 1;
+pub(super) const API_KEY_V1: u8 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiKey {

@@ -11,11 +11,11 @@ use crate::model::{
     Client, ClientId, DisplayName, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime,
 };
 
-const CLIENT_V1: u8 = 1;
+pub(super) const CLIENT_V1: u8 = 1;
 
 /// On-disk form of a client, format version 1. Sealed: it holds the secret's hash.
 #[derive(Serialize, Deserialize)]
-struct ClientRecordV1 {
+pub(super) struct ClientRecordV1 {
     name: DisplayName,
     redirect_uris: Vec<RedirectUri>,
     scope: Scope,
@@ -24,7 +24,7 @@ struct ClientRecordV1 {
     created_at: UnixTime,
 }
 
-fn to_record(client: &Client) -> ClientRecordV1 {
+pub(super) fn to_record(client: &Client) -> ClientRecordV1 {
     ClientRecordV1 {
         name: client.name.clone(),
         redirect_uris: client.redirect_uris.clone(),
@@ -35,7 +35,7 @@ fn to_record(client: &Client) -> ClientRecordV1 {
     }
 }
 
-fn from_record(id: ClientId, record: ClientRecordV1) -> Client {
+pub(super) fn from_record(id: ClientId, record: ClientRecordV1) -> Client {
     Client {
         id,
         name: record.name,

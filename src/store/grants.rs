@@ -17,14 +17,14 @@ use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::model::{ClientId, Id, Scope, SecretHash, UnixTime, UserId};
 
-const CODE_V1: u8 = 1;
-const GRANT_V1: u8 = 1;
-const REFRESH_V1: u8 = 1;
-const CONSENT_V1: u8 = 1;
+pub(super) const CODE_V1: u8 = 1;
+pub(super) const GRANT_V1: u8 = 1;
+pub(super) const REFRESH_V1: u8 = 1;
+pub(super) const CONSENT_V1: u8 = 1;
 /// Format of the plain expiry value kept in `used_tickets` and `revoked_access`.
-const EXPIRY_VALUE_V1: u8 = 1;
+pub(super) const EXPIRY_VALUE_V1: u8 = 1;
 /// Format of a code fence: postcard u64, milliseconds since the Unix epoch.
-const FENCE_V1: u8 = 1;
+pub(super) const FENCE_V1: u8 = 1;
 
 /// What an authorization code was issued for (RFC 6749 §4.1.2, RFC 7636 §4.4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,12 +42,12 @@ pub struct CodeGrant {
 }
 
 #[derive(Serialize, Deserialize)]
-struct CodeRecordV1 {
-    secret_hash: SecretHash,
-    grant: CodeGrant,
-    expires_at: UnixTime,
+pub(super) struct CodeRecordV1 {
+    pub(super) secret_hash: SecretHash,
+    pub(super) grant: CodeGrant,
+    pub(super) expires_at: UnixTime,
     /// Set on redemption. A second redemption finds it and ends that grant (RFC 6749 §4.1.2).
-    redeemed_into: Option<Id>,
+    pub(super) redeemed_into: Option<Id>,
 }
 
 /// A user's approval of a client, as tokens see it. Deleting it ends every token of it.
@@ -67,17 +67,17 @@ pub struct Grant {
 }
 
 #[derive(Serialize, Deserialize)]
-struct RefreshRecordV1 {
-    grant_id: Id,
-    secret_hash: SecretHash,
-    expires_at: UnixTime,
-    rotated: bool,
+pub(super) struct RefreshRecordV1 {
+    pub(super) grant_id: Id,
+    pub(super) secret_hash: SecretHash,
+    pub(super) expires_at: UnixTime,
+    pub(super) rotated: bool,
 }
 
 #[derive(Serialize, Deserialize)]
-struct ConsentRecordV1 {
-    scope: Scope,
-    granted_at: UnixTime,
+pub(super) struct ConsentRecordV1 {
+    pub(super) scope: Scope,
+    pub(super) granted_at: UnixTime,
 }
 
 /// A new refresh token to store: its id, the hash of its secret, and when it dies.

@@ -29,7 +29,7 @@ pub struct ScopeSettings {
     pub api_keys: bool,
 }
 
-fn decode_scope(bytes: &[u8]) -> Result<ScopeSettings, StoreError> {
+pub(super) fn decode_scope(bytes: &[u8]) -> Result<ScopeSettings, StoreError> {
     match bytes.first() {
         Some(&SCOPE_V1) => Ok(ScopeSettings {
             description: decode(SCOPES, SCOPE_V1, bytes)?,
@@ -45,7 +45,7 @@ fn decode_scope(bytes: &[u8]) -> Result<ScopeSettings, StoreError> {
     }
 }
 
-fn encode_scope(settings: &ScopeSettings) -> Vec<u8> {
+pub(super) fn encode_scope(settings: &ScopeSettings) -> Vec<u8> {
     encode(
         SCOPE_V2,
         &ScopeRecordV2 {

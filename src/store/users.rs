@@ -7,11 +7,11 @@ use super::tables::{CONSENTS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS};
 use super::{Store, StoreError};
 use crate::model::{DisplayName, Email, Id, UnixTime, User, UserId, Username};
 
-const USER_V1: u8 = 1;
+pub(super) const USER_V1: u8 = 1;
 
 /// On-disk form of a user, format version 1. Sealed: personal data and the password hash.
 #[derive(Serialize, Deserialize)]
-struct UserRecordV1 {
+pub(super) struct UserRecordV1 {
     username: Username,
     email: Option<Email>,
     name: Option<DisplayName>,
@@ -23,7 +23,7 @@ struct UserRecordV1 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UsernameTaken;
 
-fn to_record(user: &User) -> UserRecordV1 {
+pub(super) fn to_record(user: &User) -> UserRecordV1 {
     UserRecordV1 {
         username: user.username.clone(),
         email: user.email.clone(),
@@ -33,7 +33,7 @@ fn to_record(user: &User) -> UserRecordV1 {
     }
 }
 
-fn from_record(id: UserId, record: UserRecordV1) -> User {
+pub(super) fn from_record(id: UserId, record: UserRecordV1) -> User {
     User {
         id,
         username: record.username,
