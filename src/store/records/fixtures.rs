@@ -10,21 +10,19 @@
 //! Only the adapters at the top know how a table's value is encoded; the values and the
 //! constants below them stay as they are.
 
+use super::{apikeys, clients, grants, scopes, sessions, users, values};
 use crate::model::{
     Client, ClientId, DisplayName, Email, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime,
     User, UserId, Username,
 };
-use crate::store::codec::{decode, encode};
-use crate::store::tables::{API_KEYS, GRANTS, REVOKED_ACCESS, SESSIONS, USED_TICKETS};
-use crate::store::tables::{CLIENTS, CODES, CODE_FENCES, CONSENTS, REFRESH_TOKENS, USERS};
-use crate::store::{apikeys, clients, grants, scopes, sessions, users};
+use crate::store::tables::{REVOKED_ACCESS, USED_TICKETS};
 use crate::store::{ApiKey, CodeGrant, Grant, ScopeSettings, Session, StoreError};
 
 // ---- Adapters: how each table's value is encoded and decoded today. ----
 
-type Code = grants::CodeRecordV1;
-type Refresh = grants::RefreshRecordV1;
-type Consent = grants::ConsentRecordV1;
+type Code = crate::store::grants::Code;
+type Refresh = crate::store::grants::RefreshToken;
+type Consent = crate::store::grants::Consent;
 
 trait Fixture: Sized {
     fn encode(&self) -> Vec<u8>;
@@ -35,11 +33,10 @@ trait Fixture: Sized {
 
 impl Fixture for Client {
     fn encode(&self) -> Vec<u8> {
-        encode(clients::CLIENT_V1, &clients::to_record(self))
+        clients::encode(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        let record = decode(CLIENTS, clients::CLIENT_V1, bytes)?;
-        Ok(clients::from_record(client_id(), record))
+        clients::decode(client_id(), bytes)
     }
     fn describe(&self) -> String {
         format!(
@@ -51,11 +48,10 @@ impl Fixture for Client {
 
 impl Fixture for User {
     fn encode(&self) -> Vec<u8> {
-        encode(users::USER_V1, &users::to_record(self))
+        users::encode(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        let record = decode(USERS, users::USER_V1, bytes)?;
-        Ok(users::from_record(user_id(), record))
+        users::decode(user_id(), bytes)
     }
     fn describe(&self) -> String {
         format!("{self:?}")
@@ -64,10 +60,10 @@ impl Fixture for User {
 
 impl Fixture for Code {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::CODE_V1, self)
+        grants::encode_code(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(CODES, grants::CODE_V1, bytes)
+        grants::decode_code(bytes)
     }
     fn describe(&self) -> String {
         format!(
@@ -82,10 +78,10 @@ impl Fixture for Code {
 
 impl Fixture for Grant {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::GRANT_V1, self)
+        grants::encode_grant(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(GRANTS, grants::GRANT_V1, bytes)
+        grants::decode_grant(bytes)
     }
     fn describe(&self) -> String {
         format!("{self:?}")
@@ -94,10 +90,10 @@ impl Fixture for Grant {
 
 impl Fixture for Refresh {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::REFRESH_V1, self)
+        grants::encode_refresh(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(REFRESH_TOKENS, grants::REFRESH_V1, bytes)
+        grants::decode_refresh(bytes)
     }
     fn describe(&self) -> String {
         format!(
@@ -112,10 +108,10 @@ impl Fixture for Refresh {
 
 impl Fixture for Consent {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::CONSENT_V1, self)
+        grants::encode_consent(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(CONSENTS, grants::CONSENT_V1, bytes)
+        grants::decode_consent(bytes)
     }
     fn describe(&self) -> String {
         format!("{:?} {}", self.scope, self.granted_at)
@@ -124,10 +120,10 @@ impl Fixture for Consent {
 
 impl Fixture for Session {
     fn encode(&self) -> Vec<u8> {
-        encode(sessions::SESSION_V1, self)
+        sessions::encode(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(SESSIONS, sessions::SESSION_V1, bytes)
+        sessions::decode(bytes)
     }
     fn describe(&self) -> String {
         format!("{self:?}")
@@ -136,10 +132,10 @@ impl Fixture for Session {
 
 impl Fixture for ApiKey {
     fn encode(&self) -> Vec<u8> {
-        encode(apikeys::API_KEY_V1, self)
+        apikeys::encode(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(API_KEYS, apikeys::API_KEY_V1, bytes)
+        apikeys::decode(bytes)
     }
     fn describe(&self) -> String {
         format!("{self:?} {}", hex(self.secret_hash.as_bytes()))
@@ -148,10 +144,10 @@ impl Fixture for ApiKey {
 
 impl Fixture for ScopeSettings {
     fn encode(&self) -> Vec<u8> {
-        scopes::encode_scope(self)
+        scopes::encode(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        scopes::decode_scope(bytes)
+        scopes::decode(bytes)
     }
     fn describe(&self) -> String {
         format!("{self:?}")
@@ -166,10 +162,10 @@ struct CodeFence(u64);
 
 impl Fixture for UsedTicket {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::EXPIRY_VALUE_V1, &self.0)
+        values::encode_expiry(self.0)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(USED_TICKETS, grants::EXPIRY_VALUE_V1, bytes).map(UsedTicket)
+        values::decode_expiry(USED_TICKETS, bytes).map(UsedTicket)
     }
     fn describe(&self) -> String {
         self.0.to_string()
@@ -178,10 +174,10 @@ impl Fixture for UsedTicket {
 
 impl Fixture for RevokedAccess {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::EXPIRY_VALUE_V1, &self.0)
+        values::encode_expiry(self.0)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(REVOKED_ACCESS, grants::EXPIRY_VALUE_V1, bytes).map(RevokedAccess)
+        values::decode_expiry(REVOKED_ACCESS, bytes).map(RevokedAccess)
     }
     fn describe(&self) -> String {
         self.0.to_string()
@@ -190,10 +186,10 @@ impl Fixture for RevokedAccess {
 
 impl Fixture for CodeFence {
     fn encode(&self) -> Vec<u8> {
-        encode(grants::FENCE_V1, &self.0)
+        values::encode_fence(self.0)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        decode(CODE_FENCES, grants::FENCE_V1, bytes).map(CodeFence)
+        values::decode_fence(bytes).map(CodeFence)
     }
     fn describe(&self) -> String {
         self.0.to_string()
