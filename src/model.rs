@@ -1,5 +1,11 @@
 //! Shared domain types. Each constructor validates, so a value of one of these types is
 //! always well formed: the store and the protocol code never re-check what a type promises.
+//!
+//! The exception is `from_stored`, for the store's record decoders alone: a value read back
+//! from disk is taken as it was stored, without today's checks. It was valid when it was
+//! written, and a rule that tightens later (a new forbidden character, a shorter limit)
+//! must not make a stored record unreadable. Everything a person or a client sends goes
+//! through `parse`.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -180,6 +186,11 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> DisplayName {
+        DisplayName(text)
+    }
 }
 
 /// Unicode's format characters (general category Cf: bidirectional overrides and isolates,
@@ -244,6 +255,11 @@ impl Username {
         &self.0
     }
 
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> Username {
+        Username(text)
+    }
+
     /// The form uniqueness is decided on.
     pub fn folded(&self) -> String {
         self.0.to_ascii_lowercase()
@@ -271,6 +287,11 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> Email {
+        Email(text)
     }
 }
 
@@ -384,6 +405,11 @@ impl RedirectUri {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> RedirectUri {
+        RedirectUri(text)
+    }
 }
 
 /// One scope token (RFC 6749 §3.3: `1*NQCHAR`).
@@ -420,6 +446,11 @@ impl ScopeToken {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> ScopeToken {
+        ScopeToken(text)
+    }
 }
 
 /// A set of scopes, kept sorted and without duplicates so two equal sets compare equal.
@@ -442,6 +473,16 @@ impl Scope {
             return invalid(format!("more than {} scopes", Self::MAX_TOKENS));
         }
         Ok(Scope(tokens))
+    }
+
+    /// A scope as the store kept it, its tokens without `parse`'s checks (see the module's
+    /// docs). Sorted and deduplicated, as every writer already left it, so that the set
+    /// still compares as a set whatever a record held.
+    pub fn from_stored(tokens: Vec<ScopeToken>) -> Scope {
+        let mut tokens = tokens;
+        tokens.sort();
+        tokens.dedup();
+        Scope(tokens)
     }
 
     pub fn tokens(&self) -> &[ScopeToken] {
@@ -551,6 +592,11 @@ impl SecretHash {
 
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// A hash as the store kept it.
+    pub fn from_bytes(bytes: [u8; 32]) -> SecretHash {
+        SecretHash(bytes)
     }
 }
 

@@ -3,17 +3,15 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::codec::{seal, unseal};
+use super::records::apikeys::{decode, encode};
 use super::tables::{expiry_key, pair_key, ExpiryKind, API_KEYS, EXPIRY, USERS, USER_API_KEYS};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::model::{DisplayName, Id, Scope, ScopeToken, SecretHash, UnixTime, UserId};
 
-const API_KEY_V1: u8 = 1;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A personal API key. (Its bytes: `records::apikeys::ApiKeyRecordV1`.)
+#[derive(Clone, Debug)]
 pub struct ApiKey {
     pub id: Id,
     pub user_id: UserId,
@@ -33,13 +31,13 @@ impl ApiKey {
 
 fn load(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<ApiKey>, StoreError> {
     tx.get(API_KEYS, key)?
-        .map(|bytes| unseal(tx.sealer, API_KEYS, key, API_KEY_V1, &bytes))
+        .map(|bytes| decode(&unseal(tx.sealer, API_KEYS, key, &bytes)?))
         .transpose()
 }
 
 fn write(tx: &mut Tx<'_>, api_key: &ApiKey) -> Result<(), StoreError> {
     let key = api_key.id.as_bytes();
-    let value = seal(tx.sealer, API_KEYS, key, API_KEY_V1, api_key);
+    let value = seal(tx.sealer, API_KEYS, key, &encode(api_key));
     tx.insert(API_KEYS, key, &value)
 }
 
@@ -163,21 +161,12 @@ impl Store {
     }
 }
 
-/// Opens and decodes one stored API key (for `keyward check`).
-pub(super) fn check_record(
-    sealer: &super::seal::Sealer,
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    unseal::<ApiKey>(sealer, API_KEYS, key, API_KEY_V1, bytes).map(|_| ())
-}
-
 pub(super) fn read_api_key(
     reader: &super::Reader<'_>,
     id: Id,
 ) -> Result<Option<ApiKey>, StoreError> {
     reader
         .get(API_KEYS, id.as_bytes())?
-        .map(|bytes| unseal(reader.sealer, API_KEYS, id.as_bytes(), API_KEY_V1, &bytes))
+        .map(|bytes| decode(&unseal(reader.sealer, API_KEYS, id.as_bytes(), &bytes)?))
         .transpose()
 }

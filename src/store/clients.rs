@@ -2,52 +2,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::codec::{seal, unseal};
+use super::records::clients::{decode, encode};
 use super::tables::{CLIENTS, CLIENT_GRANTS};
 use super::{Store, StoreError};
-use crate::model::{
-    Client, ClientId, DisplayName, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime,
-};
+use crate::model::{Client, ClientId, Id, SecretHash};
 
-const CLIENT_V1: u8 = 1;
-
-/// On-disk form of a client, format version 1. Sealed: it holds the secret's hash.
-#[derive(Serialize, Deserialize)]
-struct ClientRecordV1 {
-    name: DisplayName,
-    redirect_uris: Vec<RedirectUri>,
-    scope: Scope,
-    grant_types: Vec<GrantType>,
-    secret_hash: Option<SecretHash>,
-    created_at: UnixTime,
-}
-
-fn to_record(client: &Client) -> ClientRecordV1 {
-    ClientRecordV1 {
-        name: client.name.clone(),
-        redirect_uris: client.redirect_uris.clone(),
-        scope: client.scope.clone(),
-        grant_types: client.grant_types.clone(),
-        secret_hash: client.secret_hash,
-        created_at: client.created_at,
-    }
-}
-
-fn from_record(id: ClientId, record: ClientRecordV1) -> Client {
-    Client {
-        id,
-        name: record.name,
-        redirect_uris: record.redirect_uris,
-        scope: record.scope,
-        grant_types: record.grant_types,
-        secret_hash: record.secret_hash,
-        created_at: record.created_at,
-    }
-}
-
-fn key_id(key: &[u8]) -> Result<ClientId, StoreError> {
+pub(super) fn key_id(key: &[u8]) -> Result<ClientId, StoreError> {
     let bytes: [u8; 16] = key
         .try_into()
         .map_err(|_| StoreError::Corrupt("client key is not 16 bytes".into()))?;
@@ -59,7 +20,7 @@ impl Store {
         let written = self
             .write(move |tx| {
                 let key = client.id.0.as_bytes();
-                let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &to_record(&client));
+                let value = seal(tx.sealer, CLIENTS, key, &encode(&client));
                 tx.insert(CLIENTS, key, &value)
             })
             .await;
@@ -80,8 +41,7 @@ impl Store {
             reader
                 .get(CLIENTS, key)?
                 .map(|bytes| {
-                    unseal(reader.sealer, CLIENTS, key, CLIENT_V1, &bytes)
-                        .map(|record| Arc::new(from_record(id, record)))
+                    decode(id, &unseal(reader.sealer, CLIENTS, key, &bytes)?).map(Arc::new)
                 })
                 .transpose()
         })?;
@@ -97,9 +57,10 @@ impl Store {
                 .all(CLIENTS)?
                 .into_iter()
                 .map(|(key, bytes)| {
-                    let id = key_id(&key)?;
-                    unseal(reader.sealer, CLIENTS, &key, CLIENT_V1, &bytes)
-                        .map(|record| from_record(id, record))
+                    decode(
+                        key_id(&key)?,
+                        &unseal(reader.sealer, CLIENTS, &key, &bytes)?,
+                    )
                 })
                 .collect()
         })
@@ -134,12 +95,12 @@ impl Store {
             let Some(bytes) = tx.get(CLIENTS, key)? else {
                 return Ok(None);
             };
-            let mut record: ClientRecordV1 = unseal(tx.sealer, CLIENTS, key, CLIENT_V1, &bytes)?;
-            if record.secret_hash.is_none() {
+            let mut client = decode(id, &unseal(tx.sealer, CLIENTS, key, &bytes)?)?;
+            if client.secret_hash.is_none() {
                 return Ok(Some(false));
             }
-            record.secret_hash = Some(secret_hash);
-            let value = seal(tx.sealer, CLIENTS, key, CLIENT_V1, &record);
+            client.secret_hash = Some(secret_hash);
+            let value = seal(tx.sealer, CLIENTS, key, &encode(&client));
             tx.insert(CLIENTS, key, &value)?;
             Ok(Some(true))
         });
@@ -147,16 +108,6 @@ impl Store {
         self.inner.client_cache.invalidate();
         written
     }
-}
-
-/// Opens and decodes one stored client (for `keyward check`).
-pub(super) fn check_record(
-    sealer: &super::seal::Sealer,
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    key_id(key)?;
-    unseal::<ClientRecordV1>(sealer, CLIENTS, key, CLIENT_V1, bytes).map(|_| ())
 }
 
 /// Clients by id, in memory. Coherent because this process is the only writer: every client

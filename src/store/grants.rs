@@ -6,9 +6,12 @@
 //! state change (is this code still unused, does it belong to this client) arrive as
 //! closures and run inside the write job, before it writes.
 
-use serde::{Deserialize, Serialize};
-
-use super::codec::{decode, encode, seal, unseal};
+use super::codec::{seal, unseal};
+use super::records::grants::{
+    decode_code, decode_consent, decode_grant, decode_refresh, encode_code, encode_consent,
+    encode_grant, encode_refresh,
+};
+use super::records::values::{decode_expiry, decode_fence, encode_expiry, encode_fence};
 use super::tables::{
     expiry_key, pair_key, ExpiryKind, Table, CLIENT_GRANTS, CODES, CODE_FENCES, CONSENTS, EXPIRY,
     GRANTS, REFRESH_TOKENS, REVOKED_ACCESS, USED_TICKETS, USERS, USER_GRANTS,
@@ -17,17 +20,8 @@ use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::model::{ClientId, Id, Scope, SecretHash, UnixTime, UserId};
 
-const CODE_V1: u8 = 1;
-const GRANT_V1: u8 = 1;
-const REFRESH_V1: u8 = 1;
-const CONSENT_V1: u8 = 1;
-/// Format of the plain expiry value kept in `used_tickets` and `revoked_access`.
-const EXPIRY_VALUE_V1: u8 = 1;
-/// Format of a code fence: postcard u64, milliseconds since the Unix epoch.
-const FENCE_V1: u8 = 1;
-
 /// What an authorization code was issued for (RFC 6749 §4.1.2, RFC 7636 §4.4).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct CodeGrant {
     pub client_id: ClientId,
     pub user_id: UserId,
@@ -41,17 +35,18 @@ pub struct CodeGrant {
     pub auth_time: UnixTime,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CodeRecordV1 {
-    secret_hash: SecretHash,
-    grant: CodeGrant,
-    expires_at: UnixTime,
+/// A stored authorization code (its bytes: `records::grants::CodeRecordV1`).
+pub(super) struct Code {
+    pub(super) secret_hash: SecretHash,
+    pub(super) grant: CodeGrant,
+    pub(super) expires_at: UnixTime,
     /// Set on redemption. A second redemption finds it and ends that grant (RFC 6749 §4.1.2).
-    redeemed_into: Option<Id>,
+    pub(super) redeemed_into: Option<Id>,
 }
 
 /// A user's approval of a client, as tokens see it. Deleting it ends every token of it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// (Its bytes: `records::grants::GrantRecordV1`.)
+#[derive(Clone, Debug)]
 pub struct Grant {
     pub id: Id,
     pub client_id: ClientId,
@@ -66,18 +61,18 @@ pub struct Grant {
     pub last_used: UnixTime,
 }
 
-#[derive(Serialize, Deserialize)]
-struct RefreshRecordV1 {
-    grant_id: Id,
-    secret_hash: SecretHash,
-    expires_at: UnixTime,
-    rotated: bool,
+/// A stored refresh token (its bytes: `records::grants::RefreshRecordV1`).
+pub(super) struct RefreshToken {
+    pub(super) grant_id: Id,
+    pub(super) secret_hash: SecretHash,
+    pub(super) expires_at: UnixTime,
+    pub(super) rotated: bool,
 }
 
-#[derive(Serialize, Deserialize)]
-struct ConsentRecordV1 {
-    scope: Scope,
-    granted_at: UnixTime,
+/// A remembered consent (its bytes: `records::grants::ConsentRecordV1`).
+pub(super) struct Consent {
+    pub(super) scope: Scope,
+    pub(super) granted_at: UnixTime,
 }
 
 /// A new refresh token to store: its id, the hash of its secret, and when it dies.
@@ -158,11 +153,11 @@ fn raise_code_fence(
 ) -> Result<(), StoreError> {
     let key = consent_key(user_id, client_id);
     let earlier = match tx.get(CODE_FENCES, &key)? {
-        Some(bytes) => decode::<u64>(CODE_FENCES, FENCE_V1, &bytes)?,
+        Some(bytes) => decode_fence(&bytes)?,
         None => 0,
     };
     if earlier < now_millis {
-        tx.insert(CODE_FENCES, &key, &encode(FENCE_V1, &now_millis))?;
+        tx.insert(CODE_FENCES, &key, &encode_fence(now_millis))?;
     }
     Ok(())
 }
@@ -172,7 +167,7 @@ fn raise_code_fence(
 fn code_fenced(tx: &mut Tx<'_>, code_id: Id, grant: &CodeGrant) -> Result<bool, StoreError> {
     let key = consent_key(grant.user_id, grant.client_id);
     Ok(match tx.get(CODE_FENCES, &key)? {
-        Some(bytes) => code_id.millis() <= decode::<u64>(CODE_FENCES, FENCE_V1, &bytes)?,
+        Some(bytes) => code_id.millis() <= decode_fence(&bytes)?,
         None => false,
     })
 }
@@ -208,7 +203,7 @@ fn load_grant(tx: &mut Tx<'_>, id: Id) -> Result<Option<Grant>, StoreError> {
 
 pub(super) fn load_grant_record(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Grant>, StoreError> {
     tx.get(GRANTS, key)?
-        .map(|bytes| unseal(tx.sealer, GRANTS, key, GRANT_V1, &bytes))
+        .map(|bytes| decode_grant(&unseal(tx.sealer, GRANTS, key, &bytes)?))
         .transpose()
 }
 
@@ -242,7 +237,7 @@ impl RefreshMarker {
         let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
             return Ok(RefreshMarker::Missing);
         };
-        let record: RefreshRecordV1 = unseal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &bytes)?;
+        let record = decode_refresh(&unseal(tx.sealer, REFRESH_TOKENS, key, &bytes)?)?;
         if !record.rotated {
             return Ok(RefreshMarker::Unrotated);
         }
@@ -265,7 +260,7 @@ impl CodeMarker {
         let Some(bytes) = tx.get(CODES, key)? else {
             return Ok(CodeMarker::Missing);
         };
-        let record: CodeRecordV1 = unseal(tx.sealer, CODES, key, CODE_V1, &bytes)?;
+        let record = decode_code(&unseal(tx.sealer, CODES, key, &bytes)?)?;
         Ok(match record.redeemed_into {
             None => CodeMarker::Unredeemed,
             Some(grant_id) => {
@@ -279,19 +274,19 @@ impl CodeMarker {
 /// `expires_at` before deleting, and re-indexes a grant whose lifetime slid meanwhile.
 fn write_grant(tx: &mut Tx<'_>, grant: &Grant) -> Result<(), StoreError> {
     let key = grant.id.as_bytes();
-    let value = seal(tx.sealer, GRANTS, key, GRANT_V1, grant);
+    let value = seal(tx.sealer, GRANTS, key, &encode_grant(grant));
     insert_expiring(tx, GRANTS, ExpiryKind::Grant, key, &value, grant.expires_at)
 }
 
 fn write_refresh(tx: &mut Tx<'_>, grant_id: Id, token: &NewRefreshToken) -> Result<(), StoreError> {
-    let record = RefreshRecordV1 {
+    let record = RefreshToken {
         grant_id,
         secret_hash: token.secret_hash,
         expires_at: token.expires_at,
         rotated: false,
     };
     let key = token.id.as_bytes();
-    let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
+    let value = seal(tx.sealer, REFRESH_TOKENS, key, &encode_refresh(&record));
     insert_expiring(
         tx,
         REFRESH_TOKENS,
@@ -312,38 +307,37 @@ impl Store {
                     return Ok(Err(TicketUsed));
                 }
             }
-            let record = CodeRecordV1 {
+            let record = Code {
                 secret_hash: code.secret_hash,
                 grant: code.grant.clone(),
                 expires_at: code.expires_at,
                 redeemed_into: None,
             };
             let key = code.id.as_bytes();
-            let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
+            let value = seal(tx.sealer, CODES, key, &encode_code(&record));
             insert_expiring(tx, CODES, ExpiryKind::Code, key, &value, code.expires_at)?;
             if code.remember_consent {
                 // What the user approved now adds to what they approved before: a later,
                 // narrower request must not shrink the remembered consent.
                 let key = consent_key(code.grant.user_id, code.grant.client_id);
                 let earlier = match tx.get(CONSENTS, &key)? {
-                    Some(bytes) => Some(
-                        unseal::<ConsentRecordV1>(tx.sealer, CONSENTS, &key, CONSENT_V1, &bytes)?
-                            .scope,
-                    ),
+                    Some(bytes) => {
+                        Some(decode_consent(&unseal(tx.sealer, CONSENTS, &key, &bytes)?)?.scope)
+                    }
                     None => None,
                 };
-                let consent = ConsentRecordV1 {
+                let consent = Consent {
                     scope: earlier.map_or_else(
                         || code.grant.scope.clone(),
                         |earlier| earlier.union(&code.grant.scope),
                     ),
                     granted_at: code.grant.auth_time,
                 };
-                let value = seal(tx.sealer, CONSENTS, &key, CONSENT_V1, &consent);
+                let value = seal(tx.sealer, CONSENTS, &key, &encode_consent(&consent));
                 tx.insert(CONSENTS, &key, &value)?;
             }
             if let Some((ticket, expires_at)) = code.ticket {
-                let value = encode(EXPIRY_VALUE_V1, &expires_at);
+                let value = encode_expiry(expires_at);
                 insert_expiring(
                     tx,
                     USED_TICKETS,
@@ -368,7 +362,7 @@ impl Store {
             if tx.get(USED_TICKETS, ticket.as_bytes())?.is_some() {
                 return Ok(Err(TicketUsed));
             }
-            let value = encode(EXPIRY_VALUE_V1, &expires_at);
+            let value = encode_expiry(expires_at);
             insert_expiring(
                 tx,
                 USED_TICKETS,
@@ -407,7 +401,7 @@ impl Store {
             let Some(bytes) = tx.get(CODES, key)? else {
                 return Ok(Presented::Unknown);
             };
-            let mut record: CodeRecordV1 = unseal(tx.sealer, CODES, key, CODE_V1, &bytes)?;
+            let mut record = decode_code(&unseal(tx.sealer, CODES, key, &bytes)?)?;
             if !record.secret_hash.matches(&secret) {
                 return Ok(Presented::Unknown);
             }
@@ -445,7 +439,7 @@ impl Store {
                 }),
             };
             record.redeemed_into = Some(grant_id);
-            let value = seal(tx.sealer, CODES, key, CODE_V1, &record);
+            let value = seal(tx.sealer, CODES, key, &encode_code(&record));
             tx.insert(CODES, key, &value)?;
             write_grant(tx, &grant)?;
             tx.insert(
@@ -490,8 +484,7 @@ impl Store {
             let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
                 return Ok(Presented::Unknown);
             };
-            let mut record: RefreshRecordV1 =
-                unseal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &bytes)?;
+            let mut record = decode_refresh(&unseal(tx.sealer, REFRESH_TOKENS, key, &bytes)?)?;
             if !record.secret_hash.matches(&secret) {
                 return Ok(Presented::Unknown);
             }
@@ -524,7 +517,7 @@ impl Store {
                 Err(refusal) => return Ok(Presented::Rejected(refusal)),
             };
             record.rotated = true;
-            let value = seal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &record);
+            let value = seal(tx.sealer, REFRESH_TOKENS, key, &encode_refresh(&record));
             tx.insert(REFRESH_TOKENS, key, &value)?;
             write_refresh(tx, grant.id, &next)?;
             // The refresh lifetime slides: the grant lives as long as its newest token.
@@ -535,7 +528,7 @@ impl Store {
             // sweeper finds the later expiry and re-indexes it then. One index write per
             // grant lifetime instead of one per rotation.
             let key = grant.id.as_bytes();
-            let value = seal(tx.sealer, GRANTS, key, GRANT_V1, &grant);
+            let value = seal(tx.sealer, GRANTS, key, &encode_grant(&grant));
             tx.insert(GRANTS, key, &value)?;
             Ok(Presented::Accepted(grant))
         })
@@ -548,7 +541,7 @@ impl Store {
         self.read(|reader| {
             let key = code_id.as_bytes();
             Ok(match reader.get(CODES, key)? {
-                Some(bytes) => unseal::<CodeRecordV1>(reader.sealer, CODES, key, CODE_V1, &bytes)?
+                Some(bytes) => decode_code(&unseal(reader.sealer, CODES, key, &bytes)?)?
                     .secret_hash
                     .matches(secret),
                 None => false,
@@ -566,15 +559,11 @@ impl Store {
         self.read(|reader| {
             let key = token_id.as_bytes();
             Ok(match reader.get(REFRESH_TOKENS, key)? {
-                Some(bytes) => unseal::<RefreshRecordV1>(
-                    reader.sealer,
-                    REFRESH_TOKENS,
-                    key,
-                    REFRESH_V1,
-                    &bytes,
-                )?
-                .secret_hash
-                .matches(secret),
+                Some(bytes) => {
+                    decode_refresh(&unseal(reader.sealer, REFRESH_TOKENS, key, &bytes)?)?
+                        .secret_hash
+                        .matches(secret)
+                }
                 None => false,
             })
         })
@@ -594,8 +583,7 @@ impl Store {
             let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
                 return Ok(false);
             };
-            let record: RefreshRecordV1 =
-                unseal(tx.sealer, REFRESH_TOKENS, key, REFRESH_V1, &bytes)?;
+            let record = decode_refresh(&unseal(tx.sealer, REFRESH_TOKENS, key, &bytes)?)?;
             if !record.secret_hash.matches(&secret) {
                 return Ok(false);
             }
@@ -628,7 +616,7 @@ impl Store {
                     REVOKED_ACCESS,
                     ExpiryKind::RevokedAccess,
                     token_id.as_bytes(),
-                    &encode(EXPIRY_VALUE_V1, &expires_at),
+                    &encode_expiry(expires_at),
                     expires_at,
                 )?;
                 Ok(true)
@@ -649,17 +637,16 @@ impl Store {
         secret: &str,
         now: UnixTime,
     ) -> Result<Option<(Grant, UnixTime)>, StoreError> {
-        let record: Option<RefreshRecordV1> = self.read(|reader| {
+        let record: Option<RefreshToken> = self.read(|reader| {
             reader
                 .get(REFRESH_TOKENS, token_id.as_bytes())?
                 .map(|bytes| {
-                    unseal(
+                    decode_refresh(&unseal(
                         reader.sealer,
                         REFRESH_TOKENS,
                         token_id.as_bytes(),
-                        REFRESH_V1,
                         &bytes,
-                    )
+                    )?)
                 })
                 .transpose()
         })?;
@@ -765,7 +752,7 @@ impl Store {
             reader
                 .get(CONSENTS, &key)?
                 .map(|bytes| {
-                    unseal::<ConsentRecordV1>(reader.sealer, CONSENTS, &key, CONSENT_V1, &bytes)
+                    decode_consent(&unseal(reader.sealer, CONSENTS, &key, &bytes)?)
                         .map(|record| record.scope)
                 })
                 .transpose()
@@ -777,43 +764,17 @@ impl Store {
         self.read(|reader| {
             Ok(reader
                 .get(USED_TICKETS, ticket.as_bytes())?
-                .map(|bytes| decode::<UnixTime>(USED_TICKETS, EXPIRY_VALUE_V1, &bytes))
+                .map(|bytes| decode_expiry(USED_TICKETS, &bytes))
                 .transpose()?
                 .is_some())
         })
     }
 }
 
-/// Opens and decodes one stored record of the code-flow tables (for `keyward check`).
-pub(super) fn check_record(
-    sealer: &super::seal::Sealer,
-    table: Table,
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    use redb::TableHandle;
-    match table.name() {
-        "codes" => unseal::<CodeRecordV1>(sealer, CODES, key, CODE_V1, bytes).map(|_| ()),
-        "grants" => unseal::<Grant>(sealer, GRANTS, key, GRANT_V1, bytes).map(|_| ()),
-        "refresh_tokens" => {
-            unseal::<RefreshRecordV1>(sealer, REFRESH_TOKENS, key, REFRESH_V1, bytes).map(|_| ())
-        }
-        "consents" => {
-            unseal::<ConsentRecordV1>(sealer, CONSENTS, key, CONSENT_V1, bytes).map(|_| ())
-        }
-        "used_tickets" | "revoked_access" => {
-            decode::<UnixTime>(table, EXPIRY_VALUE_V1, bytes).map(|_| ())
-        }
-        "code_fences" => decode::<u64>(CODE_FENCES, FENCE_V1, bytes).map(|_| ()),
-        "scopes" => super::scopes::check_record(key, bytes),
-        _ => Ok(()),
-    }
-}
-
 pub(super) fn read_grant(reader: &super::Reader<'_>, id: Id) -> Result<Option<Grant>, StoreError> {
     reader
         .get(GRANTS, id.as_bytes())?
-        .map(|bytes| unseal(reader.sealer, GRANTS, id.as_bytes(), GRANT_V1, &bytes))
+        .map(|bytes| decode_grant(&unseal(reader.sealer, GRANTS, id.as_bytes(), &bytes)?))
         .transpose()
 }
 

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use redb::ReadableTable;
 
 use super::codec::unseal;
+use super::records;
 use super::seal::Sealer;
-use super::sessions::{self, Session, SESSION_V1};
+use super::sessions;
 use super::tables::{self, META, SESSIONS, USER_SESSIONS};
 use super::{BackupError, META_SCHEMA_VERSION};
 
@@ -76,8 +77,9 @@ fn schema_1_to_2(transaction: &redb::WriteTransaction, sealer: &Sealer) -> Resul
         .map_err(|error| failed(error.into()))?;
     for row in sessions.iter().map_err(|error| failed(error.into()))? {
         let (key, value) = row.map_err(|error| failed(error.into()))?;
-        let opened: Result<Session, _> =
-            unseal(sealer, SESSIONS, key.value(), SESSION_V1, value.value());
+        // Sessions are at format 1 in schemas 1 and 2 alike: today's reader is schema 1's.
+        let opened = unseal(sealer, SESSIONS, key.value(), value.value())
+            .and_then(|plaintext| records::sessions::decode(&plaintext));
         if let Ok(session) = opened {
             index
                 .insert(

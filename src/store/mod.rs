@@ -14,6 +14,7 @@ mod grants;
 mod keyfile;
 mod maintenance;
 mod migrate;
+mod records;
 mod scopes;
 mod seal;
 mod sessions;

@@ -2,17 +2,15 @@
 //! value that could be replayed as a cookie. `user_sessions` indexes them by user, so that a
 //! password change or `keyward user sign-out` can end every session of one user.
 
-use serde::{Deserialize, Serialize};
-
 use super::codec::{seal, unseal};
+use super::records::sessions::{decode, encode};
 use super::tables::{expiry_key, ExpiryKind, EXPIRY, SESSIONS, USER_SESSIONS};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::model::{SecretHash, UnixTime, UserId};
 
-pub(super) const SESSION_V1: u8 = 1;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A signed-in browser. (Its bytes: `records::sessions::SessionRecordV1`.)
+#[derive(Clone, Debug)]
 pub struct Session {
     pub user_id: UserId,
     /// When the user last proved who they are (OpenID Connect `auth_time`).
@@ -30,7 +28,7 @@ pub(super) fn index_key(user_id: UserId, session_key: &[u8]) -> Vec<u8> {
 
 pub(super) fn load(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Session>, StoreError> {
     tx.get(SESSIONS, key)?
-        .map(|bytes| unseal(tx.sealer, SESSIONS, key, SESSION_V1, &bytes))
+        .map(|bytes| decode(&unseal(tx.sealer, SESSIONS, key, &bytes)?))
         .transpose()
 }
 
@@ -63,7 +61,7 @@ pub(super) fn remove_user_sessions(
 }
 
 fn write_session(tx: &mut Tx<'_>, key: &[u8; 32], session: &Session) -> Result<(), StoreError> {
-    let value = seal(tx.sealer, SESSIONS, key, SESSION_V1, session);
+    let value = seal(tx.sealer, SESSIONS, key, &encode(session));
     tx.insert(SESSIONS, key, &value)?;
     tx.insert(USER_SESSIONS, &index_key(session.user_id, key), &[])?;
     tx.insert(
@@ -115,7 +113,7 @@ impl Store {
         let session: Option<Session> = self.read(|reader| {
             reader
                 .get(SESSIONS, key)?
-                .map(|bytes| unseal(reader.sealer, SESSIONS, key, SESSION_V1, &bytes))
+                .map(|bytes| decode(&unseal(reader.sealer, SESSIONS, key, &bytes)?))
                 .transpose()
         })?;
         Ok(session.filter(|session| now < session.expires_at))
@@ -131,13 +129,4 @@ impl Store {
         self.write(move |tx| remove_user_sessions(tx, user_id, None))
             .await
     }
-}
-
-/// Opens and decodes one stored session (for `keyward check`).
-pub(super) fn check_record(
-    sealer: &super::seal::Sealer,
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    unseal::<Session>(sealer, SESSIONS, key, SESSION_V1, bytes).map(|_| ())
 }

@@ -1,50 +1,16 @@
 //! User records and the username index.
 
-use serde::{Deserialize, Serialize};
-
 use super::codec::{seal, unseal};
+use super::records::users::{decode, encode};
 use super::tables::{CONSENTS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS};
 use super::{Store, StoreError};
-use crate::model::{DisplayName, Email, Id, UnixTime, User, UserId, Username};
-
-const USER_V1: u8 = 1;
-
-/// On-disk form of a user, format version 1. Sealed: personal data and the password hash.
-#[derive(Serialize, Deserialize)]
-struct UserRecordV1 {
-    username: Username,
-    email: Option<Email>,
-    name: Option<DisplayName>,
-    password_hash: String,
-    created_at: UnixTime,
-}
+use crate::model::{Id, User, UserId, Username};
 
 /// Another user already has this username (compared without regard to case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UsernameTaken;
 
-fn to_record(user: &User) -> UserRecordV1 {
-    UserRecordV1 {
-        username: user.username.clone(),
-        email: user.email.clone(),
-        name: user.name.clone(),
-        password_hash: user.password_hash.clone(),
-        created_at: user.created_at,
-    }
-}
-
-fn from_record(id: UserId, record: UserRecordV1) -> User {
-    User {
-        id,
-        username: record.username,
-        email: record.email,
-        name: record.name,
-        password_hash: record.password_hash,
-        created_at: record.created_at,
-    }
-}
-
-fn user_id(bytes: &[u8]) -> Result<UserId, StoreError> {
+pub(super) fn user_id(bytes: &[u8]) -> Result<UserId, StoreError> {
     let bytes: [u8; 16] = bytes
         .try_into()
         .map_err(|_| StoreError::Corrupt("user id is not 16 bytes".into()))?;
@@ -65,7 +31,7 @@ impl Store {
                 return Ok(Err(UsernameTaken));
             }
             let key = user.id.0.as_bytes();
-            let value = seal(tx.sealer, USERS, key, USER_V1, &to_record(&user));
+            let value = seal(tx.sealer, USERS, key, &encode(&user));
             tx.insert(USERS, key, &value)?;
             tx.insert(USERNAMES, &index_key, key)?;
             Ok(Ok(()))
@@ -92,9 +58,7 @@ impl Store {
                 .all(USERS)?
                 .into_iter()
                 .map(|(key, bytes)| {
-                    let id = user_id(&key)?;
-                    unseal(reader.sealer, USERS, &key, USER_V1, &bytes)
-                        .map(|record| from_record(id, record))
+                    decode(user_id(&key)?, &unseal(reader.sealer, USERS, &key, &bytes)?)
                 })
                 .collect()
         })
@@ -150,25 +114,15 @@ impl Store {
                     "username index names a missing user".into(),
                 ));
             };
-            let mut record: UserRecordV1 = unseal(tx.sealer, USERS, key, USER_V1, &bytes)?;
-            record.password_hash = password_hash;
-            let value = seal(tx.sealer, USERS, key, USER_V1, &record);
+            let mut user = decode(id, &unseal(tx.sealer, USERS, key, &bytes)?)?;
+            user.password_hash = password_hash;
+            let value = seal(tx.sealer, USERS, key, &encode(&user));
             tx.insert(USERS, key, &value)?;
             super::sessions::remove_user_sessions(tx, id, None)?;
             Ok(Some(id))
         })
         .await
     }
-}
-
-/// Opens and decodes one stored user (for `keyward check`).
-pub(super) fn check_record(
-    sealer: &super::seal::Sealer,
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    user_id(key)?;
-    unseal::<UserRecordV1>(sealer, USERS, key, USER_V1, bytes).map(|_| ())
 }
 
 pub(super) fn read_user(
@@ -178,8 +132,6 @@ pub(super) fn read_user(
     let key = id.0.as_bytes();
     reader
         .get(USERS, key)?
-        .map(|bytes| {
-            unseal(reader.sealer, USERS, key, USER_V1, &bytes).map(|record| from_record(id, record))
-        })
+        .map(|bytes| decode(id, &unseal(reader.sealer, USERS, key, &bytes)?))
         .transpose()
 }

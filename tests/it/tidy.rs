@@ -69,3 +69,84 @@ fn tidy_no_unsafe_code() {
         .expect("lib.rs");
     assert!(lib.contains("#![forbid(unsafe_code)]"));
 }
+
+/// A type an on-disk record may hold: primitives, byte arrays, and `Vec` / `Option` of
+/// those. A domain type's serde form would make a change to `model.rs` a change of bytes.
+fn primitive_on_disk(ty: &str) -> bool {
+    let ty = ty.trim();
+    if let Some(inner) = ty
+        .strip_prefix("Vec<")
+        .or_else(|| ty.strip_prefix("Option<"))
+        .and_then(|rest| rest.strip_suffix('>'))
+    {
+        return primitive_on_disk(inner);
+    }
+    if let Some(length) = ty
+        .strip_prefix("[u8; ")
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        return length.parse::<usize>().is_ok();
+    }
+    matches!(ty, "u8" | "u16" | "u32" | "u64" | "bool" | "String")
+}
+
+#[test]
+fn tidy_on_disk_records_hold_only_primitive_types() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/records");
+    let mut structs = 0;
+    for file in rust_files(&root) {
+        if file.ends_with("fixtures.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if !(line.starts_with("#[derive(") && line.contains("Serialize")) {
+                continue;
+            }
+            let header = lines.next().expect("a struct after its derive");
+            assert!(
+                header.ends_with('{'),
+                "{}: `{header}`: an on-disk record is a struct with named fields",
+                file.display()
+            );
+            structs += 1;
+            for field in lines.by_ref().map(str::trim) {
+                if field == "}" {
+                    break;
+                }
+                if field.starts_with("//") {
+                    continue;
+                }
+                let (name, ty) = field
+                    .trim_end_matches(',')
+                    .split_once(": ")
+                    .unwrap_or_else(|| panic!("{}: field `{field}`", file.display()));
+                assert!(
+                    primitive_on_disk(ty),
+                    "{} `{header}`: field {name} is `{ty}`; on-disk records hold only \
+                     primitive types (docs/storage-format.md §7.2)",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(structs >= 12, "found {structs} on-disk records");
+}
+
+#[test]
+fn tidy_only_records_are_serialized_in_the_store() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    for file in rust_files(&root) {
+        let relative = file.strip_prefix(&root).expect("under src/store");
+        if relative.starts_with("records") || relative == Path::new("codec.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        assert!(
+            !text.contains("Serialize") && !text.contains("Deserialize"),
+            "{} derives serde: a stored value's bytes are an on-disk struct in store/records/",
+            file.display()
+        );
+    }
+}

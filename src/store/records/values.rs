@@ -1,0 +1,50 @@
+//! The plain values, not sealed (they hold a time and nothing else): `ExpiryValueV1` in
+//! `used_tickets` and `revoked_access`, `CodeFenceV1` in `code_fences`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::UnixTime;
+use crate::store::codec::{body, frame, split, unknown_version};
+use crate::store::tables::{Table, CODE_FENCES};
+use crate::store::StoreError;
+
+const EXPIRY_V1: u8 = 1;
+const FENCE_V1: u8 = 1;
+
+/// When a row stops mattering, format 1: a used consent ticket (or new-key flash), or a
+/// revoked access token, is kept until then.
+#[derive(Serialize, Deserialize)]
+struct ExpiryValueV1 {
+    expires_at: u64,
+}
+
+/// A code fence, format 1: when the user last revoked the client.
+#[derive(Serialize, Deserialize)]
+struct CodeFenceV1 {
+    /// Milliseconds since the Unix epoch, comparable with an `Id`'s first 48 bits.
+    millis: u64,
+}
+
+pub(crate) fn encode_expiry(expires_at: UnixTime) -> Vec<u8> {
+    frame(EXPIRY_V1, &ExpiryValueV1 { expires_at })
+}
+
+/// `table` is `used_tickets` or `revoked_access`, which share the format; it names the
+/// table in errors.
+pub(crate) fn decode_expiry(table: Table, bytes: &[u8]) -> Result<UnixTime, StoreError> {
+    match split(table, bytes)? {
+        (EXPIRY_V1, rest) => Ok(body::<ExpiryValueV1>(table, rest)?.expires_at),
+        (version, _) => Err(unknown_version(table, version, "1")),
+    }
+}
+
+pub(crate) fn encode_fence(millis: u64) -> Vec<u8> {
+    frame(FENCE_V1, &CodeFenceV1 { millis })
+}
+
+pub(crate) fn decode_fence(bytes: &[u8]) -> Result<u64, StoreError> {
+    match split(CODE_FENCES, bytes)? {
+        (FENCE_V1, rest) => Ok(body::<CodeFenceV1>(CODE_FENCES, rest)?.millis),
+        (version, _) => Err(unknown_version(CODE_FENCES, version, "1")),
+    }
+}
