@@ -5,14 +5,21 @@
 //! that sends headers and half a body holds its connection, and a descriptor, for as long
 //! as it likes, and a thousand of them starve the server. Done once here, around every
 //! route, by wrapping the payload stream, so no handler has to remember it.
+//!
+//! The payload reader itself is kept alive until the response has been sent (`Kept`, the
+//! response body that holds it). actix decides, when a response is done, whether the request
+//! body was finished: an unfinished one it still holds a reader for closes the connection,
+//! but one whose reader was dropped it goes on *draining*, and a chunked body that never
+//! ends would be drained forever, with no timer at all.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -28,13 +35,15 @@ pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 pub fn body_deadline<S, B>(
     mut request: ServiceRequest,
     service: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
+) -> impl Future<Output = Result<ServiceResponse<Kept<EitherBody<B>>>, actix_web::Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
     let expired = Rc::new(Cell::new(false));
+    let mut keeper = None;
     if has_body(&request) {
-        let payload = request.take_payload();
+        let payload = Rc::new(RefCell::new(request.take_payload()));
+        keeper = Some(payload.clone());
         let limited = DeadlinePayload {
             inner: payload,
             deadline: Instant::now() + BODY_DEADLINE,
@@ -50,10 +59,40 @@ where
         let response = response.await?;
         // The handler saw a payload error (and answered 400, say); the truth is that the
         // client was too slow, and its connection must not be reused.
-        if expired.get() {
-            return Err(BodyTooSlow.into());
-        }
-        Ok(response)
+        let response = if expired.get() {
+            response
+                .into_response(BodyTooSlow.error_response())
+                .map_into_right_body()
+        } else {
+            response.map_into_left_body()
+        };
+        Ok(response.map_body(|_, body| Kept {
+            body: Box::pin(body),
+            _payload: keeper,
+        }))
+    }
+}
+
+/// A response body that holds the request's payload reader until the body is done, so
+/// that a request body the handler did not finish reading closes the connection instead
+/// of being drained.
+pub struct Kept<B> {
+    body: Pin<Box<B>>,
+    _payload: Option<Rc<RefCell<Payload>>>,
+}
+
+impl<B: MessageBody> MessageBody for Kept<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        self.body.as_mut().poll_next(context)
     }
 }
 
@@ -70,7 +109,7 @@ fn has_body(request: &ServiceRequest) -> bool {
 /// made only when the body is not all there at the first read, which for the small bodies
 /// keyward takes is rare: most requests pay for no timer at all.
 struct DeadlinePayload {
-    inner: Payload,
+    inner: Rc<RefCell<Payload>>,
     deadline: Instant,
     timer: Option<Pin<Box<Sleep>>>,
     expired: Rc<Cell<bool>>,
@@ -84,7 +123,7 @@ impl futures_core::Stream for DeadlinePayload {
         if this.expired.get() {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(context) {
+        if let Poll::Ready(item) = Pin::new(&mut *this.inner.borrow_mut()).poll_next(context) {
             return Poll::Ready(item);
         }
         let deadline = this.deadline;
