@@ -489,12 +489,19 @@ impl Store {
                 return Ok(Presented::Unknown);
             }
             if record.rotated {
-                // A rotated token presented again means two parties hold it: end the grant
-                // whoever presents it, expired or not (RFC 9700 §4.14.2).
-                if remove_grant(tx, record.grant_id.as_bytes())? {
-                    return Ok(Presented::Replayed);
+                // A rotated token presented again means two parties hold it: end the grant,
+                // expired or not (RFC 9700 §4.14.2). But only when the presentation would
+                // otherwise have been valid (its client's, as the check says), as for a
+                // replayed code: anyone who saw an old token must not be able to sign the
+                // user out of the app with another client's credentials.
+                let Some(grant) = load_grant(tx, record.grant_id)? else {
+                    return Ok(Presented::Unknown);
+                };
+                if let Err(refusal) = check(&grant) {
+                    return Ok(Presented::Rejected(refusal));
                 }
-                return Ok(Presented::Unknown);
+                remove_grant(tx, record.grant_id.as_bytes())?;
+                return Ok(Presented::Replayed);
             }
             if now >= record.expires_at {
                 return Ok(Presented::Expired);

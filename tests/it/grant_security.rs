@@ -428,6 +428,51 @@ fn issue_9_a_replayed_code_that_fails_its_checks_leaves_the_grant_alone() {
     refresh_as(&world.server, &world.web, &refresh).refused(400, "invalid_grant");
 }
 
+/// Found by the attack rerun: the refresh-token form of item 9. A rotated refresh token
+/// presented again ends its grant only when its own client presents it; another client's
+/// credentials, or a public client's id, change nothing.
+#[test]
+fn issue_9_a_replayed_refresh_token_from_another_client_leaves_the_grant_alone() {
+    let world = World::new(&[]);
+    let spa = register_client(&world.data, "SPA", &[REDIRECT], &["--public"]);
+    let browser = Browser::new();
+    let tokens = code_flow_tokens(&world.server, &browser, &world.web, "alice", "openid");
+    let old = text_of(&tokens, "refresh_token");
+    let mut current = text_of(
+        &refresh_as(&world.server, &world.web, &old).ok(),
+        "refresh_token",
+    );
+    for (what, auth) in [
+        ("another client's Basic credentials", world.other.auth()),
+        (
+            "another client's posted credentials",
+            world.other.post_auth(),
+        ),
+        ("a public client's id", spa.auth()),
+    ] {
+        let replay = token(
+            &world.server,
+            auth,
+            &[("grant_type", "refresh_token"), ("refresh_token", &old)],
+        );
+        assert!(
+            matches!(replay.status, 400 | 401),
+            "{what}: {}",
+            replay.body
+        );
+        let refreshed = refresh_as(&world.server, &world.web, &current);
+        assert_eq!(
+            refreshed.status, 200,
+            "{what} ended the grant: {}",
+            refreshed.body
+        );
+        current = text_of(&refreshed.json(), "refresh_token");
+    }
+    // Its own client presenting it again: two parties hold it, and the grant ends.
+    refresh_as(&world.server, &world.web, &old).refused(400, "invalid_grant");
+    refresh_as(&world.server, &world.web, &current).refused(400, "invalid_grant");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 10: a deleted user's codes and refresh tokens are refused.
 // ---------------------------------------------------------------------------------------------
