@@ -194,18 +194,25 @@ impl DisplayName {
 }
 
 /// Unicode's format characters (general category Cf: bidirectional overrides and isolates,
-/// zero-width spaces and joiners, the byte-order mark, tags, ...) and the line and paragraph
-/// separators: characters that change how text around them reads without showing themselves.
+/// zero-width spaces and joiners, the byte-order mark, tags, ...), the line and paragraph
+/// separators, and the letters that render as nothing (the Hangul fillers, the braille
+/// blank, the combining grapheme joiner, the Mongolian variation selectors): characters
+/// that change how text around them reads, or take a place, without showing themselves.
 pub fn is_format_character(c: char) -> bool {
     matches!(u32::from(c),
         0x00AD
+        | 0x034F
+        | 0x115F..=0x1160
+        | 0x180B..=0x180F
+        | 0x2800
+        | 0x3164
+        | 0xFFA0
         | 0x0600..=0x0605
         | 0x061C
         | 0x06DD
         | 0x070F
         | 0x0890..=0x0891
         | 0x08E2
-        | 0x180E
         | 0x200B..=0x200F
         | 0x2028..=0x202E
         | 0x2060..=0x2064

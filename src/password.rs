@@ -59,36 +59,52 @@ impl Drop for QueuePlace {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-async fn on_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    let _permit = pool().acquire().await.expect("the pool is never closed");
-    tokio::task::spawn_blocking(work)
-        .await
-        .expect("argon2 does not panic")
+/// Runs `work` on the blocking pool once a permit is free. The permit (and the queue
+/// place, if any) go into the blocking task: a caller that goes away (a client that
+/// disconnects mid-sign-in) drops its future, but the hash runs on, and must keep counting
+/// against the limit until it ends.
+async fn on_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    place: Option<QueuePlace>,
+) -> T {
+    let permit = pool().acquire().await.expect("the pool is never closed");
+    tokio::task::spawn_blocking(move || {
+        let _held = (permit, place);
+        work()
+    })
+    .await
+    .expect("argon2 does not panic")
 }
 
 /// Hashes with argon2id and its default (OWASP-recommended) parameters and a random salt.
 pub async fn hash(password: Password) -> Result<String, HashError> {
-    on_pool(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| HashError(error.to_string()))
-    })
+    on_pool(
+        move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            Argon2::default()
+                .hash_password(password.expose().as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|error| HashError(error.to_string()))
+        },
+        None,
+    )
     .await
 }
 
 /// Checks a password against a stored PHC string. A malformed stored hash never verifies.
 /// `Busy` when the queue in front of the hash is full.
 pub async fn verify(stored_hash: String, password: String) -> Result<bool, Busy> {
-    let _place = QueuePlace::take()?;
-    let verified = on_pool(move || {
-        PasswordHash::new(&stored_hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
+    let place = QueuePlace::take()?;
+    let verified = on_pool(
+        move || {
+            PasswordHash::new(&stored_hash).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        },
+        Some(place),
+    )
     .await;
     Ok(verified)
 }

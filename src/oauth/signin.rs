@@ -88,6 +88,46 @@ pub struct SignInService {
     session_ttl: Duration,
 }
 
+/// The key of an address in the address throttle. An IPv6 host usually holds a whole /64,
+/// so counting per /128 would give one attacker billions of fresh addresses.
+fn address_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let segments = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(
+                    segments[0],
+                    segments[1],
+                    segments[2],
+                    segments[3],
+                    0,
+                    0,
+                    0,
+                    0,
+                );
+                format!("{prefix}/64")
+            }
+        },
+    }
+}
+
+/// An attempt's reservations, given back when dropped unless `kept` (a failure).
+struct Unsettled<'a> {
+    service: &'a SignInService,
+    reserved: Reserved,
+    kept: bool,
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.service.give_back(&self.reserved);
+        }
+    }
+}
+
 /// Which throttle slots an attempt holds, to settle once the password is checked.
 struct Reserved {
     device: Option<String>,
@@ -143,7 +183,13 @@ impl SignInService {
             .filter(|claims| now < claims.issued_at.saturating_add(DEVICE_COOKIE_SECONDS))
             .filter(|claims| user.as_ref().is_some_and(|user| user.id == claims.user_id));
         let reserved = match self.reserve(device.as_ref(), &tag, attempt.address, now) {
-            Ok(reserved) => reserved,
+            // Given back unless settled as a failure: a browser that goes away mid-check
+            // (its request future dropped) learns nothing, so it must cost nothing either.
+            Ok(reserved) => Unsettled {
+                service: self,
+                reserved,
+                kept: false,
+            },
             Err(retry_after) => {
                 tracing::warn!(
                     address = %attempt.address, user = %tag, reason = "throttled",
@@ -160,7 +206,6 @@ impl SignInService {
         let verified = match password::verify(stored_hash, attempt.password).await {
             Ok(verified) => verified,
             Err(Busy) => {
-                self.give_back(&reserved);
                 tracing::warn!(
                     address = %attempt.address, user = %tag, reason = "busy",
                     "sign-in refused"
@@ -170,6 +215,8 @@ impl SignInService {
         };
         let Some(user) = user.filter(|_| verified) else {
             // The reservations stay: they are the failures that count.
+            let mut reserved = reserved;
+            reserved.kept = true;
             let reason = if known {
                 "wrong_password"
             } else {
@@ -178,17 +225,17 @@ impl SignInService {
             tracing::warn!(address = %attempt.address, user = %tag, reason, "sign-in failed");
             return Ok(SignInOutcome::Failed);
         };
-        if let Some(key) = &reserved.address {
-            self.address.release(key);
-        }
+        // A success gives the address's slot back (by dropping the guard) and ends the
+        // account's and the device's lockouts.
         for (throttle, key) in [
-            (&self.account, &reserved.account),
-            (&self.device, &reserved.device),
+            (&self.account, &reserved.reserved.account),
+            (&self.device, &reserved.reserved.device),
         ] {
             if let Some(key) = key {
                 throttle.clear(key);
             }
         }
+        drop(reserved);
         let session_cookie = self
             .establish_session(user.id, attempt.previous_session, now)
             .await?;
@@ -226,7 +273,7 @@ impl SignInService {
                 address: None,
             });
         }
-        let address_key = address.to_string();
+        let address_key = address_key(address);
         self.address
             .reserve(&address_key, now)
             .map_err(|blocked| blocked.retry_after)?;

@@ -287,7 +287,8 @@ impl TokenService {
         if self.store.user(api_key.user_id)?.is_none() {
             return Err(invalid());
         }
-        let scope = requested_scope(params, &api_key.scope, "the API key's scope")?;
+        let allowed = self.api_key_scope_now(&api_key.scope)?;
+        let scope = requested_scope(params, &allowed, "the API key's scope")?;
         self.usage.record(api_key.id, now);
         Ok(self.issue(
             AccessClaims {
@@ -302,6 +303,25 @@ impl TokenService {
             },
             None,
         ))
+    }
+
+    /// What of a key's scope it may still carry: the default scopes, and those the operator
+    /// still allows for keys. A scope withdrawn since the key was made (`scope set` without
+    /// `--api-keys`, or `scope delete`) no longer reaches its tokens.
+    fn api_key_scope_now(&self, scope: &Scope) -> Result<Scope, OAuthError> {
+        let default = Scope::parse(apikeys::DEFAULT_SCOPE).expect("the default scope parses");
+        let mut kept = Vec::new();
+        for token in scope.tokens() {
+            let still = default.contains(token.as_str())
+                || self
+                    .store
+                    .scope_settings(token.as_str())?
+                    .is_some_and(|settings| settings.api_keys);
+            if still {
+                kept.push(token.as_str());
+            }
+        }
+        Ok(Scope::parse(&kept.join(" ")).expect("tokens of a scope parse"))
     }
 
     fn client_credentials(

@@ -428,6 +428,47 @@ fn issue_9_a_replayed_code_that_fails_its_checks_leaves_the_grant_alone() {
     refresh_as(&world.server, &world.web, &refresh).refused(400, "invalid_grant");
 }
 
+/// Found by the attack rerun: a scope the operator withdraws from API keys no longer
+/// reaches the tokens of keys made while it was allowed.
+#[test]
+fn issue_9_a_scope_withdrawn_from_api_keys_leaves_the_tokens_of_existing_keys() {
+    let world = World::new(&[]);
+    world
+        .data
+        .run(&[
+            "scope",
+            "set",
+            "files",
+            "--description",
+            "Your files",
+            "--api-keys",
+        ])
+        .ok();
+    let (_, key) = create_api_key(&world.data, "alice", "backup", &["--scope", "openid files"]);
+    let before = exchange_api_key(&world.server, &key, None).ok();
+    assert_eq!(before["scope"], "files openid", "{before}");
+    world
+        .data
+        .run(&["scope", "set", "files", "--description", "Your files"])
+        .ok();
+    let after = exchange_api_key(&world.server, &key, None).ok();
+    assert_eq!(after["scope"], "openid", "{after}");
+    exchange_api_key(&world.server, &key, Some("files")).refused(400, "invalid_scope");
+    world
+        .data
+        .run(&[
+            "scope",
+            "set",
+            "files",
+            "--description",
+            "Your files",
+            "--api-keys",
+        ])
+        .ok();
+    let restored = exchange_api_key(&world.server, &key, None).ok();
+    assert_eq!(restored["scope"], "files openid", "{restored}");
+}
+
 /// Found by the attack rerun: the refresh-token form of item 9. A rotated refresh token
 /// presented again ends its grant only when its own client presents it; another client's
 /// credentials, or a public client's id, change nothing.

@@ -197,3 +197,38 @@ async fn a_sign_in_replaces_the_session_the_browser_came_with() {
     let unknown = attempt(&service, "mallory", PASSWORD, address(1), None, T0).await;
     assert_eq!(name(&unknown), "failed");
 }
+
+#[tokio::test]
+async fn an_attempt_abandoned_while_its_password_is_checked_costs_no_failure() {
+    let (_dir, store) = store();
+    user(&store, "alice", PASSWORD).await;
+    let service = SignInService::new(store, Duration::from_secs(3600)).await;
+    // Each attempt is dropped (a client that disconnected) long before argon2 finishes.
+    for _ in 0..2 * ACCOUNT_LIMIT {
+        let abandoned = tokio::time::timeout(
+            Duration::from_micros(1),
+            attempt(&service, "alice", PASSWORD, address(1), None, T0),
+        )
+        .await;
+        assert!(abandoned.is_err(), "the attempt finished too soon to test");
+    }
+    let outcome = attempt(&service, "alice", PASSWORD, address(1), None, T0).await;
+    assert_eq!(name(&outcome), "signed in");
+}
+
+#[tokio::test]
+async fn an_ipv6_network_shares_one_address_limit() {
+    let (_dir, store) = store();
+    let service = SignInService::new(store, Duration::from_secs(3600)).await;
+    for host in 0..u16::try_from(ADDRESS_LIMIT).unwrap() {
+        let from = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, host + 1]);
+        let outcome = attempt(&service, &format!("nobody{host}"), "x", from, None, T0).await;
+        assert_eq!(name(&outcome), "failed");
+    }
+    let same_network = IpAddr::from([0x2001, 0xdb8, 0, 1, 0xffff, 0, 0, 7]);
+    let outcome = attempt(&service, "someone", "x", same_network, None, T0).await;
+    assert_eq!(name(&outcome), "throttled");
+    let next_network = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+    let outcome = attempt(&service, "someone", "x", next_network, None, T0).await;
+    assert_eq!(name(&outcome), "failed");
+}
