@@ -55,8 +55,7 @@ async fn fill(store: &Store, count: usize, expires_at: u64, first_millis: u64) {
             write
                 .await
                 .expect("task completes")
-                .expect("storage works")
-                .expect("no ticket");
+                .expect("storage works, and the code has no ticket");
         }
         next += chunk;
     }

@@ -121,19 +121,13 @@ mod tests {
                 created_at: 0,
             })
             .await
-            .unwrap()
             .unwrap();
         let unused = Id::generate(10);
         let redeemed = Id::generate(11);
-        store
-            .issue_code(code(unused, user_id, 100))
-            .await
-            .unwrap()
-            .unwrap();
+        store.issue_code(code(unused, user_id, 100)).await.unwrap();
         store
             .issue_code(code(redeemed, user_id, 100))
             .await
-            .unwrap()
             .unwrap();
         let outcome = store
             .redeem_code(

@@ -6,9 +6,9 @@ use super::users::existing_user;
 use super::views::{ApiKeyView, ApiKeysView, DeletedView, NewApiKeyView};
 use super::{parse_id, AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::clock;
-use crate::model::{Id, UserId};
-use crate::oauth::apikeys::{KeyRefused, NewApiKey};
-use crate::store::{ApiKey, KeyNotStored, Store, StoreError};
+use crate::model::Id;
+use crate::oauth::apikeys::{KeyNotPlanned, KeyRefused, NewApiKey};
+use crate::store::{ApiKey, KeyNotStored, Store};
 
 pub(super) fn create(
     store: &Store,
@@ -18,27 +18,22 @@ pub(super) fn create(
     scope: Option<&str>,
 ) -> Result<Plan, AdminError> {
     let user = existing_user(store, username)?;
-    let new = plan_api_key(store, user.id, name, scope, expires_in)?
-        .map_err(|refused| AdminError::new(AdminErrorKind::Invalid, refused.message()))?;
-    Ok(Plan::Write(WritePlan::CreateApiKey(Box::new(new))))
-}
-
-fn plan_api_key(
-    store: &Store,
-    user_id: UserId,
-    name: &str,
-    scope: Option<&str>,
-    expires_in: Option<u64>,
-) -> Result<Result<NewApiKey, KeyRefused>, StoreError> {
-    crate::oauth::apikeys::plan(
+    let planned = crate::oauth::apikeys::plan(
         store,
-        user_id,
+        user.id,
         name,
         scope,
         expires_in,
         clock::now(),
         clock::now_millis(),
-    )
+    );
+    match planned {
+        Ok(new) => Ok(Plan::Write(WritePlan::CreateApiKey(Box::new(new)))),
+        Err(KeyNotPlanned::Refused(refused)) => {
+            Err(AdminError::new(AdminErrorKind::Invalid, refused.message()))
+        }
+        Err(KeyNotPlanned::Storage(error)) => Err(error.into()),
+    }
 }
 
 pub(super) fn list(store: &Store, username: &str) -> Result<Plan, AdminError> {
@@ -67,7 +62,7 @@ pub(super) async fn apply_create(store: &Store, new: NewApiKey) -> Result<AdminO
         needs_api_keys,
     } = new;
     let id = record.id;
-    match store.insert_api_key(record, needs_api_keys).await? {
+    match store.insert_api_key(record, needs_api_keys).await {
         Ok(()) => Ok(AdminOutput::NewApiKey(NewApiKeyView {
             id: id.to_string(),
             api_key: token,
@@ -80,6 +75,7 @@ pub(super) async fn apply_create(store: &Store, new: NewApiKey) -> Result<AdminO
             AdminErrorKind::Invalid,
             KeyRefused::ScopeNotAllowed(scope).message(),
         )),
+        Err(KeyNotStored::Storage(error)) => Err(error.into()),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::model::{
     random_secret, Client, ClientId, DisplayName, GrantType, Id, Invalid, RedirectUri, Scope,
     SecretHash,
 };
+use crate::store::SecretNotSet;
 use crate::store::Store;
 
 /// The most redirect URIs one client may register.
@@ -118,13 +119,14 @@ pub(super) async fn apply_rotate_secret(
     id: ClientId,
     secret: String,
 ) -> Result<AdminOutput, AdminError> {
-    match store.set_client_secret(id, SecretHash::of(&secret)).await? {
-        None => Err(client_not_found(id)),
-        Some(false) => Err(public_has_no_secret(id)),
-        Some(true) => Ok(AdminOutput::ClientSecret(ClientSecretView {
+    match store.set_client_secret(id, SecretHash::of(&secret)).await {
+        Ok(()) => Ok(AdminOutput::ClientSecret(ClientSecretView {
             client_id: id.to_string(),
             client_secret: Some(secret),
         })),
+        Err(SecretNotSet::NoSuchClient) => Err(client_not_found(id)),
+        Err(SecretNotSet::PublicClient) => Err(public_has_no_secret(id)),
+        Err(SecretNotSet::Storage(error)) => Err(error.into()),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::clock;
 use crate::model::{DisplayName, Email, Id, Password, User, UserId, Username};
 use crate::password;
 use crate::store::Store;
+use crate::store::UserNotInserted;
 
 /// Checks the new user and hashes the password here, so the slow hash is done before the
 /// file is opened for writing and a refused user costs no write.
@@ -75,10 +76,11 @@ pub(super) async fn apply_create(store: &Store, user: User) -> Result<AdminOutpu
         username: user.username.as_str().to_owned(),
     };
     let username = user.username.clone();
-    store
-        .insert_user(user)
-        .await?
-        .map_err(|_| username_taken(&username))?;
+    match store.insert_user(user).await {
+        Ok(()) => {}
+        Err(UserNotInserted::UsernameTaken) => return Err(username_taken(&username)),
+        Err(UserNotInserted::Storage(error)) => return Err(error.into()),
+    }
     Ok(AdminOutput::User(user_ref))
 }
 

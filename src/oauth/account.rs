@@ -4,11 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::apikeys::{self, KeyRefused, NewApiKey, DEFAULT_SCOPE};
+use super::apikeys::{self, KeyNotPlanned, KeyRefused, NewApiKey, DEFAULT_SCOPE};
 use crate::config::parse_duration;
 use crate::model::{ClientId, Id, Scope, ScopeToken, SecretHash, UnixTime, User};
 use crate::seal::SealedBox;
-use crate::store::{ApiKey, Grant, KeyNotStored, ScopeSettings, Store, StoreError, TicketUsed};
+use crate::store::{
+    ApiKey, Grant, KeyNotStored, ScopeSettings, Store, StoreError, TicketNotConsumed,
+};
 
 /// How long the sealed flash that carries a new key to the next page view lives.
 pub const NEW_KEY_SECONDS: u64 = 300;
@@ -160,19 +162,14 @@ impl AccountService {
         else {
             return Ok(None);
         };
-        Ok(
-            match self
-                .store
-                .consume_ticket(flash.id, flash.expires_at)
-                .await?
-            {
-                Ok(()) => Some(NewKey {
-                    name: flash.name,
-                    api_key: flash.api_key,
-                }),
-                Err(TicketUsed) => None,
-            },
-        )
+        match self.store.consume_ticket(flash.id, flash.expires_at).await {
+            Ok(()) => Ok(Some(NewKey {
+                name: flash.name,
+                api_key: flash.api_key,
+            })),
+            Err(TicketNotConsumed::AlreadyUsed) => Ok(None),
+            Err(TicketNotConsumed::Storage(error)) => Err(error),
+        }
     }
 
     /// The new-key form: the same checks and the same write as `keyward apikey create`.
@@ -197,13 +194,14 @@ impl AccountService {
             lifetime,
             now,
             now_millis,
-        )?;
+        );
         let new = match planned {
             Ok(new) => new,
-            Err(KeyRefused::ScopeNotAllowed(scope)) => {
+            Err(KeyNotPlanned::Refused(KeyRefused::ScopeNotAllowed(scope))) => {
                 return Ok(KeyOutcome::ScopeNotAllowed(scope))
             }
-            Err(KeyRefused::Invalid(_)) => return Ok(KeyOutcome::Invalid),
+            Err(KeyNotPlanned::Refused(KeyRefused::Invalid(_))) => return Ok(KeyOutcome::Invalid),
+            Err(KeyNotPlanned::Storage(error)) => return Err(error),
         };
         let NewApiKey {
             record,
@@ -211,8 +209,9 @@ impl AccountService {
             needs_api_keys,
         } = new;
         let key_name = record.name.as_str().to_owned();
-        match self.store.insert_api_key(record, needs_api_keys).await? {
+        match self.store.insert_api_key(record, needs_api_keys).await {
             Ok(()) => {}
+            Err(KeyNotStored::Storage(error)) => return Err(error),
             // The operator withdrew a scope, or the user went, since the plan was made.
             Err(KeyNotStored::ScopeNotAllowed(scope)) => {
                 return Ok(KeyOutcome::ScopeNotAllowed(scope))

@@ -140,6 +140,19 @@ pub fn new_api_key(
 /// operator lets API keys carry: the one implementation behind `apikey create` (directly or
 /// through the admin socket) and the account page. The caller stores it
 /// (`Store::insert_api_key`, which checks the scopes again in the write).
+/// Why `plan` made no key.
+#[derive(Debug)]
+pub enum KeyNotPlanned {
+    Refused(KeyRefused),
+    Storage(StoreError),
+}
+
+impl From<StoreError> for KeyNotPlanned {
+    fn from(error: StoreError) -> KeyNotPlanned {
+        KeyNotPlanned::Storage(error)
+    }
+}
+
 pub fn plan(
     store: &Store,
     user_id: UserId,
@@ -148,16 +161,15 @@ pub fn plan(
     expires_in: Option<u64>,
     now: UnixTime,
     now_millis: u64,
-) -> Result<Result<NewApiKey, KeyRefused>, StoreError> {
+) -> Result<NewApiKey, KeyNotPlanned> {
     let allowed: Vec<String> = store
         .scopes()?
         .into_iter()
         .filter(|(_, settings)| settings.api_keys)
         .map(|(name, _)| name)
         .collect();
-    Ok(new_api_key(
-        user_id, name, scope, expires_in, &allowed, now, now_millis,
-    ))
+    new_api_key(user_id, name, scope, expires_in, &allowed, now, now_millis)
+        .map_err(KeyNotPlanned::Refused)
 }
 
 /// "Last used" times waiting to be written: kept in memory and flushed in one commit by the

@@ -19,7 +19,9 @@ use crate::model::{
     Client, ClientId, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime, User,
 };
 use crate::seal::SealedBox;
-use crate::store::{CodeGrant, NewCode, Session, Store, StoreError, TicketUsed};
+use crate::store::{
+    CodeGrant, CodeNotIssued, NewCode, Session, Store, StoreError, TicketNotConsumed,
+};
 
 /// The longest `return_to` the sign-in page carries; longer requests are refused up front.
 pub const MAX_RETURN_TO: usize = 8192;
@@ -362,7 +364,7 @@ impl Authorizer {
             Some(Decision::Deny) => match self
                 .store
                 .consume_ticket(ticket.id, ticket.expires_at)
-                .await?
+                .await
             {
                 Ok(()) => {
                     let error =
@@ -373,7 +375,8 @@ impl Authorizer {
                         &error,
                     )))
                 }
-                Err(TicketUsed) => refused(PageError::AlreadyAnswered),
+                Err(TicketNotConsumed::AlreadyUsed) => refused(PageError::AlreadyAnswered),
+                Err(TicketNotConsumed::Storage(error)) => Err(error),
             },
             None => refused(PageError::NoDecision),
         }
@@ -427,8 +430,12 @@ impl Authorizer {
             remember_consent: !client.is_public() && ticket.is_some(),
             ticket,
         };
-        if let Err(TicketUsed) = self.store.issue_code(new_code).await? {
-            return Ok(AuthorizeOutcome::Refused(PageError::AlreadyAnswered));
+        match self.store.issue_code(new_code).await {
+            Ok(()) => {}
+            Err(CodeNotIssued::TicketUsed) => {
+                return Ok(AuthorizeOutcome::Refused(PageError::AlreadyAnswered))
+            }
+            Err(CodeNotIssued::Storage(error)) => return Err(error),
         }
         let code = code.to_string();
         let mut pairs = vec![("code", code.as_str())];

@@ -526,7 +526,6 @@ mod tests {
                 created_at: 0,
             })
             .await
-            .unwrap()
             .unwrap();
         let client_secret = crate::model::random_secret();
         let client = Client {
@@ -561,7 +560,6 @@ mod tests {
                 ticket: None,
             })
             .await
-            .unwrap()
             .unwrap();
 
         let service = TokenService::new(store.clone(), lifetimes(10), Arc::default());

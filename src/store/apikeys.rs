@@ -64,12 +64,16 @@ pub(super) fn api_key_expired(
 }
 
 /// Why a checked API key was not stored after all: something changed since it was checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeyNotStored {
     /// Its user was deleted meanwhile.
+    #[error("the user was deleted meanwhile")]
     UserGone,
     /// The operator no longer lets API keys carry this scope.
+    #[error("the scope is no longer allowed for API keys")]
     ScopeNotAllowed(ScopeToken),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 impl Store {
@@ -80,7 +84,7 @@ impl Store {
         &self,
         api_key: ApiKey,
         needs_api_keys: Vec<ScopeToken>,
-    ) -> Result<Result<(), KeyNotStored>, StoreError> {
+    ) -> Result<(), KeyNotStored> {
         self.write(move |tx| {
             if tx.get(USERS, api_key.user_id.0.as_bytes())?.is_none() {
                 return Ok(Err(KeyNotStored::UserGone));
@@ -105,7 +109,7 @@ impl Store {
             }
             Ok(Ok(()))
         })
-        .await
+        .await?
     }
 
     pub fn api_key(&self, id: Id) -> Result<Option<ApiKey>, StoreError> {

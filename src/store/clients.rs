@@ -83,31 +83,42 @@ impl Store {
         deleted
     }
 
-    /// Replaces a confidential client's secret hash. `Ok(None)` when there is no such client,
-    /// `Ok(Some(false))` when the client is public and has no secret to rotate.
+    /// Replaces a confidential client's secret hash.
     pub async fn set_client_secret(
         &self,
         id: ClientId,
         secret_hash: SecretHash,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<(), SecretNotSet> {
         let written = self.write(move |tx| {
             let key = id.0.as_bytes();
             let Some(bytes) = tx.get(CLIENTS, key)? else {
-                return Ok(None);
+                return Ok(Err(SecretNotSet::NoSuchClient));
             };
             let mut client = decode(id, &unseal(tx.sealer, CLIENTS, key, &bytes)?)?;
             if client.secret_hash.is_none() {
-                return Ok(Some(false));
+                return Ok(Err(SecretNotSet::PublicClient));
             }
             client.secret_hash = Some(secret_hash);
             let value = seal(tx.sealer, CLIENTS, key, &encode(&client));
             tx.insert(CLIENTS, key, &value)?;
-            Ok(Some(true))
+            Ok(Ok(()))
         });
         let written = written.await;
         self.inner.client_cache.invalidate();
-        written
+        written?
     }
+}
+
+/// Why `set_client_secret` changed nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SecretNotSet {
+    #[error("there is no such client")]
+    NoSuchClient,
+    /// A public client has no secret to rotate.
+    #[error("the client is public")]
+    PublicClient,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 /// Clients by id, in memory. Coherent because this process is the only writer: every client

@@ -8,7 +8,7 @@ use redb::TableHandle;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::seal::Sealer;
+use crate::seal::Sealer;
 use super::tables::Table;
 use super::StoreError;
 

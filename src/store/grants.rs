@@ -98,9 +98,25 @@ pub enum Presented<R> {
     Rejected(R),
 }
 
-/// The consent ticket was already used; nothing was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TicketUsed;
+/// Why `issue_code` stored no code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CodeNotIssued {
+    /// The consent ticket it answers was already used: a replayed consent POST.
+    #[error("the consent ticket was already used")]
+    TicketUsed,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// Why `consume_ticket` recorded nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TicketNotConsumed {
+    /// It was used before.
+    #[error("the ticket was already used")]
+    AlreadyUsed,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
 
 /// A refresh token presented at the token endpoint, and the one to replace it with. The
 /// replacement's expiry is the caller's check's to decide, since it depends on the grant.
@@ -300,11 +316,11 @@ fn write_refresh(tx: &mut Tx<'_>, grant_id: Id, token: &NewRefreshToken) -> Resu
 impl Store {
     /// Stores a code (and the consent it came from) durably. A ticket that was already used
     /// writes nothing: a replayed consent POST issues no second code.
-    pub async fn issue_code(&self, code: NewCode) -> Result<Result<(), TicketUsed>, StoreError> {
+    pub async fn issue_code(&self, code: NewCode) -> Result<(), CodeNotIssued> {
         self.write(move |tx| {
             if let Some((ticket, _)) = code.ticket {
                 if tx.get(USED_TICKETS, ticket.as_bytes())?.is_some() {
-                    return Ok(Err(TicketUsed));
+                    return Ok(Err(CodeNotIssued::TicketUsed));
                 }
             }
             let record = Code {
@@ -349,7 +365,7 @@ impl Store {
             }
             Ok(Ok(()))
         })
-        .await
+        .await?
     }
 
     /// Marks a consent ticket used without issuing anything (the user denied).
@@ -357,10 +373,10 @@ impl Store {
         &self,
         ticket: Id,
         expires_at: UnixTime,
-    ) -> Result<Result<(), TicketUsed>, StoreError> {
+    ) -> Result<(), TicketNotConsumed> {
         self.write(move |tx| {
             if tx.get(USED_TICKETS, ticket.as_bytes())?.is_some() {
-                return Ok(Err(TicketUsed));
+                return Ok(Err(TicketNotConsumed::AlreadyUsed));
             }
             let value = encode_expiry(expires_at);
             insert_expiring(
@@ -373,7 +389,7 @@ impl Store {
             )?;
             Ok(Ok(()))
         })
-        .await
+        .await?
     }
 
     /// Redeems a code: `check` sees what the code was issued for and may refuse (wrong

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 
 use super::files;
-use super::seal::MasterKey;
+use crate::seal::MasterKey;
 use super::OpenError;
 
 /// Where the master key lives and who said so. Only the default location is ever created:

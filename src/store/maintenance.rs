@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
-use super::seal::Sealer;
+use crate::seal::Sealer;
 use super::tables::{self, Table};
 use super::{codec, files, records};
 use super::{Engine, Store, StoreError};
@@ -360,7 +360,7 @@ pub(super) fn write_snapshot(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::seal::MasterKey;
+    use crate::seal::MasterKey;
     use crate::store::tables::{
         API_KEYS, CLIENTS, CODES, CODE_FENCES, CONSENTS, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS,
         SCOPES, SESSIONS, USED_TICKETS, USERS, USER_SESSIONS,

@@ -17,7 +17,7 @@ use redb::ReadableTable;
 
 use super::codec::unseal;
 use super::records;
-use super::seal::Sealer;
+use crate::seal::Sealer;
 use super::sessions;
 use super::tables::{self, META, SESSIONS, USER_SESSIONS};
 use super::{BackupError, META_SCHEMA_VERSION};

@@ -16,7 +16,6 @@ mod maintenance;
 mod migrate;
 mod records;
 mod scopes;
-mod seal;
 mod sessions;
 mod sweep;
 mod tables;
@@ -31,18 +30,20 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
 pub use access::AccessState;
 pub use apikeys::{ApiKey, KeyNotStored};
+pub use clients::SecretNotSet;
 pub use grants::{
-    CodeGrant, Grant, NewCode, NewRefreshToken, Presented, Redemption, Rotation, TicketUsed,
+    CodeGrant, CodeNotIssued, Grant, NewCode, NewRefreshToken, Presented, Redemption, Rotation,
+    TicketNotConsumed,
 };
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
 pub use migrate::{MigrationError, MigrationReport};
 pub use scopes::ScopeSettings;
-use seal::Sealer;
+use crate::seal::Sealer;
 pub use sessions::Session;
 pub use sweep::SweepCounts;
 use tables::{Table, META, REVOKED_ACCESS};
-pub use users::UsernameTaken;
+pub use users::UserNotInserted;
 pub use writer::WriterStats;
 use writer::{Tx, Writer};
 
@@ -420,7 +421,7 @@ impl Store {
     fn empty_in_memory(path: PathBuf) -> Result<Store, OpenError> {
         let mut throwaway = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut throwaway);
-        let sealer = Arc::new(Sealer::new(&seal::MasterKey::from_bytes(throwaway)));
+        let sealer = Arc::new(Sealer::new(&crate::seal::MasterKey::from_bytes(throwaway)));
         let database = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|error| storage_error(&path, error))?;
@@ -869,7 +870,7 @@ mod tests {
     fn a_missing_table_reads_as_an_error_never_as_empty() {
         let database = database_without(REVOKED_ACCESS);
         let transaction = database.begin_read().unwrap();
-        let sealer = Sealer::new(&seal::MasterKey::from_bytes([3; 32]));
+        let sealer = Sealer::new(&crate::seal::MasterKey::from_bytes([3; 32]));
         let reader = Reader {
             transaction: &transaction,
             sealer: &sealer,

@@ -6,9 +6,15 @@ use super::tables::{CONSENTS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS};
 use super::{Store, StoreError};
 use crate::model::{Id, User, UserId, Username};
 
-/// Another user already has this username (compared without regard to case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UsernameTaken;
+/// Why `insert_user` stored no user.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UserNotInserted {
+    /// Another user already has this username (compared without regard to case).
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
 
 pub(super) fn user_id(bytes: &[u8]) -> Result<UserId, StoreError> {
     let bytes: [u8; 16] = bytes
@@ -24,11 +30,11 @@ impl Store {
             .index_hash("username", username.folded().as_bytes())
     }
 
-    pub async fn insert_user(&self, user: User) -> Result<Result<(), UsernameTaken>, StoreError> {
+    pub async fn insert_user(&self, user: User) -> Result<(), UserNotInserted> {
         let index_key = self.username_key(&user.username);
         self.write(move |tx| {
             if tx.get(USERNAMES, &index_key)?.is_some() {
-                return Ok(Err(UsernameTaken));
+                return Ok(Err(UserNotInserted::UsernameTaken));
             }
             let key = user.id.0.as_bytes();
             let value = seal(tx.sealer, USERS, key, &encode(&user));
@@ -36,7 +42,7 @@ impl Store {
             tx.insert(USERNAMES, &index_key, key)?;
             Ok(Ok(()))
         })
-        .await
+        .await?
     }
 
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use redb::{ReadableTable, TableHandle};
 
-use super::seal::Sealer;
+use crate::seal::Sealer;
 use super::tables::Table;
 use super::StoreError;
 
@@ -432,7 +432,7 @@ mod tests {
     use redb::ReadableDatabase;
 
     use super::*;
-    use crate::store::seal::MasterKey;
+    use crate::seal::MasterKey;
     use crate::store::tables::CLIENTS;
 
     /// An in-memory file whose fsync can be made to fail: the commit failure a full or

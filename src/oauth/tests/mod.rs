@@ -34,7 +34,7 @@ pub async fn user(store: &Store, name: &str, password: &str) -> User {
             .unwrap(),
         created_at: T0,
     };
-    store.insert_user(user.clone()).await.unwrap().unwrap();
+    store.insert_user(user.clone()).await.unwrap();
     user
 }
 

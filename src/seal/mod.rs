@@ -1,12 +1,16 @@
-//! The one place keyward seals and authenticates values outside its database: sealed boxes
-//! for self-contained values it hands out (access tokens, consent tickets, device and flash
-//! cookies) and MACs (CSRF tokens, the keyed username tags of the sign-in log). Records
-//! inside the database are sealed by `store::seal` with the same AEAD and the table and
-//! record key as associated data.
+//! The one place keyward seals and authenticates: records at rest (`records`: the envelope
+//! of every sealed database value, with the table and record key as associated data, the
+//! keyed index hash, and the derivation of every key from the master key), sealed boxes for
+//! self-contained values it hands out (access tokens, consent tickets, device and flash
+//! cookies), and MACs (CSRF tokens, the keyed username tags of the sign-in log).
 //!
 //! Every key is derived from the master key for one purpose (`Store::derived_key`), and a
 //! sealed box also binds its purpose string into the associated data, so a value made for
 //! one purpose never opens as another.
+
+mod records;
+
+pub(crate) use records::{MasterKey, Sealer};
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit};
