@@ -8,9 +8,9 @@ use redb::TableHandle;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::seal::Sealer;
 use super::tables::Table;
 use super::StoreError;
+use crate::seal::Sealer;
 
 /// `version ‖ postcard(body)`. `body` is an on-disk struct of `records/`.
 pub(crate) fn frame<T: Serialize>(version: u8, body: &T) -> Vec<u8> {

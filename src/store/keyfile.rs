@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 
 use super::files;
-use crate::seal::MasterKey;
 use super::OpenError;
+use crate::seal::MasterKey;
 
 /// Where the master key lives and who said so. Only the default location is ever created:
 /// a key named by the operator (environment or systemd credential) that is missing is an

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
-use crate::seal::Sealer;
 use super::tables::{self, Table};
 use super::{codec, files, records};
 use super::{Engine, Store, StoreError};
+use crate::seal::Sealer;
 
 /// What a backup wrote.
 #[derive(Debug, Clone)]

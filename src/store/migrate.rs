@@ -17,10 +17,10 @@ use redb::ReadableTable;
 
 use super::codec::unseal;
 use super::records;
-use crate::seal::Sealer;
 use super::sessions;
 use super::tables::{self, META, SESSIONS, USER_SESSIONS};
 use super::{BackupError, META_SCHEMA_VERSION};
+use crate::seal::Sealer;
 
 /// What a migration did, for the log and for `keyward migrate`.
 #[derive(Debug, Clone)]

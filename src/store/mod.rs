@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, TableHandle};
 
+use crate::seal::Sealer;
 pub use access::AccessState;
 pub use apikeys::{ApiKey, KeyNotStored};
 pub use clients::SecretNotSet;
@@ -39,7 +40,6 @@ pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
 pub use migrate::{MigrationError, MigrationReport};
 pub use scopes::ScopeSettings;
-use crate::seal::Sealer;
 pub use sessions::Session;
 pub use sweep::SweepCounts;
 use tables::{Table, META, REVOKED_ACCESS};

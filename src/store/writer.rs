@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use redb::{ReadableTable, TableHandle};
 
-use crate::seal::Sealer;
 use super::tables::Table;
 use super::StoreError;
+use crate::seal::Sealer;
 
 /// The most jobs one batch takes, so one commit's latency stays bounded under load.
 const MAX_BATCH: usize = 256;
