@@ -144,19 +144,19 @@ fn exercise(data: &DataDir, secrets: &Value) {
     // The fixture's grants were made on the day it was written; ten years of maximum
     // lifetime keep them alive for as long as the fixture is kept.
     let server = TestServer::start(data, &["--refresh-token-max-lifetime", "3650d"]);
-    let redirect = text(&secrets, "/redirect_uri");
+    let redirect = text(secrets, "/redirect_uri");
     let confidential = App {
-        client_id: text(&secrets, "/confidential/client_id"),
-        client_secret: Some(text(&secrets, "/confidential/client_secret")),
+        client_id: text(secrets, "/confidential/client_id"),
+        client_secret: Some(text(secrets, "/confidential/client_secret")),
         redirect_uri: redirect.clone(),
     };
     let public = App {
-        client_id: text(&secrets, "/public/client_id"),
+        client_id: text(secrets, "/public/client_id"),
         client_secret: None,
         redirect_uri: redirect.clone(),
     };
     // The client secret authenticates; the live refresh token is active and rotates.
-    let live = text(&secrets, "/live_refresh_token");
+    let live = text(secrets, "/live_refresh_token");
     let state = introspection(&server, confidential.auth(), &live);
     assert_eq!(state["active"], true, "{state}");
     let rotated_live = refresh_as(&server, &confidential, &live).ok();
@@ -165,24 +165,24 @@ fn exercise(data: &DataDir, secrets: &Value) {
     refresh_as(
         &server,
         &confidential,
-        &text(&secrets, "/revoked_refresh_token"),
+        &text(secrets, "/revoked_refresh_token"),
     )
     .refused(400, "invalid_grant");
     // The public client's grant rotates too.
-    refresh_as(&server, &public, &text(&secrets, "/public_refresh_token")).ok();
+    refresh_as(&server, &public, &text(secrets, "/public_refresh_token")).ok();
     // The API key still exchanges.
-    exchange_api_key(&server, &text(&secrets, "/api_key"), None).ok();
+    exchange_api_key(&server, &text(secrets, "/api_key"), None).ok();
     // The password signs in, and the remembered consent skips the consent page.
     let browser = Browser::new();
     let (verifier, challenge) = crate::support::pkce_pair();
     let url = crate::support::code_request(
         &server,
         &confidential,
-        &text(&secrets, "/remembered_consent_scope"),
+        &text(secrets, "/remembered_consent_scope"),
         "upgrade",
         Some(&challenge),
     );
-    let page = browser.authorize(&url, "alice", &text(&secrets, "/user/password"));
+    let page = browser.authorize(&url, "alice", &text(secrets, "/user/password"));
     assert!(!page.is_consent(), "the remembered consent was lost");
     let code = page.callback(&redirect).code().to_owned();
     crate::support::token(
@@ -200,7 +200,7 @@ fn exercise(data: &DataDir, secrets: &Value) {
     refresh_as(
         &server,
         &confidential,
-        &text(&secrets, "/rotated_refresh_token"),
+        &text(secrets, "/rotated_refresh_token"),
     )
     .refused(400, "invalid_grant");
     refresh_as(&server, &confidential, &next).refused(400, "invalid_grant");
@@ -208,7 +208,7 @@ fn exercise(data: &DataDir, secrets: &Value) {
     refresh_as(
         &server,
         &confidential,
-        &text(&secrets, "/spare_refresh_token"),
+        &text(secrets, "/spare_refresh_token"),
     )
     .ok();
     // Schema 2: a key carrying a scope the operator allows for keys, and a grant ended with
