@@ -24,6 +24,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod oauth;
+pub mod oidc;
 pub mod password;
 pub mod seal;
 pub mod store;

@@ -581,6 +581,41 @@ impl GrantType {
     }
 }
 
+/// How ID tokens (and JWT access tokens) are signed (RFC 7518 §3.1).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: what every OpenID Connect library accepts.
+    Rs256,
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+    /// Ed25519 (RFC 8037).
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<SigningAlg, Invalid> {
+        SigningAlg::ALL
+            .into_iter()
+            .find(|alg| alg.as_str() == text)
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "unknown signing algorithm '{}' (expected RS256, ES256 or EdDSA)",
+                    truncate_for_message(text)
+                ))
+            })
+    }
+}
+
 /// SHA-256 of a 256-bit random secret (client secret, code, token, API key). A slow hash
 /// buys nothing for such values and would cost every request; comparison is constant-time.
 #[derive(Clone, Copy, Serialize, Deserialize)]
