@@ -101,13 +101,17 @@ fn render(
 ) -> HttpResponse {
     match outcome {
         Ok(AuthorizeOutcome::Redirect(location)) => see_other(&location).finish(),
-        Ok(AuthorizeOutcome::SignIn { return_to }) => see_other(&format!(
-            "/login?{}",
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &return_to)
-                .finish()
-        ))
-        .finish(),
+        Ok(AuthorizeOutcome::SignIn {
+            return_to,
+            login_hint,
+        }) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("return_to", &return_to);
+            if let Some(hint) = &login_hint {
+                query.append_pair("login_hint", hint);
+            }
+            see_other(&format!("/login?{}", query.finish())).finish()
+        }
         Ok(AuthorizeOutcome::Consent(prompt)) => consent_page(state, request, &prompt),
         Ok(AuthorizeOutcome::Refused(error)) => refused(state, &error),
         Err(_) => state.unavailable_page(),

@@ -62,7 +62,14 @@ pub(super) fn login_page(
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let params = forms::query(&request).unwrap_or_default();
     let return_to = safe_return_to(params.get("return_to").ok().flatten());
-    login_page(&state, &request, StatusCode::OK, &return_to, "", None)
+    // OpenID Connect `login_hint`: prefilled when it could be a username, else ignored.
+    let hint = params
+        .get("login_hint")
+        .ok()
+        .flatten()
+        .filter(|hint| crate::model::Username::parse(hint).is_ok())
+        .unwrap_or("");
+    login_page(&state, &request, StatusCode::OK, &return_to, hint, None)
 }
 
 pub async fn submit(

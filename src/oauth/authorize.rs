@@ -18,6 +18,7 @@ use super::tokens::OpaqueToken;
 use crate::model::{
     Client, ClientId, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime, User,
 };
+use crate::oidc::request::{without_prompt_login, OidcRequest};
 use crate::seal::SealedBox;
 use crate::store::{
     CodeGrant, CodeNotIssued, NewCode, Session, Store, StoreError, TicketNotConsumed,
@@ -42,6 +43,8 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
+    /// `prompt`, `max_age`, `login_hint`, `id_token_hint` (OpenID Connect).
+    pub oidc: OidcRequest,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -161,6 +164,7 @@ pub fn validate(
     if nonce.is_some_and(|nonce| nonce.len() > MAX_ECHOED_LEN) {
         return Err(redirect(OAuthError::invalid_request("nonce is too long")));
     }
+    let oidc = OidcRequest::parse(params).map_err(redirect)?;
     Ok(AuthorizationRequest {
         client_id: client.id,
         redirect_uri,
@@ -169,6 +173,7 @@ pub fn validate(
         state,
         code_challenge: code_challenge.map(|challenge| challenge.as_str().to_owned()),
         nonce: nonce.map(str::to_owned),
+        oidc,
     })
 }
 
@@ -179,8 +184,12 @@ pub enum AuthorizeOutcome {
     Refused(PageError),
     /// Send the browser to the client: a code, or an error for it (RFC 6749 §4.1.2).
     Redirect(String),
-    /// Sign in first, then continue at `return_to` (a path on this server).
-    SignIn { return_to: String },
+    /// Sign in first, then continue at `return_to` (a path on this server); `login_hint`
+    /// prefills the username.
+    SignIn {
+        return_to: String,
+        login_hint: Option<String>,
+    },
     /// Ask the user. `ticket` is the sealed consent ticket the form carries back.
     Consent(Box<ConsentPrompt>),
 }
@@ -298,20 +307,43 @@ impl Authorizer {
         };
         let client = client.expect("validate refuses a missing client");
         let signed_in = self.signed_in(session, now)?;
+        let oidc = &request.oidc;
+        // A session whose sign-in is too old for `max_age`, or `prompt=login`, is as good
+        // as none for this request (OpenID Connect Core §3.1.2.3).
+        let signed_in =
+            signed_in.filter(|(_, session, _)| !oidc.needs_fresh_sign_in(session.auth_time, now));
         let Some((session_hash, session, user)) = signed_in else {
-            let return_to = format!("/oauth2/authorize?{raw_query}");
+            if oidc.prompt_none {
+                return Ok(self.interaction_error(&request, ErrorCode::LoginRequired));
+            }
+            // prompt=login is honoured by this sign-in; the request it comes back to must
+            // not ask for another.
+            let query = if oidc.prompt_login {
+                without_prompt_login(raw_query)
+            } else {
+                raw_query.to_owned()
+            };
+            let return_to = format!("/oauth2/authorize?{query}");
             if return_to.len() > MAX_RETURN_TO {
                 return Ok(AuthorizeOutcome::Refused(PageError::BadRequest(
                     "The request is too long.".into(),
                 )));
             }
-            return Ok(AuthorizeOutcome::SignIn { return_to });
+            return Ok(AuthorizeOutcome::SignIn {
+                return_to,
+                login_hint: oidc.login_hint.clone(),
+            });
         };
         let remembered = self.store.remembered_consent(user.id, client.id)?;
-        if !needs_consent(&client, remembered.as_ref(), &request.scope) {
+        let ask =
+            oidc.prompt_consent || needs_consent(&client, remembered.as_ref(), &request.scope);
+        if !ask {
             return self
                 .issue_code(&request, &client, &session, None, now)
                 .await;
+        }
+        if oidc.prompt_none {
+            return Ok(self.interaction_error(&request, ErrorCode::ConsentRequired));
         }
         let ticket = ConsentTicket {
             id: Id::generate(now_millis),
@@ -447,6 +479,24 @@ impl Authorizer {
             &request.redirect_uri,
             &pairs,
         )))
+    }
+
+    /// `prompt=none` met something only a page could settle: the error goes to the client.
+    fn interaction_error(
+        &self,
+        request: &AuthorizationRequest,
+        code: ErrorCode,
+    ) -> AuthorizeOutcome {
+        let description = match code {
+            ErrorCode::LoginRequired => "the user must sign in, and prompt=none was asked for",
+            ErrorCode::ConsentRequired => "the user must approve, and prompt=none was asked for",
+            _ => "the user must interact, and prompt=none was asked for",
+        };
+        AuthorizeOutcome::Redirect(self.error_redirect(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &OAuthError::new(code, description),
+        ))
     }
 
     fn refuse(&self, error: AuthorizeError) -> AuthorizeOutcome {

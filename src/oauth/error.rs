@@ -33,6 +33,17 @@ pub enum ErrorCode {
     /// The authorization server is currently unable to handle the request due to a
     /// temporary overloading or maintenance of the server.
     TemporarilyUnavailable,
+    /// OpenID Connect Core §3.1.2.6: the Authorization Server requires End-User
+    /// authentication (and `prompt=none` forbids asking).
+    LoginRequired,
+    /// The Authorization Server requires End-User consent.
+    ConsentRequired,
+    /// The Authorization Server requires End-User interaction of some form to proceed.
+    InteractionRequired,
+    /// The OP does not support use of the `request` parameter.
+    RequestNotSupported,
+    /// The OP does not support use of the `request_uri` parameter.
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
@@ -48,6 +59,11 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

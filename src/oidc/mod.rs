@@ -2,3 +2,4 @@
 //! userinfo. Like `oauth/`, free of HTTP.
 
 pub mod keys;
+pub mod request;

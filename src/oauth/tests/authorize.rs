@@ -9,6 +9,10 @@ const ISSUER: &str = "https://auth.example.com";
 const HOUR: u64 = 3600;
 
 fn request(client: &Client, scope: &str) -> (Params, String) {
+    request_with(client, scope, &[])
+}
+
+fn request_with(client: &Client, scope: &str, extra: &[(&str, &str)]) -> (Params, String) {
     let raw = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", &client.id.to_string())
@@ -20,6 +24,7 @@ fn request(client: &Client, scope: &str) -> (Params, String) {
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
         )
         .append_pair("code_challenge_method", "S256")
+        .extend_pairs(extra)
         .finish();
     (Params::parse(raw.as_bytes()).unwrap(), raw)
 }
@@ -49,7 +54,7 @@ fn describe(outcome: &AuthorizeOutcome) -> String {
     match outcome {
         AuthorizeOutcome::Refused(error) => format!("refused: {error:?}"),
         AuthorizeOutcome::Redirect(location) => format!("redirect to {location}"),
-        AuthorizeOutcome::SignIn { return_to } => format!("sign in, then {return_to}"),
+        AuthorizeOutcome::SignIn { return_to, .. } => format!("sign in, then {return_to}"),
         AuthorizeOutcome::Consent(_) => "the consent page".into(),
     }
 }
@@ -101,7 +106,7 @@ async fn world() -> World {
 async fn without_a_live_session_the_user_signs_in_first() {
     let w = world().await;
     match ask(&w.authorizer, &w.web, "openid", None, T0).await {
-        AuthorizeOutcome::SignIn { return_to } => {
+        AuthorizeOutcome::SignIn { return_to, .. } => {
             assert!(return_to.starts_with("/oauth2/authorize?response_type=code"))
         }
         other => panic!("{}", describe(&other)),
@@ -313,4 +318,104 @@ async fn unknown_clients_and_deleted_apps_are_pages_never_redirects() {
         .await
         .unwrap();
     assert_refused(&answer, PageError::ClientGone);
+}
+
+async fn ask_with(
+    w: &World,
+    extra: &[(&str, &str)],
+    session: Option<SecretHash>,
+    now: u64,
+) -> AuthorizeOutcome {
+    let (params, raw) = request_with(&w.web, "openid", extra);
+    w.authorizer
+        .authorize(&params, &raw, session, now, now * 1000)
+        .await
+        .unwrap()
+}
+
+#[track_caller]
+fn assert_error(outcome: &AuthorizeOutcome, error: &str) {
+    match outcome {
+        AuthorizeOutcome::Redirect(location) => {
+            assert!(
+                location.starts_with(&format!("{REDIRECT}?error={error}&")),
+                "{location}"
+            );
+            assert!(location.contains("&state=s-1&iss="), "{location}");
+        }
+        other => panic!("expected error {error}, got {}", describe(other)),
+    }
+}
+
+#[tokio::test]
+async fn prompt_none_never_shows_a_page() {
+    let w = world().await;
+    let none = [("prompt", "none")];
+    assert_error(&ask_with(&w, &none, None, T0).await, "login_required");
+    let session = session(&w.store, &w.alice, T0, HOUR).await;
+    assert_error(
+        &ask_with(&w, &none, Some(session), T0).await,
+        "consent_required",
+    );
+    // Once consent is remembered, prompt=none gets its code without a page.
+    let ticket = ticket_of(ask(&w.authorizer, &w.web, "openid", Some(session), T0).await);
+    let answer = w
+        .authorizer
+        .decide(Some(&ticket), Some("allow"), Some(session), T0)
+        .await
+        .unwrap();
+    assert_code(&answer);
+    assert_code(&ask_with(&w, &none, Some(session), T0 + 1).await);
+    // An old sign-in and max_age: prompt=none cannot ask for a new one.
+    let old = [("prompt", "none"), ("max_age", "10")];
+    assert_error(
+        &ask_with(&w, &old, Some(session), T0 + 11).await,
+        "login_required",
+    );
+}
+
+#[tokio::test]
+async fn prompt_login_and_max_age_ask_for_a_fresh_sign_in_once() {
+    let w = world().await;
+    let session = session(&w.store, &w.alice, T0, HOUR).await;
+    match ask_with(
+        &w,
+        &[("prompt", "login consent"), ("login_hint", "alice")],
+        Some(session),
+        T0,
+    )
+    .await
+    {
+        AuthorizeOutcome::SignIn {
+            return_to,
+            login_hint,
+        } => {
+            assert!(return_to.contains("prompt=consent"), "{return_to}");
+            assert!(!return_to.contains("login+") && !return_to.contains("prompt=login"));
+            assert_eq!(login_hint.as_deref(), Some("alice"));
+        }
+        other => panic!("{}", describe(&other)),
+    }
+    let max_age = [("max_age", "60")];
+    assert!(matches!(
+        ask_with(&w, &max_age, Some(session), T0 + 61).await,
+        AuthorizeOutcome::SignIn { .. }
+    ));
+    // Within max_age the session is good: on to consent.
+    ticket_of(ask_with(&w, &max_age, Some(session), T0 + 60).await);
+}
+
+#[tokio::test]
+async fn prompt_consent_asks_even_when_consent_is_remembered() {
+    let w = world().await;
+    let session = session(&w.store, &w.alice, T0, HOUR).await;
+    let ticket = ticket_of(ask(&w.authorizer, &w.web, "openid", Some(session), T0).await);
+    assert_code(
+        &w.authorizer
+            .decide(Some(&ticket), Some("allow"), Some(session), T0)
+            .await
+            .unwrap(),
+    );
+    assert_code(&ask(&w.authorizer, &w.web, "openid", Some(session), T0 + 1).await);
+    ticket_of(ask_with(&w, &[("prompt", "consent")], Some(session), T0 + 2).await);
 }
