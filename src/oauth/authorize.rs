@@ -134,10 +134,25 @@ pub fn validate(
             .map_err(|invalid| redirect(OAuthError::new(ErrorCode::InvalidScope, invalid.0)))?,
         None => client.scope.clone(),
     };
-    if !scope.is_subset_of(&client.scope) {
+    // OpenID Connect Core §11: `offline_access` asks for a refresh token, which a client
+    // with the refresh_token grant gets anyway; it is accepted for such a client, and
+    // changes nothing else.
+    let refused: Vec<&str> = scope
+        .tokens()
+        .iter()
+        .map(|token| token.as_str())
+        .filter(|token| {
+            !client.scope.contains(token)
+                && !(*token == "offline_access" && client.allows_grant(GrantType::RefreshToken))
+        })
+        .collect();
+    if !refused.is_empty() {
         return Err(redirect(OAuthError::new(
             ErrorCode::InvalidScope,
-            "the requested scope exceeds what this client may request",
+            format!(
+                "this client may not request the scope {}",
+                refused.join(" ")
+            ),
         )));
     }
     let code_challenge = match params.get("code_challenge").map_err(redirect)? {

@@ -58,10 +58,12 @@ impl OidcRequest {
                     "consent" => request.prompt_consent = true,
                     // There is one account per browser here: nothing to select.
                     "select_account" => {}
-                    _ => return Err(OAuthError::invalid_request(format!(
+                    _ => {
+                        return Err(OAuthError::invalid_request(format!(
                         "prompt value '{}' is not supported (none, login, consent, select_account)",
                         crate::model::truncate_for_message(value)
-                    ))),
+                    )))
+                    }
                 }
             }
             // Core §3.1.2.1: "none" must not be combined with any other value.
