@@ -1,4 +1,4 @@
-//! CORS headers (the Fetch standard, §3.2 "CORS protocol") for the endpoints a browser app
+//! CORS headers (the Fetch standard, "CORS protocol") for the endpoints a browser app
 //! calls from its own origin: token, revocation, userinfo, JWKS and both discovery
 //! documents. Which origin may call is `oauth::cors`; this is where it becomes headers.
 //!
@@ -8,7 +8,8 @@
 //! header, whatever the `Origin`; and no HTML answer sends one even at a listed path (the
 //! 404 page of a path not served yet). `Access-Control-Allow-Credentials` is never sent:
 //! these endpoints take no cookies, so a page has nothing to gain by sending its own, and
-//! without it no answer can be read with the user's cookies (§3.2.5).
+//! without it no answer can be read with the user's cookies (Fetch, "CORS protocol and
+//! credentials").
 
 use std::future::Future;
 
@@ -33,7 +34,8 @@ enum Sharing {
     /// secret and are meant for anyone (OpenID Connect Discovery 1.0 §4, RFC 8414 §3), any
     /// server can fetch them anyway, and `*` is one answer for every origin, so a shared
     /// cache may keep the `Cache-Control: public` metadata without `Vary: Origin`. With no
-    /// credentials mode, `*` exposes nothing a cookie would (Fetch §3.2.5).
+    /// credentials mode, `*` exposes nothing a cookie would (Fetch, "CORS protocol and
+    /// credentials").
     Public,
     /// Userinfo: any allowed origin, echoed. The Bearer token is the authorization; the
     /// origin only says whether the page may read the answer.
@@ -88,7 +90,7 @@ const ENDPOINTS: &[Endpoint] = &[
 
 /// The request headers a page may send (`Access-Control-Allow-Headers`): a confidential
 /// client's Basic credentials or a Bearer token, and a content type other than the three
-/// Fetch lets through unasked (§2.2.2, CORS-safelisted request-header).
+/// Fetch lets through unasked (its "CORS-safelisted request-header").
 const ALLOW_HEADERS: &str = "Authorization, Content-Type";
 
 /// How long a browser may reuse a preflight's answer. Chromium caps it at two hours
@@ -96,8 +98,8 @@ const ALLOW_HEADERS: &str = "Authorization, Content-Type";
 /// and its answer carries `Access-Control-Allow-Origin` only while the origin is allowed.
 const MAX_AGE: &str = "7200";
 
-/// The response headers a page may read besides the CORS-safelisted ones (Fetch §2.2.6):
-/// the RFC 6750 §3 and RFC 6749 §5.2 challenge, which says why a request was refused.
+/// The response header a page may read besides Fetch's "CORS-safelisted response-header
+/// names": the RFC 6750 §3 and RFC 6749 §5.2 challenge, which says why it was refused.
 const EXPOSE_HEADERS: &str = "WWW-Authenticate";
 
 /// The `wrap_fn` middleware: answers preflights at `ENDPOINTS` and adds the CORS headers
@@ -112,10 +114,9 @@ where
     let endpoint = ENDPOINTS
         .iter()
         .find(|endpoint| endpoint.path == request.path());
-    let state = request.app_data::<web::Data<AppState>>().cloned();
-    let (endpoint, state) = match (endpoint, state) {
-        (Some(endpoint), Some(state)) => (endpoint, state),
-        _ => return Next::Route(service.call(request)).run(None),
+    let state = endpoint.and_then(|_| request.app_data::<web::Data<AppState>>().cloned());
+    let (Some(endpoint), Some(state)) = (endpoint, state) else {
+        return Next::Route(service.call(request)).run(None);
     };
     let origin = request.headers().get(ORIGIN).cloned();
     let is_preflight = request.method() == Method::OPTIONS
@@ -123,8 +124,9 @@ where
             .headers()
             .contains_key(ACCESS_CONTROL_REQUEST_METHOD);
     match origin {
-        // Fetch §3.2.2: a CORS-preflight request is an OPTIONS request with `Origin` and
-        // `Access-Control-Request-Method`. Any other OPTIONS goes to the route (405).
+        // Fetch, "HTTP requests": a CORS-preflight request is an OPTIONS request with
+        // `Origin` and `Access-Control-Request-Method`. Any other OPTIONS goes to the
+        // route (405, as before).
         Some(origin) if is_preflight => {
             let answer = preflight(&state, endpoint, &origin);
             Next::Here(request.into_response(answer)).run(None)
@@ -173,8 +175,8 @@ where
 /// The CORS headers of one actual (not preflight) request's answer.
 struct Shared {
     allow_origin: Option<HeaderValue>,
-    /// The answer depends on the `Origin` (Fetch §3.2.5, "CORS protocol and HTTP
-    /// caches"): `Vary: Origin`, whether or not this origin may read it.
+    /// The answer depends on the `Origin` (Fetch, "CORS protocol and HTTP caches"):
+    /// `Vary: Origin`, whether or not this origin may read it.
     varies: bool,
     /// Let the page read `WWW-Authenticate` (`EXPOSE_HEADERS`).
     challenge: bool,
@@ -227,7 +229,7 @@ fn actual(
     Ok(match endpoint.sharing {
         Sharing::Public => Shared {
             // Sent with or without an `Origin`: a static value is the same for everyone,
-            // and caches then need no `Vary` (Fetch §3.2.5).
+            // and caches then need no `Vary` (Fetch, "CORS protocol and HTTP caches").
             allow_origin: Some(HeaderValue::from_static("*")),
             varies: false,
             challenge: false,

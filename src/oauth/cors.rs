@@ -1,14 +1,18 @@
-//! Which web origins a browser app may call keyward from (CORS, the Fetch standard §3.2),
-//! and for which client. The headers themselves are `http/cors.rs`; this is the decision.
+//! Which web origins a browser app may call keyward from (the Fetch standard's CORS
+//! protocol), and for which client. The headers are `http/cors.rs`; this is the decision.
 //!
 //! An origin is allowed when it is the origin of a redirect URI some client registered, or
 //! one the operator added with `serve --cors-origin`. A token or revocation request is
-//! narrower: its origin must be one of *its* client's (or an operator's). The Fetch
-//! standard's CORS check only hides an answer from the page; a form-encoded POST is a
-//! "simple" request (§3.2.3: no preflight), so it reaches the server from any page and
-//! runs whatever it asks. A code redeemed or a refresh token rotated for a page that may
-//! not read the answer is lost to it, and its retry is a replay that ends the grant
-//! (RFC 9700 §4.14.2). So such a request is refused here, before anything changes.
+//! narrower: its origin must be one of *its* client's (or an operator's).
+//!
+//! Why such a request is also refused, not only left without CORS headers: the CORS check
+//! only hides an answer from the page. A form-encoded POST is sent without a preflight
+//! (Fetch makes a CORS-preflight fetch only for a method or header that is not
+//! CORS-safelisted), so it reaches the server from any page and does what it asks. A code
+//! redeemed or a refresh token rotated for a page that may not read the answer is lost to
+//! it, and its retry is a replay that ends the grant (RFC 9700 §4.14.2). So it is refused
+//! here, before anything changes. This is not a defence against other programs: anything
+//! but a browser can send any `Origin`, or none.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -29,7 +33,7 @@ pub struct Origin(String);
 impl Origin {
     /// The origin of a registered redirect URI. Only http and https URIs have one that a
     /// browser can send: a private-use scheme (`com.example.app:/cb`, RFC 8252 §7.1) has an
-    /// opaque origin (RFC 6454 §4, step 2), which is never equal to anything.
+    /// opaque origin (RFC 6454 §4: a globally unique identifier), which equals nothing.
     pub fn of_redirect_uri(uri: &str) -> Option<Origin> {
         let url = url::Url::parse(uri).ok()?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -43,9 +47,9 @@ impl Origin {
 
     /// An origin the operator names (`serve --cors-origin`). It is written as an origin,
     /// not as a URL: no path (not even `/`), query or fragment, so that what is allowed is
-    /// plain to see. It must be a potentially trustworthy origin (W3C Secure Contexts
-    /// §3.1): https, or http on a loopback host, because whatever the page can read, a
-    /// network attacker who rewrites a plain-http page can read too.
+    /// plain to see. It must be potentially trustworthy (W3C Secure Contexts, "Is origin
+    /// potentially trustworthy?"): https, or http on a loopback host, because whatever a
+    /// plain-http page can read, a network attacker who rewrites that page can read too.
     pub fn parse(text: &str) -> Result<Origin, String> {
         let text = text.trim();
         let shown = truncate_for_message(text);
@@ -98,7 +102,8 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// W3C Secure Contexts §3.1: `localhost` and its subdomains, 127.0.0.0/8 and ::1.
+/// W3C Secure Contexts, "Is origin potentially trustworthy?": `localhost` and its
+/// subdomains, 127.0.0.0/8 and ::1.
 fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(host)) => host == "localhost" || host.ends_with(".localhost"),
