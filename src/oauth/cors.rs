@@ -245,6 +245,62 @@ fn owners(clients: &[Client]) -> HashMap<String, Vec<ClientId>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::tests::{client, store, REDIRECT};
+
+    #[tokio::test]
+    async fn origins_follow_the_clients_from_the_next_request_on() {
+        let (_dir, store) = store();
+        let operator = Origin::parse("https://ops.example").unwrap();
+        let policy = CorsPolicy::new(store.clone(), std::slice::from_ref(&operator));
+        let origin = Origin::of_redirect_uri(REDIRECT).unwrap();
+        let origin = origin.as_str();
+        assert!(!policy.allows(origin).unwrap());
+        assert!(policy.allows("https://ops.example").unwrap());
+
+        let first = client(&store, true).await;
+        let second = client(&store, false).await;
+        assert!(
+            policy.allows(origin).unwrap(),
+            "a new client counts at once"
+        );
+        assert!(policy.allows_for(origin, Some(first.id)).unwrap());
+        assert!(policy.allows_for(origin, Some(second.id)).unwrap());
+        // No client named (a personal API key): the operator's origins only.
+        assert!(!policy.allows_for(origin, None).unwrap());
+        assert!(policy.allows_for("https://ops.example", None).unwrap());
+        assert!(!policy
+            .allows_for("https://evil.example", Some(first.id))
+            .unwrap());
+
+        assert!(store.delete_client(first.id).await.unwrap());
+        assert!(!policy.allows_for(origin, Some(first.id)).unwrap());
+        assert!(
+            policy.allows(origin).unwrap(),
+            "the second client still has it"
+        );
+        assert!(store.delete_client(second.id).await.unwrap());
+        assert!(!policy.allows(origin).unwrap());
+
+        let refused = |origin: &str, body: &str| {
+            policy
+                .check_client_request(origin, None, &Params::parse(body.as_bytes()).unwrap())
+                .unwrap_err()
+                .code
+        };
+        let third = client(&store, true).await;
+        let named = format!("client_id={}", third.id);
+        assert_eq!(
+            refused("https://evil.example", &named),
+            ErrorCode::UnauthorizedClient
+        );
+        assert_eq!(
+            refused(origin, "grant_type=refresh_token"),
+            ErrorCode::UnauthorizedClient
+        );
+        policy
+            .check_client_request(origin, None, &Params::parse(named.as_bytes()).unwrap())
+            .unwrap();
+    }
 
     #[test]
     fn redirect_uris_have_the_origin_browsers_send() {
