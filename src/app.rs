@@ -101,6 +101,7 @@ pub async fn serve_with(
                 lifetimes: config.lifetimes.clone(),
                 product_name: config.product_name.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
+                cors_origins: config.cors_origins.clone(),
                 demo: config.demo.clone(),
             },
             metrics.clone(),
@@ -122,6 +123,9 @@ pub async fn serve_with(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // CORS inside the deadline: a preflight it answers without reading a body
+            // still has that body held, and its connection closed, by the deadline.
+            .wrap_fn(http::cors)
             .wrap_fn(http::body_deadline)
             .configure(http::configure)
             .default_service(actix_web::web::to(http::not_found))

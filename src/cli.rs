@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{self, socket, AdminOutput, AdminRequest};
 use crate::app;
-use crate::config::{parse_duration, parse_issuer, parse_trusted_proxy, Lifetimes, ServeConfig};
+use crate::config::{
+    parse_cors_origin, parse_duration, parse_issuer, parse_trusted_proxy, Lifetimes, ServeConfig,
+};
 use crate::store::{KeyLocation, OpenError, OpenOptions, Store};
 
 #[derive(Parser)]
@@ -183,6 +185,11 @@ struct ServeArgs {
     /// the client address that sign-in throttling and logs use.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_trusted_proxy)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// An origin (scheme://host[:port], like https://app.example.com) whose pages may call
+    /// the token, revocation and userinfo endpoints for any client, besides the origins of
+    /// registered redirect URIs (repeatable). https, or http on a loopback host.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_cors_origin)]
+    cors_origins: Vec<crate::oauth::cors::Origin>,
 }
 
 #[derive(Subcommand)]
@@ -623,6 +630,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             .as_str()
             .to_owned(),
         trusted_proxies: args.trusted_proxies,
+        cors_origins: args.cors_origins,
         demo: None,
     })
 }
@@ -662,6 +670,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             sweep_interval: Duration::from_secs(60),
             product_name: "keyward demo".to_owned(),
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

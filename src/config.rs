@@ -71,6 +71,12 @@ pub fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
         })
 }
 
+/// A `--cors-origin`: an origin (`https://app.example.com`), checked and serialized as
+/// browsers send it (`oauth::cors::Origin::parse`).
+pub fn parse_cors_origin(text: &str) -> Result<crate::oauth::cors::Origin, String> {
+    crate::oauth::cors::Origin::parse(text)
+}
+
 /// Lifetimes of what the server issues.
 #[derive(Debug, Clone)]
 pub struct Lifetimes {
@@ -107,6 +113,9 @@ pub struct ServeConfig {
     pub product_name: String,
     /// Peers whose `X-Forwarded-For` / `Forwarded` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins that may call the browser-facing endpoints besides those of registered
+    /// redirect URIs (`--cors-origin`).
+    pub cors_origins: Vec<crate::oauth::cors::Origin>,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }

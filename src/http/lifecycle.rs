@@ -3,9 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::forms;
 use super::respond::{bearer_error, json, json_bytes, oauth_error, BearerError};
 use super::AppState;
+use super::{cors, forms};
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
 use crate::oauth::lifecycle::userinfo as userinfo_claims;
@@ -28,14 +28,20 @@ pub async fn revoke(
         Ok(params) => params,
         Err(error) => return oauth_error(&error, authorization.is_some()),
     };
-    match state
+    let shared = match cors::client_request(&state, &request, authorization, &params) {
+        Ok(shared) => shared,
+        Err(error) => return oauth_error(&error, authorization.is_some()),
+    };
+    let mut response = match state
         .tokens
         .revocation(authorization, &params, clock::now())
         .await
     {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
         Err(AuthError { error, basic }) => oauth_error(&error, basic),
-    }
+    };
+    cors::share(&mut response, shared);
+    response
 }
 
 /// POST /oauth2/introspect (RFC 7662), for resource servers authenticating as clients.

@@ -3,6 +3,7 @@
 mod account;
 mod authorize;
 mod cookies;
+mod cors;
 mod deadline;
 mod forms;
 mod forwarded;
@@ -24,12 +25,14 @@ use crate::metrics::Metrics;
 use crate::oauth::account::AccountService;
 use crate::oauth::apikeys::UsageLog;
 use crate::oauth::authorize::Authorizer;
+use crate::oauth::cors::{CorsPolicy, Origin};
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
 use crate::seal::MacKey;
 use crate::store::{Store, StoreError, WriterStats};
 use crate::ui::Pages;
 use cookies::CookieSettings;
+pub use cors::cors;
 pub use deadline::{body_deadline, BODY_DEADLINE};
 use forwarded::Forwarding;
 
@@ -51,6 +54,7 @@ pub struct AppState {
     cookies: CookieSettings,
     signin: SignInService,
     forwarding: Forwarding,
+    cors: CorsPolicy,
     demo: Option<DemoClient>,
     metrics: Arc<Metrics>,
 }
@@ -61,6 +65,8 @@ pub struct StateConfig {
     pub lifetimes: Lifetimes,
     pub product_name: String,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `--cors-origin`: origins allowed besides the registered redirect URIs'.
+    pub cors_origins: Vec<Origin>,
     pub demo: Option<DemoClient>,
 }
 
@@ -76,6 +82,7 @@ impl AppState {
             lifetimes,
             product_name,
             trusted_proxies,
+            cors_origins,
             demo,
         } = config;
         AppState {
@@ -89,6 +96,7 @@ impl AppState {
             pages: Pages::new(&product_name),
             signin: SignInService::new(store.clone(), SESSION_TTL).await,
             forwarding: Forwarding::new(trusted_proxies),
+            cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
             metrics,
             store,

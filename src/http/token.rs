@@ -3,9 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::forms;
 use super::respond::{json_bytes, oauth_error};
 use super::AppState;
+use super::{cors, forms};
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
 use crate::oauth::token::TokenResponse;
@@ -31,14 +31,20 @@ pub async fn token(
         Ok(params) => params,
         Err(error) => return oauth_error(&error, basic),
     };
-    match state
+    let shared = match cors::client_request(&state, &request, authorization, &params) {
+        Ok(shared) => shared,
+        Err(error) => return oauth_error(&error, basic),
+    };
+    let mut response = match state
         .tokens
         .token(authorization, params, clock::now())
         .await
     {
         Ok(response) => token_response(&response),
         Err(AuthError { error, basic }) => oauth_error(&error, basic),
-    }
+    };
+    cors::share(&mut response, shared);
+    response
 }
 
 /// RFC 9700 §2.5 / RFC 6749 §2.3.1: credentials never in a URL, where logs keep them.

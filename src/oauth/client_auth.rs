@@ -18,6 +18,17 @@ pub enum Presented {
     Public { client_id: String },
 }
 
+impl Presented {
+    /// The client the request names, authenticated or not.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Presented::Basic { client_id, .. }
+            | Presented::Post { client_id, .. }
+            | Presented::Public { client_id } => client_id,
+        }
+    }
+}
+
 /// A client-authentication failure; `basic` says whether Basic was tried, because then
 /// the answer must be 401 with `WWW-Authenticate: Basic` (RFC 6749 §5.2).
 #[derive(Debug)]

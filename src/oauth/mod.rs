@@ -6,6 +6,7 @@ pub mod apikeys;
 pub mod authorize;
 pub mod client_auth;
 pub mod consent;
+pub mod cors;
 pub mod error;
 pub mod lifecycle;
 pub mod params;

@@ -51,6 +51,13 @@ impl Store {
         Ok(client)
     }
 
+    /// A number that moves after every client write has committed: the client cache's
+    /// generation. What is derived from all clients (the origins that may make CORS
+    /// requests, `oauth::cors`) is current for as long as this number stays the same.
+    pub fn clients_generation(&self) -> u64 {
+        self.inner.client_cache.generation()
+    }
+
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
         self.read(|reader| {
             reader

@@ -23,7 +23,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const STEP: Duration = Duration::from_secs(30);
 
 /// A `chromedriver` child and one browser session on it; both end on drop.
-struct WebDriver {
+pub struct WebDriver {
     child: Child,
     http: reqwest::blocking::Client,
     base: String,
@@ -33,7 +33,7 @@ struct WebDriver {
 
 impl WebDriver {
     /// `None` (the test is skipped, loudly) where Chromium is not installed, outside CI.
-    fn start() -> Option<WebDriver> {
+    pub fn start() -> Option<WebDriver> {
         if !crate::support::tools_present(
             "the headless Chromium test",
             &[CHROMIUM, CHROMEDRIVER],
@@ -139,15 +139,26 @@ impl WebDriver {
         self.call(method, &format!("/session/{session}{path}"), body)
     }
 
-    fn navigate(&self, url: &str) {
+    pub fn navigate(&self, url: &str) {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }
 
-    fn current_url(&self) -> String {
+    pub fn current_url(&self) -> String {
         self.session_call("GET", "/url", None)
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Runs `script` in the page as a WebDriver asynchronous script: it gets `args` in
+    /// `arguments`, then a callback as the last one; what it passes the callback is
+    /// returned.
+    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
     }
 
     /// The element matching `css`, waiting (bounded) for it to appear.
@@ -218,7 +229,7 @@ fn free_port() -> u16 {
 
 /// A stand-in for the client's web server: on 127.0.0.1, it answers every request with a
 /// short page and reports each request line that starts with `GET /callback`.
-fn callback_listener() -> (u16, mpsc::Receiver<String>) {
+pub fn callback_listener() -> (u16, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
     let (sender, receiver) = mpsc::channel();

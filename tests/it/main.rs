@@ -6,6 +6,7 @@ mod authorize_errors;
 mod browser;
 mod cli;
 mod core;
+mod cors;
 mod durability;
 mod expiry;
 mod flow;
