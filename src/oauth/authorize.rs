@@ -142,8 +142,9 @@ pub fn validate(
         .iter()
         .map(|token| token.as_str())
         .filter(|token| {
-            !client.scope.contains(token)
-                && !(*token == "offline_access" && client.allows_grant(GrantType::RefreshToken))
+            let offline =
+                *token == "offline_access" && client.allows_grant(GrantType::RefreshToken);
+            !(client.scope.contains(token) || offline)
         })
         .collect();
     if !refused.is_empty() {
