@@ -563,6 +563,8 @@ impl Store {
             next_secret_hash,
             grace,
         } = rotation;
+        // A grace hands this secret out again as the successor's: it must be the secret of
+        // the token written below, or the reused answer would carry a token that never works.
         debug_assert!(grace.as_ref().is_none_or(
             |grace| SecretHash::of(&grace.secret).as_bytes() == next_secret_hash.as_bytes()
         ));
