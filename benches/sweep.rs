@@ -30,6 +30,8 @@ fn code(id: Id, expires_at: u64) -> NewCode {
             code_challenge: None,
             nonce: None,
             auth_time: 0,
+            resources: Vec::new(),
+            sid: None,
         },
         expires_at,
         remember_consent: false,

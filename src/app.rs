@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use actix_web::{web, App, HttpServer};
 
-use crate::admin::{self, socket, AdminOutput, AdminRequest, ServerInfoView};
+use crate::admin::{self, socket, AdminOutput, AdminRequest, ClientCreateRequest, ServerInfoView};
 use crate::config::{DemoClient, ServeConfig};
 use crate::http::{self, AppState, StateConfig};
 use crate::limits;
@@ -259,19 +259,21 @@ pub async fn demo_setup(
             email: Some("demo@example.com".into()),
             name: Some("Demo User".into()),
             password: password.clone(),
+            email_verified: false,
         },
     )
     .await
     .map_err(setup_error)?;
     let client = admin::execute(
         &store,
-        AdminRequest::ClientCreate {
+        AdminRequest::ClientCreate(ClientCreateRequest {
             name: "Demo app".into(),
             redirect_uris: vec![format!("http://{}/demo/callback", demo_loopback(listen))],
             scope: Some("openid profile email".into()),
             public: false,
             grant_types: Some("authorization_code,refresh_token,client_credentials".into()),
-        },
+            ..ClientCreateRequest::default()
+        }),
     )
     .await
     .map_err(setup_error)?;

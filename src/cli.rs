@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::{self, socket, AdminOutput, AdminRequest};
+use crate::admin::{self, socket, AdminOutput, AdminRequest, ClientCreateRequest};
 use crate::app;
 use crate::config::{
     parse_cors_origin, parse_duration, parse_issuer, parse_trusted_proxy, Lifetimes, ServeConfig,
@@ -214,6 +214,26 @@ enum ClientCommand {
         /// (default: authorization_code,refresh_token).
         #[arg(long)]
         grant_types: Option<String>,
+        /// What the client's ID tokens are signed with: RS256 (the default), ES256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
+        /// A URI the browser may be sent back to after signing out (OpenID Connect
+        /// RP-initiated logout), matched exactly, with the same rules as --redirect-uri
+        /// (repeatable, at most 20).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// The client's access tokens: opaque (the default; resource servers introspect
+        /// them) or jwt (RFC 9068, validated locally against the JWKS).
+        #[arg(long, value_name = "FORMAT")]
+        access_token_format: Option<String>,
+        /// A resource server (RFC 8707 resource indicator: an absolute URI without a
+        /// fragment) the client may ask tokens for (repeatable, at most 20). The first is
+        /// the audience of a jwt client's tokens when it names none.
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
+        /// Put the profile and email claims into ID tokens too, not only into userinfo.
+        #[arg(long)]
+        id_token_claims: bool,
     },
     /// List every client, without secrets.
     List,
@@ -245,6 +265,10 @@ enum UserCommand {
         /// The user's email address, given to clients granted the email scope.
         #[arg(long)]
         email: Option<String>,
+        /// You have checked that the address of --email is the user's: clients are told
+        /// email_verified true. Without it they are told false.
+        #[arg(long)]
+        email_verified: bool,
         /// The user's full name, given to clients granted the profile scope.
         #[arg(long)]
         name: Option<String>,
@@ -253,6 +277,12 @@ enum UserCommand {
     },
     /// List every user.
     List,
+    /// Show one user's details: email (and whether it is verified), name, when made and
+    /// last changed.
+    Show {
+        /// The user's username.
+        username: String,
+    },
     /// Delete a user, with their grants, remembered consents, API keys and sessions.
     Delete {
         /// The user's username.
@@ -417,13 +447,23 @@ fn client_request(command: ClientCommand) -> AdminRequest {
             scope,
             public,
             grant_types,
-        } => AdminRequest::ClientCreate {
+            id_token_alg,
+            post_logout_redirect_uris,
+            access_token_format,
+            resources,
+            id_token_claims,
+        } => AdminRequest::ClientCreate(ClientCreateRequest {
             name,
             redirect_uris,
             scope,
             public,
             grant_types,
-        },
+            id_token_alg,
+            post_logout_redirect_uris,
+            access_token_format,
+            resources,
+            id_token_claims,
+        }),
         ClientCommand::List => AdminRequest::ClientList,
         ClientCommand::Show { id } => AdminRequest::ClientShow { id },
         ClientCommand::Delete { id } => AdminRequest::ClientDelete { id },
@@ -436,6 +476,7 @@ fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
         UserCommand::Create {
             username,
             email,
+            email_verified,
             name,
             password,
         } => AdminRequest::UserCreate {
@@ -443,8 +484,10 @@ fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
             email,
             name,
             password: read_password(&password)?,
+            email_verified,
         },
         UserCommand::List => AdminRequest::UserList,
+        UserCommand::Show { username } => AdminRequest::UserShow { username },
         UserCommand::Delete { username } => AdminRequest::UserDelete { username },
         UserCommand::SetPassword { username, password } => AdminRequest::UserSetPassword {
             username,

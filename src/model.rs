@@ -581,20 +581,21 @@ impl GrantType {
     }
 }
 
-/// How ID tokens (and JWT access tokens) are signed (RFC 7518 §3.1).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+/// A JWS algorithm keyward signs with (RFC 7518 §3.1, RFC 8037 §3.1): for a client's ID
+/// tokens, and for the signing keys that produce them. RS256 is the default, as OpenID
+/// Connect Core §15.1 requires of every provider.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
 pub enum SigningAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256: what every OpenID Connect library accepts.
+    #[default]
     Rs256,
-    /// ECDSA P-256 with SHA-256.
     Es256,
-    /// Ed25519 (RFC 8037).
     EdDsa,
 }
 
 impl SigningAlg {
     pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
 
+    /// The `alg` value of JOSE, spelled as RFC 7518 and RFC 8037 spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::Rs256 => "RS256",
@@ -603,6 +604,8 @@ impl SigningAlg {
         }
     }
 
+    /// Exact spelling only: JOSE compares `alg` values case-sensitively, and a relying party
+    /// configured with "rs256" would not match what the JWKS says.
     pub fn parse(text: &str) -> Result<SigningAlg, Invalid> {
         SigningAlg::ALL
             .into_iter()
@@ -613,6 +616,100 @@ impl SigningAlg {
                     truncate_for_message(text)
                 ))
             })
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// What a client's access tokens look like: keyward's own sealed token (the default), which
+/// only keyward can read and resource servers introspect, or an RFC 9068 JWT that resource
+/// servers validate locally against the JWKS.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum AccessTokenFormat {
+    #[default]
+    Opaque,
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    pub const ALL: [AccessTokenFormat; 2] = [AccessTokenFormat::Opaque, AccessTokenFormat::Jwt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::Opaque => "opaque",
+            AccessTokenFormat::Jwt => "jwt",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<AccessTokenFormat, Invalid> {
+        AccessTokenFormat::ALL
+            .into_iter()
+            .find(|format| format.as_str() == text)
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "unknown access token format '{}' (expected opaque or jwt)",
+                    truncate_for_message(text)
+                ))
+            })
+    }
+}
+
+impl fmt::Display for AccessTokenFormat {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// An RFC 8707 resource indicator: the absolute URI of a resource server, which becomes the
+/// audience of the tokens issued for it. Kept as the exact string given and compared as
+/// such. Unlike a redirect URI it need not be in `url`'s canonical form: an audience is an
+/// identifier that resource servers compare byte for byte, and the common
+/// `https://api.example.com` (no trailing slash) must stay as it is written.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ResourceUri(String);
+
+impl ResourceUri {
+    pub const MAX_BYTES: usize = 2000;
+
+    pub fn parse(text: &str) -> Result<ResourceUri, Invalid> {
+        let shown = truncate_for_message(text);
+        if text.len() > Self::MAX_BYTES {
+            return invalid(format!(
+                "resource URI is longer than {} bytes",
+                Self::MAX_BYTES
+            ));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return invalid(format!(
+                "resource URI '{shown}' contains whitespace or control characters"
+            ));
+        }
+        if text.contains('#') {
+            return invalid(format!(
+                "resource URI '{shown}' has a fragment; RFC 8707 §2 forbids one"
+            ));
+        }
+        // `url` accepts only a URI with a scheme: an absolute URI (RFC 3986 §4.3), which is
+        // what RFC 8707 §2 asks for. A URN (`urn:example:api`) is one too.
+        if url::Url::parse(text).is_err() {
+            return invalid(format!(
+                "resource URI '{shown}' is not an absolute URI (RFC 8707 §2)"
+            ));
+        }
+        Ok(ResourceUri(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> ResourceUri {
+        ResourceUri(text)
     }
 }
 
@@ -658,6 +755,17 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     pub secret_hash: Option<SecretHash>,
     pub created_at: UnixTime,
+    /// What its ID tokens are signed with.
+    pub id_token_alg: SigningAlg,
+    /// Where RP-initiated logout may send the browser afterwards, matched byte for byte
+    /// (validated as redirect URIs are).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub access_token_format: AccessTokenFormat,
+    /// The RFC 8707 resources it may ask tokens for, in the order registered: the first is
+    /// a JWT-format client's default audience.
+    pub resources: Vec<ResourceUri>,
+    /// Put the profile and email claims into the ID token too, not only into userinfo.
+    pub id_token_claims: bool,
 }
 
 impl Client {
@@ -679,6 +787,11 @@ pub struct User {
     pub name: Option<DisplayName>,
     pub password_hash: String,
     pub created_at: UnixTime,
+    /// Whether someone vouched for the email address (the operator, with `--email-verified`).
+    /// An address typed by a user, or given without the flag, is not verified.
+    pub email_verified: bool,
+    /// When the profile (username, email, name) last changed: the `updated_at` claim.
+    pub updated_at: UnixTime,
 }
 
 #[cfg(test)]
@@ -726,6 +839,48 @@ mod tests {
             "https://a.example/{}",
             "x".repeat(3000)
         )));
+    }
+
+    #[test]
+    fn signing_algorithms_and_token_formats_parse_exactly() {
+        for alg in SigningAlg::ALL {
+            assert_eq!(SigningAlg::parse(alg.as_str()), Ok(alg));
+        }
+        assert_eq!(SigningAlg::default(), SigningAlg::Rs256);
+        let refused = SigningAlg::parse("rs256").unwrap_err().0;
+        assert!(refused.contains("RS256, ES256 or EdDSA"), "{refused}");
+        assert!(SigningAlg::parse("HS256").is_err());
+        assert!(SigningAlg::parse("none").is_err());
+        for format in AccessTokenFormat::ALL {
+            assert_eq!(AccessTokenFormat::parse(format.as_str()), Ok(format));
+        }
+        assert_eq!(AccessTokenFormat::default(), AccessTokenFormat::Opaque);
+        assert!(AccessTokenFormat::parse("JWT").is_err());
+    }
+
+    #[test]
+    fn resource_uris() {
+        for good in [
+            "https://api.example.com",
+            "https://api.example.com/v1?tenant=a",
+            "urn:example:api",
+            "http://localhost:8080/api",
+        ] {
+            let parsed = ResourceUri::parse(good).unwrap_or_else(|error| panic!("{good}: {error}"));
+            // Kept as written: no trailing slash added.
+            assert_eq!(parsed.as_str(), good);
+        }
+        for bad in [
+            "",
+            "api.example.com",
+            "/relative",
+            "https://api.example.com/#x",
+            "https://api.example.com/ a",
+            "https://api.example.com/\u{7}",
+        ] {
+            assert!(ResourceUri::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(ResourceUri::parse(&format!("https://a.example/{}", "x".repeat(3000))).is_err());
     }
 
     #[test]

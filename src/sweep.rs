@@ -99,6 +99,8 @@ mod tests {
                 code_challenge: None,
                 nonce: None,
                 auth_time: 0,
+                resources: Vec::new(),
+                sid: None,
             },
             expires_at,
             remember_consent: false,
@@ -119,6 +121,8 @@ mod tests {
                 name: None,
                 password_hash: "not checked here".into(),
                 created_at: 0,
+                email_verified: false,
+                updated_at: 0,
             })
             .await
             .unwrap();

@@ -1,66 +1,111 @@
 //! `client create | list | show | delete | rotate-secret`.
 
 use super::views::{ClientSecretView, ClientView, ClientsView, DeletedView};
-use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
+use super::{AdminError, AdminErrorKind, AdminOutput, ClientCreateRequest, Plan, WritePlan};
 use crate::clock;
 use crate::model::{
-    random_secret, Client, ClientId, DisplayName, GrantType, Id, Invalid, RedirectUri, Scope,
-    SecretHash,
+    random_secret, AccessTokenFormat, Client, ClientId, DisplayName, GrantType, Id, Invalid,
+    RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg,
 };
 use crate::store::SecretNotSet;
 use crate::store::Store;
 
-/// The most redirect URIs one client may register.
+/// The most redirect URIs one client may register (and the most post-logout redirect URIs).
 pub const MAX_REDIRECT_URIS: usize = 20;
+/// The most resource indicators one client may register.
+pub const MAX_RESOURCES: usize = 20;
 
 /// Checks the new client and makes its id and secret; nothing is read, so nothing can be
 /// stale by the time `apply_create` inserts it.
-pub(super) fn create(
-    name: &str,
-    redirect_uris: &[String],
-    scope: Option<&str>,
-    public: bool,
-    grant_types: Option<&str>,
-) -> Result<Plan, AdminError> {
-    let name = DisplayName::parse("client name", name)?;
-    let grant_types = match grant_types {
+pub(super) fn create(request: &ClientCreateRequest) -> Result<Plan, AdminError> {
+    let name = DisplayName::parse("client name", &request.name)?;
+    let grant_types = match &request.grant_types {
         Some(list) => GrantType::parse_list(list)?,
         None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
     };
-    if public && grant_types.contains(&GrantType::ClientCredentials) {
+    if request.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(Invalid(
             "a public client has no secret, so it cannot use client_credentials".into(),
         )
         .into());
     }
-    if redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(Invalid(format!("more than {MAX_REDIRECT_URIS} redirect URIs")).into());
-    }
-    let mut parsed_uris = Vec::with_capacity(redirect_uris.len());
-    for uri in redirect_uris {
-        let uri = RedirectUri::parse(uri)?;
-        if !parsed_uris.contains(&uri) {
-            parsed_uris.push(uri);
-        }
-    }
-    if parsed_uris.is_empty() && grant_types.contains(&GrantType::AuthorizationCode) {
+    let redirect_uris = uri_list(&request.redirect_uris, "redirect URIs", |uri| {
+        RedirectUri::parse(uri)
+    })?;
+    if redirect_uris.is_empty() && grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(Invalid(
             "at least one --redirect-uri is required for the authorization_code grant".into(),
         )
         .into());
     }
-    let scope = Scope::parse(scope.unwrap_or("openid profile email"))?;
-    let secret = (!public).then(random_secret);
+    // The same rules as for redirect URIs: logout sends the browser there just the same.
+    let post_logout_redirect_uris = uri_list(
+        &request.post_logout_redirect_uris,
+        "post-logout redirect URIs",
+        |uri| {
+            RedirectUri::parse(uri)
+                .map_err(|invalid| Invalid(format!("--post-logout-redirect-uri: {}", invalid.0)))
+        },
+    )?;
+    let id_token_alg = match &request.id_token_alg {
+        Some(alg) => SigningAlg::parse(alg)
+            .map_err(|invalid| Invalid(format!("--id-token-alg: {}", invalid.0)))?,
+        None => SigningAlg::default(),
+    };
+    let access_token_format = match &request.access_token_format {
+        Some(format) => AccessTokenFormat::parse(format)
+            .map_err(|invalid| Invalid(format!("--access-token-format: {}", invalid.0)))?,
+        None => AccessTokenFormat::default(),
+    };
+    if request.resources.len() > MAX_RESOURCES {
+        return Err(Invalid(format!("more than {MAX_RESOURCES} resources")).into());
+    }
+    let mut resources: Vec<ResourceUri> = Vec::with_capacity(request.resources.len());
+    for resource in &request.resources {
+        let resource = ResourceUri::parse(resource)
+            .map_err(|invalid| Invalid(format!("--resource: {}", invalid.0)))?;
+        // The order is kept: the first is a JWT-format client's default audience.
+        if !resources.contains(&resource) {
+            resources.push(resource);
+        }
+    }
+    let scope = Scope::parse(request.scope.as_deref().unwrap_or("openid profile email"))?;
+    let secret = (!request.public).then(random_secret);
     let client = Client {
         id: ClientId(Id::generate(clock::now_millis())),
         name,
-        redirect_uris: parsed_uris,
+        redirect_uris,
         scope,
         grant_types,
         secret_hash: secret.as_deref().map(SecretHash::of),
         created_at: clock::now(),
+        id_token_alg,
+        post_logout_redirect_uris,
+        access_token_format,
+        resources,
+        id_token_claims: request.id_token_claims,
     };
     Ok(Plan::Write(WritePlan::CreateClient(client, secret)))
+}
+
+/// Parses a list of URIs, without duplicates, in the order given, at most
+/// `MAX_REDIRECT_URIS` of them.
+fn uri_list(
+    uris: &[String],
+    what: &str,
+    parse: impl Fn(&str) -> Result<RedirectUri, Invalid>,
+) -> Result<Vec<RedirectUri>, AdminError> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(Invalid(format!("more than {MAX_REDIRECT_URIS} {what}")).into());
+    }
+    let mut parsed: Vec<RedirectUri> = Vec::with_capacity(uris.len());
+    for uri in uris {
+        let uri = parse(uri)?;
+        if !parsed.contains(&uri) {
+            parsed.push(uri);
+        }
+    }
+    Ok(parsed)
 }
 
 pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
@@ -158,5 +203,18 @@ fn client_view(client: &Client) -> ClientView {
             .collect(),
         public: client.is_public(),
         created_at: client.created_at,
+        id_token_alg: client.id_token_alg.as_str().to_owned(),
+        post_logout_redirect_uris: client
+            .post_logout_redirect_uris
+            .iter()
+            .map(|uri| uri.as_str().to_owned())
+            .collect(),
+        access_token_format: client.access_token_format.as_str().to_owned(),
+        resources: client
+            .resources
+            .iter()
+            .map(|resource| resource.as_str().to_owned())
+            .collect(),
+        id_token_claims: client.id_token_claims,
     }
 }

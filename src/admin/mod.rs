@@ -41,13 +41,7 @@ pub use views::{
 pub enum AdminRequest {
     /// Who is serving: asked by a second `serve` and by the CLI.
     ServerInfo,
-    ClientCreate {
-        name: String,
-        redirect_uris: Vec<String>,
-        scope: Option<String>,
-        public: bool,
-        grant_types: Option<String>,
-    },
+    ClientCreate(ClientCreateRequest),
     ClientList,
     ClientShow {
         id: String,
@@ -63,8 +57,14 @@ pub enum AdminRequest {
         email: Option<String>,
         name: Option<String>,
         password: String,
+        /// The operator vouches for the address. Absent (an older CLI): no.
+        #[serde(default)]
+        email_verified: bool,
     },
     UserList,
+    UserShow {
+        username: String,
+    },
     UserDelete {
         username: String,
     },
@@ -123,12 +123,13 @@ impl AdminRequest {
             | AdminRequest::ClientList
             | AdminRequest::ClientShow { .. }
             | AdminRequest::UserList
+            | AdminRequest::UserShow { .. }
             | AdminRequest::ScopeList
             | AdminRequest::ApiKeyList { .. }
             | AdminRequest::GrantList { .. }
             | AdminRequest::Backup { .. }
             | AdminRequest::Check => true,
-            AdminRequest::ClientCreate { .. }
+            AdminRequest::ClientCreate(_)
             | AdminRequest::ClientDelete { .. }
             | AdminRequest::ClientRotateSecret { .. }
             | AdminRequest::UserCreate { .. }
@@ -144,6 +145,31 @@ impl AdminRequest {
     }
 }
 
+/// `client create`, as it travels over the admin socket: the fields of the `client_create`
+/// object. Values arrive as typed and are validated by `prepare`, the same for both paths.
+/// Fields an older CLI does not send take the defaults.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct ClientCreateRequest {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scope: Option<String>,
+    pub public: bool,
+    pub grant_types: Option<String>,
+    /// RS256, ES256 or EdDSA (default RS256).
+    #[serde(default)]
+    pub id_token_alg: Option<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// opaque or jwt (default opaque).
+    #[serde(default)]
+    pub access_token_format: Option<String>,
+    /// RFC 8707 resource indicators the client may ask tokens for.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub id_token_claims: bool,
+}
+
 /// What an admin command produced. `--json` prints the inner object alone.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
@@ -152,6 +178,8 @@ pub enum AdminOutput {
     Client(ClientView),
     Clients(ClientsView),
     User(UserRef),
+    /// One user's details (`user show`).
+    UserDetails(UserView),
     Users(UsersView),
     SessionsEnded(SessionsEndedView),
     Deleted(DeletedView),
@@ -257,19 +285,7 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             AdminErrorKind::NotFound,
             "no keyward server is running on this data directory",
         )),
-        AdminRequest::ClientCreate {
-            name,
-            redirect_uris,
-            scope,
-            public,
-            grant_types,
-        } => clients::create(
-            &name,
-            &redirect_uris,
-            scope.as_deref(),
-            public,
-            grant_types.as_deref(),
-        ),
+        AdminRequest::ClientCreate(request) => clients::create(&request),
         AdminRequest::ClientList => clients::list(store),
         AdminRequest::ClientShow { id } => clients::show(store, &id),
         AdminRequest::ClientDelete { id } => clients::delete(store, &id),
@@ -279,17 +295,22 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             email,
             name,
             password,
+            email_verified,
         } => {
             users::create(
                 store,
-                &username,
-                email.as_deref(),
-                name.as_deref(),
-                &password,
+                users::NewUser {
+                    username: &username,
+                    email: email.as_deref(),
+                    email_verified,
+                    name: name.as_deref(),
+                    password: &password,
+                },
             )
             .await
         }
         AdminRequest::UserList => users::list(store),
+        AdminRequest::UserShow { username } => users::show(store, &username),
         AdminRequest::UserDelete { username } => users::delete(store, &username),
         AdminRequest::UserSetPassword { username, password } => {
             users::set_password(store, &username, &password).await

@@ -1,7 +1,7 @@
 //! How an answer prints: the object `--json` prints, and the text a person reads. The same
 //! for both paths, since the CLI renders whatever the server or the file answered.
 
-use super::views::{ClientView, ScopeDescriptionView};
+use super::views::{ClientView, ScopeDescriptionView, UserView};
 use super::AdminOutput;
 
 impl AdminOutput {
@@ -12,6 +12,7 @@ impl AdminOutput {
             AdminOutput::Client(view) => serde_json::to_value(view),
             AdminOutput::Clients(view) => serde_json::to_value(view),
             AdminOutput::User(view) => serde_json::to_value(view),
+            AdminOutput::UserDetails(view) => serde_json::to_value(view),
             AdminOutput::Users(view) => serde_json::to_value(view),
             AdminOutput::SessionsEnded(view) => serde_json::to_value(view),
             AdminOutput::Deleted(view) => serde_json::to_value(view),
@@ -50,6 +51,7 @@ impl AdminOutput {
                 format!("user_id:  {}\nusername: {}", view.user_id, view.username)
             }
             AdminOutput::Users(view) if view.users.is_empty() => "no users".to_owned(),
+            AdminOutput::UserDetails(view) => human_user(view),
             AdminOutput::Users(view) => view
                 .users
                 .iter()
@@ -57,6 +59,9 @@ impl AdminOutput {
                     let mut line = format!("{}  {}", user.user_id, user.username);
                     if let Some(email) = &user.email {
                         line.push_str(&format!("  <{email}>"));
+                        if user.email_verified {
+                            line.push_str(" (verified)");
+                        }
                     }
                     if let Some(name) = &user.name {
                         line.push_str(&format!("  {name}"));
@@ -157,15 +162,61 @@ fn human_scope(view: &ScopeDescriptionView) -> String {
     format!("{}: {}{api_keys}", view.scope, view.description)
 }
 
+/// `key: value` lines with the values aligned, for one record shown alone.
+fn aligned(fields: &[(&str, String)]) -> String {
+    let width = fields.iter().map(|(key, _)| key.len()).max().unwrap_or(0) + 1;
+    fields
+        .iter()
+        .map(|(key, value)| format!("{:width$} {value}", format!("{key}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
 fn human_client(view: &ClientView) -> String {
-    format!(
-        "client_id:     {}\nname:          {}\ntype:          {}\nredirect_uris: {}\nscope:         {}\ngrant_types:   {}\ncreated_at:    {}",
-        view.client_id,
-        view.name,
-        if view.public { "public" } else { "confidential" },
-        view.redirect_uris.join(" "),
-        view.scope,
-        view.grant_types.join(","),
-        view.created_at
-    )
+    let list = |list: &[String]| {
+        if list.is_empty() {
+            "(none)".to_owned()
+        } else {
+            list.join(" ")
+        }
+    };
+    let kind = if view.public {
+        "public"
+    } else {
+        "confidential"
+    };
+    aligned(&[
+        ("client_id", view.client_id.clone()),
+        ("name", view.name.clone()),
+        ("type", kind.to_owned()),
+        ("redirect_uris", view.redirect_uris.join(" ")),
+        ("scope", view.scope.clone()),
+        ("grant_types", view.grant_types.join(",")),
+        ("created_at", view.created_at.to_string()),
+        ("id_token_alg", view.id_token_alg.clone()),
+        ("id_token_claims", yes_no(view.id_token_claims)),
+        ("access_token_format", view.access_token_format.clone()),
+        ("resources", list(&view.resources)),
+        (
+            "post_logout_redirect_uris",
+            list(&view.post_logout_redirect_uris),
+        ),
+    ])
+}
+
+fn human_user(view: &UserView) -> String {
+    let or_none = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".to_owned());
+    aligned(&[
+        ("user_id", view.user_id.clone()),
+        ("username", view.username.clone()),
+        ("email", or_none(&view.email)),
+        ("email_verified", yes_no(view.email_verified)),
+        ("name", or_none(&view.name)),
+        ("created_at", view.created_at.to_string()),
+        ("updated_at", view.updated_at.to_string()),
+    ])
 }

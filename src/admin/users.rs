@@ -1,39 +1,53 @@
-//! `user create | list | delete | set-password | sign-out`.
+//! `user create | list | show | delete | set-password | sign-out`.
 
 use super::views::{DeletedView, SessionsEndedView, UserRef, UserView, UsersView};
 use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::clock;
-use crate::model::{DisplayName, Email, Id, Password, User, UserId, Username};
+use crate::model::{DisplayName, Email, Id, Invalid, Password, User, UserId, Username};
 use crate::password;
 use crate::store::Store;
 use crate::store::UserNotInserted;
 
+/// `user create`, as typed.
+pub(super) struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    /// The operator vouches for `email`.
+    pub email_verified: bool,
+    pub name: Option<&'a str>,
+    pub password: &'a str,
+}
+
 /// Checks the new user and hashes the password here, so the slow hash is done before the
 /// file is opened for writing and a refused user costs no write.
-pub(super) async fn create(
-    store: &Store,
-    username: &str,
-    email: Option<&str>,
-    name: Option<&str>,
-    password: &str,
-) -> Result<Plan, AdminError> {
-    let username = Username::parse(username)?;
-    let email = email.map(Email::parse).transpose()?;
-    let name = name
+pub(super) async fn create(store: &Store, new: NewUser<'_>) -> Result<Plan, AdminError> {
+    let username = Username::parse(new.username)?;
+    let email = new.email.map(Email::parse).transpose()?;
+    if new.email_verified && email.is_none() {
+        return Err(Invalid(
+            "--email-verified vouches for the address of --email, and none was given".into(),
+        )
+        .into());
+    }
+    let name = new
+        .name
         .map(|name| DisplayName::parse("name", name))
         .transpose()?;
-    let password = Password::parse(password)?;
+    let password = Password::parse(new.password)?;
     // Checked before the slow hash; the insert checks again inside its transaction.
     if store.user_by_username(&username)?.is_some() {
         return Err(username_taken(&username));
     }
+    let now = clock::now();
     Ok(Plan::Write(WritePlan::CreateUser(User {
         id: UserId(Id::generate(clock::now_millis())),
         username,
         email,
         name,
         password_hash: hash_password(password).await?,
-        created_at: clock::now(),
+        created_at: now,
+        email_verified: new.email_verified,
+        updated_at: now,
     })))
 }
 
@@ -41,6 +55,11 @@ pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
     Ok(Plan::Done(AdminOutput::Users(UsersView {
         users: store.users()?.iter().map(user_view).collect(),
     })))
+}
+
+pub(super) fn show(store: &Store, username: &str) -> Result<Plan, AdminError> {
+    let user = existing_user(store, username)?;
+    Ok(Plan::Done(AdminOutput::UserDetails(user_view(&user))))
 }
 
 pub(super) fn delete(store: &Store, username: &str) -> Result<Plan, AdminError> {
@@ -159,5 +178,7 @@ fn user_view(user: &User) -> UserView {
         email: user.email.as_ref().map(|email| email.as_str().to_owned()),
         name: user.name.as_ref().map(|name| name.as_str().to_owned()),
         created_at: user.created_at,
+        email_verified: user.email_verified,
+        updated_at: user.updated_at,
     }
 }

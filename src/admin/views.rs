@@ -20,6 +20,28 @@ pub struct ClientView {
     pub grant_types: Vec<String>,
     pub public: bool,
     pub created_at: u64,
+    /// The fields below came with OpenID Connect; a server of an earlier version does not
+    /// send them, and its clients have the defaults.
+    #[serde(default = "default_id_token_alg")]
+    pub id_token_alg: String,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default = "default_access_token_format")]
+    pub access_token_format: String,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub id_token_claims: bool,
+}
+
+fn default_id_token_alg() -> String {
+    crate::model::SigningAlg::default().as_str().to_owned()
+}
+
+fn default_access_token_format() -> String {
+    crate::model::AccessTokenFormat::default()
+        .as_str()
+        .to_owned()
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -42,6 +64,12 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub created_at: u64,
+    /// Whether the operator vouched for the email address (`--email-verified`).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// When the profile last changed. (A server of an earlier version does not send it.)
+    #[serde(default)]
+    pub updated_at: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

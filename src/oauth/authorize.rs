@@ -471,6 +471,8 @@ impl Authorizer {
                 code_challenge: request.code_challenge.clone(),
                 nonce: request.nonce.clone(),
                 auth_time: session.auth_time,
+                resources: Vec::new(),
+                sid: None,
             },
             expires_at: now + self.code_ttl,
             // Only an answer on the consent page is remembered; a code issued because consent

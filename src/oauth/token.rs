@@ -247,6 +247,7 @@ impl TokenService {
                     now,
                     next_id: next.id,
                     next_secret_hash: next.secret_hash(),
+                    grace: None,
                 },
                 move |grant| {
                     if grant.client_id != client_id {
@@ -476,7 +477,10 @@ fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientId, DisplayName, RedirectUri, SecretHash, User, UserId, Username};
+    use crate::model::{
+        AccessTokenFormat, ClientId, DisplayName, RedirectUri, SecretHash, SigningAlg, User,
+        UserId, Username,
+    };
     use crate::store::{CodeGrant, KeyLocation, NewCode, OpenOptions};
 
     const DAY: u64 = 86_400;
@@ -524,6 +528,8 @@ mod tests {
                 name: None,
                 password_hash: "not used".into(),
                 created_at: 0,
+                email_verified: false,
+                updated_at: 0,
             })
             .await
             .unwrap();
@@ -536,6 +542,11 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             secret_hash: Some(SecretHash::of(&client_secret)),
             created_at: 0,
+            id_token_alg: SigningAlg::default(),
+            post_logout_redirect_uris: Vec::new(),
+            access_token_format: AccessTokenFormat::default(),
+            resources: Vec::new(),
+            id_token_claims: false,
         };
         let client_id = client.id;
         store.insert_client(client).await.unwrap();
@@ -554,6 +565,8 @@ mod tests {
                     code_challenge: None,
                     nonce: None,
                     auth_time: start,
+                    resources: Vec::new(),
+                    sid: None,
                 },
                 expires_at: start + 600,
                 remember_consent: false,

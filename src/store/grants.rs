@@ -18,7 +18,7 @@ use super::tables::{
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
-use crate::model::{ClientId, Id, Scope, SecretHash, UnixTime, UserId};
+use crate::model::{ClientId, Id, ResourceUri, Scope, SecretHash, UnixTime, UserId};
 
 /// What an authorization code was issued for (RFC 6749 §4.1.2, RFC 7636 §4.4).
 #[derive(Clone, Debug)]
@@ -33,9 +33,13 @@ pub struct CodeGrant {
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub auth_time: UnixTime,
+    /// The RFC 8707 resources the request asked for: the audience of its tokens.
+    pub resources: Vec<ResourceUri>,
+    /// An opaque id of the session it was approved in, for the ID token's `sid` claim.
+    pub sid: Option<[u8; 16]>,
 }
 
-/// A stored authorization code (its bytes: `records::grants::CodeRecordV1`).
+/// A stored authorization code (its bytes: `records::grants::CodeRecordV2`).
 pub(super) struct Code {
     pub(super) secret_hash: SecretHash,
     pub(super) grant: CodeGrant,
@@ -45,7 +49,7 @@ pub(super) struct Code {
 }
 
 /// A user's approval of a client, as tokens see it. Deleting it ends every token of it.
-/// (Its bytes: `records::grants::GrantRecordV1`.)
+/// (Its bytes: `records::grants::GrantRecordV2`.)
 #[derive(Clone, Debug)]
 pub struct Grant {
     pub id: Id,
@@ -59,14 +63,51 @@ pub struct Grant {
     pub expires_at: UnixTime,
     /// When the client last obtained tokens from it.
     pub last_used: UnixTime,
+    /// The resources of the code it was redeemed from.
+    pub resources: Vec<ResourceUri>,
+    /// The session id of the code it was redeemed from (the ID token's `sid`).
+    pub sid: Option<[u8; 16]>,
 }
 
-/// A stored refresh token (its bytes: `records::grants::RefreshRecordV1`).
+/// A stored refresh token (its bytes: `records::grants::RefreshRecordV2`).
 pub(super) struct RefreshToken {
     pub(super) grant_id: Id,
     pub(super) secret_hash: SecretHash,
     pub(super) expires_at: UnixTime,
     pub(super) rotated: bool,
+    /// Set on a rotation made with a grace (`Rotation::grace`): the successor it may hand
+    /// out again until then.
+    pub(super) grace: Option<GraceSuccessor>,
+}
+
+/// The successor of a rotated refresh token, kept for `--refresh-reuse-grace`: a second
+/// presentation of the rotated token within the grace, by its own client, may be answered
+/// with this same successor instead of ending the grant (two tabs refreshing at once).
+#[derive(Clone, PartialEq, Eq)]
+pub struct GraceSuccessor {
+    pub id: Id,
+    /// In plain text, inside the sealed record: the one secret keyward keeps other than as
+    /// a hash, and only until `until`, after which the sweeper erases it.
+    pub secret: String,
+    pub until: UnixTime,
+}
+
+impl std::fmt::Debug for GraceSuccessor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GraceSuccessor")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("until", &self.until)
+            .finish()
+    }
+}
+
+/// The grace a rotation grants its successor: the successor's secret (the one whose hash is
+/// `Rotation::next_secret_hash`) and the end of the grace.
+pub struct RefreshGrace {
+    pub secret: String,
+    pub until: UnixTime,
 }
 
 /// A remembered consent (its bytes: `records::grants::ConsentRecordV1`).
@@ -126,6 +167,9 @@ pub struct Rotation {
     pub now: UnixTime,
     pub next_id: Id,
     pub next_secret_hash: SecretHash,
+    /// With `--refresh-reuse-grace`: the presented token keeps its successor (`next_id`)
+    /// until then. `None` keeps no successor, as before the grace existed.
+    pub grace: Option<RefreshGrace>,
 }
 
 /// A code presented at the token endpoint, and what to write if it is accepted.
@@ -244,8 +288,12 @@ pub(super) fn remove_grant(tx: &mut Tx<'_>, key: &[u8]) -> Result<bool, StoreErr
 pub(super) enum RefreshMarker {
     Missing,
     Unrotated,
-    /// Rotated; the expiry of its grant, if that grant still exists.
-    Rotated(Option<UnixTime>),
+    /// Rotated: the expiry of its grant, if that grant still exists, and the end of the
+    /// grace its successor is kept for, if any.
+    Rotated {
+        grant_expires_at: Option<UnixTime>,
+        grace_until: Option<UnixTime>,
+    },
 }
 
 impl RefreshMarker {
@@ -257,10 +305,26 @@ impl RefreshMarker {
         if !record.rotated {
             return Ok(RefreshMarker::Unrotated);
         }
-        Ok(RefreshMarker::Rotated(
-            load_grant(tx, record.grant_id)?.map(|grant| grant.expires_at),
-        ))
+        Ok(RefreshMarker::Rotated {
+            grant_expires_at: load_grant(tx, record.grant_id)?.map(|grant| grant.expires_at),
+            grace_until: record.grace.map(|grace| grace.until),
+        })
     }
+}
+
+/// Forgets the successor a rotated refresh token kept for its grace, once the grace is
+/// over: its secret is in the record in plain text, and must not stay there. The row stays,
+/// as the replay marker it is.
+pub(super) fn end_grace(tx: &mut Tx<'_>, key: &[u8]) -> Result<(), StoreError> {
+    let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
+        return Ok(());
+    };
+    let mut record = decode_refresh(&unseal(tx.sealer, REFRESH_TOKENS, key, &bytes)?)?;
+    if record.grace.take().is_some() {
+        let value = seal(tx.sealer, REFRESH_TOKENS, key, &encode_refresh(&record));
+        tx.insert(REFRESH_TOKENS, key, &value)?;
+    }
+    Ok(())
 }
 
 /// What the sweeper needs to know of an expired code.
@@ -300,6 +364,7 @@ fn write_refresh(tx: &mut Tx<'_>, grant_id: Id, token: &NewRefreshToken) -> Resu
         secret_hash: token.secret_hash,
         expires_at: token.expires_at,
         rotated: false,
+        grace: None,
     };
     let key = token.id.as_bytes();
     let value = seal(tx.sealer, REFRESH_TOKENS, key, &encode_refresh(&record));
@@ -453,6 +518,8 @@ impl Store {
                 expires_at: refresh.as_ref().map_or(access_expires_at, |refresh| {
                     refresh.expires_at.max(access_expires_at)
                 }),
+                resources: record.grant.resources.clone(),
+                sid: record.grant.sid,
             };
             record.redeemed_into = Some(grant_id);
             let value = seal(tx.sealer, CODES, key, &encode_code(&record));
@@ -494,7 +561,13 @@ impl Store {
             now,
             next_id,
             next_secret_hash,
+            grace,
         } = rotation;
+        // A grace hands this secret out again as the successor's: it must be the secret of
+        // the token written below, or the reused answer would carry a token that never works.
+        debug_assert!(grace.as_ref().is_none_or(
+            |grace| SecretHash::of(&grace.secret).as_bytes() == next_secret_hash.as_bytes()
+        ));
         self.write(move |tx| {
             let key = token_id.as_bytes();
             let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
@@ -540,8 +613,22 @@ impl Store {
                 Err(refusal) => return Ok(Presented::Rejected(refusal)),
             };
             record.rotated = true;
+            record.grace = grace.map(|grace| GraceSuccessor {
+                id: next_id,
+                secret: grace.secret,
+                until: grace.until,
+            });
             let value = seal(tx.sealer, REFRESH_TOKENS, key, &encode_refresh(&record));
             tx.insert(REFRESH_TOKENS, key, &value)?;
+            if let Some(grace) = &record.grace {
+                // The successor's secret must not outlive the grace: the sweeper comes back
+                // then to erase it (the row itself stays, as every rotated token does).
+                tx.insert(
+                    EXPIRY,
+                    &expiry_key(grace.until, ExpiryKind::RefreshToken, key),
+                    &[],
+                )?;
+            }
             write_refresh(tx, grant.id, &next)?;
             // The refresh lifetime slides: the grant lives as long as its newest token.
             let mut grant = grant;

@@ -252,6 +252,9 @@ fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<
             key_of(32)?;
             records::values::decode_fence(value)?;
         }
+        "signing_keys" => {
+            records::signing_keys::decode(super::signing_keys::key_id(key)?, &opened()?)?;
+        }
         "usernames" => {
             key_of(32)?;
             value_of(16)?;
@@ -363,7 +366,7 @@ mod tests {
     use crate::seal::MasterKey;
     use crate::store::tables::{
         API_KEYS, CLIENTS, CODES, CODE_FENCES, CONSENTS, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS,
-        SCOPES, SESSIONS, USED_TICKETS, USERS, USER_SESSIONS,
+        SCOPES, SESSIONS, SIGNING_KEYS, USED_TICKETS, USERS, USER_SESSIONS,
     };
     use crate::store::{KeyLocation, OpenOptions};
 
@@ -387,6 +390,7 @@ mod tests {
                 | "sessions"
                 | "consents"
                 | "api_keys"
+                | "signing_keys"
         )
     }
 
@@ -419,6 +423,7 @@ mod tests {
             (REVOKED_ACCESS, vec![10; 16]),
             (SCOPES, b"deploy".to_vec()),
             (CODE_FENCES, vec![11; 32]),
+            (SIGNING_KEYS, vec![13; 16]),
         ];
         let written = rows.clone();
         store

@@ -17,6 +17,7 @@ mod migrate;
 mod records;
 mod scopes;
 mod sessions;
+mod signing_keys;
 mod sweep;
 mod tables;
 mod users;
@@ -33,14 +34,15 @@ pub use access::AccessState;
 pub use apikeys::{ApiKey, KeyNotStored};
 pub use clients::SecretNotSet;
 pub use grants::{
-    CodeGrant, CodeNotIssued, Grant, NewCode, NewRefreshToken, Presented, Redemption, Rotation,
-    TicketNotConsumed,
+    CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
+    Redemption, RefreshGrace, Rotation, TicketNotConsumed,
 };
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
 pub use migrate::{MigrationError, MigrationReport};
 pub use scopes::ScopeSettings;
 pub use sessions::Session;
+pub use signing_keys::{SigningKey, SigningKeyNotAdded};
 pub use sweep::SweepCounts;
 use tables::{Table, META, REVOKED_ACCESS};
 pub use users::UserNotInserted;
@@ -49,7 +51,7 @@ use writer::{Tx, Writer};
 
 /// The schema this binary reads and writes. A database with a larger number was written by
 /// a newer keyward and is refused rather than misread.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const DATABASE_FILE: &str = "keyward.redb";
 const META_SCHEMA_VERSION: &[u8] = b"schema_version";

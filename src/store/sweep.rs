@@ -2,9 +2,10 @@
 //! whose time has come, so its cost follows what expired, never the size of the database.
 
 use super::apikeys::{api_key_expired, remove_api_key};
-use super::grants::{load_grant_record, remove_grant, CodeMarker, RefreshMarker};
+use super::grants::{end_grace, load_grant_record, remove_grant, CodeMarker, RefreshMarker};
 use super::tables::{
-    expiry_key, ExpiryKind, CODES, EXPIRY, REFRESH_TOKENS, REVOKED_ACCESS, USED_TICKETS,
+    expiry_key, ExpiryKind, CODES, EXPIRY, REFRESH_TOKENS, REVOKED_ACCESS, SIGNING_KEYS,
+    USED_TICKETS,
 };
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -25,6 +26,11 @@ pub struct SweepCounts {
     /// Redeemed codes and rotated refresh tokens kept past their expiry because their grant
     /// still lives: presenting one again must still end it.
     pub markers_kept: u64,
+    /// Retired signing keys whose last token has expired, taken out of the JWKS.
+    pub signing_keys: u64,
+    /// Rotated refresh tokens whose reuse grace ended: the successor's secret they kept is
+    /// erased (the token itself stays, as a replay marker).
+    pub graces_ended: u64,
 }
 
 impl SweepCounts {
@@ -38,6 +44,8 @@ impl SweepCounts {
         self.revocations += other.revocations;
         self.markers_kept += other.markers_kept;
         self.corrupt += other.corrupt;
+        self.signing_keys += other.signing_keys;
+        self.graces_ended += other.graces_ended;
     }
 
     pub fn removed(&self) -> u64 {
@@ -48,6 +56,7 @@ impl SweepCounts {
             + self.api_keys
             + self.consent_tickets
             + self.revocations
+            + self.signing_keys
     }
 }
 
@@ -121,8 +130,16 @@ fn sweep_entry(
         kind if kind == ExpiryKind::RefreshToken as u8 => match RefreshMarker::of(tx, key)? {
             // A rotated token is the replay detector for its grant: while the grant lives,
             // the token stays (re-indexed to the grant's expiry), so presenting it again
-            // still ends the grant.
-            RefreshMarker::Rotated(Some(grant_expires_at)) if grant_expires_at > now => {
+            // still ends the grant. The successor it kept for a reuse grace goes once the
+            // grace is over (the grace has its own entry, at its end).
+            RefreshMarker::Rotated {
+                grant_expires_at: Some(grant_expires_at),
+                grace_until,
+            } if grant_expires_at > now => {
+                if grace_until.is_some_and(|until| until <= now) {
+                    end_grace(tx, key)?;
+                    counts.graces_ended += 1;
+                }
                 tx.insert(
                     EXPIRY,
                     &expiry_key(grant_expires_at, ExpiryKind::RefreshToken, key),
@@ -172,7 +189,178 @@ fn sweep_entry(
         kind if kind == ExpiryKind::RevokedAccess as u8 => {
             counts.revocations += u64::from(tx.remove(REVOKED_ACCESS, key)?);
         }
+        kind if kind == ExpiryKind::SigningKey as u8 => {
+            match super::signing_keys::publish_until(tx, key)? {
+                // A retired key leaves the JWKS once every token it signed has expired.
+                Some(until) if until <= now => {
+                    counts.signing_keys += u64::from(tx.remove(SIGNING_KEYS, key)?);
+                }
+                // Its publication was extended after the entry was written: come back then.
+                Some(until) => {
+                    tx.insert(EXPIRY, &expiry_key(until, ExpiryKind::SigningKey, key), &[])?;
+                }
+                // Gone, or not retired: nothing to remove.
+                None => {}
+            }
+        }
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClientId, Id, Scope, SecretHash, User, UserId, Username};
+    use crate::store::codec::unseal;
+    use crate::store::grants::RefreshToken;
+    use crate::store::records::grants::decode_refresh;
+    use crate::store::{
+        CodeGrant, KeyLocation, NewCode, NewRefreshToken, OpenOptions, Presented, Redemption,
+        RefreshGrace, Rotation,
+    };
+
+    fn refresh_record(store: &Store, id: Id) -> Option<RefreshToken> {
+        store
+            .read(|reader| {
+                reader
+                    .get(REFRESH_TOKENS, id.as_bytes())?
+                    .map(|bytes| {
+                        decode_refresh(&unseal(
+                            reader.sealer,
+                            REFRESH_TOKENS,
+                            id.as_bytes(),
+                            &bytes,
+                        )?)
+                    })
+                    .transpose()
+            })
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reuse_grace_keeps_the_successor_until_its_end_and_no_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        let user_id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id: user_id,
+                username: Username::parse("alice").unwrap(),
+                email: None,
+                name: None,
+                password_hash: "not checked here".into(),
+                created_at: 0,
+                email_verified: false,
+                updated_at: 0,
+            })
+            .await
+            .unwrap();
+        let code = Id::generate(10);
+        store
+            .issue_code(NewCode {
+                id: code,
+                secret_hash: SecretHash::of("code"),
+                grant: CodeGrant {
+                    client_id: ClientId(Id::generate(2)),
+                    user_id,
+                    redirect_uri: "https://app.example/cb".into(),
+                    redirect_uri_sent: true,
+                    scope: Scope::parse("openid").unwrap(),
+                    code_challenge: None,
+                    nonce: None,
+                    auth_time: 0,
+                    resources: Vec::new(),
+                    sid: Some([7; 16]),
+                },
+                expires_at: 60,
+                remember_consent: false,
+                ticket: None,
+            })
+            .await
+            .unwrap();
+        let first = Id::generate(11);
+        let redeemed = store
+            .redeem_code(
+                Redemption {
+                    code_id: code,
+                    secret: "code".into(),
+                    now: 50,
+                    grant_id: Id::generate(12),
+                    refresh: Some(NewRefreshToken {
+                        id: first,
+                        secret_hash: SecretHash::of("first"),
+                        expires_at: 10_000,
+                    }),
+                    access_expires_at: 200,
+                },
+                |_| Ok::<(), ()>(()),
+            )
+            .await
+            .unwrap();
+        // The grant carries its code's session id.
+        let Presented::Accepted(grant) = redeemed else {
+            panic!("{redeemed:?}")
+        };
+        assert_eq!(grant.sid, Some([7; 16]));
+        assert_eq!(store.grant(grant.id).unwrap().unwrap().sid, Some([7; 16]));
+
+        let second = Id::generate(13);
+        let rotated = store
+            .rotate_refresh_token(
+                Rotation {
+                    token_id: first,
+                    secret: "first".into(),
+                    now: 100,
+                    next_id: second,
+                    next_secret_hash: SecretHash::of("second"),
+                    grace: Some(RefreshGrace {
+                        secret: "second".into(),
+                        until: 130,
+                    }),
+                },
+                |_| Ok::<UnixTime, ()>(10_000),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(rotated, Presented::Accepted(_)));
+        let kept = refresh_record(&store, first).unwrap();
+        assert!(kept.rotated);
+        let grace = kept.grace.expect("the successor is kept for the grace");
+        assert_eq!(
+            (grace.id, grace.secret.as_str(), grace.until),
+            (second, "second", 130)
+        );
+        assert!(refresh_record(&store, second).unwrap().grace.is_none());
+
+        let (before, _) = store.sweep_batch(129, 1000).await.unwrap();
+        assert_eq!(before.graces_ended, 0);
+        assert!(refresh_record(&store, first).unwrap().grace.is_some());
+        // At its end the successor's secret is erased; the rotated token stays as the
+        // replay marker it is.
+        let (due, _) = store.sweep_batch(130, 1000).await.unwrap();
+        assert_eq!(due.graces_ended, 1, "{due:?}");
+        assert_eq!(due.refresh_tokens, 0, "{due:?}");
+        let after = refresh_record(&store, first).unwrap();
+        assert!(after.rotated && after.grace.is_none());
+        let replay = store
+            .rotate_refresh_token(
+                Rotation {
+                    token_id: first,
+                    secret: "first".into(),
+                    now: 140,
+                    next_id: Id::generate(14),
+                    next_secret_hash: SecretHash::of("third"),
+                    grace: None,
+                },
+                |_| Ok::<UnixTime, ()>(10_000),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(replay, Presented::Replayed));
+    }
 }

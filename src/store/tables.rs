@@ -52,11 +52,15 @@ pub(crate) const USER_SESSIONS: Table = Table::new("user_sessions");
 /// user id (16) ‖ client id (16) → milliseconds (format byte + postcard u64): when the user
 /// last revoked the app. A code of that pair made at or before then is never redeemed.
 pub(crate) const CODE_FENCES: Table = Table::new("code_fences");
+/// signing key id (16 bytes) → sealed signing key record: the algorithm, the private key
+/// (PKCS#8 DER, opaque here), when it was made and retired, and until when a retired key
+/// stays in the JWKS. (Schema 3.)
+pub(crate) const SIGNING_KEYS: Table = Table::new("signing_keys");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 19] = [
+pub(crate) const ALL: [Table; 20] = [
     META,
     CLIENTS,
     USERS,
@@ -76,6 +80,7 @@ pub(crate) const ALL: [Table; 19] = [
     EXPIRY,
     USER_SESSIONS,
     CODE_FENCES,
+    SIGNING_KEYS,
 ];
 
 /// The schema version that brought a table in. A database of an older schema lacks the
@@ -84,6 +89,7 @@ pub(crate) fn introduced_in(table: Table) -> u32 {
     use redb::TableHandle;
     match table.name() {
         "user_sessions" | "code_fences" => 2,
+        "signing_keys" => 3,
         _ => 1,
     }
 }
@@ -105,6 +111,8 @@ pub(crate) enum ExpiryKind {
     RevokedAccess = 5,
     Grant = 6,
     ApiKey = 7,
+    /// A retired signing key, at the time it may leave the JWKS (schema 3).
+    SigningKey = 8,
 }
 
 /// Two ids side by side: the key of every index table.

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::{keyward, register_client, run_command, token, DataDir, TestServer};
+use crate::support::{
+    assert_same_files, keyward, register_client, run_command, token, DataDir, TestServer,
+};
 
 /// One command, subcommand, argument or option as `--help` lists it.
 struct Entry {
@@ -183,6 +185,7 @@ fn issue_10_read_commands_on_a_directory_without_a_database_fail_and_create_noth
             vec!["client", "show", "00000000000000000000000000000000"],
             vec!["client", "show", "not-an-id"],
             vec!["user", "list"],
+            vec!["user", "show", "alice"],
             vec!["scope", "list"],
             vec!["apikey", "list", "--user", "alice"],
             vec!["grant", "list", "--user", "alice"],
@@ -432,4 +435,346 @@ fn issue_10_serve_on_a_busy_port_leaves_nothing_behind() {
         run.stderr
     );
     assert_eq!(first.healthz(), 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: the OpenID Connect settings of clients and users, stored and shown.
+// ---------------------------------------------------------------------------------------------
+
+/// `client create` with every OpenID Connect setting away from its default (duplicates
+/// included, which are kept once, in the order first given).
+const OIDC_CLIENT: &[&str] = &[
+    "client",
+    "create",
+    "--name",
+    "Portal",
+    "--redirect-uri",
+    "https://portal.example/cb",
+    "--id-token-alg",
+    "EdDSA",
+    "--post-logout-redirect-uri",
+    "https://portal.example/bye",
+    "--post-logout-redirect-uri",
+    "http://127.0.0.1:7000/out",
+    "--post-logout-redirect-uri",
+    "https://portal.example/bye",
+    "--access-token-format",
+    "jwt",
+    "--resource",
+    "https://api.portal.example",
+    "--resource",
+    "urn:portal:files",
+    "--resource",
+    "https://api.portal.example",
+    "--id-token-claims",
+    "--json",
+];
+
+/// A client's settings as `--json` shows them, without what differs between two
+/// directories (its id and when it was made).
+fn settings(client: &serde_json::Value) -> serde_json::Value {
+    let mut client = client.clone();
+    let object = client.as_object_mut().expect("a client object");
+    object.remove("client_id");
+    object.remove("created_at");
+    client
+}
+
+fn client_settings_script(data: &DataDir) -> (serde_json::Value, serde_json::Value, String) {
+    let oidc = data.run(OIDC_CLIENT).json();
+    let oidc_id = oidc["client_id"].as_str().unwrap().to_owned();
+    let plain = data
+        .run(&[
+            "client",
+            "create",
+            "--name",
+            "Plain",
+            "--redirect-uri",
+            "https://plain.example/cb",
+            "--json",
+        ])
+        .json();
+    let plain_id = plain["client_id"].as_str().unwrap().to_owned();
+    let shown = data.run(&["client", "show", &oidc_id, "--json"]).json();
+    let listed = data.run(&["client", "list", "--json"]).json();
+    let listed_oidc = listed["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|client| client["client_id"] == oidc_id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(listed_oidc, shown, "list and show differ");
+    let plain_shown = data.run(&["client", "show", &plain_id, "--json"]).json();
+    let human = data.run(&["client", "show", &oidc_id]).ok().stdout;
+    (shown, plain_shown, human)
+}
+
+#[test]
+fn issue_11_client_create_stores_and_shows_the_openid_connect_settings() {
+    let offline = DataDir::new();
+    let (shown, plain, human) = client_settings_script(&offline);
+    assert_eq!(shown["id_token_alg"], "EdDSA", "{shown}");
+    assert_eq!(shown["access_token_format"], "jwt", "{shown}");
+    assert_eq!(shown["id_token_claims"], true, "{shown}");
+    assert_eq!(
+        shown["post_logout_redirect_uris"],
+        serde_json::json!(["https://portal.example/bye", "http://127.0.0.1:7000/out"]),
+        "{shown}"
+    );
+    // In the order registered: the first is a jwt client's default audience.
+    assert_eq!(
+        shown["resources"],
+        serde_json::json!(["https://api.portal.example", "urn:portal:files"]),
+        "{shown}"
+    );
+    // Without the flags: RS256, opaque, nothing else.
+    assert_eq!(plain["id_token_alg"], "RS256", "{plain}");
+    assert_eq!(plain["access_token_format"], "opaque", "{plain}");
+    assert_eq!(plain["id_token_claims"], false, "{plain}");
+    assert_eq!(plain["resources"], serde_json::json!([]), "{plain}");
+    assert_eq!(
+        plain["post_logout_redirect_uris"],
+        serde_json::json!([]),
+        "{plain}"
+    );
+    for line in [
+        "id_token_alg:              EdDSA",
+        "id_token_claims:           yes",
+        "access_token_format:       jwt",
+        "resources:                 https://api.portal.example urn:portal:files",
+        "post_logout_redirect_uris: https://portal.example/bye http://127.0.0.1:7000/out",
+    ] {
+        assert!(
+            human.lines().any(|shown| shown == line),
+            "{line:?} not in:\n{human}"
+        );
+    }
+
+    // The same through a running server.
+    let online = DataDir::new();
+    let server = TestServer::start(&online, &[]);
+    let (shown_online, plain_online, human_online) = client_settings_script(&online);
+    assert_eq!(settings(&shown_online), settings(&shown));
+    assert_eq!(settings(&plain_online), settings(&plain));
+    // Beyond the id and the time it was made, which differ between the two directories.
+    let comparable = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| !line.starts_with("client_id:") && !line.starts_with("created_at:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        comparable(&human_online),
+        comparable(&human),
+        "human output differs"
+    );
+    assert!(server.stop().success());
+}
+
+#[test]
+fn issue_11_user_create_email_verified_is_stored_and_shown() {
+    let data = DataDir::new();
+    let password = "a long enough password\n";
+    let create = |args: &[&str]| {
+        let mut command = vec!["user", "create", "--password-stdin", "--json"];
+        command.extend_from_slice(args);
+        data.run_with_stdin(&command, password).json()
+    };
+    create(&[
+        "--username",
+        "alice",
+        "--email",
+        "alice@example.com",
+        "--email-verified",
+    ]);
+    create(&["--username", "bob", "--email", "bob@example.com"]);
+    let alice = data.run(&["user", "show", "alice", "--json"]).json();
+    assert_eq!(alice["email"], "alice@example.com", "{alice}");
+    assert_eq!(alice["email_verified"], true, "{alice}");
+    assert_eq!(alice["updated_at"], alice["created_at"], "{alice}");
+    // An address nobody vouched for is not verified.
+    let bob = data.run(&["user", "show", "Bob", "--json"]).json();
+    assert_eq!(bob["username"], "bob", "{bob}");
+    assert_eq!(bob["email_verified"], false, "{bob}");
+    let listed = data.run(&["user", "list", "--json"]).json();
+    assert_eq!(listed["users"][0], alice);
+    assert_eq!(listed["users"][1], bob);
+
+    let human = data.run(&["user", "list"]).ok().stdout;
+    let line_of = |name: &str| {
+        human
+            .lines()
+            .find(|line| line.contains(&format!("  {name}  ")))
+            .unwrap_or_else(|| panic!("{name} not in {human}"))
+            .to_owned()
+    };
+    assert!(
+        line_of("alice").ends_with("<alice@example.com> (verified)"),
+        "{human}"
+    );
+    assert!(line_of("bob").ends_with("<bob@example.com>"), "{human}");
+    let shown = data.run(&["user", "show", "alice"]).ok().stdout;
+    assert!(
+        shown.lines().any(|line| line == "email_verified: yes"),
+        "{shown}"
+    );
+
+    // The same answers through a running server.
+    let server = TestServer::start(&data, &[]);
+    assert_eq!(data.run(&["user", "show", "alice", "--json"]).json(), alice);
+    assert_eq!(data.run(&["user", "show", "alice"]).ok().stdout, shown);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn issue_11_bad_openid_connect_settings_exit_non_zero_with_one_line_and_change_nothing() {
+    let data = DataDir::new();
+    data.create_user("grace", "a long enough password");
+    data.run(&[
+        "client",
+        "create",
+        "--name",
+        "Base",
+        "--redirect-uri",
+        "https://base.example/cb",
+    ])
+    .ok();
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "client".to_owned(),
+            "create".to_owned(),
+            "--name".to_owned(),
+            "A".to_owned(),
+            "--redirect-uri".to_owned(),
+            "https://a.example/cb".to_owned(),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args
+    };
+    let repeated = |flag: &str, count: usize| {
+        let mut args = Vec::new();
+        for index in 0..count {
+            args.push(flag.to_owned());
+            args.push(format!("https://a.example/{index}"));
+        }
+        args
+    };
+    let with = |mut base: Vec<String>, extra: Vec<String>| {
+        base.extend(extra);
+        base
+    };
+    let owned = |args: &[&str]| args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
+    let algorithms = "expected RS256, ES256 or EdDSA";
+    let cases: Vec<(Vec<String>, &str, &str)> = vec![
+        (create(&["--id-token-alg", "rs256"]), "", algorithms),
+        (create(&["--id-token-alg", "HS256"]), "", algorithms),
+        (create(&["--id-token-alg", "none"]), "", algorithms),
+        (create(&["--id-token-alg", ""]), "", algorithms),
+        (
+            create(&["--access-token-format", "JWT"]),
+            "",
+            "expected opaque or jwt",
+        ),
+        (
+            create(&["--access-token-format", "bearer"]),
+            "",
+            "expected opaque or jwt",
+        ),
+        (
+            create(&["--post-logout-redirect-uri", "http://a.example/bye"]),
+            "",
+            "--post-logout-redirect-uri: redirect URI 'http://a.example/bye' uses http",
+        ),
+        (
+            create(&["--post-logout-redirect-uri", "https://a.example/bye#x"]),
+            "",
+            "fragment",
+        ),
+        (
+            create(&["--post-logout-redirect-uri", "/bye"]),
+            "",
+            "not an absolute URI",
+        ),
+        (
+            with(create(&[]), repeated("--post-logout-redirect-uri", 21)),
+            "",
+            "more than 20 post-logout redirect URIs",
+        ),
+        (
+            create(&["--resource", "api.example.com"]),
+            "",
+            "--resource: resource URI 'api.example.com' is not an absolute URI",
+        ),
+        (
+            create(&["--resource", "https://api.example/#x"]),
+            "",
+            "fragment",
+        ),
+        (
+            create(&["--resource", "https://api.example/a b"]),
+            "",
+            "whitespace",
+        ),
+        (
+            with(create(&[]), repeated("--resource", 21)),
+            "",
+            "more than 20 resources",
+        ),
+        (
+            owned(&[
+                "user",
+                "create",
+                "--username",
+                "henry",
+                "--email-verified",
+                "--password-stdin",
+            ]),
+            "long enough password\n",
+            "--email-verified",
+        ),
+        (owned(&["user", "show", "nobody"]), "", "no user named"),
+        (owned(&["user", "show", "no body"]), "", "may contain"),
+    ];
+    let before = data.snapshot();
+    for (args, stdin, expected) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = data.run_with_stdin(&args, stdin);
+        assert!(!run.status.success(), "{args:?} succeeded: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {:?}",
+            run.stderr
+        );
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {:?}",
+            run.stderr
+        );
+        assert_same_files(&before, &data.snapshot(), &format!("{args:?}"));
+    }
+    // The same refusals through a running server, which keeps serving.
+    let server = TestServer::start(&data, &[]);
+    for (args, stdin, expected) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = data.run_with_stdin(&args, stdin);
+        assert!(
+            !run.status.success(),
+            "{args:?} succeeded through the server"
+        );
+        assert!(run.stderr.contains(expected), "{args:?}: {:?}", run.stderr);
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {:?}",
+            run.stderr
+        );
+    }
+    assert_eq!(server.healthz(), 200);
+    assert!(server.stop().success());
+    let clients = data.run(&["client", "list", "--json"]).json();
+    assert_eq!(clients["clients"].as_array().unwrap().len(), 1, "{clients}");
+    let users = data.run(&["user", "list", "--json"]).json();
+    assert_eq!(users["users"].as_array().unwrap().len(), 1, "{users}");
 }

@@ -18,7 +18,7 @@ fn normalize(value: &Value) -> Value {
             map.iter()
                 .map(|(key, value)| {
                     let value = match key.as_str() {
-                        "client_id" | "client_secret" | "user_id" | "created_at" => {
+                        "client_id" | "client_secret" | "user_id" | "created_at" | "updated_at" => {
                             Value::String(format!("<{key}>"))
                         }
                         "deleted" if value.as_str().is_some_and(|v| v.len() == 32) => {

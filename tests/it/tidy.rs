@@ -70,16 +70,18 @@ fn tidy_no_unsafe_code() {
     assert!(lib.contains("#![forbid(unsafe_code)]"));
 }
 
-/// A type an on-disk record may hold: primitives, byte arrays, and `Vec` / `Option` of
-/// those. A domain type's serde form would make a change to `model.rs` a change of bytes.
-fn primitive_on_disk(ty: &str) -> bool {
+/// A type an on-disk record may hold: primitives, byte arrays, another on-disk struct of
+/// `records/` (held to the same rule, so its bytes are as fixed as the primitives'), and
+/// `Vec` / `Option` of those. A domain type's serde form would make a change to `model.rs`
+/// a change of bytes.
+fn primitive_on_disk(ty: &str, records: &[String]) -> bool {
     let ty = ty.trim();
     if let Some(inner) = ty
         .strip_prefix("Vec<")
         .or_else(|| ty.strip_prefix("Option<"))
         .and_then(|rest| rest.strip_suffix('>'))
     {
-        return primitive_on_disk(inner);
+        return primitive_on_disk(inner, records);
     }
     if let Some(length) = ty
         .strip_prefix("[u8; ")
@@ -88,12 +90,16 @@ fn primitive_on_disk(ty: &str) -> bool {
         return length.parse::<usize>().is_ok();
     }
     matches!(ty, "u8" | "u16" | "u32" | "u64" | "bool" | "String")
+        || records.iter().any(|record| record == ty)
 }
 
-#[test]
-fn tidy_on_disk_records_hold_only_primitive_types() {
+/// The on-disk structs of `records/`: the file, the `struct` line and the field lines of
+/// every struct that derives serde there.
+type OnDisk = Vec<(std::path::PathBuf, String, Vec<String>)>;
+
+fn on_disk_structs() -> OnDisk {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/records");
-    let mut structs = 0;
+    let mut found = Vec::new();
     for file in rust_files(&root) {
         if file.ends_with("fixtures.rs") {
             continue;
@@ -110,28 +116,51 @@ fn tidy_on_disk_records_hold_only_primitive_types() {
                 "{}: `{header}`: an on-disk record is a struct with named fields",
                 file.display()
             );
-            structs += 1;
-            for field in lines.by_ref().map(str::trim) {
-                if field == "}" {
-                    break;
-                }
-                if field.starts_with("//") {
-                    continue;
-                }
-                let (name, ty) = field
-                    .trim_end_matches(',')
-                    .split_once(": ")
-                    .unwrap_or_else(|| panic!("{}: field `{field}`", file.display()));
-                assert!(
-                    primitive_on_disk(ty),
-                    "{} `{header}`: field {name} is `{ty}`; on-disk records hold only \
-                     primitive types (docs/storage-format.md §7.2)",
-                    file.display()
-                );
-            }
+            let fields = lines
+                .by_ref()
+                .map(str::trim)
+                .take_while(|field| *field != "}")
+                .filter(|field| !field.starts_with("//"))
+                .map(str::to_owned)
+                .collect();
+            found.push((file.clone(), header.to_owned(), fields));
         }
     }
-    assert!(structs >= 12, "found {structs} on-disk records");
+    found
+}
+
+#[test]
+fn tidy_on_disk_records_hold_only_primitive_types() {
+    let structs = on_disk_structs();
+    let names: Vec<String> = structs
+        .iter()
+        .filter_map(|(_, header, _)| {
+            header
+                .trim()
+                .strip_prefix("struct ")
+                .and_then(|rest| rest.strip_suffix(" {"))
+                .map(str::to_owned)
+        })
+        .collect();
+    for (file, header, fields) in &structs {
+        for field in fields {
+            let (name, ty) = field
+                .trim_end_matches(',')
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("{}: field `{field}`", file.display()));
+            assert!(
+                primitive_on_disk(ty, &names),
+                "{} `{header}`: field {name} is `{ty}`; on-disk records hold only \
+                 primitive types (docs/storage-format.md §7.2)",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        structs.len() >= 12,
+        "found {} on-disk records",
+        structs.len()
+    );
 }
 
 #[test]

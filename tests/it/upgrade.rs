@@ -18,6 +18,11 @@ use crate::support::{
 };
 
 const META: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+const SIGNING_KEYS: redb::TableDefinition<&[u8], &[u8]> =
+    redb::TableDefinition::new("signing_keys");
+
+/// The schema this keyward writes.
+const CURRENT: u64 = 3;
 
 /// A copy of the schema-1 fixture in a fresh data directory, and its secrets.
 fn schema_1() -> (DataDir, Value) {
@@ -115,7 +120,8 @@ fn issue_10_migrate_keeps_a_snapshot_and_everything_in_the_database_keeps_workin
     let migrated = data.run(&["migrate", "--json"]).json();
     assert_eq!(migrated["migrated"], true, "{migrated}");
     assert_eq!(migrated["from"], 1);
-    assert_eq!(migrated["to"], 2);
+    // Every step in one run, after one snapshot of the database as it was.
+    assert_eq!(migrated["to"], CURRENT);
     let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
     assert_eq!(snapshots(&data), vec![snapshot.clone()]);
     assert_eq!(
@@ -124,12 +130,12 @@ fn issue_10_migrate_keeps_a_snapshot_and_everything_in_the_database_keeps_workin
     );
     // The snapshot is the database as it was: schema 1, and it passes the old checks.
     assert_eq!(schema_version(&snapshot), 1);
-    assert_eq!(schema_version(&database), 2);
+    assert_eq!(u64::from(schema_version(&database)), CURRENT);
     let again = data.run(&["migrate", "--json"]).json();
     assert_eq!(again["migrated"], false, "{again}");
     let check = data.run(&["check", "--json"]).json();
     assert_eq!(check["ok"], true, "{check}");
-    assert_eq!(check["schema_version"], 2);
+    assert_eq!(check["schema_version"], CURRENT);
     assert_eq!(
         check["migration_snapshots"][0].as_str(),
         Some(snapshot.to_str().unwrap())
@@ -234,6 +240,133 @@ fn schema_2_fixture_opens_checks_and_keeps_working() {
 }
 
 #[test]
+fn issue_11_a_schema_2_database_migrates_to_schema_3_and_everything_in_it_keeps_working() {
+    let (data, secrets) = fixture(2);
+    let database = data.path.join("keyward.redb");
+    // Schema 3 is written only after a migration: an admin command refuses the old schema.
+    let before = data.snapshot();
+    let refused = data.run(&["client", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("keyward migrate"),
+        "{}",
+        refused.stderr
+    );
+    assert_same_files(&before, &data.snapshot(), "a read of a schema-2 database");
+
+    let migrated = data.run(&["migrate", "--json"]).json();
+    assert_eq!(migrated["migrated"], true, "{migrated}");
+    assert_eq!(migrated["from"], 2);
+    assert_eq!(migrated["to"], 3);
+    let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
+    assert!(
+        snapshot
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("keyward.pre-schema-3."),
+        "{}",
+        snapshot.display()
+    );
+    assert_eq!(snapshots(&data), vec![snapshot.clone()]);
+    assert_eq!(
+        std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The snapshot is the database as it was: schema 2, which a keyward 0.2 opens.
+    assert_eq!(schema_version(&snapshot), 2);
+    assert_eq!(schema_version(&database), 3);
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 3);
+    assert_eq!(check["tables"]["signing_keys"], 0, "{check}");
+    assert_eq!(
+        check["migration_snapshots"][0].as_str(),
+        Some(snapshot.to_str().unwrap())
+    );
+
+    // The records of schema 2 read with the defaults of their format: a client made before
+    // OpenID Connect signs with RS256 and issues opaque tokens; nobody vouched for an email.
+    let confidential = text(&secrets, "/confidential/client_id");
+    let client = data
+        .run(&["client", "show", &confidential, "--json"])
+        .json();
+    assert_eq!(client["id_token_alg"], "RS256", "{client}");
+    assert_eq!(client["access_token_format"], "opaque", "{client}");
+    assert_eq!(client["resources"], serde_json::json!([]), "{client}");
+    assert_eq!(
+        client["post_logout_redirect_uris"],
+        serde_json::json!([]),
+        "{client}"
+    );
+    assert_eq!(client["id_token_claims"], false, "{client}");
+    let user = data.run(&["user", "show", "alice", "--json"]).json();
+    assert_eq!(user["email"], text(&secrets, "/user/email"), "{user}");
+    assert_eq!(user["email_verified"], false, "{user}");
+    assert_eq!(user["updated_at"], user["created_at"], "{user}");
+
+    exercise(&data, &secrets);
+
+    // What the server wrote meanwhile (format-2 codes, grants and refresh tokens beside the
+    // fixture's format-1 rows) checks too, and so does a new-format client and user.
+    data.run(&[
+        "client",
+        "create",
+        "--name",
+        "After",
+        "--redirect-uri",
+        "https://after.example/cb",
+        "--id-token-alg",
+        "ES256",
+        "--resource",
+        "https://api.after.example",
+    ])
+    .ok();
+    data.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "bea",
+            "--email",
+            "bea@example.com",
+            "--email-verified",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    )
+    .ok();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+
+    // `check` decodes the new table like every other: a row that does not open is named.
+    {
+        let database = redb::Database::open(&database).unwrap();
+        let write = database.begin_write().unwrap();
+        write
+            .open_table(SIGNING_KEYS)
+            .unwrap()
+            .insert([0x42u8; 16].as_slice(), [1u8, 2, 3].as_slice())
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let run = data.run(&["check", "--json"]);
+    assert!(!run.status.success(), "a damaged signing key passed check");
+    let check: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(check["ok"], false, "{check}");
+    let problems = check["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{check}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("signing_keys: record {}", "42".repeat(16))),
+        "{check}"
+    );
+}
+
+#[test]
 fn issue_10_serve_migrates_a_schema_1_database_and_logs_the_snapshot() {
     let (data, _) = schema_1();
     let server = TestServer::start(&data, &[]);
@@ -247,7 +380,10 @@ fn issue_10_serve_migrates_a_schema_1_database_and_logs_the_snapshot() {
         log.contains(snapshot[0].to_str().unwrap()),
         "the log does not name the snapshot: {log}"
     );
-    assert_eq!(schema_version(&data.path.join("keyward.redb")), 2);
+    assert_eq!(
+        u64::from(schema_version(&data.path.join("keyward.redb"))),
+        CURRENT
+    );
 }
 
 #[test]
@@ -332,12 +468,13 @@ fn issue_10_a_migration_killed_at_any_moment_leaves_one_schema_and_completes_nex
         let _ = child.wait();
         let check = data.run(&["check", "--json"]).json();
         assert_eq!(check["ok"], true, "round {round}: {check}");
+        // Each step commits on its own: a kill leaves one of the schemas, whole.
         let version = check["schema_version"].as_u64().unwrap();
-        assert!(version == 1 || version == 2, "round {round}: {version}");
+        assert!((1..=CURRENT).contains(&version), "round {round}: {version}");
         seen.insert(version);
         data.run(&["migrate"]).ok();
         let check = data.run(&["check", "--json"]).json();
-        assert_eq!(check["schema_version"], 2, "round {round}");
+        assert_eq!(check["schema_version"], CURRENT, "round {round}");
         assert_eq!(check["ok"], true, "round {round}: {check}");
     }
     assert!(!seen.is_empty());

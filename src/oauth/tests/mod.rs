@@ -5,8 +5,8 @@ mod authorize;
 mod signin;
 
 use crate::model::{
-    Client, ClientId, DisplayName, GrantType, Id, Password, RedirectUri, Scope, SecretHash, User,
-    UserId, Username,
+    AccessTokenFormat, Client, ClientId, DisplayName, GrantType, Id, Password, RedirectUri, Scope,
+    SecretHash, SigningAlg, User, UserId, Username,
 };
 use crate::store::{KeyLocation, OpenOptions, Session, Store};
 
@@ -33,6 +33,8 @@ pub async fn user(store: &Store, name: &str, password: &str) -> User {
             .await
             .unwrap(),
         created_at: T0,
+        email_verified: false,
+        updated_at: T0,
     };
     store.insert_user(user.clone()).await.unwrap();
     user
@@ -47,6 +49,11 @@ pub async fn client(store: &Store, public: bool) -> Client {
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         secret_hash: (!public).then(|| SecretHash::of("secret")),
         created_at: T0,
+        id_token_alg: SigningAlg::default(),
+        post_logout_redirect_uris: Vec::new(),
+        access_token_format: AccessTokenFormat::default(),
+        resources: Vec::new(),
+        id_token_claims: false,
     };
     store.insert_client(client.clone()).await.unwrap();
     client

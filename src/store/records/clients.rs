@@ -1,14 +1,22 @@
-//! `clients` values: `ClientRecordV1`, sealed (it holds the secret's hash).
+//! `clients` values: `ClientRecordV2` (format 1, `ClientRecordV1`, still read), sealed (it
+//! holds the secret's hash).
 
 use serde::{Deserialize, Serialize};
 
-use super::{scope_from_stored, scope_to_stored};
-use crate::model::{Client, ClientId, DisplayName, GrantType, RedirectUri, SecretHash};
+use super::{
+    resources_from_stored, resources_to_stored, scope_from_stored, scope_to_stored,
+    signing_alg_code, signing_alg_of_code,
+};
+use crate::model::{
+    AccessTokenFormat, Client, ClientId, DisplayName, GrantType, RedirectUri, SecretHash,
+    SigningAlg,
+};
 use crate::store::codec::{body, frame, split, unknown_version};
 use crate::store::tables::CLIENTS;
 use crate::store::StoreError;
 
 const CLIENT_V1: u8 = 1;
+const CLIENT_V2: u8 = 2;
 
 /// A client, format 1. The id is the row's key, not a field.
 #[derive(Serialize, Deserialize)]
@@ -22,6 +30,46 @@ struct ClientRecordV1 {
     /// `None` for a public client.
     secret_hash: Option<[u8; 32]>,
     created_at: u64,
+}
+
+/// A client, format 2 (schema 3): format 1's fields, then its OpenID Connect and token
+/// settings.
+#[derive(Serialize, Deserialize)]
+struct ClientRecordV2 {
+    name: String,
+    redirect_uris: Vec<String>,
+    scope: Vec<String>,
+    grant_types: Vec<u8>,
+    secret_hash: Option<[u8; 32]>,
+    created_at: u64,
+    /// A signing algorithm code (`records::signing_alg_code`).
+    id_token_alg: u8,
+    /// In the order registered.
+    post_logout_redirect_uris: Vec<String>,
+    /// An access token format code (`access_token_format_code`).
+    access_token_format: u8,
+    /// RFC 8707 resource indicators, in the order registered.
+    resources: Vec<String>,
+    id_token_claims: bool,
+}
+
+/// The code of an access token format on disk; never renumbered or reused.
+fn access_token_format_code(format: AccessTokenFormat) -> u8 {
+    match format {
+        AccessTokenFormat::Opaque => 0,
+        AccessTokenFormat::Jwt => 1,
+    }
+}
+
+fn access_token_format_of_code(code: u8) -> Result<AccessTokenFormat, StoreError> {
+    match code {
+        0 => Ok(AccessTokenFormat::Opaque),
+        1 => Ok(AccessTokenFormat::Jwt),
+        code => Err(StoreError::Corrupt(format!(
+            "record in clients names access token format code {code}, which this keyward does \
+             not know"
+        ))),
+    }
 }
 
 /// The code of a grant type on disk. These are bytes in every client record: a code is
@@ -48,14 +96,36 @@ fn grant_type_of_code(code: u8) -> Result<GrantType, StoreError> {
 
 pub(crate) fn encode(client: &Client) -> Vec<u8> {
     frame(
+        CLIENT_V2,
+        &ClientRecordV2 {
+            name: client.name.as_str().to_owned(),
+            redirect_uris: uris_to_stored(&client.redirect_uris),
+            scope: scope_to_stored(&client.scope),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|grant| grant_type_code(*grant))
+                .collect(),
+            secret_hash: client.secret_hash.map(|hash| *hash.as_bytes()),
+            created_at: client.created_at,
+            id_token_alg: signing_alg_code(client.id_token_alg),
+            post_logout_redirect_uris: uris_to_stored(&client.post_logout_redirect_uris),
+            access_token_format: access_token_format_code(client.access_token_format),
+            resources: resources_to_stored(&client.resources),
+            id_token_claims: client.id_token_claims,
+        },
+    )
+}
+
+/// Format 1, as keyward 0.1 and 0.2 wrote it: for the tests that prove its reader loses
+/// nothing.
+#[cfg(test)]
+pub(crate) fn encode_v1(client: &Client) -> Vec<u8> {
+    frame(
         CLIENT_V1,
         &ClientRecordV1 {
             name: client.name.as_str().to_owned(),
-            redirect_uris: client
-                .redirect_uris
-                .iter()
-                .map(|uri| uri.as_str().to_owned())
-                .collect(),
+            redirect_uris: uris_to_stored(&client.redirect_uris),
             scope: scope_to_stored(&client.scope),
             grant_types: client
                 .grant_types
@@ -68,30 +138,58 @@ pub(crate) fn encode(client: &Client) -> Vec<u8> {
     )
 }
 
+fn uris_to_stored(uris: &[RedirectUri]) -> Vec<String> {
+    uris.iter().map(|uri| uri.as_str().to_owned()).collect()
+}
+
+fn uris_from_stored(uris: Vec<String>) -> Vec<RedirectUri> {
+    uris.into_iter().map(RedirectUri::from_stored).collect()
+}
+
+fn grant_types_from_stored(codes: Vec<u8>) -> Result<Vec<GrantType>, StoreError> {
+    codes.into_iter().map(grant_type_of_code).collect()
+}
+
 /// The client stored under `id`.
 pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
     match split(CLIENTS, bytes)? {
+        (CLIENT_V2, rest) => {
+            let record: ClientRecordV2 = body(CLIENTS, rest)?;
+            Ok(Client {
+                id,
+                name: DisplayName::from_stored(record.name),
+                redirect_uris: uris_from_stored(record.redirect_uris),
+                scope: scope_from_stored(record.scope),
+                grant_types: grant_types_from_stored(record.grant_types)?,
+                secret_hash: record.secret_hash.map(SecretHash::from_bytes),
+                created_at: record.created_at,
+                id_token_alg: signing_alg_of_code(CLIENTS, record.id_token_alg)?,
+                post_logout_redirect_uris: uris_from_stored(record.post_logout_redirect_uris),
+                access_token_format: access_token_format_of_code(record.access_token_format)?,
+                resources: resources_from_stored(record.resources),
+                id_token_claims: record.id_token_claims,
+            })
+        }
+        // Written before OpenID Connect: the defaults every client had then (RS256 would
+        // have been the only choice, tokens were opaque, no logout URIs or resources).
         (CLIENT_V1, rest) => {
             let record: ClientRecordV1 = body(CLIENTS, rest)?;
             Ok(Client {
                 id,
                 name: DisplayName::from_stored(record.name),
-                redirect_uris: record
-                    .redirect_uris
-                    .into_iter()
-                    .map(RedirectUri::from_stored)
-                    .collect(),
+                redirect_uris: uris_from_stored(record.redirect_uris),
                 scope: scope_from_stored(record.scope),
-                grant_types: record
-                    .grant_types
-                    .into_iter()
-                    .map(grant_type_of_code)
-                    .collect::<Result<_, _>>()?,
+                grant_types: grant_types_from_stored(record.grant_types)?,
                 secret_hash: record.secret_hash.map(SecretHash::from_bytes),
                 created_at: record.created_at,
+                id_token_alg: SigningAlg::default(),
+                post_logout_redirect_uris: Vec::new(),
+                access_token_format: AccessTokenFormat::default(),
+                resources: Vec::new(),
+                id_token_claims: false,
             })
         }
-        (version, _) => Err(unknown_version(CLIENTS, version, "1")),
+        (version, _) => Err(unknown_version(CLIENTS, version, "1 or 2")),
     }
 }
 
@@ -105,5 +203,14 @@ mod tests {
             assert_eq!(grant_type_of_code(grant_type_code(grant)).unwrap(), grant);
         }
         assert!(grant_type_of_code(3).is_err());
+    }
+
+    #[test]
+    fn every_access_token_format_has_a_code_that_reads_back_as_itself() {
+        for (format, code) in AccessTokenFormat::ALL.into_iter().zip([0, 1]) {
+            assert_eq!(access_token_format_code(format), code);
+            assert_eq!(access_token_format_of_code(code).unwrap(), format);
+        }
+        assert!(access_token_format_of_code(2).is_err());
     }
 }

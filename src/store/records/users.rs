@@ -1,4 +1,5 @@
-//! `users` values: `UserRecordV1`, sealed (personal data and the password hash).
+//! `users` values: `UserRecordV2` (format 1, `UserRecordV1`, still read), sealed (personal
+//! data and the password hash).
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +9,7 @@ use crate::store::tables::USERS;
 use crate::store::StoreError;
 
 const USER_V1: u8 = 1;
+const USER_V2: u8 = 2;
 
 /// A user, format 1. The id is the row's key, not a field.
 #[derive(Serialize, Deserialize)]
@@ -21,7 +23,38 @@ struct UserRecordV1 {
     created_at: u64,
 }
 
+/// A user, format 2 (schema 3): format 1's fields, then what OpenID Connect's claims need.
+#[derive(Serialize, Deserialize)]
+struct UserRecordV2 {
+    username: String,
+    email: Option<String>,
+    name: Option<String>,
+    password_hash: String,
+    created_at: u64,
+    email_verified: bool,
+    /// When the profile last changed (the `updated_at` claim).
+    updated_at: u64,
+}
+
 pub(crate) fn encode(user: &User) -> Vec<u8> {
+    frame(
+        USER_V2,
+        &UserRecordV2 {
+            username: user.username.as_str().to_owned(),
+            email: user.email.as_ref().map(|email| email.as_str().to_owned()),
+            name: user.name.as_ref().map(|name| name.as_str().to_owned()),
+            password_hash: user.password_hash.clone(),
+            created_at: user.created_at,
+            email_verified: user.email_verified,
+            updated_at: user.updated_at,
+        },
+    )
+}
+
+/// Format 1, as keyward 0.1 and 0.2 wrote it: for the tests that prove its reader loses
+/// nothing.
+#[cfg(test)]
+pub(crate) fn encode_v1(user: &User) -> Vec<u8> {
     frame(
         USER_V1,
         &UserRecordV1 {
@@ -37,6 +70,21 @@ pub(crate) fn encode(user: &User) -> Vec<u8> {
 /// The user stored under `id`.
 pub(crate) fn decode(id: UserId, bytes: &[u8]) -> Result<User, StoreError> {
     match split(USERS, bytes)? {
+        (USER_V2, rest) => {
+            let record: UserRecordV2 = body(USERS, rest)?;
+            Ok(User {
+                id,
+                username: Username::from_stored(record.username),
+                email: record.email.map(Email::from_stored),
+                name: record.name.map(DisplayName::from_stored),
+                password_hash: record.password_hash,
+                created_at: record.created_at,
+                email_verified: record.email_verified,
+                updated_at: record.updated_at,
+            })
+        }
+        // Nobody vouched for an address before format 2 could say so; the profile has not
+        // changed since the user was made (no command changed it).
         (USER_V1, rest) => {
             let record: UserRecordV1 = body(USERS, rest)?;
             Ok(User {
@@ -46,8 +94,10 @@ pub(crate) fn decode(id: UserId, bytes: &[u8]) -> Result<User, StoreError> {
                 name: record.name.map(DisplayName::from_stored),
                 password_hash: record.password_hash,
                 created_at: record.created_at,
+                email_verified: false,
+                updated_at: record.created_at,
             })
         }
-        (version, _) => Err(unknown_version(USERS, version, "1")),
+        (version, _) => Err(unknown_version(USERS, version, "1 or 2")),
     }
 }
