@@ -16,6 +16,7 @@ use crate::limits;
 use crate::metrics::Metrics;
 use crate::model::random_secret;
 use crate::oauth::apikeys::UsageLog;
+use crate::oidc::keyring::KeyRing;
 use crate::store::{OpenError, OpenOptions, Store};
 use crate::sweep;
 
@@ -91,6 +92,17 @@ pub async fn serve_with(
             source,
         })?;
 
+    // The signing keys, made on the first start of an installation (RSA generation takes a
+    // moment, once).
+    let keys = Arc::new(
+        KeyRing::open(
+            store.clone(),
+            crate::clock::now(),
+            crate::clock::now_millis(),
+        )
+        .await
+        .map_err(|error| ServeError::Setup(format!("signing keys: {error}")))?,
+    );
     let metrics = Arc::new(Metrics::default());
     let usage = Arc::new(UsageLog::default());
     let state = web::Data::new(
@@ -103,6 +115,7 @@ pub async fn serve_with(
                 trusted_proxies: config.trusted_proxies.clone(),
                 cors_origins: config.cors_origins.clone(),
                 demo: config.demo.clone(),
+                keys,
             },
             metrics.clone(),
             usage.clone(),

@@ -28,6 +28,8 @@ use crate::oauth::authorize::Authorizer;
 use crate::oauth::cors::{CorsPolicy, Origin};
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
+use crate::oidc::idtoken::IdTokens;
+use crate::oidc::keyring::KeyRing;
 use crate::seal::MacKey;
 use crate::store::{Store, StoreError, WriterStats};
 use crate::ui::Pages;
@@ -68,6 +70,8 @@ pub struct StateConfig {
     /// `--cors-origin`: origins allowed besides the registered redirect URIs'.
     pub cors_origins: Vec<Origin>,
     pub demo: Option<DemoClient>,
+    /// The signing keys (opened, and made on a first start, before serving).
+    pub keys: Arc<KeyRing>,
 }
 
 impl AppState {
@@ -84,9 +88,15 @@ impl AppState {
             trusted_proxies,
             cors_origins,
             demo,
+            keys,
         } = config;
         AppState {
-            tokens: TokenService::new(store.clone(), lifetimes.clone(), usage),
+            tokens: TokenService::new(
+                store.clone(),
+                lifetimes.clone(),
+                usage,
+                IdTokens::new(keys, issuer.clone(), lifetimes.access_token.as_secs()),
+            ),
             authorizer: Authorizer::new(store.clone(), issuer.clone(), lifetimes.code.as_secs()),
             account: AccountService::new(store.clone()),
             cookies: CookieSettings {
@@ -158,6 +168,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/.well-known/oauth-authorization-server",
             web::get().to(metadata::authorization_server),
         )
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(metadata::openid_configuration),
+        )
+        .route("/oauth2/jwks", web::get().to(metadata::jwks))
         .route("/oauth2/authorize", web::get().to(authorize::get))
         .route("/oauth2/authorize", web::post().to(authorize::post))
         .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))

@@ -62,6 +62,7 @@ fn token_response(response: &TokenResponse) -> HttpResponse {
         expires_in: response.expires_in,
         scope: response.scope.to_string(),
         refresh_token: response.refresh_token.as_deref(),
+        id_token: response.id_token.as_deref(),
     };
     json_bytes(
         StatusCode::OK,
@@ -78,4 +79,6 @@ struct TokenBody<'a> {
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
 }

@@ -355,7 +355,7 @@ impl Authorizer {
             oidc.prompt_consent || needs_consent(&client, remembered.as_ref(), &request.scope);
         if !ask {
             return self
-                .issue_code(&request, &client, &session, None, now)
+                .issue_code(&request, &client, (&session_hash, &session), None, now)
                 .await;
         }
         if oidc.prompt_none {
@@ -403,7 +403,7 @@ impl Authorizer {
                 self.issue_code(
                     &ticket.request,
                     &client,
-                    &session,
+                    (&session_hash, &session),
                     Some((ticket.id, ticket.expires_at)),
                     now,
                 )
@@ -454,7 +454,7 @@ impl Authorizer {
         &self,
         request: &AuthorizationRequest,
         client: &Client,
-        session: &Session,
+        (session_hash, session): (&SecretHash, &Session),
         ticket: Option<(Id, UnixTime)>,
         now: UnixTime,
     ) -> Result<AuthorizeOutcome, StoreError> {
@@ -472,7 +472,7 @@ impl Authorizer {
                 nonce: request.nonce.clone(),
                 auth_time: session.auth_time,
                 resources: Vec::new(),
-                sid: None,
+                sid: Some(crate::oidc::idtoken::session_id(session_hash.as_bytes())),
             },
             expires_at: now + self.code_ttl,
             // Only an answer on the consent page is remembered; a code issued because consent

@@ -192,22 +192,10 @@ impl TokenService {
     }
 }
 
-/// Claims a userinfo response may carry for these scopes (OpenID Connect Core §5.4).
+/// Claims a userinfo response carries for these scopes (OpenID Connect Core §5.3.2), and
+/// `username`, which keyward answered before it spoke OpenID Connect.
 pub fn userinfo(user: &crate::model::User, scope: &Scope) -> serde_json::Value {
-    let mut claims = serde_json::json!({
-        "sub": user.id.to_string(),
-        "username": user.username.as_str(),
-    });
-    if scope.contains("profile") {
-        claims["preferred_username"] = user.username.as_str().into();
-        if let Some(name) = &user.name {
-            claims["name"] = name.as_str().into();
-        }
-    }
-    if scope.contains("email") {
-        if let Some(email) = &user.email {
-            claims["email"] = email.as_str().into();
-        }
-    }
-    claims
+    let mut claims = crate::oidc::claims::user_claims(user, scope);
+    claims.insert("username".into(), user.username.as_str().into());
+    serde_json::Value::Object(claims)
 }

@@ -11,6 +11,7 @@ use super::pkce::CodeChallenge;
 use super::tokens::{AccessClaims, OpaqueToken, Principal};
 use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
+use crate::oidc::idtoken::{IdTokenRequest, IdTokens};
 use crate::seal::SealedBox;
 use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Rotation, Store};
 
@@ -21,6 +22,8 @@ pub struct TokenResponse {
     pub expires_in: u64,
     pub scope: Scope,
     pub refresh_token: Option<String>,
+    /// OpenID Connect: when the grant holds `openid`.
+    pub id_token: Option<String>,
 }
 
 /// Issues and checks tokens. Built once at startup.
@@ -29,6 +32,7 @@ pub struct TokenService {
     pub(super) access: SealedBox,
     pub(super) lifetimes: Lifetimes,
     usage: Arc<UsageLog>,
+    id_tokens: IdTokens,
 }
 
 /// A live access token and whom it acts for.
@@ -60,7 +64,12 @@ fn refresh_expiry(lifetimes: &Lifetimes, created_at: UnixTime, now: UnixTime) ->
 }
 
 impl TokenService {
-    pub fn new(store: Store, lifetimes: Lifetimes, usage: Arc<UsageLog>) -> TokenService {
+    pub fn new(
+        store: Store,
+        lifetimes: Lifetimes,
+        usage: Arc<UsageLog>,
+        id_tokens: IdTokens,
+    ) -> TokenService {
         let access = SealedBox::new(
             store.derived_key("access token v1"),
             "keyward access token v1",
@@ -70,7 +79,41 @@ impl TokenService {
             access,
             lifetimes,
             usage,
+            id_tokens,
         }
+    }
+
+    /// The ID tokens this service signs, and their key ring.
+    pub fn id_tokens(&self) -> &IdTokens {
+        &self.id_tokens
+    }
+
+    /// OpenID Connect: an ID token beside the access token, when what was granted holds
+    /// `openid` (Core §3.1.3.3; on a refresh, §12.2: the same `sub` and `auth_time`, no
+    /// nonce).
+    fn with_id_token(
+        &self,
+        mut response: TokenResponse,
+        client: &Client,
+        grant: &Grant,
+        nonce: Option<&str>,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        if !response.scope.contains("openid") {
+            return Ok(response);
+        }
+        let Some(user) = self.store.user(grant.user_id)? else {
+            return Err(OAuthError::invalid_grant("the user no longer exists"));
+        };
+        response.id_token = Some(self.id_tokens.issue(IdTokenRequest {
+            client,
+            user: &user,
+            grant,
+            nonce,
+            access_token: &response.access_token,
+            now,
+        })?);
+        Ok(response)
     }
 
     /// Handles one token request: authenticate the client, then run its grant.
@@ -209,8 +252,10 @@ impl TokenService {
                 },
             )
             .await?;
-        let grant = accepted(outcome, "code")?;
-        Ok(self.respond(&grant, grant.scope.clone(), now, refresh))
+        let redeemed = accepted(outcome, "code")?;
+        let grant = &redeemed.grant;
+        let response = self.respond(grant, grant.scope.clone(), now, refresh);
+        self.with_id_token(response, client, grant, redeemed.nonce.as_deref(), now)
     }
 
     async fn refresh_token(
@@ -275,7 +320,8 @@ impl TokenService {
             .await?;
         let grant = accepted(outcome, "refresh token")?;
         let scope = requested.unwrap_or_else(|| grant.scope.clone());
-        Ok(self.respond(&grant, scope, now, Some(next)))
+        let response = self.respond(&grant, scope, now, Some(next));
+        self.with_id_token(response, client, &grant, None, now)
     }
 
     fn api_key(&self, params: &Params, now: UnixTime) -> Result<TokenResponse, OAuthError> {
@@ -392,6 +438,7 @@ impl TokenService {
             expires_in: claims.expires_at - now,
             scope: claims.scope,
             refresh_token: refresh.map(|token| token.to_string()),
+            id_token: None,
         }
     }
 
@@ -461,7 +508,7 @@ fn requested_scope(params: &Params, allowed: &Scope, limit: &str) -> Result<Scop
     Ok(scope)
 }
 
-fn accepted(outcome: Presented<OAuthError>, what: &str) -> Result<Grant, OAuthError> {
+fn accepted<A>(outcome: Presented<OAuthError, A>, what: &str) -> Result<A, OAuthError> {
     match outcome {
         Presented::Accepted(grant) => Ok(grant),
         Presented::Unknown => Err(OAuthError::invalid_grant(format!("the {what} is invalid"))),
@@ -575,7 +622,17 @@ mod tests {
             .await
             .unwrap();
 
-        let service = TokenService::new(store.clone(), lifetimes(10), Arc::default());
+        let keys = Arc::new(
+            crate::oidc::keyring::KeyRing::open(store.clone(), start, start * 1000)
+                .await
+                .unwrap(),
+        );
+        let service = TokenService::new(
+            store.clone(),
+            lifetimes(10),
+            Arc::default(),
+            IdTokens::new(keys, "https://auth.example".into(), 600),
+        );
         let basic = {
             use base64::Engine;
             format!(

@@ -96,9 +96,14 @@ mod tests {
 
     #[test]
     fn at_hash_is_the_left_half_of_the_tokens_hash() {
-        // OpenID Connect Core §A.3 example: access token "jHkWEdUXMU1BwAsC4vtUsZwnNUyqP2OzOKgkQKy5M3HewDpW25hDHixC98nNKASSZqoHvwl2iJXbUfxVx7Dd9Pp5k8DvDoKvs1j3ZPiJASm-1ed-AVs3VpSqvrCf1JQN9rMxv81BN-7pZYR", RS256.
-        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNUyqP2OzOKgkQKy5M3HewDpW25hDHixC98nNKASSZqoHvwl2iJXbUfxVx7Dd9Pp5k8DvDoKvs1j3ZPiJASm-1ed-AVs3VpSqvrCf1JQN9rMxv81BN-7pZYR";
-        assert_eq!(at_hash(SigningAlg::Rs256, token), "77QmUPtjPfzWtF2AnpK9RQ");
-        assert_eq!(at_hash(SigningAlg::EdDsa, token).len(), 43);
+        // Computed independently (Python's hashlib): base64url of the first half of
+        // SHA-256 (RS256, ES256) or SHA-512 (EdDSA) of the token's ASCII bytes.
+        let token = "dNZX1hEZ9wBCzNL40Upu646bdzQA";
+        assert_eq!(at_hash(SigningAlg::Rs256, token), "wfgvmE9VxjAudsl9lc6TqA");
+        assert_eq!(at_hash(SigningAlg::Es256, token), "wfgvmE9VxjAudsl9lc6TqA");
+        assert_eq!(
+            at_hash(SigningAlg::EdDsa, token),
+            "8xltSlOGYrWy8W9yNvRlEth1i_bXW-JROWPLvCv5zog"
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use super::keys::{self, KeyError, SigningKeyPair};
 use crate::model::{Id, SigningAlg, UnixTime};
-use crate::store::{SigningKey, Store, StoreError};
+use crate::store::{SigningKey, SigningKeyNotAdded, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -20,6 +20,8 @@ pub enum KeyRingError {
     Storage(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("the signing key could not be stored: {0}")]
+    NotAdded(SigningKeyNotAdded),
 }
 
 /// The keys of one moment.
@@ -62,24 +64,31 @@ fn load(store: &Store) -> Result<KeySet, KeyRingError> {
     let mut by_kid = HashMap::new();
     let mut published = Vec::new();
     for key in &stored {
-        let pair = Arc::new(SigningKeyPair::load(kid(key.kid), key.alg, &key.private_pkcs8)?);
+        let pair = Arc::new(SigningKeyPair::load(
+            kid(key.id),
+            key.alg,
+            &key.private_key,
+        )?);
         if key.retired_at.is_none() {
             // The newest active key of an algorithm signs, should a crash ever leave two.
             let newer = active
                 .get(&key.alg)
-                .is_none_or(|current: &(Id, Arc<SigningKeyPair>)| current.0 < key.kid);
+                .is_none_or(|current: &(Id, Arc<SigningKeyPair>)| current.0 < key.id);
             if newer {
-                active.insert(key.alg, (key.kid, pair.clone()));
+                active.insert(key.alg, (key.id, pair.clone()));
             }
         }
         published.push(pair.public_jwk().clone());
         by_kid.insert(pair.kid().to_owned(), pair);
     }
-    let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))
-        .expect("a JWKS serializes");
+    let jwks =
+        serde_json::to_vec(&serde_json::json!({ "keys": published })).expect("a JWKS serializes");
     Ok(KeySet {
         generation,
-        active: active.into_iter().map(|(alg, (_, pair))| (alg, pair)).collect(),
+        active: active
+            .into_iter()
+            .map(|(alg, (_, pair))| (alg, pair))
+            .collect(),
         by_kid,
         jwks: Arc::new(jwks),
     })
@@ -88,7 +97,11 @@ fn load(store: &Store) -> Result<KeySet, KeyRingError> {
 impl KeyRing {
     /// Opens the ring, first making an active key for every algorithm that has none (a new
     /// installation, or one from before OpenID Connect).
-    pub async fn open(store: Store, now: UnixTime, now_millis: u64) -> Result<KeyRing, KeyRingError> {
+    pub async fn open(
+        store: Store,
+        now: UnixTime,
+        now_millis: u64,
+    ) -> Result<KeyRing, KeyRingError> {
         let missing: Vec<SigningAlg> = {
             let set = load(&store)?;
             SigningAlg::ALL
@@ -98,7 +111,10 @@ impl KeyRing {
         };
         for alg in missing {
             let key = new_key(alg, now, now_millis)?;
-            store.add_signing_key(key, Vec::new()).await?;
+            store
+                .add_signing_key(key, Vec::new())
+                .await
+                .map_err(KeyRingError::NotAdded)?;
         }
         let set = load(&store)?;
         Ok(KeyRing {
@@ -129,9 +145,9 @@ impl KeyRing {
 /// A fresh key for `alg`, ready to store.
 pub fn new_key(alg: SigningAlg, now: UnixTime, now_millis: u64) -> Result<SigningKey, KeyError> {
     Ok(SigningKey {
-        kid: Id::generate(now_millis),
+        id: Id::generate(now_millis),
         alg,
-        private_pkcs8: keys::generate(alg)?,
+        private_key: keys::generate(alg)?,
         created_at: now,
         retired_at: None,
         publish_until: None,

@@ -1,5 +1,8 @@
 //! OpenID Connect: signing keys and their rotation, ID tokens, discovery and the claims of
 //! userinfo. Like `oauth/`, free of HTTP.
 
+pub mod claims;
+pub mod idtoken;
+pub mod keyring;
 pub mod keys;
 pub mod request;

@@ -125,9 +125,9 @@ pub struct NewRefreshToken {
 
 /// Outcome of presenting a code or a refresh token.
 #[derive(Debug)]
-pub enum Presented<R> {
+pub enum Presented<R, A = Grant> {
     /// Accepted: the (new or existing) grant, and the refresh token written for it.
-    Accepted(Grant),
+    Accepted(A),
     /// No such code or token, or its secret is wrong.
     Unknown,
     Expired,
@@ -137,6 +137,15 @@ pub enum Presented<R> {
     Revoked,
     /// The caller's check refused it; nothing changed.
     Rejected(R),
+}
+
+/// A code accepted at the token endpoint: the grant it became, and what the ID token needs
+/// of the authorization request that is not kept in the grant.
+#[derive(Debug)]
+pub struct RedeemedCode {
+    pub grant: Grant,
+    /// The request's `nonce`, echoed once, in the ID token of this redemption only.
+    pub nonce: Option<String>,
 }
 
 /// Why `issue_code` stored no code.
@@ -464,7 +473,7 @@ impl Store {
         &self,
         redemption: Redemption,
         check: F,
-    ) -> Result<Presented<R>, StoreError>
+    ) -> Result<Presented<R, RedeemedCode>, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&CodeGrant) -> Result<(), R> + Send + 'static,
@@ -538,7 +547,10 @@ impl Store {
             if let Some(refresh) = &refresh {
                 write_refresh(tx, grant_id, refresh)?;
             }
-            Ok(Presented::Accepted(grant))
+            Ok(Presented::Accepted(RedeemedCode {
+                grant,
+                nonce: record.grant.nonce.clone(),
+            }))
         })
         .await
     }

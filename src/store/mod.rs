@@ -35,7 +35,7 @@ pub use apikeys::{ApiKey, KeyNotStored};
 pub use clients::SecretNotSet;
 pub use grants::{
     CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
-    Redemption, RefreshGrace, Rotation, TicketNotConsumed,
+    RedeemedCode, Redemption, RefreshGrace, Rotation, TicketNotConsumed,
 };
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
@@ -203,6 +203,9 @@ struct Inner {
     /// zero no access token is revoked, and checking one needs no lookup: most of the
     /// time on a running server, since a row lives only as long as its token would.
     revoked_access: AtomicU64,
+    /// Moves on after every change to the signing keys (a rotation, the sweeper removing a
+    /// retired key), so a key ring in memory knows to reload.
+    signing_keys_generation: AtomicU64,
     /// The schema of the file. Always `SCHEMA_VERSION` for a writable store (it migrates
     /// on open); a read-only store may be older, for `check` and `backup` before an upgrade.
     schema_version: u32,
@@ -351,6 +354,7 @@ impl Store {
                 path,
                 client_cache: Default::default(),
                 revoked_access: AtomicU64::new(revoked_access),
+                signing_keys_generation: AtomicU64::new(0),
                 schema_version: SCHEMA_VERSION,
                 migration,
                 created: None,
@@ -413,6 +417,7 @@ impl Store {
                 client_cache: Default::default(),
                 // Nothing here writes, so nothing keeps a count: always look.
                 revoked_access: AtomicU64::new(u64::MAX),
+                signing_keys_generation: AtomicU64::new(0),
                 schema_version,
                 migration: None,
                 created: None,

@@ -151,7 +151,22 @@ impl Store {
             write(tx, &new)?;
             Ok(Ok(()))
         })
-        .await?
+        .await??;
+        self.signing_keys_changed();
+        Ok(())
+    }
+
+    /// The generation of the signing keys; it moves on after every change to them.
+    pub fn signing_keys_generation(&self) -> u64 {
+        self.inner
+            .signing_keys_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(super) fn signing_keys_changed(&self) {
+        self.inner
+            .signing_keys_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

@@ -96,6 +96,9 @@ impl Store {
             if counts.revocations > 0 {
                 self.adjust_revoked_access(|count| count.saturating_sub(counts.revocations));
             }
+            if counts.signing_keys > 0 {
+                self.signing_keys_changed();
+            }
         })
     }
 }
@@ -303,7 +306,7 @@ mod tests {
             .await
             .unwrap();
         // The grant carries its code's session id.
-        let Presented::Accepted(grant) = redeemed else {
+        let Presented::Accepted(crate::store::RedeemedCode { grant, .. }) = redeemed else {
             panic!("{redeemed:?}")
         };
         assert_eq!(grant.sid, Some([7; 16]));

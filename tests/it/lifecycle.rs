@@ -791,13 +791,21 @@ fn issue_4_userinfo_answers_a_bearer_token_with_the_scopes_claims_and_challenges
     let service = world.service_token("reports:read");
     let (_, _, api_key_access) = world.api_key_token("openid email");
     let sub = world.alice.clone();
+    // OpenID Connect Core §5.1: `updated_at` with the profile, `email_verified` with the
+    // address (nobody verified this one).
+    let updated_at =
+        world.data.run(&["user", "show", "alice", "--json"]).json()["updated_at"].clone();
     let full = json!({
         "sub": sub, "username": "alice", "preferred_username": "alice",
-        "name": "Alice Liddell", "email": "alice@example.com",
+        "name": "Alice Liddell", "updated_at": updated_at,
+        "email": "alice@example.com", "email_verified": false,
     });
     let bare = json!({ "sub": sub, "username": "alice" });
-    let named = json!({ "sub": sub, "username": "alice", "preferred_username": "alice", "name": "Alice Liddell" });
-    let mailed = json!({ "sub": sub, "username": "alice", "email": "alice@example.com" });
+    let named = json!({
+        "sub": sub, "username": "alice", "preferred_username": "alice",
+        "name": "Alice Liddell", "updated_at": updated_at,
+    });
+    let mailed = json!({ "sub": sub, "username": "alice", "email": "alice@example.com", "email_verified": false });
 
     let bearer = |token: &str| Some(format!("Bearer {token}"));
     let form = |token: &str| Some((FORM, format!("access_token={token}")));
