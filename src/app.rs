@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::model::random_secret;
 use crate::oauth::apikeys::UsageLog;
 use crate::oidc::keyring::KeyRing;
-use crate::store::{OpenError, OpenOptions, Store};
+use crate::store::{OpenError, OpenOptions, ServerSettings, Store};
 use crate::sweep;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +103,14 @@ pub async fn serve_with(
         .await
         .map_err(|error| ServeError::Setup(format!("signing keys: {error}")))?,
     );
+    // Admin commands (a key rotation, an invitation link) read what this server runs with.
+    store
+        .record_server_settings(ServerSettings {
+            issuer: issuer.clone(),
+            token_lifetime: config.lifetimes.access_token.as_secs(),
+        })
+        .await
+        .map_err(|error| ServeError::Setup(error.to_string()))?;
     let metrics = Arc::new(Metrics::default());
     let usage = Arc::new(UsageLog::default());
     let state = web::Data::new(

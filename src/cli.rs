@@ -63,6 +63,9 @@ enum Command {
     /// List and revoke what users have approved.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Manage the keys that sign ID tokens and JWT access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Write a consistent snapshot of the database to a new file, even while serving.
     Backup {
         /// The file to write. It must not exist yet: a backup never overwrites.
@@ -106,6 +109,21 @@ enum ApiKeyCommand {
     Delete {
         /// The key's id, as `apikey list` shows it.
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the signing keys: the one of each algorithm that signs, and retired ones still
+    /// published in the JWKS until the tokens they signed have expired.
+    List,
+    /// Make new signing keys, which sign from now on, and retire the ones they replace
+    /// (they stay published until every token they signed has expired). Works while
+    /// serving.
+    Rotate {
+        /// Rotate only this algorithm's key: RS256, ES256 or EdDSA (default: all three).
+        #[arg(long, value_name = "ALG")]
+        alg: Option<String>,
     },
 }
 
@@ -391,6 +409,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 .to_string(),
         },
         Command::Check => AdminRequest::Check,
+        Command::Keys(KeysCommand::List) => AdminRequest::KeysList,
+        Command::Keys(KeysCommand::Rotate { alg }) => AdminRequest::KeysRotate { alg },
         Command::Migrate => return migrate(&options, cli.json),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

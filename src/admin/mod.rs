@@ -13,6 +13,7 @@
 mod apikeys;
 mod clients;
 mod grants;
+mod keys;
 mod maintenance;
 mod render;
 mod scopes;
@@ -31,8 +32,9 @@ use crate::store::{ScopeSettings, Store, StoreError};
 pub use clients::MAX_REDIRECT_URIS;
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,
-    DeletedView, GrantView, GrantsView, NewApiKeyView, RevokedView, ScopeDescriptionView,
-    ScopesView, ServerInfoView, SessionsEndedView, UserRef, UserView, UsersView,
+    DeletedView, GrantView, GrantsView, KeyView, KeysView, NewApiKeyView, RevokedView,
+    ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView, UserRef, UserView,
+    UsersView,
 };
 
 /// An admin command, as it travels over the admin socket (one JSON line).
@@ -111,6 +113,13 @@ pub enum AdminRequest {
     },
     /// Open and decode every record.
     Check,
+    /// The signing keys.
+    KeysList,
+    /// New signing keys (for one algorithm, or all), the old ones retired.
+    KeysRotate {
+        #[serde(default)]
+        alg: Option<String>,
+    },
 }
 
 impl AdminRequest {
@@ -128,6 +137,7 @@ impl AdminRequest {
             | AdminRequest::ApiKeyList { .. }
             | AdminRequest::GrantList { .. }
             | AdminRequest::Backup { .. }
+            | AdminRequest::KeysList
             | AdminRequest::Check => true,
             AdminRequest::ClientCreate(_)
             | AdminRequest::ClientDelete { .. }
@@ -140,7 +150,8 @@ impl AdminRequest {
             | AdminRequest::ScopeDelete { .. }
             | AdminRequest::ApiKeyCreate { .. }
             | AdminRequest::ApiKeyDelete { .. }
-            | AdminRequest::GrantRevoke { .. } => false,
+            | AdminRequest::GrantRevoke { .. }
+            | AdminRequest::KeysRotate { .. } => false,
         }
     }
 }
@@ -192,6 +203,7 @@ pub enum AdminOutput {
     Backup(BackupView),
     Check(CheckView),
     ServerInfo(ServerInfoView),
+    Keys(KeysView),
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +267,7 @@ pub enum WritePlan {
     CreateApiKey(Box<NewApiKey>),
     DeleteApiKey(Id),
     RevokeGrant(Id),
+    RotateKeys(Vec<keys::Rotation>),
 }
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
@@ -335,6 +348,8 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
         AdminRequest::GrantRevoke { id } => grants::revoke(store, &id),
         AdminRequest::Backup { to } => maintenance::backup(store, &to),
         AdminRequest::Check => maintenance::check(store).await,
+        AdminRequest::KeysList => keys::list(store),
+        AdminRequest::KeysRotate { alg } => keys::rotate(store, alg.as_deref()),
     }
 }
 
@@ -362,6 +377,7 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         WritePlan::CreateApiKey(new) => apikeys::apply_create(store, *new).await,
         WritePlan::DeleteApiKey(id) => apikeys::apply_delete(store, id).await,
         WritePlan::RevokeGrant(id) => grants::apply_revoke(store, id).await,
+        WritePlan::RotateKeys(rotations) => keys::apply_rotate(store, rotations).await,
     }
 }
 

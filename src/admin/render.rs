@@ -25,6 +25,7 @@ impl AdminOutput {
             AdminOutput::Backup(view) => serde_json::to_value(view),
             AdminOutput::Check(view) => serde_json::to_value(view),
             AdminOutput::ServerInfo(view) => serde_json::to_value(view),
+            AdminOutput::Keys(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
     }
@@ -124,6 +125,24 @@ impl AdminOutput {
                 .collect::<Vec<_>>()
                 .join("\n"),
             AdminOutput::Revoked(view) => format!("revoked {}", view.revoked),
+            AdminOutput::Keys(view) if view.keys.is_empty() => {
+                "no signing keys (serve makes them at its first start)".to_owned()
+            }
+            AdminOutput::Keys(view) => view
+                .keys
+                .iter()
+                .map(|key| match (key.signs, key.published_until) {
+                    (true, _) => format!("{}  {}  signs  (since {})", key.kid, key.alg, key.created_at),
+                    (false, until) => format!(
+                        "{}  {}  retired at {}, published until {}",
+                        key.kid,
+                        key.alg,
+                        key.retired_at.unwrap_or(0),
+                        until.map_or("-".to_owned(), |until| until.to_string())
+                    ),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
             AdminOutput::Backup(view) => format!(
                 "backed up {} records ({} bytes) to {}\nKeep master.key backed up separately: the backup cannot be read without it.",
                 view.records, view.bytes, view.backup

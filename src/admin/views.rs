@@ -172,3 +172,19 @@ pub struct ServerInfoView {
     pub issuer: String,
     pub version: String,
 }
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct KeyView {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: u64,
+    /// Whether it signs (else it is retired and only published).
+    pub signs: bool,
+    pub retired_at: Option<u64>,
+    pub published_until: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct KeysView {
+    pub keys: Vec<KeyView>,
+}

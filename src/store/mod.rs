@@ -13,6 +13,7 @@ mod files;
 mod grants;
 mod keyfile;
 mod maintenance;
+mod meta;
 mod migrate;
 mod records;
 mod scopes;
@@ -39,6 +40,7 @@ pub use grants::{
 };
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
+pub use meta::ServerSettings;
 pub use migrate::{MigrationError, MigrationReport};
 pub use scopes::ScopeSettings;
 pub use sessions::Session;

@@ -14,6 +14,7 @@ mod forms;
 mod grant_security;
 mod hardening;
 mod lifecycle;
+mod oidc;
 mod signin;
 mod support;
 mod tidy;

@@ -48,3 +48,38 @@ pub(crate) fn decode_fence(bytes: &[u8]) -> Result<u64, StoreError> {
         (version, _) => Err(unknown_version(CODE_FENCES, version, "1")),
     }
 }
+
+const SERVER_V1: u8 = 1;
+
+/// The `server` row of `meta`, format 1: what the last `serve` ran with, for admin commands
+/// that run while no server does (or through its socket) and need to know.
+#[derive(Serialize, Deserialize)]
+struct ServerSettingsV1 {
+    issuer: String,
+    /// The longest a token that keyward signs (an ID token, a JWT access token) lives.
+    token_lifetime: u64,
+}
+
+pub(crate) fn encode_server(settings: &crate::store::ServerSettings) -> Vec<u8> {
+    frame(
+        SERVER_V1,
+        &ServerSettingsV1 {
+            issuer: settings.issuer.clone(),
+            token_lifetime: settings.token_lifetime,
+        },
+    )
+}
+
+pub(crate) fn decode_server(bytes: &[u8]) -> Result<crate::store::ServerSettings, StoreError> {
+    use crate::store::tables::META;
+    match split(META, bytes)? {
+        (SERVER_V1, rest) => {
+            let stored: ServerSettingsV1 = body(META, rest)?;
+            Ok(crate::store::ServerSettings {
+                issuer: stored.issuer,
+                token_lifetime: stored.token_lifetime,
+            })
+        }
+        (version, _) => Err(unknown_version(META, version, "1")),
+    }
+}

@@ -1,0 +1,427 @@
+//! Issue 11: keyward as an OpenID Connect provider, with the `openidconnect` crate as the
+//! relying party: it discovers the provider, verifies every ID token's signature against
+//! the JWKS and its claims (iss, aud, exp, nonce, at_hash) strictly, for each algorithm.
+
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
+};
+use openidconnect::{
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope,
+    TokenResponse,
+};
+use serde_json::Value;
+
+use crate::forms::Browser;
+use crate::support::{authorize_url, register_client, App, DataDir, TestServer, USER_PASSWORD};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// The relying party: a runtime for the crate's async client, and the client itself.
+struct RelyingParty {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    metadata: CoreProviderMetadata,
+    app: App,
+}
+
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// What one code flow gave the relying party.
+struct SignedIn {
+    claims: CoreIdTokenClaims,
+    access_token: String,
+    refresh_token: String,
+    kid: Option<String>,
+    id_token: openidconnect::core::CoreIdToken,
+}
+
+impl RelyingParty {
+    fn discover(server: &TestServer, app: App) -> RelyingParty {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let issuer = IssuerUrl::new(server.base_url.clone()).unwrap();
+        let metadata = runtime
+            .block_on(CoreProviderMetadata::discover_async(issuer, &http))
+            .expect("discovery");
+        RelyingParty {
+            runtime,
+            http,
+            metadata,
+            app,
+        }
+    }
+
+    fn client(&self) -> Client {
+        CoreClient::from_provider_metadata(
+            self.metadata.clone(),
+            ClientId::new(self.app.client_id.clone()),
+            Some(ClientSecret::new(self.app.secret().to_owned())),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
+    }
+
+    /// The whole code flow through `browser`, then the ID token verified.
+    fn sign_in(
+        &self,
+        browser: &Browser,
+        alg: CoreJwsSigningAlgorithm,
+        extra: &[(&str, &str)],
+    ) -> SignedIn {
+        let client = self.client();
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("profile".into()))
+            .add_scope(Scope::new("email".into()))
+            .set_pkce_challenge(challenge);
+        for (name, value) in extra {
+            request = request.add_extra_param(*name, *value);
+        }
+        let (url, state, nonce) = request.url();
+        let callback = browser.approve(url.as_str(), "alice", USER_PASSWORD, REDIRECT);
+        assert_eq!(callback.get("state"), Some(state.secret().as_str()));
+        let tokens = self
+            .runtime
+            .block_on(
+                client
+                    .exchange_code(AuthorizationCode::new(callback.code().to_owned()))
+                    .unwrap()
+                    .set_pkce_verifier(verifier)
+                    .request_async(&self.http),
+            )
+            .expect("the code is redeemed");
+        let id_token = tokens.id_token().expect("an ID token with openid");
+        let verifier = client.id_token_verifier().set_allowed_algs(vec![alg]);
+        let claims = id_token
+            .claims(&verifier, &nonce)
+            .expect("a valid ID token")
+            .clone();
+        let expected = claims.access_token_hash().expect("at_hash");
+        let actual = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(*expected, actual, "at_hash");
+        let header = jwt_header(&id_token.to_string());
+        SignedIn {
+            claims,
+            access_token: tokens.access_token().secret().clone(),
+            refresh_token: tokens
+                .refresh_token()
+                .expect("a refresh token")
+                .secret()
+                .clone(),
+            kid: header["kid"].as_str().map(str::to_owned),
+            id_token: id_token.clone(),
+        }
+    }
+}
+
+fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn world(alg: &str) -> (DataDir, TestServer, App) {
+    let data = DataDir::new();
+    data.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--name",
+            "Alice Liddell",
+            "--password-stdin",
+        ],
+        &format!("{USER_PASSWORD}\n"),
+    )
+    .ok();
+    let server = TestServer::start(&data, &[]);
+    let app = register_client(
+        &data,
+        "RP",
+        &[REDIRECT],
+        &["--scope", "openid profile email", "--id-token-alg", alg],
+    );
+    (data, server, app)
+}
+
+#[test]
+fn issue_11_id_tokens_verify_for_every_algorithm_with_nonce_at_hash_and_a_refresh() {
+    for (name, alg) in [
+        ("RS256", CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256),
+        ("ES256", CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        ("EdDSA", CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let (_data, server, app) = world(name);
+        let rp = RelyingParty::discover(&server, app);
+        let browser = Browser::new();
+        let signed_in = rp.sign_in(&browser, alg.clone(), &[]);
+        let claims = &signed_in.claims;
+        assert_eq!(claims.issuer().as_str(), server.base_url, "{name}");
+        assert!(claims.auth_time().is_some(), "{name}");
+        // Userinfo names the same subject, with the scope's claims.
+        let client = rp.client();
+        let info: openidconnect::core::CoreUserInfoClaims = rp
+            .runtime
+            .block_on(
+                client
+                    .user_info(
+                        openidconnect::AccessToken::new(signed_in.access_token.clone()),
+                        Some(claims.subject().clone()),
+                    )
+                    .unwrap()
+                    .request_async(&rp.http),
+            )
+            .expect("userinfo");
+        assert_eq!(
+            info.email().map(|email| email.as_str()),
+            Some("alice@example.com")
+        );
+        assert_eq!(info.email_verified(), Some(false), "nobody verified it");
+        // A refresh: a new ID token, the same subject and auth_time, no nonce.
+        let refreshed = rp
+            .runtime
+            .block_on(
+                client
+                    .exchange_refresh_token(&RefreshToken::new(signed_in.refresh_token.clone()))
+                    .unwrap()
+                    .request_async(&rp.http),
+            )
+            .expect("refresh");
+        let id_token = refreshed.id_token().expect("an ID token on refresh");
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![alg.clone()]);
+        let again = id_token
+            .claims(&verifier, |nonce: Option<&Nonce>| match nonce {
+                None => Ok(()),
+                Some(_) => Err("a refreshed ID token carries no nonce".to_owned()),
+            })
+            .expect("the refreshed ID token verifies");
+        assert_eq!(again.subject(), claims.subject(), "{name}");
+        assert_eq!(again.auth_time(), claims.auth_time(), "{name}");
+    }
+}
+
+#[test]
+fn issue_11_discovery_matches_rfc_8414_and_the_jwks_names_every_key() {
+    let (_data, server, _app) = world("RS256");
+    let get = |path: &str| -> Value {
+        reqwest::blocking::get(server.url(path))
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let oidc = get("/.well-known/openid-configuration");
+    let oauth = get("/.well-known/oauth-authorization-server");
+    for field in [
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    ] {
+        assert_eq!(oidc[field], oauth[field], "{field}");
+        assert!(oidc[field].as_str().is_some(), "{field} missing");
+    }
+    assert_eq!(
+        oidc["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(
+        oidc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256", "EdDSA"])
+    );
+    assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
+    let jwks = get("/oauth2/jwks");
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3, "{jwks}");
+    let mut kids: Vec<&str> = keys
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    kids.sort();
+    kids.dedup();
+    assert_eq!(kids.len(), 3, "distinct kids: {jwks}");
+    for key in keys {
+        assert_eq!(key["use"], "sig");
+        assert!(key.get("d").is_none(), "a private part is published: {key}");
+    }
+}
+
+#[test]
+fn issue_11_prompt_none_without_a_session_goes_back_with_login_required() {
+    let (_data, server, app) = world("RS256");
+    let url = authorize_url(
+        &server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &app.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "s-9"),
+            ("prompt", "none"),
+        ],
+    );
+    let page = Browser::new().get(&url);
+    let callback = page.callback(REDIRECT);
+    assert_eq!(callback.get("error"), Some("login_required"));
+    assert_eq!(callback.get("state"), Some("s-9"));
+    assert_eq!(callback.get("iss"), Some(server.base_url.as_str()));
+    // Refused without a redirect: two prompts at once, or none with another value.
+    for prompt in ["none login", "none none", "bogus"] {
+        let url = authorize_url(
+            &server,
+            &[
+                ("response_type", "code"),
+                ("client_id", &app.client_id),
+                ("redirect_uri", REDIRECT),
+                ("scope", "openid"),
+                ("state", "s"),
+                ("prompt", prompt),
+            ],
+        );
+        let callback = Browser::new().get(&url).callback(REDIRECT);
+        assert_eq!(callback.get("error"), Some("invalid_request"), "{prompt}");
+    }
+}
+
+#[test]
+fn issue_11_prompt_login_and_max_age_zero_sign_in_again_with_a_newer_auth_time() {
+    let (_data, server, app) = world("RS256");
+    let rp = RelyingParty::discover(&server, app);
+    let browser = Browser::new();
+    let first = rp.sign_in(&browser, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &[]);
+    let first_auth = first.claims.auth_time().unwrap();
+    for extra in [[("prompt", "login")], [("max_age", "0")]] {
+        // auth_time is in whole seconds: the next sign-in must fall in a later one.
+        std::thread::sleep(Duration::from_millis(1100));
+        let again = rp.sign_in(
+            &browser,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            &extra,
+        );
+        assert!(again.claims.auth_time().unwrap() > first_auth, "{extra:?}");
+    }
+    // Without them, the session stands: the same auth_time as the last sign-in.
+    let last = rp.sign_in(&browser, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &[]);
+    assert!(last.claims.auth_time().unwrap() > first_auth);
+}
+
+#[test]
+fn issue_11_keys_rotated_while_serving_sign_from_then_on_and_old_tokens_still_verify() {
+    let (data, server, app) = world("RS256");
+    let rp = RelyingParty::discover(&server, app);
+    let browser = Browser::new();
+    let before = rp.sign_in(&browser, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &[]);
+    let listed = data.run(&["keys", "list", "--json"]).json();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "{listed}");
+    let rotated = data
+        .run(&["keys", "rotate", "--alg", "RS256", "--json"])
+        .json();
+    let new_kid = rotated["keys"][0]["kid"].as_str().unwrap().to_owned();
+    assert_ne!(Some(new_kid.as_str()), before.kid.as_deref());
+    // Both published; the new one signs.
+    let jwks: Value = reqwest::blocking::get(server.url("/oauth2/jwks"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&new_kid.as_str()) && kids.contains(&before.kid.as_deref().unwrap()),
+        "{jwks}"
+    );
+    let rp = RelyingParty::discover(&server, rp.app.clone());
+    let after = rp.sign_in(&browser, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &[]);
+    assert_eq!(after.kid.as_deref(), Some(new_kid.as_str()));
+    // The token signed before the rotation still verifies against the JWKS of now.
+    let client = rp.client();
+    let verifier = client.id_token_verifier();
+    before
+        .id_token
+        .claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(()))
+        .expect("a token signed by the retired key verifies");
+    let listed = data.run(&["keys", "list", "--json"]).json();
+    let retired = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"].as_str() == before.kid.as_deref())
+        .unwrap();
+    assert_eq!(retired["signs"], false);
+    assert!(retired["published_until"].as_u64().is_some());
+    // Bad input changes nothing.
+    let snapshot = data.snapshot();
+    let run = data.run(&["keys", "rotate", "--alg", "HS256"]);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.starts_with("error: ") && run.stderr.contains("RS256"),
+        "{}",
+        run.stderr
+    );
+    crate::support::assert_same_files(&snapshot, &data.snapshot(), "a refused rotation");
+}
+
+#[test]
+fn issue_11_no_private_key_bytes_are_in_the_data_directory_in_plain_text() {
+    let (data, server, _app) = world("RS256");
+    assert_eq!(server.healthz(), 200);
+    server.stop();
+    // PKCS#8 private keys carry their algorithm's OID in the clear: rsaEncryption,
+    // id-ecPublicKey with prime256v1, id-Ed25519.
+    let markers: [&[u8]; 3] = [
+        &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        ],
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+        &[0x06, 0x03, 0x2b, 0x65, 0x70],
+    ];
+    for (path, bytes) in data.snapshot() {
+        for marker in markers {
+            assert!(
+                !bytes.windows(marker.len()).any(|window| window == marker),
+                "{} holds a private key in plain text",
+                path.display()
+            );
+        }
+    }
+}
