@@ -351,6 +351,7 @@ mod tests {
             "/oauth2/consent",
             "/login",
             "/logout",
+            "/oauth2/logout",
             "/account",
             "/oauth2/introspect",
         ] {

@@ -214,6 +214,9 @@ pub async fn sign_out_page(state: web::Data<AppState>, request: HttpRequest) -> 
     let (csrf_secret, new_cookie) = state.cookies.csrf_secret(&request);
     let body = state.pages.sign_out(&SignOutView {
         csrf_token: state.cookies.csrf_token(&csrf_secret),
+        end_session: false,
+        fields: Vec::new(),
+        app_name: None,
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_cookie {

@@ -5,6 +5,7 @@ mod authorize;
 mod cookies;
 mod cors;
 mod deadline;
+mod end_session;
 mod forms;
 mod forwarded;
 mod lifecycle;
@@ -30,6 +31,7 @@ use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
 use crate::oidc::idtoken::IdTokens;
 use crate::oidc::keyring::KeyRing;
+use crate::oidc::logout::EndSession;
 use crate::seal::MacKey;
 use crate::store::{Store, StoreError, WriterStats};
 use crate::ui::Pages;
@@ -53,6 +55,7 @@ pub struct AppState {
     pages: Pages,
     authorizer: Authorizer,
     account: AccountService,
+    end_session: EndSession,
     cookies: CookieSettings,
     signin: SignInService,
     forwarding: Forwarding,
@@ -95,10 +98,20 @@ impl AppState {
                 store.clone(),
                 lifetimes.clone(),
                 usage,
-                IdTokens::new(keys, issuer.clone(), lifetimes.access_token.as_secs()),
+                IdTokens::new(
+                    keys.clone(),
+                    issuer.clone(),
+                    lifetimes.access_token.as_secs(),
+                ),
             ),
-            authorizer: Authorizer::new(store.clone(), issuer.clone(), lifetimes.code.as_secs()),
+            authorizer: Authorizer::new(
+                store.clone(),
+                issuer.clone(),
+                lifetimes.code.as_secs(),
+                keys.clone(),
+            ),
             account: AccountService::new(store.clone()),
+            end_session: EndSession::new(store.clone(), keys.clone(), issuer.clone()),
             cookies: CookieSettings {
                 secure: issuer.starts_with("https://"),
                 csrf_key: MacKey::new(store.derived_key("csrf v1")),
@@ -182,6 +195,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::sign_out_page))
         .route("/logout", web::post().to(login::logout))
+        .route("/oauth2/logout", web::get().to(end_session::get))
+        .route("/oauth2/logout", web::post().to(end_session::post))
         .route("/static/style.css", web::get().to(stylesheet))
         .route("/demo/callback", web::get().to(demo_callback));
     post_only(config, "/oauth2/consent", authorize::decide);

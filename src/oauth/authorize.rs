@@ -18,7 +18,9 @@ use super::tokens::OpaqueToken;
 use crate::model::{
     Client, ClientId, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime, User,
 };
-use crate::oidc::request::{without_prompt_login, OidcRequest};
+use crate::oidc::hint;
+use crate::oidc::keyring::KeyRing;
+use crate::oidc::request::{after_sign_in, OidcRequest};
 use crate::seal::SealedBox;
 use crate::store::{
     CodeGrant, CodeNotIssued, NewCode, Session, Store, StoreError, TicketNotConsumed,
@@ -287,11 +289,19 @@ pub struct Authorizer {
     tickets: SealedBox,
     issuer: String,
     code_ttl: u64,
+    /// For reading an `id_token_hint` back.
+    keys: Arc<KeyRing>,
 }
 
 impl Authorizer {
-    pub fn new(store: Store, issuer: String, code_ttl_seconds: u64) -> Authorizer {
+    pub fn new(
+        store: Store,
+        issuer: String,
+        code_ttl_seconds: u64,
+        keys: Arc<KeyRing>,
+    ) -> Authorizer {
         Authorizer {
+            keys,
             tickets: SealedBox::new(
                 store.derived_key("consent ticket v1"),
                 "keyward consent ticket v1",
@@ -322,32 +332,46 @@ impl Authorizer {
             Err(error) => return Ok(self.refuse(error)),
         };
         let client = client.expect("validate refuses a missing client");
-        let signed_in = self.signed_in(session, now)?;
+        let hinted = match self.hinted_user(&request) {
+            Ok(hinted) => hinted,
+            Err(error) => {
+                return Ok(AuthorizeOutcome::Redirect(self.error_redirect(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                )))
+            }
+        };
         let oidc = &request.oidc;
         // A session whose sign-in is too old for `max_age`, or `prompt=login`, is as good
-        // as none for this request (OpenID Connect Core §3.1.2.3).
-        let signed_in =
-            signed_in.filter(|(_, session, _)| !oidc.needs_fresh_sign_in(session.auth_time, now));
+        // as none for this request (OpenID Connect Core §3.1.2.3); so is a session of
+        // another user than the one `id_token_hint` names.
+        let signed_in = self.signed_in(session, now)?.filter(|(_, session, user)| {
+            !oidc.needs_fresh_sign_in(session.auth_time, now)
+                && hinted
+                    .as_ref()
+                    .is_none_or(|hinted| hinted.as_ref().map(|hinted| hinted.id) == Some(user.id))
+        });
         let Some((session_hash, session, user)) = signed_in else {
             if oidc.prompt_none {
                 return Ok(self.interaction_error(&request, ErrorCode::LoginRequired));
             }
-            // prompt=login is honoured by this sign-in; the request it comes back to must
-            // not ask for another.
-            let query = if oidc.prompt_login {
-                without_prompt_login(raw_query)
-            } else {
-                raw_query.to_owned()
-            };
-            let return_to = format!("/oauth2/authorize?{query}");
+            // The sign-in about to happen honours prompt=login, max_age and the hint; the
+            // request it comes back to must not ask for another.
+            let return_to = format!("/oauth2/authorize?{}", after_sign_in(raw_query));
             if return_to.len() > MAX_RETURN_TO {
                 return Ok(AuthorizeOutcome::Refused(PageError::BadRequest(
                     "The request is too long.".into(),
                 )));
             }
+            let login_hint = oidc.login_hint.clone().or_else(|| {
+                hinted
+                    .flatten()
+                    .map(|user| user.username.as_str().to_owned())
+            });
             return Ok(AuthorizeOutcome::SignIn {
                 return_to,
-                login_hint: oidc.login_hint.clone(),
+                login_hint,
             });
         };
         let remembered = self.store.remembered_consent(user.id, client.id)?;
@@ -428,6 +452,37 @@ impl Authorizer {
             },
             None => refused(PageError::NoDecision),
         }
+    }
+
+    /// The user an `id_token_hint` names, if the request has one. A hint that is not an ID
+    /// token of ours issued to this client is an error for the client. `Some(None)`: the
+    /// hint names a user since deleted, whom no session can match.
+    fn hinted_user(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<Option<Option<User>>, OAuthError> {
+        let Some(token) = &request.oidc.id_token_hint else {
+            return Ok(None);
+        };
+        let keys = self.keys.keys().map_err(|error| {
+            tracing::error!(%error, "signing keys unavailable");
+            OAuthError::unavailable()
+        })?;
+        let hint = hint::read(&keys, &self.issuer, token)
+            .map_err(|rejected| OAuthError::invalid_request(rejected.to_string()))?;
+        if hint.client() != Some(request.client_id.to_string().as_str()) {
+            return Err(OAuthError::invalid_request(
+                "id_token_hint was issued to another application",
+            ));
+        }
+        let user = match crate::model::UserId::parse(&hint.sub) {
+            Ok(id) => self.store.user(id).map_err(|error| {
+                tracing::error!(%error, "a user could not be read");
+                OAuthError::unavailable()
+            })?,
+            Err(_) => None,
+        };
+        Ok(Some(user))
     }
 
     /// The live session for a cookie hash, and its user; `None` when there is no session or

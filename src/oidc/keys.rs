@@ -16,7 +16,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as aws, KeyPair as _};
 use base64::Engine;
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 
 use crate::model::SigningAlg;
@@ -41,6 +41,9 @@ pub struct SigningKeyPair {
     private: Private,
     /// The public JWK (RFC 7517), as published at the JWKS endpoint.
     public_jwk: serde_json::Value,
+    /// The public key again, for checking tokens this key signed (an `id_token_hint`, a JWT
+    /// access token presented back).
+    public: DecodingKey,
 }
 
 impl std::fmt::Debug for SigningKeyPair {
@@ -133,11 +136,16 @@ impl SigningKeyPair {
         public_jwk["kid"] = serde_json::Value::from(kid.as_str());
         public_jwk["use"] = serde_json::Value::from("sig");
         public_jwk["alg"] = serde_json::Value::from(alg.as_str());
+        let public = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(public_jwk.clone())
+            .ok()
+            .and_then(|jwk| DecodingKey::from_jwk(&jwk).ok())
+            .ok_or_else(|| KeyError(format!("{kid}: its public key does not read as a JWK")))?;
         Ok(SigningKeyPair {
             kid,
             alg,
             private,
             public_jwk,
+            public,
         })
     }
 
@@ -192,6 +200,28 @@ impl SigningKeyPair {
             SigningAlg::EdDsa => EncodingKey::from_ed_der(self.kid.as_bytes()),
         };
         jsonwebtoken::encode(&header, claims, &handle)
+            .map_err(|error| KeyError(format!("{}: {error}", self.kid)))
+    }
+}
+
+impl SigningKeyPair {
+    /// The claims of a JWT that this key signed, if its signature holds and its header names
+    /// this key's algorithm. Only the signature and `iss` are checked here (never `exp`: an
+    /// expired ID token is still a good hint); the caller judges the claims.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Result<T, KeyError> {
+        install_provider();
+        let mut validation = Validation::new(jose_alg(self.alg));
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = ["iss".to_owned(), "sub".to_owned()].into();
+        validation.set_issuer(&[issuer]);
+        jsonwebtoken::decode::<T>(token, &self.public, &validation)
+            .map(|data| data.claims)
             .map_err(|error| KeyError(format!("{}: {error}", self.kid)))
     }
 }

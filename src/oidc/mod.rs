@@ -2,7 +2,9 @@
 //! userinfo. Like `oauth/`, free of HTTP.
 
 pub mod claims;
+pub mod hint;
 pub mod idtoken;
 pub mod keyring;
 pub mod keys;
+pub mod logout;
 pub mod request;

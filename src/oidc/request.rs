@@ -107,24 +107,29 @@ impl OidcRequest {
     }
 }
 
-/// The query to come back to after a sign-in that `prompt=login` asked for: the same
-/// request without `login` in its prompt, or the sign-in page would be asked for again and
-/// again. Pairs are kept in order; a pair that does not decode is dropped (the request was
-/// validated from the same bytes, so none is).
-pub fn without_prompt_login(raw_query: &str) -> String {
+/// The query to come back to after the sign-in a request led to: the same request without
+/// what that sign-in has just satisfied (`login` in its prompt, `max_age`, `id_token_hint`),
+/// or the sign-in page would be asked for again and again (`max_age=0` is older than any
+/// sign-in a second later). Pairs are kept in order; a pair that does not decode is
+/// dropped (the request was validated from the same bytes, so none is).
+pub fn after_sign_in(raw_query: &str) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
-        if name == "prompt" {
-            let rest: Vec<&str> = value
-                .split(' ')
-                .filter(|prompt| !prompt.is_empty() && *prompt != "login")
-                .collect();
-            if !rest.is_empty() {
-                out.append_pair("prompt", &rest.join(" "));
+        match &*name {
+            "prompt" => {
+                let rest: Vec<&str> = value
+                    .split(' ')
+                    .filter(|prompt| !prompt.is_empty() && *prompt != "login")
+                    .collect();
+                if !rest.is_empty() {
+                    out.append_pair("prompt", &rest.join(" "));
+                }
             }
-            continue;
+            "max_age" | "id_token_hint" => {}
+            _ => {
+                out.append_pair(&name, &value);
+            }
         }
-        out.append_pair(&name, &value);
     }
     out.finish()
 }
@@ -200,11 +205,11 @@ mod tests {
     }
 
     #[test]
-    fn the_return_after_sign_in_drops_prompt_login_only() {
+    fn the_return_after_sign_in_drops_what_the_sign_in_satisfied() {
         assert_eq!(
-            without_prompt_login("client_id=a&prompt=login+consent&state=s%20t"),
+            after_sign_in("client_id=a&prompt=login+consent&state=s%20t&max_age=0"),
             "client_id=a&prompt=consent&state=s+t"
         );
-        assert_eq!(without_prompt_login("prompt=login&x=1"), "x=1");
+        assert_eq!(after_sign_in("prompt=login&x=1&id_token_hint=e.y.z"), "x=1");
     }
 }

@@ -87,6 +87,19 @@ pub struct ErrorView {
 #[derive(Serialize)]
 pub struct SignOutView {
     pub csrf_token: String,
+    /// Whether the form posts to the end-session endpoint (with its parameters) rather
+    /// than to `/logout`.
+    pub end_session: bool,
+    pub fields: Vec<HiddenField>,
+    /// The application that asked to sign the user out, when its request proves which.
+    pub app_name: Option<String>,
+}
+
+/// A parameter a form carries back unchanged.
+#[derive(Serialize)]
+pub struct HiddenField {
+    pub name: String,
+    pub value: String,
 }
 
 /// The signed-in user's own page: their API keys and the apps they have authorized.

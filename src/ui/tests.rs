@@ -72,6 +72,12 @@ fn all_pages() -> Vec<(&'static str, String)> {
             "sign out",
             pages.sign_out(&SignOutView {
                 csrf_token: "csrf-token-value".into(),
+                end_session: true,
+                fields: vec![crate::ui::HiddenField {
+                    name: "state".into(),
+                    value: "\"><script>".into(),
+                }],
+                app_name: Some("<b>App</b>".into()),
             }),
         ),
     ]

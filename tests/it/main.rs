@@ -14,6 +14,7 @@ mod forms;
 mod grant_security;
 mod hardening;
 mod lifecycle;
+mod node_client;
 mod oidc;
 mod signin;
 mod support;

@@ -29,7 +29,10 @@ fn node_modules() -> Option<PathBuf> {
         return None;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/node-test");
-    if !root.join("node_modules/openid-client/package.json").exists() {
+    if !root
+        .join("node_modules/openid-client/package.json")
+        .exists()
+    {
         std::fs::create_dir_all(&root).expect("target/node-test");
         let status = Command::new("npm")
             .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
@@ -61,7 +64,14 @@ fn issue_11_node_openid_client_runs_discovery_the_code_flow_userinfo_refresh_and
             AFTER_LOGOUT,
         ],
     );
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/oidc_flow.mjs");
+    // ES modules resolve packages from the script's own directory (NODE_PATH is for
+    // CommonJS only), so the script runs from beside its node_modules.
+    let script = root.join("oidc_flow.mjs");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/oidc_flow.mjs"),
+        &script,
+    )
+    .expect("the script is copied");
     let mut node = Command::new("node")
         .arg(&script)
         .arg(&server.base_url)
@@ -69,7 +79,6 @@ fn issue_11_node_openid_client_runs_discovery_the_code_flow_userinfo_refresh_and
         .arg(app.secret())
         .arg(REDIRECT)
         .arg(AFTER_LOGOUT)
-        .env("NODE_PATH", root.join("node_modules"))
         .current_dir(&root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -89,13 +98,17 @@ fn issue_11_node_openid_client_runs_discovery_the_code_flow_userinfo_refresh_and
     let browser = Browser::new();
     let callback = browser.approve(authorize, "alice", USER_PASSWORD, REDIRECT);
     writeln!(stdin, "{}", callback.location).unwrap();
+    drop(stdin);
     let result = next();
     assert!(node.wait().unwrap().success(), "{result}");
     assert!(result["error"].is_null(), "{result}");
     assert_eq!(result["nonce_matched"], true, "{result}");
     assert_eq!(result["userinfo_sub"], result["sub"], "{result}");
     assert_eq!(result["refreshed_sub"], result["sub"], "{result}");
-    assert!(result["refreshed_nonce"].is_null(), "a refreshed ID token carries no nonce");
+    assert!(
+        result["refreshed_nonce"].is_null(),
+        "a refreshed ID token carries no nonce"
+    );
     assert!(result["auth_time"].as_u64().is_some(), "{result}");
     // The logout URL openid-client built: a browser that follows it is signed out and
     // lands on the registered post-logout URI with the state.

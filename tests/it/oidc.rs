@@ -76,10 +76,20 @@ impl RelyingParty {
         .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
     }
 
-    /// The whole code flow through `browser`, then the ID token verified.
+    /// The whole code flow through `browser` as alice, then the ID token verified.
     fn sign_in(
         &self,
         browser: &Browser,
+        alg: CoreJwsSigningAlgorithm,
+        extra: &[(&str, &str)],
+    ) -> SignedIn {
+        self.sign_in_as(browser, "alice", alg, extra)
+    }
+
+    fn sign_in_as(
+        &self,
+        browser: &Browser,
+        username: &str,
         alg: CoreJwsSigningAlgorithm,
         extra: &[(&str, &str)],
     ) -> SignedIn {
@@ -98,7 +108,7 @@ impl RelyingParty {
             request = request.add_extra_param(*name, *value);
         }
         let (url, state, nonce) = request.url();
-        let callback = browser.approve(url.as_str(), "alice", USER_PASSWORD, REDIRECT);
+        let callback = browser.approve(url.as_str(), username, USER_PASSWORD, REDIRECT);
         assert_eq!(callback.get("state"), Some(state.secret().as_str()));
         let tokens = self
             .runtime
@@ -424,4 +434,260 @@ fn issue_11_no_private_key_bytes_are_in_the_data_directory_in_plain_text() {
             );
         }
     }
+}
+
+const AFTER_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
+
+/// alice's server and client, with a post-logout URI, and bob.
+fn logout_world() -> (DataDir, TestServer, RelyingParty) {
+    let (data, server, _) = world("ES256");
+    data.create_user("bob", USER_PASSWORD);
+    let app = register_client(
+        &data,
+        "Logout RP",
+        &[REDIRECT],
+        &[
+            "--scope",
+            "openid profile email",
+            "--post-logout-redirect-uri",
+            AFTER_LOGOUT,
+        ],
+    );
+    let rp = RelyingParty::discover(&server, app);
+    (data, server, rp)
+}
+
+fn hinted(server: &TestServer, app: &App, hint: &str, extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid"),
+        ("state", "h"),
+        ("id_token_hint", hint),
+    ];
+    pairs.extend_from_slice(extra);
+    authorize_url(server, &pairs)
+}
+
+#[test]
+fn issue_11_id_token_hint_must_name_the_signed_in_user() {
+    let (data, server, rp) = logout_world();
+    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    let alice_browser = Browser::new();
+    let alice = rp
+        .sign_in(&alice_browser, rs256.clone(), &[])
+        .id_token
+        .to_string();
+    let bob = rp
+        .sign_in_as(&Browser::new(), "bob", rs256.clone(), &[])
+        .id_token
+        .to_string();
+    // The hint names the signed-in user: no page, a code.
+    let page = alice_browser.get(&hinted(&server, &rp.app, &alice, &[("prompt", "none")]));
+    assert!(
+        page.callback(REDIRECT).get("code").is_some(),
+        "{}",
+        page.describe()
+    );
+    // It names someone else: prompt=none cannot ask, so login_required ...
+    let page = alice_browser.get(&hinted(&server, &rp.app, &bob, &[("prompt", "none")]));
+    assert_eq!(page.callback(REDIRECT).get("error"), Some("login_required"));
+    // ... and without prompt=none the user signs in again, as the hinted user by default.
+    let login = alice_browser.open(&hinted(&server, &rp.app, &bob, &[]));
+    assert!(login.is_login(), "{}", login.describe());
+    assert_eq!(
+        login.require_form("/login").value("username"),
+        Some("bob"),
+        "the hinted user is prefilled"
+    );
+    // alice's session is untouched by all this.
+    let page = alice_browser.get(&hinted(&server, &rp.app, &alice, &[("prompt", "none")]));
+    assert!(
+        page.callback(REDIRECT).get("code").is_some(),
+        "{}",
+        page.describe()
+    );
+
+    // Hints that are not ID tokens of ours for this client: an error for the client.
+    let other = register_client(
+        &data,
+        "Other",
+        &[REDIRECT],
+        &["--scope", "openid profile email"],
+    );
+    let other_rp = RelyingParty::discover(&server, other);
+    let foreign = other_rp
+        .sign_in(
+            &Browser::new(),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            &[],
+        )
+        .id_token
+        .to_string();
+    let mut tampered = alice.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for (hint, why) in [
+        ("not-a-jwt", "malformed"),
+        (tampered.as_str(), "tampered"),
+        (foreign.as_str(), "issued to another client"),
+    ] {
+        let page = alice_browser.get(&hinted(&server, &rp.app, hint, &[]));
+        let callback = page.callback(REDIRECT);
+        assert_eq!(callback.get("error"), Some("invalid_request"), "{why}");
+        assert!(callback.get("code").is_none(), "{why}");
+    }
+    let callback = alice_browser
+        .get(&hinted(&server, &rp.app, &foreign, &[]))
+        .callback(REDIRECT);
+    assert!(
+        callback
+            .get("error_description")
+            .unwrap()
+            .contains("another application"),
+        "{callback:?}"
+    );
+}
+
+fn logout_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    server.url(&format!("/oauth2/logout?{query}"))
+}
+
+#[test]
+fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
+    let (_data, server, rp) = logout_world();
+    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    let discovery: Value = reqwest::blocking::get(server.url("/.well-known/openid-configuration"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        discovery["end_session_endpoint"],
+        server.url("/oauth2/logout").as_str()
+    );
+    let browser = Browser::new();
+    let hint = rp
+        .sign_in(&browser, rs256.clone(), &[])
+        .id_token
+        .to_string();
+    let signed_in = |browser: &Browser| !browser.open(&server.url("/account")).is_login();
+
+    // Not registered for after sign-out (a redirect URI is not enough): an error page, no
+    // redirect, and the session stands.
+    for uri in [
+        REDIRECT,
+        "http://127.0.0.1:9/signed-out/",
+        "https://evil.example/",
+    ] {
+        let page = browser.get(&logout_url(
+            &server,
+            &[("id_token_hint", &hint), ("post_logout_redirect_uri", uri)],
+        ));
+        assert_eq!(page.status, 400, "{uri}: {}", page.describe());
+        assert!(page.header("location").is_none(), "{uri}");
+    }
+    // A client_id other than the hint's audience.
+    let page = browser.get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &hint),
+            ("client_id", "00000000000000000000000000"),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ));
+    assert_eq!(page.status, 400, "{}", page.describe());
+    assert!(signed_in(&browser), "refused requests end nothing");
+
+    // A registered URI with a valid hint for the signed-in user: signed out, and back.
+    let page = browser.get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ("state", "bye now"),
+            ("client_id", &rp.app.client_id),
+        ],
+    ));
+    let landed = page.callback(AFTER_LOGOUT);
+    assert_eq!(landed.get("state"), Some("bye now"));
+    assert!(!signed_in(&browser), "the session ended on the server");
+
+    // Without a hint nothing proves the app asked: the user confirms, and stays here.
+    let hint = rp
+        .sign_in(&browser, rs256.clone(), &[])
+        .id_token
+        .to_string();
+    let page = browser.get(&logout_url(
+        &server,
+        &[
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ("client_id", &rp.app.client_id),
+        ],
+    ));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(signed_in(&browser), "a GET alone ends no session");
+    let form = page.require_form("/oauth2/logout");
+    let done = browser.submit(&page, &form, &form.filled(&[]));
+    assert_eq!(done.status, 200, "{}", done.describe());
+    assert!(done.header("location").is_none());
+    assert!(done.body.contains("signed out"), "{}", done.describe());
+    assert!(!signed_in(&browser));
+
+    // A hint of someone else than the signed-in user: confirm first; then back to the app.
+    let other_browser = Browser::new();
+    rp.sign_in_as(&other_browser, "bob", rs256, &[]);
+    let page = other_browser.get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(
+        page.body.contains("Logout RP"),
+        "names the app: {}",
+        page.describe()
+    );
+    let form = page.require_form("/oauth2/logout");
+    let done = other_browser.submit(&page, &form, &form.filled(&[]));
+    done.callback(AFTER_LOGOUT);
+    assert!(!signed_in(&other_browser));
+    // The confirmation form needs its CSRF token.
+    let fields: Vec<(String, String)> = form
+        .filled(&[])
+        .into_iter()
+        .map(|(name, value)| {
+            let value = if name == "csrf_token" {
+                "forged".to_owned()
+            } else {
+                value
+            };
+            (name, value)
+        })
+        .collect();
+    let forged = other_browser.submit(&page, &form, &fields);
+    assert_eq!(forged.status, 403, "{}", forged.describe());
+
+    // No session at all: a valid request goes straight back.
+    let page = Browser::new().get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ));
+    page.callback(AFTER_LOGOUT);
+    // The end-session endpoint is a page: never CORS.
+    let reply = reqwest::blocking::Client::new()
+        .get(server.url("/oauth2/logout"))
+        .header("Origin", "http://127.0.0.1:9")
+        .send()
+        .unwrap();
+    assert!(reply.headers().get("access-control-allow-origin").is_none());
 }

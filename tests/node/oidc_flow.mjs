@@ -7,7 +7,8 @@ import * as client from 'openid-client';
 import { createInterface } from 'node:readline';
 
 const [issuer, clientId, clientSecret, redirectUri, postLogoutRedirectUri] = process.argv.slice(2);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const input = createInterface({ input: process.stdin });
+const lines = input[Symbol.asyncIterator]();
 const say = (value) => process.stdout.write(JSON.stringify(value) + '\n');
 
 try {
@@ -28,6 +29,8 @@ try {
   });
   say({ authorize: url.href });
   const callback = (await lines.next()).value;
+  // Nothing more comes on stdin; an open reader would keep node running.
+  input.close();
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: verifier,
     expectedNonce: nonce,

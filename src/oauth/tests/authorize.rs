@@ -4,6 +4,8 @@ use super::*;
 use crate::oauth::authorize::{AuthorizeOutcome, Authorizer, PageError};
 use crate::oauth::consent::TICKET_TTL_SECONDS;
 use crate::oauth::Params;
+use crate::oidc::keyring::KeyRing;
+use std::sync::Arc;
 
 const ISSUER: &str = "https://auth.example.com";
 const HOUR: u64 = 3600;
@@ -94,7 +96,12 @@ async fn world() -> World {
     let alice = user(&store, "alice", "alice's passphrase").await;
     let web = client(&store, false).await;
     World {
-        authorizer: Authorizer::new(store.clone(), ISSUER.into(), 600),
+        authorizer: Authorizer::new(
+            store.clone(),
+            ISSUER.into(),
+            600,
+            Arc::new(KeyRing::open(store.clone(), T0, T0 * 1000).await.unwrap()),
+        ),
         _dir: dir,
         store,
         alice,

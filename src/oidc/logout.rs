@@ -1,0 +1,155 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): what a request to the
+//! end-session endpoint may lead to. The HTTP side ends the session; this decides where the
+//! browser may go afterwards, and whether the request names the signed-in user.
+//!
+//! The browser goes back to the application only when a valid `id_token_hint` names the
+//! application (§2: without one "the OP MUST NOT perform post-logout redirection") and the
+//! `post_logout_redirect_uri` is one it registered, byte for byte. Anything else that is
+//! wrong is an error page; nothing is ever redirected to an address the request made up.
+
+use std::sync::Arc;
+
+use super::hint;
+use super::keyring::KeyRing;
+use crate::model::{ClientId, UserId};
+use crate::oauth::authorize::redirect_with;
+use crate::oauth::Params;
+use crate::store::{Store, StoreError};
+
+/// The longest `state` carried back.
+const MAX_STATE: usize = 1024;
+
+/// The parameters of the specification; a confirmation form carries them back.
+pub const PARAMETERS: [&str; 4] = [
+    "id_token_hint",
+    "post_logout_redirect_uri",
+    "state",
+    "client_id",
+];
+
+/// A logout request that may go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logout {
+    /// Where to send the browser once the session has ended, `state` included.
+    pub redirect: Option<String>,
+    /// The application that asked, as far as the request proves it.
+    pub client_name: Option<String>,
+    /// The user a valid hint names: when that is the signed-in user, no confirmation is
+    /// needed (the application could only have the hint from their sign-in).
+    pub hinted_user: Option<UserId>,
+}
+
+/// Why a logout request is refused, in words for the user.
+#[derive(Debug)]
+pub enum LogoutRefused {
+    Invalid(String),
+    Storage(StoreError),
+}
+
+impl From<StoreError> for LogoutRefused {
+    fn from(error: StoreError) -> LogoutRefused {
+        LogoutRefused::Storage(error)
+    }
+}
+
+pub struct EndSession {
+    store: Store,
+    keys: Arc<KeyRing>,
+    issuer: String,
+}
+
+fn invalid(message: impl Into<String>) -> LogoutRefused {
+    LogoutRefused::Invalid(message.into())
+}
+
+impl EndSession {
+    pub fn new(store: Store, keys: Arc<KeyRing>, issuer: String) -> EndSession {
+        EndSession {
+            store,
+            keys,
+            issuer,
+        }
+    }
+
+    pub fn validate(&self, params: &Params) -> Result<Logout, LogoutRefused> {
+        params
+            .reject_duplicates()
+            .map_err(|error| invalid(error.description()))?;
+        let get = |name| {
+            params
+                .get(name)
+                .map_err(|error| invalid(error.description()))
+        };
+        let hint = match get("id_token_hint")? {
+            Some(token) => {
+                let keys = self.keys.keys().map_err(|error| {
+                    tracing::error!(%error, "signing keys unavailable");
+                    invalid("Signing out cannot be checked right now. Try again in a moment.")
+                })?;
+                Some(
+                    hint::read(&keys, &self.issuer, token)
+                        .map_err(|rejected| invalid(format!("The application's {rejected}.")))?,
+                )
+            }
+            None => None,
+        };
+        let hinted_client = match &hint {
+            Some(hint) => Some(
+                hint.client()
+                    .and_then(|client| ClientId::parse(client).ok())
+                    .ok_or_else(|| invalid("The id_token_hint names no application of ours."))?,
+            ),
+            None => None,
+        };
+        let named_client =
+            match get("client_id")? {
+                Some(text) => Some(ClientId::parse(text).map_err(|_| {
+                    invalid("The application that sent you here is not registered.")
+                })?),
+                None => None,
+            };
+        if let (Some(hinted), Some(named)) = (hinted_client, named_client) {
+            if hinted != named {
+                return Err(invalid(
+                    "The client_id is not the application the id_token_hint was issued to.",
+                ));
+            }
+        }
+        let client =
+            match hinted_client.or(named_client) {
+                Some(id) => Some(self.store.client(id)?.ok_or_else(|| {
+                    invalid("The application that sent you here is not registered.")
+                })?),
+                None => None,
+            };
+        let state = get("state")?;
+        if state.is_some_and(|state| state.len() > MAX_STATE) {
+            return Err(invalid("The state parameter is too long."));
+        }
+        let redirect = match (get("post_logout_redirect_uri")?, &client, hinted_client) {
+            (None, _, _) => None,
+            (Some(sent), Some(client), Some(_)) => {
+                if !client
+                    .post_logout_redirect_uris
+                    .iter()
+                    .any(|uri| uri.as_str() == sent)
+                {
+                    return Err(invalid(
+                        "The application asked to send you to an address it has not registered for after signing out.",
+                    ));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    state.map(|state| ("state", state)).into_iter().collect();
+                Some(redirect_with(sent, &pairs))
+            }
+            // Without a hint nothing proves the application sent the request: stay here.
+            (Some(_), _, _) => None,
+        };
+        let hinted_user = hint.and_then(|hint| UserId::parse(&hint.sub).ok());
+        Ok(Logout {
+            redirect,
+            client_name: client.map(|client| client.name.as_str().to_owned()),
+            hinted_user,
+        })
+    }
+}
