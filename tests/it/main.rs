@@ -15,6 +15,7 @@ mod grant_security;
 mod hardening;
 mod lifecycle;
 mod oidc;
+mod refresh_grace;
 mod signin;
 mod support;
 mod tidy;
