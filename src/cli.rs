@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ClientCreateRequest};
 use crate::app;
 use crate::config::{
-    parse_cors_origin, parse_duration, parse_issuer, parse_trusted_proxy, Lifetimes, ServeConfig,
+    parse_cors_origin, parse_duration, parse_issuer, parse_reuse_grace, parse_trusted_proxy,
+    Lifetimes, ServeConfig,
 };
 use crate::store::{KeyLocation, OpenError, OpenOptions, Store};
 
@@ -191,6 +192,16 @@ struct ServeArgs {
     /// like 30d or 90d.
     #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = parse_duration)]
     refresh_token_max_lifetime: Duration,
+    /// For apps that refresh from two tabs at once: for this long after a refresh token is
+    /// used (at most 5m, like 10s or 30s), its own client presenting it again gets a new
+    /// access token and the same new refresh token the first use got, instead of every token
+    /// of the grant being revoked. The cost: a stolen refresh token replayed that soon is
+    /// answered instead of ending the grant, and the new refresh token is kept readable
+    /// (sealed) in the database until then. 0 (the default) turns it off.
+    // A negative grace gets the parser's message, not clap's "unexpected argument '-5'".
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_reuse_grace,
+          allow_hyphen_values = true)]
+    refresh_reuse_grace: Duration,
     /// How often expired codes, tokens and sessions are deleted and API keys' last-used
     /// times written, like 90s or 5m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
@@ -686,6 +697,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             access_token: args.access_token_ttl,
             refresh_token: args.refresh_token_ttl,
             refresh_token_max_lifetime: args.refresh_token_max_lifetime,
+            refresh_reuse_grace: args.refresh_reuse_grace,
         },
         sweep_interval: args.sweep_interval,
         product_name: crate::model::DisplayName::parse("--product-name", &args.product_name)

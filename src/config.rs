@@ -35,6 +35,34 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// The longest `--refresh-reuse-grace`: it is meant for requests racing each other, which
+/// settle in seconds. A longer one would keep a usable secret in the database, and let a
+/// stolen token go unnoticed, for longer than any race needs.
+pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// Parses `--refresh-reuse-grace`: a duration as `parse_duration` reads it, at most
+/// `MAX_REFRESH_REUSE_GRACE`, or zero (`0`, `0s`, …) for none, which is the default.
+pub fn parse_reuse_grace(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    if !number.is_empty()
+        && number.bytes().all(|digit| digit == b'0')
+        && matches!(unit, "" | "s" | "m" | "h" | "d")
+    {
+        return Ok(Duration::ZERO);
+    }
+    let grace = parse_duration(text)?;
+    if grace > MAX_REFRESH_REUSE_GRACE {
+        return Err(format!(
+            "a reuse grace of '{trimmed}' is too long: at most 5m"
+        ));
+    }
+    Ok(grace)
+}
+
 /// Checks an issuer identifier (RFC 8414 §2): an absolute http(s) URL without query or
 /// fragment. Returned without a trailing slash, so `{issuer}/oauth2/token` is well formed.
 pub fn parse_issuer(text: &str) -> Result<String, String> {
@@ -89,6 +117,10 @@ pub struct Lifetimes {
     /// leaves the bound to the server; without one, a grant used every few minutes never
     /// ends). API keys are not grants and are exempt.
     pub refresh_token_max_lifetime: Duration,
+    /// `--refresh-reuse-grace`: how long after a rotation the rotated token, presented again
+    /// by its own client, is answered with the same successor instead of ending the grant.
+    /// Zero: never (every replay ends the grant).
+    pub refresh_reuse_grace: Duration,
 }
 
 impl Default for Lifetimes {
@@ -98,6 +130,7 @@ impl Default for Lifetimes {
             access_token: Duration::from_secs(3600),
             refresh_token: Duration::from_secs(7 * 86_400),
             refresh_token_max_lifetime: Duration::from_secs(90 * 86_400),
+            refresh_reuse_grace: Duration::ZERO,
         }
     }
 }
@@ -149,6 +182,20 @@ mod tests {
             "5000d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn reuse_graces() {
+        assert_eq!(parse_reuse_grace("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_reuse_grace("5m"), Ok(Duration::from_secs(300)));
+        for off in ["0", "0s", "00m", " 0d "] {
+            assert_eq!(parse_reuse_grace(off), Ok(Duration::ZERO), "{off}");
+        }
+        for bad in [
+            "", "s", "banana", "-5s", "-0s", "0ss", "30", "301s", "6m", "1h", "1.5s",
+        ] {
+            assert!(parse_reuse_grace(bad).is_err(), "{bad} should be refused");
         }
     }
 

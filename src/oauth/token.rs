@@ -13,7 +13,9 @@ use crate::config::Lifetimes;
 use crate::model::{Client, GrantType, Id, Scope, UnixTime};
 use crate::oidc::idtoken::{IdTokenRequest, IdTokens};
 use crate::seal::SealedBox;
-use crate::store::{Grant, NewRefreshToken, Presented, Redemption, Rotation, Store};
+use crate::store::{
+    Grant, NewRefreshToken, Presented, Redemption, RefreshGrace, Refreshed, Rotation, Store,
+};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug)]
@@ -280,6 +282,11 @@ impl TokenService {
             return Err(invalid());
         }
         let next = OpaqueToken::generate();
+        let grace = &self.lifetimes.refresh_reuse_grace;
+        let grace = (!grace.is_zero()).then(|| RefreshGrace {
+            secret: next.secret.clone(),
+            until: now.saturating_add(seconds(*grace)),
+        });
         let client_id = client.id;
         let requested_check = requested.clone();
         let lifetimes = self.lifetimes.clone();
@@ -292,7 +299,7 @@ impl TokenService {
                     now,
                     next_id: next.id,
                     next_secret_hash: next.secret_hash(),
-                    grace: None,
+                    grace,
                 },
                 move |grant| {
                     if grant.client_id != client_id {
@@ -318,9 +325,15 @@ impl TokenService {
                 },
             )
             .await?;
-        let grant = accepted(outcome, "refresh token")?;
+        let Refreshed { grant, reissued } = accepted(outcome, "refresh token")?;
+        // Within a reuse grace, a token already rotated is answered with the successor its
+        // first use got: `next` was never written.
+        let refresh = reissued.map_or(next, |successor| OpaqueToken {
+            id: successor.id,
+            secret: successor.secret,
+        });
         let scope = requested.unwrap_or_else(|| grant.scope.clone());
-        let response = self.respond(&grant, scope, now, Some(next));
+        let response = self.respond(&grant, scope, now, Some(refresh));
         self.with_id_token(response, client, &grant, None, now)
     }
 
@@ -539,6 +552,7 @@ mod tests {
             access_token: Duration::from_secs(3600),
             refresh_token: Duration::from_secs(7 * DAY),
             refresh_token_max_lifetime: Duration::from_secs(max_days * DAY),
+            refresh_reuse_grace: Duration::ZERO,
         }
     }
 

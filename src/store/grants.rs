@@ -110,6 +110,17 @@ pub struct RefreshGrace {
     pub until: UnixTime,
 }
 
+/// A refresh token accepted at the token endpoint: its grant, and the refresh token that
+/// answers it.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub grant: Grant,
+    /// `None`: the rotation's `next_id` was written and answers. `Some`: the presented token
+    /// had already been rotated, within its reuse grace, and this successor (still live) is
+    /// handed out again; nothing new was written.
+    pub reissued: Option<GraceSuccessor>,
+}
+
 /// A remembered consent (its bytes: `records::grants::ConsentRecordV1`).
 pub(super) struct Consent {
     pub(super) scope: Scope,
@@ -291,6 +302,26 @@ pub(super) fn remove_grant(tx: &mut Tx<'_>, key: &[u8]) -> Result<bool, StoreErr
         &pair_key(grant.client_id.0.as_bytes(), grant.id.as_bytes()),
     )?;
     Ok(true)
+}
+
+/// Whether the successor a rotated token kept for its grace still works as a refresh token
+/// of `grant`: not rotated in turn, not expired, and its user still there.
+fn successor_live(
+    tx: &mut Tx<'_>,
+    successor: &GraceSuccessor,
+    grant: &Grant,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let key = successor.id.as_bytes();
+    let Some(bytes) = tx.get(REFRESH_TOKENS, key)? else {
+        return Ok(false);
+    };
+    let record = decode_refresh(&unseal(tx.sealer, REFRESH_TOKENS, key, &bytes)?)?;
+    Ok(!record.rotated
+        && now < record.expires_at
+        && record.grant_id == grant.id
+        && record.secret_hash.matches(&successor.secret)
+        && user_exists(tx, grant.user_id)?)
 }
 
 /// What the sweeper needs to know of an expired refresh token.
@@ -557,12 +588,14 @@ impl Store {
 
     /// Rotates a refresh token: the presented one is marked rotated and a new one replaces
     /// it. `check` sees the grant and may refuse; otherwise it returns when the new token
-    /// expires. A token that was already rotated ends its grant (RFC 9700 §4.14.2).
+    /// expires. A token that was already rotated ends its grant (RFC 9700 §4.14.2), unless
+    /// it kept a reuse grace that has not ended and its successor is still live: then that
+    /// successor is the answer (`Refreshed::reissued`) and nothing new is written.
     pub async fn rotate_refresh_token<R, F>(
         &self,
         rotation: Rotation,
         check: F,
-    ) -> Result<Presented<R>, StoreError>
+    ) -> Result<Presented<R, Refreshed>, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Grant) -> Result<UnixTime, R> + Send + 'static,
@@ -600,6 +633,28 @@ impl Store {
                 };
                 if let Err(refusal) = check(&grant) {
                     return Ok(Presented::Rejected(refusal));
+                }
+                // Within a reuse grace the second holder is most likely the same app in
+                // another tab, which lost the race to the first: it gets the successor the
+                // first got, never one of its own, so one live refresh token remains. Once
+                // that successor has moved on (rotated in turn), the race explanation no
+                // longer holds and this is a replay like any other.
+                if let Some(successor) = record.grace.take() {
+                    if now < successor.until && successor_live(tx, &successor, &grant, now)? {
+                        let mut grant = grant;
+                        grant.last_used = now;
+                        let key = grant.id.as_bytes();
+                        let value = seal(tx.sealer, GRANTS, key, &encode_grant(&grant));
+                        tx.insert(GRANTS, key, &value)?;
+                        return Ok(Presented::Accepted(Refreshed {
+                            grant,
+                            reissued: Some(successor),
+                        }));
+                    }
+                    // The grant ends below, and the successor's secret with it, not at the
+                    // grace's end.
+                    let value = seal(tx.sealer, REFRESH_TOKENS, key, &encode_refresh(&record));
+                    tx.insert(REFRESH_TOKENS, key, &value)?;
                 }
                 remove_grant(tx, record.grant_id.as_bytes())?;
                 return Ok(Presented::Replayed);
@@ -652,7 +707,10 @@ impl Store {
             let key = grant.id.as_bytes();
             let value = seal(tx.sealer, GRANTS, key, &encode_grant(&grant));
             tx.insert(GRANTS, key, &value)?;
-            Ok(Presented::Accepted(grant))
+            Ok(Presented::Accepted(Refreshed {
+                grant,
+                reissued: None,
+            }))
         })
         .await
     }
@@ -902,4 +960,324 @@ pub(super) fn read_grant(reader: &super::Reader<'_>, id: Id) -> Result<Option<Gr
 
 pub(super) fn access_revoked(reader: &super::Reader<'_>, token_id: Id) -> Result<bool, StoreError> {
     Ok(reader.get(REVOKED_ACCESS, token_id.as_bytes())?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{User, Username};
+    use crate::store::{KeyLocation, OpenOptions};
+
+    const CLIENT: [u8; 16] = [2; 16];
+    const OTHER_CLIENT: [u8; 16] = [3; 16];
+    /// When the first rotation happens, and how long its grace lasts.
+    const ROTATED_AT: UnixTime = 100;
+    const GRACE: UnixTime = 30;
+
+    /// A store holding one grant of `CLIENT` whose first refresh token (`first`) was rotated
+    /// at `ROTATED_AT` with a grace, into `second`.
+    struct Rotated {
+        _dir: tempfile::TempDir,
+        store: Store,
+        grant_id: Id,
+        first: (Id, &'static str),
+        second: (Id, &'static str),
+    }
+
+    impl Rotated {
+        async fn new() -> Rotated {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&OpenOptions {
+                data_dir: dir.path().to_path_buf(),
+                key: KeyLocation::Default(dir.path().join("master.key")),
+            })
+            .unwrap();
+            let user_id = UserId(Id::generate(1));
+            store
+                .insert_user(User {
+                    id: user_id,
+                    username: Username::parse("alice").unwrap(),
+                    email: None,
+                    name: None,
+                    password_hash: "not checked here".into(),
+                    created_at: 0,
+                    email_verified: false,
+                    updated_at: 0,
+                })
+                .await
+                .unwrap();
+            let code = Id::generate(10);
+            store
+                .issue_code(NewCode {
+                    id: code,
+                    secret_hash: SecretHash::of("code"),
+                    grant: CodeGrant {
+                        client_id: ClientId(Id::from_bytes(CLIENT)),
+                        user_id,
+                        redirect_uri: "https://app.example/cb".into(),
+                        redirect_uri_sent: true,
+                        scope: Scope::parse("openid").unwrap(),
+                        code_challenge: None,
+                        nonce: None,
+                        auth_time: 0,
+                        resources: Vec::new(),
+                        sid: None,
+                    },
+                    expires_at: 60,
+                    remember_consent: false,
+                    ticket: None,
+                })
+                .await
+                .unwrap();
+            let first = (Id::generate(11), "first");
+            let grant_id = Id::generate(12);
+            let redeemed = store
+                .redeem_code(
+                    Redemption {
+                        code_id: code,
+                        secret: "code".into(),
+                        now: 50,
+                        grant_id,
+                        refresh: Some(NewRefreshToken {
+                            id: first.0,
+                            secret_hash: SecretHash::of(first.1),
+                            expires_at: 10_000,
+                        }),
+                        access_expires_at: 200,
+                    },
+                    |_| Ok::<(), ()>(()),
+                )
+                .await
+                .unwrap();
+            assert!(matches!(redeemed, Presented::Accepted(_)), "{redeemed:?}");
+            let rotated = Rotated {
+                _dir: dir,
+                store,
+                grant_id,
+                first,
+                second: (Id::generate(13), "second"),
+            };
+            let outcome = rotated
+                .present(first, ROTATED_AT, CLIENT, rotated.second)
+                .await;
+            let Presented::Accepted(Refreshed {
+                reissued: None,
+                grant,
+            }) = outcome
+            else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(grant.id, grant_id);
+            rotated
+        }
+
+        /// Presents `token` as `client` at `now`, to be replaced by `next` with a grace.
+        async fn present(
+            &self,
+            token: (Id, &str),
+            now: UnixTime,
+            client: [u8; 16],
+            next: (Id, &str),
+        ) -> Presented<&'static str, Refreshed> {
+            self.store
+                .rotate_refresh_token(
+                    Rotation {
+                        token_id: token.0,
+                        secret: token.1.into(),
+                        now,
+                        next_id: next.0,
+                        next_secret_hash: SecretHash::of(next.1),
+                        grace: Some(RefreshGrace {
+                            secret: next.1.into(),
+                            until: now + GRACE,
+                        }),
+                    },
+                    move |grant| {
+                        if grant.client_id == ClientId(Id::from_bytes(client)) {
+                            Ok(10_000)
+                        } else {
+                            Err("another client")
+                        }
+                    },
+                )
+                .await
+                .unwrap()
+        }
+
+        fn record(&self, id: Id) -> Option<RefreshToken> {
+            self.store
+                .read(|reader| {
+                    reader
+                        .get(REFRESH_TOKENS, id.as_bytes())?
+                        .map(|bytes| {
+                            decode_refresh(&unseal(
+                                reader.sealer,
+                                REFRESH_TOKENS,
+                                id.as_bytes(),
+                                &bytes,
+                            )?)
+                        })
+                        .transpose()
+                })
+                .unwrap()
+        }
+
+        fn grant_exists(&self) -> bool {
+            self.store.grant(self.grant_id).unwrap().is_some()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn within_the_grace_a_rotated_token_gets_the_same_successor_again() {
+        let world = Rotated::new().await;
+        let unused = (Id::generate(20), "unused");
+        let again = world
+            .present(world.first, ROTATED_AT + GRACE - 1, CLIENT, unused)
+            .await;
+        let Presented::Accepted(Refreshed {
+            grant,
+            reissued: Some(successor),
+        }) = again
+        else {
+            panic!("{again:?}")
+        };
+        assert_eq!(grant.id, world.grant_id);
+        assert_eq!(grant.last_used, ROTATED_AT + GRACE - 1);
+        assert_eq!(
+            (successor.id, successor.secret.as_str()),
+            (world.second.0, world.second.1)
+        );
+        // Nothing new was written: one live successor, still unrotated.
+        assert!(world.record(unused.0).is_none());
+        let second = world.record(world.second.0).unwrap();
+        assert!(!second.rotated);
+        assert!(world.grant_exists());
+        // The successor carries the grant on, as if the second presentation never happened.
+        let third = (Id::generate(21), "third");
+        let moved_on = world
+            .present(world.second, ROTATED_AT + GRACE, CLIENT, third)
+            .await;
+        assert!(
+            matches!(
+                moved_on,
+                Presented::Accepted(Refreshed { reissued: None, .. })
+            ),
+            "{moved_on:?}"
+        );
+        assert!(world.record(third.0).is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_successor_already_rotated_makes_the_reuse_a_replay() {
+        let world = Rotated::new().await;
+        let third = (Id::generate(21), "third");
+        let moved_on = world
+            .present(world.second, ROTATED_AT + 1, CLIENT, third)
+            .await;
+        assert!(matches!(moved_on, Presented::Accepted(_)), "{moved_on:?}");
+        let replay = world
+            .present(world.first, ROTATED_AT + 2, CLIENT, (Id::generate(22), "x"))
+            .await;
+        assert!(matches!(replay, Presented::Replayed), "{replay:?}");
+        assert!(!world.grant_exists());
+        // The grace ended with the grant: the successor's secret is gone now, not at
+        // `until`.
+        let first = world.record(world.first.0).unwrap();
+        assert!(first.rotated && first.grace.is_none());
+        let latest = world
+            .present(third, ROTATED_AT + 3, CLIENT, (Id::generate(23), "y"))
+            .await;
+        assert!(matches!(latest, Presented::Unknown), "{latest:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_the_grace_a_rotated_token_ends_the_grant() {
+        let world = Rotated::new().await;
+        let replay = world
+            .present(
+                world.first,
+                ROTATED_AT + GRACE,
+                CLIENT,
+                (Id::generate(22), "x"),
+            )
+            .await;
+        assert!(matches!(replay, Presented::Replayed), "{replay:?}");
+        assert!(!world.grant_exists());
+        let successor = world
+            .present(
+                world.second,
+                ROTATED_AT + GRACE,
+                CLIENT,
+                (Id::generate(23), "y"),
+            )
+            .await;
+        assert!(matches!(successor, Presented::Unknown), "{successor:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_client_within_the_grace_is_refused_and_changes_nothing() {
+        let world = Rotated::new().await;
+        let before = world.record(world.first.0).unwrap();
+        let refused = world
+            .present(
+                world.first,
+                ROTATED_AT + 1,
+                OTHER_CLIENT,
+                (Id::generate(22), "x"),
+            )
+            .await;
+        assert!(
+            matches!(refused, Presented::Rejected("another client")),
+            "{refused:?}"
+        );
+        assert!(world.grant_exists());
+        assert_eq!(world.record(world.first.0).unwrap().grace, before.grace);
+        // Its own client still gets the successor, and the successor still works.
+        let again = world
+            .present(world.first, ROTATED_AT + 2, CLIENT, (Id::generate(23), "y"))
+            .await;
+        assert!(
+            matches!(
+                again,
+                Presented::Accepted(Refreshed {
+                    reissued: Some(_),
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
+        let moved_on = world
+            .present(
+                world.second,
+                ROTATED_AT + 3,
+                CLIENT,
+                (Id::generate(24), "z"),
+            )
+            .await;
+        assert!(matches!(moved_on, Presented::Accepted(_)), "{moved_on:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revoked_grants_grace_gives_nothing_and_its_row_goes_at_the_graces_end() {
+        let world = Rotated::new().await;
+        assert!(world
+            .store
+            .revoke_grant(world.grant_id, None, 1_000)
+            .await
+            .unwrap());
+        let after = world
+            .present(world.first, ROTATED_AT + 1, CLIENT, (Id::generate(22), "x"))
+            .await;
+        assert!(matches!(after, Presented::Unknown), "{after:?}");
+        // The sweeper's entry at the grace's end finds no grant to protect: the row, and the
+        // successor's secret in it, go then.
+        assert!(world.record(world.first.0).unwrap().grace.is_some());
+        let (swept, _) = world
+            .store
+            .sweep_batch(ROTATED_AT + GRACE, 1000)
+            .await
+            .unwrap();
+        assert!(swept.refresh_tokens >= 1, "{swept:?}");
+        assert!(world.record(world.first.0).is_none());
+    }
 }

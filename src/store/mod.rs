@@ -36,7 +36,7 @@ pub use apikeys::{ApiKey, KeyNotStored};
 pub use clients::SecretNotSet;
 pub use grants::{
     CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
-    RedeemedCode, Redemption, RefreshGrace, Rotation, TicketNotConsumed,
+    RedeemedCode, Redemption, RefreshGrace, Refreshed, Rotation, TicketNotConsumed,
 };
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};

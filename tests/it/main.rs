@@ -16,6 +16,7 @@ mod hardening;
 mod lifecycle;
 mod node_client;
 mod oidc;
+mod refresh_grace;
 mod signin;
 mod support;
 mod tidy;
