@@ -122,6 +122,7 @@ pub async fn serve_with(
                 product_name: config.product_name.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
                 cors_origins: config.cors_origins.clone(),
+                resources: config.resources.clone(),
                 demo: config.demo.clone(),
                 keys,
             },

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ClientCreateRequest};
 use crate::app;
 use crate::config::{
-    parse_cors_origin, parse_duration, parse_issuer, parse_reuse_grace, parse_trusted_proxy,
-    Lifetimes, ServeConfig,
+    parse_cors_origin, parse_duration, parse_issuer, parse_resource, parse_reuse_grace,
+    parse_trusted_proxy, Lifetimes, ServeConfig,
 };
 use crate::store::{KeyLocation, OpenError, OpenOptions, Store};
 
@@ -219,6 +219,11 @@ struct ServeArgs {
     /// registered redirect URIs (repeatable). https, or http on a loopback host.
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_cors_origin)]
     cors_origins: Vec<crate::oauth::cors::Origin>,
+    /// A resource server any client may ask tokens for with RFC 8707's `resource` parameter
+    /// (an absolute URI without a fragment, like https://api.example.com; repeatable), besides
+    /// the resources registered for each client (`client create --resource`).
+    #[arg(long = "resource", value_name = "URI", value_parser = parse_resource)]
+    resources: Vec<crate::model::ResourceUri>,
 }
 
 #[derive(Subcommand)]
@@ -706,6 +711,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             .to_owned(),
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
+        resources: args.resources,
         demo: None,
     })
 }
@@ -746,6 +752,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             product_name: "keyward demo".to_owned(),
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
+            resources: Vec::new(),
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

@@ -105,6 +105,11 @@ pub fn parse_cors_origin(text: &str) -> Result<crate::oauth::cors::Origin, Strin
     crate::oauth::cors::Origin::parse(text)
 }
 
+/// A `--resource`: an RFC 8707 resource indicator.
+pub fn parse_resource(text: &str) -> Result<crate::model::ResourceUri, String> {
+    crate::model::ResourceUri::parse(text).map_err(|invalid| invalid.0)
+}
+
 /// Lifetimes of what the server issues.
 #[derive(Debug, Clone)]
 pub struct Lifetimes {
@@ -149,6 +154,8 @@ pub struct ServeConfig {
     /// Origins that may call the browser-facing endpoints besides those of registered
     /// redirect URIs (`--cors-origin`).
     pub cors_origins: Vec<crate::oauth::cors::Origin>,
+    /// Resources any client may ask tokens for (`--resource`).
+    pub resources: Vec<crate::model::ResourceUri>,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }

@@ -669,7 +669,7 @@ impl fmt::Display for AccessTokenFormat {
 /// such. Unlike a redirect URI it need not be in `url`'s canonical form: an audience is an
 /// identifier that resource servers compare byte for byte, and the common
 /// `https://api.example.com` (no trailing slash) must stay as it is written.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct ResourceUri(String);
 
 impl ResourceUri {

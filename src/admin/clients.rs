@@ -69,6 +69,14 @@ pub(super) fn create(request: &ClientCreateRequest) -> Result<Plan, AdminError> 
             resources.push(resource);
         }
     }
+    if access_token_format == AccessTokenFormat::Jwt && resources.is_empty() {
+        return Err(Invalid(
+            "--access-token-format jwt needs a --resource: the audience of its tokens, which \
+             resource servers check"
+                .into(),
+        )
+        .into());
+    }
     let scope = Scope::parse(request.scope.as_deref().unwrap_or("openid profile email"))?;
     let secret = (!request.public).then(random_secret);
     let client = Client {

@@ -27,6 +27,7 @@ use crate::oauth::account::AccountService;
 use crate::oauth::apikeys::UsageLog;
 use crate::oauth::authorize::Authorizer;
 use crate::oauth::cors::{CorsPolicy, Origin};
+use crate::oauth::resources::ResourcePolicy;
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
 use crate::oidc::idtoken::IdTokens;
@@ -72,6 +73,8 @@ pub struct StateConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `--cors-origin`: origins allowed besides the registered redirect URIs'.
     pub cors_origins: Vec<Origin>,
+    /// `--resource`: resources any client may ask for.
+    pub resources: Vec<crate::model::ResourceUri>,
     pub demo: Option<DemoClient>,
     /// The signing keys (opened, and made on a first start, before serving).
     pub keys: Arc<KeyRing>,
@@ -90,9 +93,11 @@ impl AppState {
             product_name,
             trusted_proxies,
             cors_origins,
+            resources,
             demo,
             keys,
         } = config;
+        let resources = ResourcePolicy::new(resources);
         AppState {
             tokens: TokenService::new(
                 store.clone(),
@@ -103,13 +108,15 @@ impl AppState {
                     issuer.clone(),
                     lifetimes.access_token.as_secs(),
                 ),
-            ),
+            )
+            .with_resources(resources.clone()),
             authorizer: Authorizer::new(
                 store.clone(),
                 issuer.clone(),
                 lifetimes.code.as_secs(),
                 keys.clone(),
-            ),
+            )
+            .with_resources(resources),
             account: AccountService::new(store.clone()),
             end_session: EndSession::new(store.clone(), keys.clone(), issuer.clone()),
             cookies: CookieSettings {

@@ -14,9 +14,10 @@ use super::consent::{needs_consent, ConsentTicket, TICKET_TTL_SECONDS};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
+use super::resources::ResourcePolicy;
 use super::tokens::OpaqueToken;
 use crate::model::{
-    Client, ClientId, GrantType, Id, RedirectUri, Scope, SecretHash, UnixTime, User,
+    Client, ClientId, GrantType, Id, RedirectUri, ResourceUri, Scope, SecretHash, UnixTime, User,
 };
 use crate::oidc::hint;
 use crate::oidc::keyring::KeyRing;
@@ -47,6 +48,9 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     /// `prompt`, `max_age`, `login_hint`, `id_token_hint` (OpenID Connect).
     pub oidc: OidcRequest,
+    /// RFC 8707: the resources the tokens are for (checked by `Authorizer`, which knows the
+    /// resources open to every client).
+    pub resources: Vec<ResourceUri>,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -192,6 +196,7 @@ pub fn validate(
         code_challenge: code_challenge.map(|challenge| challenge.as_str().to_owned()),
         nonce: nonce.map(str::to_owned),
         oidc,
+        resources: Vec::new(),
     })
 }
 
@@ -291,6 +296,7 @@ pub struct Authorizer {
     code_ttl: u64,
     /// For reading an `id_token_hint` back.
     keys: Arc<KeyRing>,
+    resources: ResourcePolicy,
 }
 
 impl Authorizer {
@@ -302,6 +308,7 @@ impl Authorizer {
     ) -> Authorizer {
         Authorizer {
             keys,
+            resources: ResourcePolicy::default(),
             tickets: SealedBox::new(
                 store.derived_key("consent ticket v1"),
                 "keyward consent ticket v1",
@@ -310,6 +317,12 @@ impl Authorizer {
             issuer,
             code_ttl: code_ttl_seconds,
         }
+    }
+
+    /// With `serve --resource`: resources every client may ask for.
+    pub fn with_resources(mut self, resources: ResourcePolicy) -> Authorizer {
+        self.resources = resources;
+        self
     }
 
     /// An authorization request, from a browser carrying `session` (the hash of its session
@@ -327,11 +340,21 @@ impl Authorizer {
             Ok(id) => self.store.client(id)?,
             Err(error) => return Ok(self.refuse(error)),
         };
-        let request = match validate(params, client.as_deref()) {
+        let mut request = match validate(params, client.as_deref()) {
             Ok(request) => request,
             Err(error) => return Ok(self.refuse(error)),
         };
         let client = client.expect("validate refuses a missing client");
+        request.resources = match self.resources.requested(&client, params) {
+            Ok(resources) => resources,
+            Err(error) => {
+                return Ok(AuthorizeOutcome::Redirect(self.error_redirect(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                )))
+            }
+        };
         let hinted = match self.hinted_user(&request) {
             Ok(hinted) => hinted,
             Err(error) => {
@@ -526,7 +549,7 @@ impl Authorizer {
                 code_challenge: request.code_challenge.clone(),
                 nonce: request.nonce.clone(),
                 auth_time: session.auth_time,
-                resources: Vec::new(),
+                resources: request.resources.clone(),
                 sid: Some(crate::oidc::idtoken::session_id(session_hash.as_bytes())),
             },
             expires_at: now + self.code_ttl,

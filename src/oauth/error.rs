@@ -22,6 +22,8 @@ pub enum ErrorCode {
     /// The requested scope is invalid, unknown, malformed, or exceeds the scope granted by
     /// the resource owner.
     InvalidScope,
+    /// RFC 8707 §2: a `resource` that is malformed, or not one the client may ask for.
+    InvalidTarget,
     /// The resource owner or authorization server denied the request.
     AccessDenied,
     /// The authorization server does not support obtaining an authorization code using
@@ -55,6 +57,7 @@ impl ErrorCode {
             ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::ServerError => "server_error",

@@ -3,7 +3,7 @@
 use super::client_auth::{self, AuthError};
 use super::params::Params;
 use super::token::TokenService;
-use super::tokens::{AccessClaims, OpaqueToken};
+use super::tokens::OpaqueToken;
 use super::{ErrorCode, OAuthError};
 use crate::model::{ClientId, Scope, UnixTime, UserId};
 
@@ -32,6 +32,16 @@ pub struct Introspection<'a> {
     /// RFC 7662 §2.2: the access token's type; absent for a refresh token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+    /// The resources the token is for (RFC 8707): a string for one, an array for several.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "one_or_many")]
+    pub aud: Vec<String>,
+}
+
+fn one_or_many<S: serde::Serializer>(values: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    match values {
+        [one] => serializer.serialize_str(one),
+        many => serde::Serialize::serialize(many, serializer),
+    }
 }
 
 fn display<S: serde::Serializer>(
@@ -126,7 +136,7 @@ impl TokenService {
             }
             return Ok(());
         }
-        if let Some(claims) = self.access.open::<AccessClaims>(token) {
+        if let Some(claims) = self.open_access(token) {
             if claims.client_id == Some(client.id) && now < claims.expires_at {
                 self.store
                     .revoke_access_token(claims.token_id, claims.expires_at)
@@ -155,6 +165,7 @@ impl TokenService {
                 iat: claims.issued_at,
                 iss: issuer,
                 token_type: Some("Bearer"),
+                aud: claims.audience,
             }));
         }
         let Some(refresh) = OpaqueToken::parse(token) else {
@@ -188,6 +199,11 @@ impl TokenService {
             iat: grant.created_at,
             iss: issuer,
             token_type: None,
+            aud: grant
+                .resources
+                .iter()
+                .map(|resource| resource.as_str().to_owned())
+                .collect(),
         }))
     }
 }

@@ -47,9 +47,22 @@ impl Params {
         self.0.iter().any(|(key, _)| key == name)
     }
 
-    /// Refuses a request in which any parameter is repeated.
+    /// Every value of a parameter that may be repeated (RFC 8707's `resource`), in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
+    /// Refuses a request in which any parameter is repeated, except `resource`, which RFC
+    /// 8707 §2 lets a request send once per resource.
     pub fn reject_duplicates(&self) -> Result<(), OAuthError> {
         for (index, (name, _)) in self.0.iter().enumerate() {
+            if name == "resource" {
+                continue;
+            }
             if self.0[..index].iter().any(|(earlier, _)| earlier == name) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter '{name}' is repeated"

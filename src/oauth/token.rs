@@ -8,9 +8,10 @@ use super::client_auth::{self, AuthError};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use super::tokens::{AccessClaims, OpaqueToken, Principal};
+use super::resources::{self, ResourcePolicy};
+use super::tokens::{AccessClaims, AccessClaimsV1, OpaqueToken, Principal};
 use crate::config::Lifetimes;
-use crate::model::{Client, GrantType, Id, Scope, UnixTime};
+use crate::model::{AccessTokenFormat, Client, GrantType, Id, ResourceUri, Scope, UnixTime};
 use crate::oidc::idtoken::{IdTokenRequest, IdTokens};
 use crate::seal::SealedBox;
 use crate::store::{
@@ -32,9 +33,12 @@ pub struct TokenResponse {
 pub struct TokenService {
     pub(super) store: Store,
     pub(super) access: SealedBox,
+    /// Opens tokens sealed before resource indicators, until they expire.
+    access_v1: SealedBox,
     pub(super) lifetimes: Lifetimes,
     usage: Arc<UsageLog>,
     id_tokens: IdTokens,
+    resources: ResourcePolicy,
 }
 
 /// A live access token and whom it acts for.
@@ -74,15 +78,27 @@ impl TokenService {
     ) -> TokenService {
         let access = SealedBox::new(
             store.derived_key("access token v1"),
+            "keyward access token v2",
+        );
+        let access_v1 = SealedBox::new(
+            store.derived_key("access token v1"),
             "keyward access token v1",
         );
         TokenService {
             store,
             access,
+            access_v1,
             lifetimes,
             usage,
             id_tokens,
+            resources: ResourcePolicy::default(),
         }
+    }
+
+    /// With `serve --resource`: resources every client may ask for.
+    pub fn with_resources(mut self, resources: ResourcePolicy) -> TokenService {
+        self.resources = resources;
+        self
     }
 
     /// The ID tokens this service signs, and their key ring.
@@ -184,6 +200,8 @@ impl TokenService {
         let code = OpaqueToken::parse(params.require("code")?).ok_or_else(invalid)?;
         let redirect_uri = params.get("redirect_uri")?.map(str::to_owned);
         let verifier = params.get("code_verifier")?.map(str::to_owned);
+        let requested_resources = resources::parse(params)?;
+        let resources_check = requested_resources.clone();
         // A made-up code is refused on a read: it costs no place in a write batch, so
         // guessing cannot crowd out real redemptions. The write checks everything again.
         if !self.store.code_presentable(code.id, &code.secret)? {
@@ -217,6 +235,7 @@ impl TokenService {
                             "the code was issued to another client",
                         ));
                     }
+                    resources::narrowed(&issued.resources, &resources_check)?;
                     match &redirect_uri {
                         Some(sent) if *sent != issued.redirect_uri => {
                             return Err(OAuthError::invalid_grant(
@@ -256,7 +275,8 @@ impl TokenService {
             .await?;
         let redeemed = accepted(outcome, "code")?;
         let grant = &redeemed.grant;
-        let response = self.respond(grant, grant.scope.clone(), now, refresh);
+        let audience = pick(&requested_resources, &grant.resources);
+        let response = self.respond(client, grant, grant.scope.clone(), audience, now, refresh)?;
         self.with_id_token(response, client, grant, redeemed.nonce.as_deref(), now)
     }
 
@@ -274,6 +294,8 @@ impl TokenService {
             .map(Scope::parse)
             .transpose()
             .map_err(invalid_scope)?;
+        let requested_resources = resources::parse(params)?;
+        let resources_check = requested_resources.clone();
         // A made-up token is refused on a read, without a write (as for codes).
         if !self
             .store
@@ -307,6 +329,7 @@ impl TokenService {
                             "the refresh token was issued to another client",
                         ));
                     }
+                    resources::narrowed(&grant.resources, &resources_check)?;
                     if requested_check
                         .as_ref()
                         .is_some_and(|scope| !scope.is_subset_of(&grant.scope))
@@ -333,7 +356,8 @@ impl TokenService {
             secret: successor.secret,
         });
         let scope = requested.unwrap_or_else(|| grant.scope.clone());
-        let response = self.respond(&grant, scope, now, Some(refresh));
+        let audience = pick(&requested_resources, &grant.resources);
+        let response = self.respond(client, &grant, scope, audience, now, Some(refresh))?;
         self.with_id_token(response, client, &grant, None, now)
     }
 
@@ -350,7 +374,7 @@ impl TokenService {
         let allowed = self.api_key_scope_now(&api_key.scope)?;
         let scope = requested_scope(params, &allowed, "the API key's scope")?;
         self.usage.record(api_key.id, now);
-        Ok(self.issue(
+        self.issue(
             AccessClaims {
                 principal: Principal::ApiKey(api_key.id),
                 client_id: None,
@@ -360,9 +384,11 @@ impl TokenService {
                 // An access token never outlives the key it came from.
                 expires_at: api_key.expires_at.map_or(u64::MAX, |expiry| expiry),
                 token_id: Id::generate(crate::clock::now_millis()),
+                audience: Vec::new(),
             },
             None,
-        ))
+            None,
+        )
     }
 
     /// What of a key's scope it may still carry: the default scopes, and those the operator
@@ -398,7 +424,8 @@ impl TokenService {
         }
         Self::require_grant(client, GrantType::ClientCredentials)?;
         let scope = requested_scope(params, &client.scope, "what this client may request")?;
-        Ok(self.issue(
+        let resources = self.resources.requested(client, params)?;
+        self.issue(
             AccessClaims {
                 principal: Principal::Client,
                 client_id: Some(client.id),
@@ -407,18 +434,22 @@ impl TokenService {
                 issued_at: now,
                 expires_at: u64::MAX,
                 token_id: Id::generate(crate::clock::now_millis()),
+                audience: resources::audience(client, &resources),
             },
             None,
-        ))
+            Some(client),
+        )
     }
 
     fn respond(
         &self,
+        client: &Client,
         grant: &Grant,
         scope: Scope,
+        resources: &[ResourceUri],
         now: UnixTime,
         refresh: Option<OpaqueToken>,
-    ) -> TokenResponse {
+    ) -> Result<TokenResponse, OAuthError> {
         self.issue(
             AccessClaims {
                 principal: Principal::Grant(grant.id),
@@ -434,25 +465,75 @@ impl TokenService {
                     .expires_at
                     .min(grant_end(&self.lifetimes, grant.created_at)),
                 token_id: Id::generate(crate::clock::now_millis()),
+                audience: resources::audience(client, resources),
             },
             refresh,
+            Some(client),
         )
     }
 
-    /// Seals an access token. `claims.expires_at` is a cap (the end of what the token stands
-    /// on); the token lives `--access-token-ttl` or until the cap, whichever comes first.
-    fn issue(&self, mut claims: AccessClaims, refresh: Option<OpaqueToken>) -> TokenResponse {
+    /// Seals an access token, or signs it for a client of the JWT format. `claims.expires_at`
+    /// is a cap (the end of what the token stands on); the token lives `--access-token-ttl`
+    /// or until the cap, whichever comes first.
+    fn issue(
+        &self,
+        mut claims: AccessClaims,
+        refresh: Option<OpaqueToken>,
+        client: Option<&Client>,
+    ) -> Result<TokenResponse, OAuthError> {
         let now = claims.issued_at;
         claims.expires_at = claims
             .expires_at
             .min(now + seconds(self.lifetimes.access_token));
-        TokenResponse {
-            access_token: self.access.seal(&claims),
+        let access_token = match client {
+            Some(client) if client.access_token_format == AccessTokenFormat::Jwt => {
+                self.sign_access(client, &claims)?
+            }
+            _ => self.access.seal(&claims),
+        };
+        Ok(TokenResponse {
+            access_token,
             expires_in: claims.expires_at - now,
             scope: claims.scope,
             refresh_token: refresh.map(|token| token.to_string()),
             id_token: None,
+        })
+    }
+
+    /// RFC 9068, with the key of the client's signing algorithm (the one its ID tokens use).
+    fn sign_access(&self, client: &Client, claims: &AccessClaims) -> Result<String, OAuthError> {
+        let failed = |error: &dyn std::fmt::Display| {
+            tracing::error!(%error, "an access token could not be signed");
+            OAuthError::new(
+                ErrorCode::ServerError,
+                "the access token could not be signed",
+            )
+        };
+        let keys = self
+            .id_tokens
+            .key_ring()
+            .keys()
+            .map_err(|error| failed(&error))?;
+        let key = keys
+            .active(client.id_token_alg)
+            .ok_or_else(|| failed(&"no active key for the client's algorithm"))?;
+        crate::oidc::access_jwt::sign(key, self.id_tokens.issuer(), claims)
+            .map_err(|error| failed(&error))
+    }
+
+    /// The claims of an access token of ours in any format: sealed now, sealed before
+    /// resource indicators, or a JWT. Not yet checked for expiry or revocation.
+    pub(super) fn open_access(&self, token: &str) -> Option<AccessClaims> {
+        if let Some(claims) = self.access.open::<AccessClaims>(token) {
+            return Some(claims);
         }
+        if token.contains('.') {
+            let keys = self.id_tokens.key_ring().keys().ok()?;
+            return crate::oidc::access_jwt::read(&keys, self.id_tokens.issuer(), token);
+        }
+        self.access_v1
+            .open::<AccessClaimsV1>(token)
+            .map(AccessClaims::from)
     }
 
     /// A live access token: sealed by us, unexpired, not revoked, and its grant, client and
@@ -463,7 +544,7 @@ impl TokenService {
         token: &str,
         now: UnixTime,
     ) -> Result<Option<ActiveToken>, OAuthError> {
-        let Some(claims) = self.access.open::<AccessClaims>(token) else {
+        let Some(claims) = self.open_access(token) else {
             return Ok(None);
         };
         if now >= claims.expires_at {
@@ -498,6 +579,16 @@ impl TokenService {
             }
         }
         Ok(Some(ActiveToken { claims, user }))
+    }
+}
+
+/// The resources a token is for: those the token request named (already checked against
+/// the grant), else the grant's.
+fn pick<'a>(requested: &'a [ResourceUri], granted: &'a [ResourceUri]) -> &'a [ResourceUri] {
+    if requested.is_empty() {
+        granted
+    } else {
+        requested
     }
 }
 

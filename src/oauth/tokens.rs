@@ -58,7 +58,8 @@ pub enum Principal {
     ApiKey(Id),
 }
 
-/// What an access token says about itself.
+/// What an access token says about itself (sealed as "access token v2", or signed as an
+/// RFC 9068 JWT).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub principal: Principal,
@@ -70,6 +71,36 @@ pub struct AccessClaims {
     pub expires_at: UnixTime,
     /// Unique per token, so one token can be revoked alone.
     pub token_id: Id,
+    /// The RFC 8707 resources it is for (`aud`); empty when none was asked for.
+    pub audience: Vec<String>,
+}
+
+/// The claims of a sealed token from before resource indicators ("access token v1"):
+/// still opened, so that tokens issued before an upgrade keep working until they expire.
+#[derive(Deserialize)]
+pub struct AccessClaimsV1 {
+    principal: Principal,
+    client_id: Option<ClientId>,
+    user_id: Option<UserId>,
+    scope: Scope,
+    issued_at: UnixTime,
+    expires_at: UnixTime,
+    token_id: Id,
+}
+
+impl From<AccessClaimsV1> for AccessClaims {
+    fn from(old: AccessClaimsV1) -> AccessClaims {
+        AccessClaims {
+            principal: old.principal,
+            client_id: old.client_id,
+            user_id: old.user_id,
+            scope: old.scope,
+            issued_at: old.issued_at,
+            expires_at: old.expires_at,
+            token_id: old.token_id,
+            audience: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

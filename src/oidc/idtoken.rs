@@ -53,6 +53,10 @@ impl IdTokens {
         }
     }
 
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     pub fn key_ring(&self) -> &Arc<KeyRing> {
         &self.keys
     }

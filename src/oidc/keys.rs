@@ -28,6 +28,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 #[error("signing key: {0}")]
 pub struct KeyError(String);
 
+impl KeyError {
+    pub fn new(message: impl Into<String>) -> KeyError {
+        KeyError(message.into())
+    }
+}
+
 enum Private {
     Rsa(aws::RsaKeyPair),
     Ec(aws::EcdsaKeyPair),

@@ -682,6 +682,11 @@ fn issue_11_bad_openid_connect_settings_exit_non_zero_with_one_line_and_change_n
             "expected opaque or jwt",
         ),
         (
+            create(&["--access-token-format", "jwt"]),
+            "",
+            "--access-token-format jwt needs a --resource",
+        ),
+        (
             create(&["--post-logout-redirect-uri", "http://a.example/bye"]),
             "",
             "--post-logout-redirect-uri: redirect URI 'http://a.example/bye' uses http",

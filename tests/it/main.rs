@@ -13,6 +13,7 @@ mod flow;
 mod forms;
 mod grant_security;
 mod hardening;
+mod jwt_access;
 mod lifecycle;
 mod node_client;
 mod oidc;

@@ -1,0 +1,98 @@
+//! RFC 8707 resource indicators: which resources a client may ask tokens for, and the
+//! audience a token gets. A client may ask for the resources registered for it
+//! (`client create --resource`) and those the operator opened to every client
+//! (`serve --resource`); a token request on a grant may narrow the grant's resources,
+//! never add one.
+
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::model::{truncate_for_message, AccessTokenFormat, Client, ResourceUri};
+
+/// The most resources one request may name.
+const MAX_PER_REQUEST: usize = 10;
+
+fn invalid_target(message: String) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidTarget, message)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ResourcePolicy {
+    /// `serve --resource`: resources any client may ask for.
+    open: Vec<ResourceUri>,
+}
+
+impl ResourcePolicy {
+    pub fn new(open: Vec<ResourceUri>) -> ResourcePolicy {
+        ResourcePolicy { open }
+    }
+
+    /// The `resource` parameters of an authorization or client-credentials request, each
+    /// one the client may ask for; in the order sent, without repeats.
+    pub fn requested(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<Vec<ResourceUri>, OAuthError> {
+        let resources = parse(params)?;
+        for resource in &resources {
+            if !client.resources.contains(resource) && !self.open.contains(resource) {
+                return Err(invalid_target(format!(
+                    "the resource '{}' is not one this client may ask for",
+                    truncate_for_message(resource.as_str())
+                )));
+            }
+        }
+        Ok(resources)
+    }
+}
+
+/// The `resource` parameters of a token request on a grant: each must be one the grant
+/// was made for.
+pub fn narrowed(
+    granted: &[ResourceUri],
+    requested: &[ResourceUri],
+) -> Result<Vec<ResourceUri>, OAuthError> {
+    for resource in requested {
+        if !granted.contains(resource) {
+            return Err(invalid_target(format!(
+                "the resource '{}' was not part of the authorization request",
+                truncate_for_message(resource.as_str())
+            )));
+        }
+    }
+    Ok(requested.to_vec())
+}
+
+/// The `resource` parameters as sent: well-formed, at most `MAX_PER_REQUEST`.
+pub fn parse(params: &Params) -> Result<Vec<ResourceUri>, OAuthError> {
+    let values = params.all("resource");
+    if values.len() > MAX_PER_REQUEST {
+        return Err(invalid_target(format!(
+            "at most {MAX_PER_REQUEST} resources may be asked for at once"
+        )));
+    }
+    let mut resources: Vec<ResourceUri> = Vec::with_capacity(values.len());
+    for value in values {
+        let resource = ResourceUri::parse(value).map_err(|invalid| invalid_target(invalid.0))?;
+        if !resources.contains(&resource) {
+            resources.push(resource);
+        }
+    }
+    Ok(resources)
+}
+
+/// The audience of a token for `resources`: those, or for a JWT-format client that asked
+/// for none, its first registered resource (RFC 9068 §2.2 requires an `aud`).
+pub fn audience(client: &Client, resources: &[ResourceUri]) -> Vec<String> {
+    if resources.is_empty() && client.access_token_format == AccessTokenFormat::Jwt {
+        return client
+            .resources
+            .first()
+            .map(|resource| vec![resource.as_str().to_owned()])
+            .unwrap_or_default();
+    }
+    resources
+        .iter()
+        .map(|resource| resource.as_str().to_owned())
+        .collect()
+}
