@@ -691,3 +691,51 @@ fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
         .unwrap();
     assert!(reply.headers().get("access-control-allow-origin").is_none());
 }
+
+#[test]
+fn issue_11_bad_oidc_parameters_are_clear_errors_and_unknown_hints_are_not() {
+    let (_data, server, app) = world("RS256");
+    let rp = RelyingParty::discover(&server, app);
+    let browser = Browser::new();
+    // Signed in and consented: any request that passes would get a code at once.
+    rp.sign_in(&browser, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &[]);
+    let ask = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", rp.app.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid profile email"),
+            ("state", "b"),
+        ];
+        pairs.extend_from_slice(extra);
+        browser.get(&authorize_url(&server, &pairs)).callback(REDIRECT)
+    };
+    let long_nonce = "n".repeat(2000);
+    for (extra, error) in [
+        (vec![("nonce", long_nonce.as_str())], "invalid_request"),
+        (vec![("prompt", "none"), ("prompt", "login")], "invalid_request"),
+        (vec![("prompt", "none login")], "invalid_request"),
+        (vec![("max_age", "-1")], "invalid_request"),
+        (vec![("max_age", "soon")], "invalid_request"),
+        (vec![("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
+        (
+            vec![("request_uri", "https://rp.example/request.jwt")],
+            "request_uri_not_supported",
+        ),
+    ] {
+        let callback = ask(&extra);
+        assert_eq!(callback.get("error"), Some(error), "{extra:?}");
+        assert!(callback.get("code").is_none(), "{extra:?}");
+        assert_eq!(callback.get("state"), Some("b"), "{extra:?}");
+    }
+    // Values keyward does not act on are no reason to fail (Basic OP profile).
+    let callback = ask(&[
+        ("login_hint", "somebody-unknown@nowhere"),
+        ("ui_locales", "tlh-Latn xx"),
+        ("claims_locales", "zz"),
+        ("display", "hologram"),
+        ("acr_values", "urn:example:loa:9"),
+        ("offline_access", "ignored"),
+    ]);
+    assert!(callback.get("code").is_some(), "{callback:?}");
+}
