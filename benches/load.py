@@ -5,18 +5,24 @@ Runs, in one session and against one server:
   GET /healthz                       the HTTP ceiling of our own stack: the baseline
   client_credentials (Basic auth)    token issuance without a disk write
   introspection of an access token   the resource-server hot path
-  authorization-code redemption      durable: one write per request, group-committed
+  userinfo (Bearer, openid profile email)  the relying-party hot path, read-only
+  authorization-code redemption      durable: one write per request, group-committed;
+                                     without openid, then with openid (an ID token) for an
+                                     RS256, an ES256 and an EdDSA client
   refresh-token rotation             durable: one write per request, group-committed
-and reports idle RSS, RSS after load, binary size, and `serve` startup over 1,000,000
-stored records (filled by the sweep benchmark's startup mode). Every response is checked (status 200
-and a well-formed body); a run with any bad response is reported as such, never as
-throughput. Each figure is printed with its ratio to /healthz from the same run.
+and reports idle RSS, RSS after load, binary size, `serve` startup over 1,000,000 stored
+records (filled by the sweep benchmark's startup mode), and the cost of signing one ID token
+(the sign benchmark) next to `openssl speed` for the same algorithm. Every response is
+checked (status 200 and a well-formed body); a run with any bad response is reported as
+such, never as throughput. Each figure is printed with its ratio to /healthz from the same
+run; the OpenID Connect redemptions also with their ratio to the redemption without openid.
 
 Usage: python3 benches/load.py [--duration SECONDS] [--connections N] [--node]
-                               [--records N | --no-startup]
+                               [--records N | --no-startup] [--no-signing]
   --node also runs client_credentials and introspection against node-oidc-provider
   (installed from npm into a temp dir) for a same-machine comparison.
-Needs: wrk (apt-get install wrk), a release build (built if missing).
+Needs: wrk (apt-get install wrk), openssl (for `openssl speed`), a release build (built if
+missing).
 """
 
 import argparse
@@ -37,10 +43,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("KEYWARD_BIN", os.path.join(ROOT, "target", "release", "keyward"))
 REDIRECT = "http://127.0.0.1:9/callback"
 
+# The OpenID Connect signing algorithms, each measured with a client of its own.
+ALGS = ("RS256", "ES256", "EdDSA")
+# Targets (issue 11), as shares of the redemption without openid.
+REDEMPTION_TARGETS = {"EdDSA": 0.90, "ES256": 0.80}
+OIDC_SCOPE = "openid profile email"
+# The same scope without openid: the redemption these are compared with issues no ID token.
+PLAIN_SCOPE = "profile email"
+
 # One Lua script serves every scenario: requests come from a pool file (one line per
 # request, split across threads) or repeat one fixed body; responses must be 200 and
-# contain an expected marker. Threads stop when their pool runs out, and wrk's rate is
-# computed over the time actually run.
+# contain an expected marker. A thread stops when its pool runs out, but wrk still divides
+# by the whole duration: a pool that runs out makes the rate a lower bound, and `check`
+# says so.
 LUA = r"""
 local pool_path = os.getenv("POOL")
 local prefix = os.getenv("BODY_PREFIX") or ""
@@ -188,7 +203,7 @@ def wrk(port, path, connections, duration, threads=2, **env):
     }
 
 
-def make_codes(port, session, client_id, seconds, connections):
+def make_codes(port, session, client_id, seconds, connections, scope, nonce=None):
     """Pre-makes authorization codes with wrk for `seconds`: a signed-in browser whose
     consent is remembered gets a code per authorize GET (a durable write each)."""
     prefix = os.path.join(WORK, "codes")
@@ -213,10 +228,7 @@ function response(status, headers, body)
   end
 end
 """)
-    query = urllib.parse.urlencode({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
-        "scope": "openid profile", "state": "bench",
-    })
+    query = authorize_query(client_id, scope, "bench", nonce)
     env = dict(os.environ, OUT=prefix, COOKIE=session)
     subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", lua,
@@ -233,29 +245,84 @@ end
     return codes
 
 
+def authorize_query(client_id, scope, state, nonce=None):
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
+              "scope": scope, "state": state}
+    if nonce:
+        params["nonce"] = nonce
+    return urllib.parse.urlencode(params)
+
+
+def basic_auth(client):
+    client_id, secret = client
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
 def prepare(port, data_dir):
-    secret_json = json.loads(cli(
-        data_dir, "client", "create", "--name", "Bench", "--redirect-uri", REDIRECT,
-        "--grant-types", "authorization_code,refresh_token,client_credentials",
-        "--scope", "openid profile email", "--json"))
-    cli(data_dir, "user", "create", "--username", "bench", "--password-stdin",
-        stdin="bench password 123\n")
+    """The clients (one without an ID-token algorithm of its own, for the figures without
+    openid, and one per algorithm), the user, and a browser session that has allowed each
+    client its scope, so that every later authorize GET answers with a code."""
+    def create(name, *extra):
+        created = json.loads(cli(
+            data_dir, "client", "create", "--name", name, "--redirect-uri", REDIRECT,
+            "--grant-types", "authorization_code,refresh_token,client_credentials",
+            "--scope", OIDC_SCOPE, *extra, "--json"))
+        return created["client_id"], created["client_secret"]
+
+    clients = {"plain": create("Bench")}
+    for alg in ALGS:
+        clients[alg] = create(f"Bench {alg}", "--id-token-alg", alg)
+    cli(data_dir, "user", "create", "--username", "bench", "--email", "bench@example.com",
+        "--name", "Bench User", "--password-stdin", stdin="bench password 123\n")
     browser = Http(port)
     status, _, page = browser.request("GET", "/login")
     status, headers, _ = browser.request("POST", "/login", urllib.parse.urlencode({
         "csrf_token": hidden(page, "csrf_token"), "return_to": "/account",
         "username": "bench", "password": "bench password 123"}))
     assert status == 303, status
-    query = urllib.parse.urlencode({
-        "response_type": "code", "client_id": secret_json["client_id"],
-        "redirect_uri": REDIRECT, "scope": "openid profile", "state": "x"})
-    status, _, page = browser.request("GET", f"/oauth2/authorize?{query}")
-    status, headers, _ = browser.request("POST", "/oauth2/consent", urllib.parse.urlencode({
-        "csrf_token": hidden(page, "csrf_token"), "request": hidden(page, "request"),
-        "decision": "allow"}))
-    assert status == 303 and "code=" in headers["location"], (status, headers)
+    for name, (client_id, _) in clients.items():
+        scope = PLAIN_SCOPE if name == "plain" else OIDC_SCOPE
+        query = authorize_query(client_id, scope, "x")
+        status, _, page = browser.request("GET", f"/oauth2/authorize?{query}")
+        status, headers, _ = browser.request("POST", "/oauth2/consent", urllib.parse.urlencode({
+            "csrf_token": hidden(page, "csrf_token"), "request": hidden(page, "request"),
+            "decision": "allow"}))
+        assert status == 303 and "code=" in headers["location"], (status, headers)
     cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
-    return secret_json["client_id"], secret_json["client_secret"], cookie
+    return clients, cookie
+
+
+def one_token(port, cookie, client, scope):
+    """An access token for `client` through the code flow, outside any measurement."""
+    query = authorize_query(client[0], scope, "one", "one-nonce")
+    status, headers, _ = Http(port).request("GET", f"/oauth2/authorize?{query}",
+                                            headers={"Cookie": cookie})
+    assert status == 303, (status, headers)
+    location = urllib.parse.urlparse(headers["location"])
+    code = urllib.parse.parse_qs(location.query)["code"][0]
+    body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": REDIRECT})
+    status, _, answer = Http(port).request("POST", "/oauth2/token", body,
+                                           {"Authorization": basic_auth(client)})
+    assert status == 200, (status, answer)
+    return json.loads(answer)["access_token"]
+
+
+def write_pool(name, items):
+    path = os.path.join(WORK, name)
+    with open(path, "w") as out:
+        out.write("\n".join(urllib.parse.quote(item, safe="") for item in items) + "\n")
+    return path
+
+
+def redeem(port, client, codes, connections, duration, marker):
+    """Redeems `codes` under measurement; the result carries the pool's size for `check`."""
+    pool = write_pool("code-pool.txt", codes)
+    result = wrk(port, "/oauth2/token", connections, duration, AUTH=basic_auth(client),
+                 POOL=pool, BODY_PREFIX="grant_type=authorization_code&redirect_uri="
+                 + urllib.parse.quote(REDIRECT, safe="") + "&code=", MARKER=marker)
+    result["pool"] = len(codes)
+    return result
 
 
 def start(data_dir):
@@ -277,6 +344,9 @@ def check(result, label):
     if result["bad"] or result["non2xx"] or result["socket_errors"]:
         print(f"  !! {label}: {result['bad']} bad responses, {result['non2xx']} non-2xx, "
               f"socket errors: {result['socket_errors'] or 'none'}", flush=True)
+    if "pool" in result and result["good"] + result["bad"] >= result["pool"]:
+        print(f"  !! {label}: its pool of {result['pool']:,} ran out before the run ended;"
+              f" the rate is a lower bound (raise --prepare)", flush=True)
 
 
 def main():
@@ -285,15 +355,19 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--prepare", type=int, default=20,
-                        help="seconds spent making codes for the durable runs")
+                        help="seconds spent making codes for each durable run")
     parser.add_argument("--node", action="store_true")
     parser.add_argument("--records", type=int, default=1_000_000,
                         help="records stored before timing `serve` startup")
     parser.add_argument("--no-startup", action="store_true",
                         help="skip the startup measurement (it fills a database first)")
+    parser.add_argument("--no-signing", action="store_true",
+                        help="skip the ID-token signing figures (sign bench, openssl speed)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
+    if not args.no_signing and shutil.which("openssl") is None:
+        sys.exit("openssl is missing (apt-get install openssl), or pass --no-signing")
     if "KEYWARD_BIN" not in os.environ:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     WORK = tempfile.mkdtemp(prefix="keyward-load-")
@@ -302,8 +376,9 @@ def main():
         process, port = start(data_dir)
         time.sleep(1)
         idle = rss_kib(process.pid)
-        client_id, secret, cookie = prepare(port, data_dir)
-        basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        clients, cookie = prepare(port, data_dir)
+        client_id = clients["plain"][0]
+        basic = basic_auth(clients["plain"])
         c, d = args.connections, args.duration
         print(f"keyward load benchmark: {c} connections, {d}s per figure, wrk -t2, loopback")
 
@@ -324,6 +399,11 @@ def main():
                     BODY="token=" + token, MARKER='"active":true')
         check(intro, "introspection")
 
+        bearer = one_token(port, cookie, clients["RS256"], OIDC_SCOPE)
+        info = wrk(port, "/oauth2/userinfo", c, d, AUTH="Bearer " + bearer,
+                   MARKER='"email":"')
+        check(info, "userinfo")
+
         health_after = wrk(port, "/healthz", c, d, MARKER='"ok"')
         check(health_after, "healthz (again)")
         base = max(health["rate"], health_after["rate"])
@@ -334,34 +414,56 @@ def main():
              f"  p99 {cc['p99_ms']:.2f} ms")
         line("introspection (active token)", intro["rate"], "req/s", base,
              f"  p99 {intro['p99_ms']:.2f} ms")
+        line("userinfo GET (Bearer, openid profile email)", info["rate"], "req/s", base,
+             f"  p99 {info['p99_ms']:.2f} ms; target >= 50% of /healthz")
 
-        started = time.time()
-        codes = make_codes(port, cookie, client_id, args.prepare, c)
+        # Each redemption run gets a pool made for it, of `--prepare` seconds of codes:
+        # making a code is one durable write, as redeeming one is, so a pool made for longer
+        # than the run lasts it out (and `check` says when one did not).
+        codes = make_codes(port, cookie, client_id, args.prepare, c, PLAIN_SCOPE)
         made = len(codes)
         print(f"{'authorize with remembered consent (durable)':<44} {made / args.prepare:>12,.0f} req/s"
-              f"  ({made / args.prepare / base:.0%} of /healthz; {made:,} codes made for the next runs)",
+              f"  ({made / args.prepare / base:.0%} of /healthz; {made:,} codes made for the next run)",
               flush=True)
-        # Half the codes are redeemed under measurement, half become the refresh pool.
-        codes, refresh_codes = codes[: made // 2], codes[made // 2:]
-        pool = os.path.join(WORK, "code-pool.txt")
-        with open(pool, "w") as out:
-            out.write("\n".join(urllib.parse.quote(code, safe="") for code in codes) + "\n")
-        redemption = wrk(port, "/oauth2/token", c, d, AUTH=basic, POOL=pool,
-                         BODY_PREFIX="grant_type=authorization_code&redirect_uri="
-                         + urllib.parse.quote(REDIRECT, safe="") + "&code=",
-                         MARKER='"refresh_token"')
-        check(redemption, "code redemption")
-        line("authorization_code redemption (durable)", redemption["rate"], "req/s", base,
-             f"  p99 {redemption['p99_ms']:.2f} ms, {redemption['good']:,} redeemed")
+        plain_before = redeem(port, clients["plain"], codes, c, d, '"refresh_token"')
+        check(plain_before, "code redemption")
 
-        # Refresh tokens for rotation: redeem the rest of the codes outside the measurement.
-        refresh_pool = os.path.join(WORK, "refresh-pool.txt")
-        refresh_tokens = redeem_for_refresh(port, basic, refresh_codes, c)
-        with open(refresh_pool, "w") as out:
-            out.write("\n".join(urllib.parse.quote(t, safe="") for t in refresh_tokens) + "\n")
+        with_openid = {}
+        for alg in ALGS:
+            codes = make_codes(port, cookie, clients[alg][0], args.prepare, c, OIDC_SCOPE,
+                               nonce="bench-nonce-0S6_WzA2Mj")
+            with_openid[alg] = redeem(port, clients[alg], codes, c, d, '"id_token":"')
+            check(with_openid[alg], f"code redemption with openid, {alg}")
+
+        # The redemption without openid again, after those with it, as /healthz is measured
+        # twice: durable writes vary from one moment to the next, and the higher reading as
+        # the reference can only make the shares of the ID-token runs look worse. Half of
+        # these codes become the refresh tokens for rotation.
+        codes = make_codes(port, cookie, client_id, args.prepare, c, PLAIN_SCOPE)
+        codes, refresh_codes = codes[: len(codes) // 2], codes[len(codes) // 2:]
+        plain_after = redeem(port, clients["plain"], codes, c, d, '"refresh_token"')
+        check(plain_after, "code redemption (again)")
+        plain = max(plain_before, plain_after, key=lambda result: result["rate"])
+        line("authorization_code redemption (durable)", plain["rate"], "req/s", base,
+             f"  higher of two: {plain_before['rate']:,.0f} before, {plain_after['rate']:,.0f}"
+             f" after the ones with openid; p99 {plain['p99_ms']:.2f} ms,"
+             f" {plain['good']:,} redeemed; scope {PLAIN_SCOPE}, no ID token")
+        for alg, oidc in with_openid.items():
+            share = oidc["rate"] / plain["rate"]
+            target = REDEMPTION_TARGETS.get(alg)
+            verdict = (f"; target >= {target:.0%}: {'met' if share >= target else 'NOT met'}"
+                       if target else "")
+            line(f"  ... with openid, {alg} ID token", oidc["rate"], "req/s", base,
+                 f"  {share:.0%} of the redemption without openid{verdict};"
+                 f" p99 {oidc['p99_ms']:.2f} ms, {oidc['good']:,} redeemed")
+
+        # Refresh tokens for rotation: redeemed outside the measurement.
+        refresh_tokens = redeem_for_refresh(port, basic, refresh_codes, c, plain["rate"])
+        refresh_pool = write_pool("refresh-pool.txt", refresh_tokens)
         rotation = wrk(port, "/oauth2/token", c, d, AUTH=basic, POOL=refresh_pool,
                        BODY_PREFIX="grant_type=refresh_token&refresh_token=",
                        MARKER='"refresh_token"')
+        rotation["pool"] = len(refresh_tokens)
         check(rotation, "refresh rotation")
         line("refresh_token rotation (durable)", rotation["rate"], "req/s", base,
              f"  p99 {rotation['p99_ms']:.2f} ms, {rotation['good']:,} rotated")
@@ -382,6 +484,8 @@ def main():
         process.wait(timeout=30)
         if not args.no_startup:
             startup_with_records(args.records)
+        if not args.no_signing:
+            signing_costs()
 
         if args.node:
             node_compare(c, d, cc["rate"], intro["rate"], rotation["rate"])
@@ -403,10 +507,52 @@ def startup_with_records(records):
     print(f"{f'startup with {records:,} records':<44} {milliseconds:>12.1f} ms", flush=True)
 
 
-def redeem_for_refresh(port, basic, codes, connections):
-    pool = os.path.join(WORK, "redeem-pool.txt")
-    with open(pool, "w") as out:
-        out.write("\n".join(urllib.parse.quote(code, safe="") for code in codes) + "\n")
+def signing_costs():
+    """One ID token's signing, keyward's whole path (the sign benchmark, one thread) next to
+    `openssl speed` for the same algorithm (one process), both on this machine now."""
+    output = subprocess.run(
+        ["cargo", "bench", "--quiet", "--bench", "sign"], cwd=ROOT, check=True,
+        capture_output=True, text=True,
+    ).stdout
+    keyward = {alg: (float(issued), float(bare)) for alg, issued, bare in re.findall(
+        r"^sign (\S+): (\d+) ID tokens/s; bare aws-lc-rs signature (\d+)/s", output, re.M)}
+    speed = subprocess.run(
+        ["openssl", "speed", "-seconds", "3", "rsa2048", "ecdsap256", "ed25519"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    # The summary table: "rsa 2048 bits 0.001017s 0.000027s  982.9  36552.2", and lines
+    # like " 256 bits ecdsa (nistp256) ..." and " 253 bits EdDSA (Ed25519) ...".
+    patterns = {"RS256": r"^rsa 2048 bits\s", "ES256": r"^\s*256 bits ecdsa \(nistp256\)\s",
+                "EdDSA": r"^\s*253 bits EdDSA \(Ed25519\)\s"}
+    openssl = {}
+    for alg, pattern in patterns.items():
+        row = re.search(pattern + r".*?([\d.]+)\s+([\d.]+)\s*$", speed, re.M)
+        if row:
+            openssl[alg] = float(row.group(1))
+    version = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    names = {"RS256": "rsa2048", "ES256": "ecdsap256", "EdDSA": "ed25519"}
+    print(f"ID token signing, one core (keyward: IdTokens::issue; {version} speed -seconds 3):",
+          flush=True)
+    for alg in ALGS:
+        issued, bare = keyward.get(alg, (0.0, 0.0))
+        reference = openssl.get(alg)
+        if not issued or not reference:
+            print(f"  !! {alg}: no figure (sign bench: {issued or 'none'}, "
+                  f"openssl: {reference or 'none'})", flush=True)
+            continue
+        target = "; target <= 1.5x: " + ("met" if reference / issued <= 1.5 else "NOT met") \
+            if alg == "RS256" else ""
+        print(f"{f'  {alg}: keyward ID tokens':<44} {issued:>12,.0f} /s  (openssl speed "
+              f"{names[alg]}: {reference:,.0f} sign/s, {reference / issued:.2f}x keyward{target};"
+              f" bare aws-lc-rs {bare:,.0f}/s, keyward's path {bare / issued:.2f}x that)",
+              flush=True)
+
+
+def redeem_for_refresh(port, basic, codes, connections, rate):
+    """Redeems `codes` for their refresh tokens, outside any measurement: wrk runs for as
+    long as the pool should take at `rate` (it always runs its whole duration), and some."""
+    pool = write_pool("redeem-pool.txt", codes)
+    seconds = min(120, int(len(codes) / max(rate, 1) * 1.5) + 5)
     lua = os.path.join(WORK, "redeem.lua")
     with open(lua, "w") as script:
         script.write(LUA.replace("counter_total", "2").replace(
@@ -418,7 +564,7 @@ def redeem_for_refresh(port, basic, codes, connections):
     env = dict(os.environ, POOL=pool, AUTH=basic, OUT=os.path.join(WORK, "refresh"),
                BODY_PREFIX="grant_type=authorization_code&redirect_uri="
                + urllib.parse.quote(REDIRECT, safe="") + "&code=", MARKER='"refresh_token"')
-    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d120s", "-s", lua,
+    subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", lua,
                     f"http://127.0.0.1:{port}/oauth2/token"],
                    capture_output=True, text=True, env=env, check=True)
     tokens = []

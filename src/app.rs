@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::admin::{self, socket, AdminOutput, AdminRequest, ClientCreateRequest, ServerInfoView};
 use crate::config::{DemoClient, ServeConfig};
+use crate::demo::DemoApp;
 use crate::http::{self, AppState, StateConfig};
 use crate::limits;
 use crate::metrics::Metrics;
@@ -123,7 +124,14 @@ pub async fn serve_with(
                 trusted_proxies: config.trusted_proxies.clone(),
                 cors_origins: config.cors_origins.clone(),
                 resources: config.resources.clone(),
-                demo: config.demo.clone(),
+                demo: config.demo.as_ref().map(|client| {
+                    DemoApp::new(
+                        client,
+                        &issuer,
+                        &format!("http://{}", demo_loopback(address)),
+                        store.derived_key("demo flow v1"),
+                    )
+                }),
                 keys,
             },
             metrics.clone(),
@@ -333,26 +341,17 @@ impl DemoSetup {
 
     pub fn banner(&self, bound: SocketAddr) -> String {
         let base = format!("http://{}", demo_loopback(bound));
-        let authorize = format!(
-            "{base}/oauth2/authorize?{}",
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("response_type", "code")
-                .append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", &format!("{base}/demo/callback"))
-                .append_pair("scope", "openid profile email")
-                .append_pair("state", "demo")
-                .finish()
-        );
         format!(
             "keyward demo is running at {base}\n\
              (throwaway data in {data_dir}, deleted when you stop it with Ctrl-C)\n\n\
              demo user:      {username} / {password}\n\
              client_id:      {client_id}\n\
              client_secret:  {client_secret}\n\n\
-             1. Open this link in a browser, sign in as the demo user, and allow the app:\n\
-             \x20  {authorize}\n\
-             2. The browser lands on a page that shows the code and the curl command that\n\
-             \x20  exchanges it for tokens.\n\
+             1. Open the demo app in a browser and press its sign-in button:\n\
+             \x20  {base}/demo\n\
+             2. Sign in as the demo user and allow the app. It redeems the code (with PKCE),\n\
+             \x20  verifies the ID token against {base}/oauth2/jwks, and shows its claims and\n\
+             \x20  what userinfo says.\n\
              Or get a token with the client's own credentials:\n\
              \x20  curl -u {client_id}:{client_secret} -d grant_type=client_credentials {base}/oauth2/token\n\
              Admin commands work while it runs:\n\

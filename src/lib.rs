@@ -11,7 +11,7 @@
 //! `config` validated settings; `clock` the one reading of the wall clock; `password`
 //! argon2id on a bounded pool; `throttle` sign-in failure limits; `limits` the descriptor
 //! limit and the connection cap under it; `metrics` the `/metrics`
-//! counters. Data flows one way: http → oauth → store.
+//! counters; `demo` the relying party that `keyward demo` serves at `/demo`. Data flows one way: http → oauth → store.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -19,6 +19,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod limits;
 pub mod metrics;

@@ -10,6 +10,7 @@ use crate::model::{random_secret, SecretHash};
 use crate::seal::MacKey;
 
 const NEW_KEY_COOKIE: &str = "keyward_new_key";
+const DEMO_FLOW_COOKIE: &str = "keyward_demo_flow";
 
 pub struct CookieSettings {
     pub secure: bool,
@@ -81,6 +82,31 @@ impl CookieSettings {
     pub fn new_key_value(&self, request: &HttpRequest) -> Option<String> {
         request
             .cookie(NEW_KEY_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+    }
+
+    /// `keyward demo`: the sealed state, nonce and PKCE verifier of this browser's sign-in to
+    /// the demo app, sent to the demo's pages only. Lax, as a real app's must be: the
+    /// callback arrives as a top-level navigation from the provider.
+    pub fn demo_flow_cookie(&self, value: String, seconds: i64) -> Cookie<'static> {
+        Cookie::build(DEMO_FLOW_COOKIE, value)
+            .path("/demo")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::seconds(seconds))
+            .finish()
+    }
+
+    pub fn expired_demo_flow_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.demo_flow_cookie(String::new(), 0);
+        cookie.make_removal();
+        cookie
+    }
+
+    pub fn demo_flow_value(&self, request: &HttpRequest) -> Option<String> {
+        request
+            .cookie(DEMO_FLOW_COOKIE)
             .map(|cookie| cookie.value().to_owned())
     }
 

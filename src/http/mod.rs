@@ -5,6 +5,7 @@ mod authorize;
 mod cookies;
 mod cors;
 mod deadline;
+mod demo;
 mod end_session;
 mod forms;
 mod forwarded;
@@ -21,7 +22,8 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::config::{DemoClient, Lifetimes};
+use crate::config::Lifetimes;
+use crate::demo::DemoApp;
 use crate::metrics::Metrics;
 use crate::oauth::account::AccountService;
 use crate::oauth::apikeys::UsageLog;
@@ -61,7 +63,7 @@ pub struct AppState {
     signin: SignInService,
     forwarding: Forwarding,
     cors: CorsPolicy,
-    demo: Option<DemoClient>,
+    demo: Option<DemoApp>,
     metrics: Arc<Metrics>,
 }
 
@@ -75,7 +77,8 @@ pub struct StateConfig {
     pub cors_origins: Vec<Origin>,
     /// `--resource`: resources any client may ask for.
     pub resources: Vec<crate::model::ResourceUri>,
-    pub demo: Option<DemoClient>,
+    /// `keyward demo`'s app, served at `/demo`.
+    pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
     pub keys: Arc<KeyRing>,
 }
@@ -205,7 +208,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/oauth2/logout", web::get().to(end_session::get))
         .route("/oauth2/logout", web::post().to(end_session::post))
         .route("/static/style.css", web::get().to(stylesheet))
-        .route("/demo/callback", web::get().to(demo_callback));
+        .route("/demo", web::get().to(demo::start))
+        .route("/demo/callback", web::get().to(demo::callback));
     post_only(config, "/oauth2/consent", authorize::decide);
     post_only(config, "/oauth2/revoke", lifecycle::revoke);
     post_only(config, "/account/api-keys", account::create_key);
@@ -231,36 +235,6 @@ async fn method_not_allowed() -> HttpResponse {
         .insert_header(("Allow", "POST"))
         .insert_header(("Cache-Control", "no-store"))
         .finish()
-}
-
-/// `keyward demo` only: where the demo client's code lands, with the command that
-/// exchanges it. Absent (404) on a real server.
-async fn demo_callback(
-    state: web::Data<AppState>,
-    request: actix_web::HttpRequest,
-) -> HttpResponse {
-    let Some(demo) = &state.demo else {
-        return HttpResponse::NotFound().finish();
-    };
-    let params = forms::query(&request).unwrap_or_default();
-    let message = match (params.get("code").ok().flatten(), params.get("error").ok().flatten()) {
-        (Some(code), _) => format!(
-            "Exchange it for tokens within {} seconds: curl -u {}:{} -d grant_type=authorization_code -d code={} --data-urlencode redirect_uri={}/demo/callback {}/oauth2/token",
-            state.lifetimes.code.as_secs(),
-            demo.client_id,
-            demo.client_secret,
-            code,
-            state.issuer,
-            state.issuer
-        ),
-        (None, Some(error)) => format!("The authorization ended with error '{error}'."),
-        (None, None) => "No code arrived.".to_owned(),
-    };
-    respond::notice(
-        &state.pages,
-        "The demo app received an authorization code",
-        &message,
-    )
 }
 
 /// Any path we do not serve: a page in plain words, not an empty 404.

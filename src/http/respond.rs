@@ -158,14 +158,3 @@ pub fn problem(pages: &Pages, problem: Problem<'_>) -> HttpResponse {
         }),
     )
 }
-
-/// A page that informs (the demo's callback): the error layout, answered 200.
-pub fn notice(pages: &Pages, title: &str, message: &str) -> HttpResponse {
-    html(
-        StatusCode::OK,
-        pages.error(&ErrorView {
-            title: title.to_owned(),
-            message: message.to_owned(),
-        }),
-    )
-}

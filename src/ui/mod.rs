@@ -1,4 +1,5 @@
-//! keyward's own HTML pages: sign-in, consent, the user's account, errors and sign-out.
+//! keyward's own HTML pages: sign-in, consent, the user's account, errors and sign-out, and
+//! the pages of `keyward demo`'s app.
 //!
 //! Templates (`assets/templates/*.html`) and the stylesheet (`assets/static/style.css`) are
 //! embedded in the binary and the templates are parsed once, in [`Pages::new`]. Every value
@@ -154,6 +155,32 @@ pub struct AppView {
     pub last_used: Option<String>,
 }
 
+/// A name and its value, shown side by side (a request parameter, a claim).
+#[derive(Serialize)]
+pub struct FactView {
+    pub name: String,
+    pub value: String,
+}
+
+/// `keyward demo`'s app, before sign-in: the request its button sends.
+#[derive(Serialize)]
+pub struct DemoStartView {
+    pub authorize_url: String,
+    pub request: Vec<FactView>,
+}
+
+/// `keyward demo`'s app, after sign-in: what it verified and what it learned.
+#[derive(Serialize)]
+pub struct DemoSignedInView {
+    pub checks: Vec<String>,
+    pub header: Vec<FactView>,
+    pub claims: Vec<FactView>,
+    pub userinfo: Vec<FactView>,
+    pub token_response: Vec<FactView>,
+    /// The compact JWS as received.
+    pub id_token: String,
+}
+
 /// One `<option>` of a `<select>`.
 #[derive(Serialize)]
 pub struct ChoiceView {
@@ -197,6 +224,19 @@ impl Pages {
 
     pub fn sign_out(&self, view: &SignOutView) -> String {
         self.render("sign_out.html", Value::from_serialize(view))
+    }
+
+    pub fn demo_start(&self, view: &DemoStartView) -> String {
+        self.render("demo_start.html", Value::from_serialize(view))
+    }
+
+    pub fn demo_signed_in(&self, view: &DemoSignedInView) -> String {
+        self.render("demo_signed_in.html", Value::from_serialize(view))
+    }
+
+    /// The demo app's page for a sign-in that did not finish, with a way to start again.
+    pub fn demo_failed(&self, view: &ErrorView) -> String {
+        self.render("demo_failed.html", Value::from_serialize(view))
     }
 
     pub fn signed_out(&self) -> String {

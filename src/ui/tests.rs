@@ -1,6 +1,7 @@
 use super::*;
 
 mod account;
+mod demo;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -68,6 +69,12 @@ fn all_pages() -> Vec<(&'static str, String)> {
         ),
         ("error", pages.error(&error_view())),
         ("signed out", pages.signed_out()),
+        ("demo app", pages.demo_start(&demo::start_view())),
+        (
+            "demo app, signed in",
+            pages.demo_signed_in(&demo::signed_in_view()),
+        ),
+        ("demo app, failed", pages.demo_failed(&demo::failed_view())),
         (
             "sign out",
             pages.sign_out(&SignOutView {
@@ -172,6 +179,9 @@ fn every_embedded_template_parses() {
             "account.html",
             "base.html",
             "consent.html",
+            "demo_failed.html",
+            "demo_signed_in.html",
+            "demo_start.html",
             "error.html",
             "login.html",
             "sign_out.html",

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{assert_same_files, keyward, run_command, DataDir, TestServer};
+use crate::support::{assert_same_files, keyward, run_command, DataDir, Demo, TestServer};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -826,46 +826,13 @@ fn issue_2_sigterm_finishes_cleanly_and_closes_the_database() {
 
 #[test]
 fn issue_2_demo_prints_credentials_and_serves() {
-    use std::io::{BufRead, BufReader};
-    let mut child = keyward()
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("demo runs");
-    let mut banner = String::new();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    while !banner.contains("client list") {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        banner.push_str(&line);
-    }
-    let field = |name: &str| {
-        banner
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(name))
-            .map(|rest| rest.trim().to_owned())
-            .unwrap_or_else(|| panic!("{name} missing from banner:\n{banner}"))
-    };
-    let base = field("keyward demo is running at");
-    let client_id = field("client_id:");
-    let client_secret = field("client_secret:");
-    assert!(field("demo user:").starts_with("demo / "));
-    assert!(banner.contains("/oauth2/authorize?"), "{banner}");
-    let data_dir = banner
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("(throwaway data in "))
-        .and_then(|rest| rest.split(',').next())
-        .unwrap()
-        .to_owned();
-    let health = reqwest::blocking::get(format!("{base}/healthz")).unwrap();
+    let demo = Demo::start();
+    assert!(demo.banner.contains(&demo.url("/demo")), "{}", demo.banner);
+    let health = reqwest::blocking::get(demo.url("/healthz")).unwrap();
     assert_eq!(health.status(), 200);
     let token: Value = reqwest::blocking::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .basic_auth(&client_id, Some(&client_secret))
+        .post(demo.url("/oauth2/token"))
+        .basic_auth(&demo.client_id, Some(&demo.client_secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .unwrap()
@@ -873,16 +840,12 @@ fn issue_2_demo_prints_credentials_and_serves() {
         .unwrap();
     assert_eq!(token["token_type"], "Bearer");
     let clients = keyward()
-        .args(["--data-dir", &data_dir, "client", "list", "--json"])
+        .args(["--data-dir", &demo.data_dir, "client", "list", "--json"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&clients.stdout).contains(&client_id));
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(String::from_utf8_lossy(&clients.stdout).contains(&demo.client_id));
+    let data_dir = demo.data_dir.clone();
+    assert!(demo.stop().success());
     assert!(
         !std::path::Path::new(&data_dir).exists(),
         "demo data was not removed"

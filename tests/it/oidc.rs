@@ -738,4 +738,148 @@ fn issue_11_bad_oidc_parameters_are_clear_errors_and_unknown_hints_are_not() {
         ("offline_access", "ignored"),
     ]);
     assert!(callback.get("code").is_some(), "{callback:?}");
+/// The `<dt>`/`<dd>` pairs of the `<dl id="{id}">` on a page, entities decoded (the names
+/// are in `<code>`).
+fn definitions(html: &str, id: &str) -> std::collections::BTreeMap<String, String> {
+    let start = html
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no dl#{id} on the page:\n{html}"));
+    let list = &html[start..start + html[start..].find("</dl>").expect("closed")];
+    let text = |fragment: &str| {
+        crate::forms::decode_entities(
+            fragment
+                .trim()
+                .trim_start_matches("<code>")
+                .trim_end_matches("</code>"),
+        )
+    };
+    list.split("<dt>")
+        .skip(1)
+        .map(|entry| {
+            let (name, rest) = entry.split_once("</dt><dd>").expect("dt then dd");
+            let value = rest.split_once("</dd>").expect("dd closed").0;
+            (text(name), text(value))
+        })
+        .collect()
+}
+
+/// `keyward demo`'s app signs in as a relying party must: PKCE S256 with the verifier out of
+/// the URL, a nonce, and on its landing page the ID token it verified and userinfo.
+#[test]
+fn issue_11_demo_signs_in_with_pkce_and_a_nonce_and_shows_the_verified_claims() {
+    let demo = crate::support::Demo::start();
+    let browser = Browser::new();
+    let start = browser.get(&demo.url("/demo"));
+    assert_eq!(start.status, 200, "{}", start.describe());
+    crate::forms::assert_page_headers(&start, "demo app");
+    let flow_cookie = start
+        .set_cookies()
+        .into_iter()
+        .find(|cookie| cookie.starts_with("keyward_demo_flow="))
+        .expect("the flow is kept in a cookie");
+    for attribute in ["HttpOnly", "Path=/demo", "SameSite=Lax"] {
+        assert!(flow_cookie.contains(attribute), "{flow_cookie}");
+    }
+    let href = start
+        .body
+        .split(r#"<a class="button primary" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-in button");
+    let link = url::Url::parse(&crate::forms::decode_entities(href)).unwrap();
+    assert!(link.as_str().starts_with(&demo.url("/oauth2/authorize?")));
+    let query: std::collections::BTreeMap<String, String> =
+        link.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["code_challenge"].len(), 43, "{link}");
+    assert_eq!(query["scope"], "openid profile email");
+    assert_eq!(query["client_id"], demo.client_id);
+    assert!(!query.contains_key("code_verifier"), "{link}");
+    let nonce = query["nonce"].clone();
+    assert!(nonce.len() >= 32, "{link}");
+    // Sealed: the cookie shows none of the flow's values.
+    assert!(!flow_cookie.contains(&nonce) && !flow_cookie.contains(&query["state"]));
+
+    let consent = browser.authorize(link.as_str(), "demo", &demo.password);
+    assert!(consent.is_consent(), "{}", consent.describe());
+    let landing = browser.follow(browser.decide(&consent, "allow"));
+    assert_eq!(landing.status, 200, "{}", landing.describe());
+    assert!(landing
+        .url
+        .as_str()
+        .starts_with(&demo.url("/demo/callback?")));
+    crate::forms::assert_page_headers(&landing, "demo landing page");
+    let header = definitions(&landing.body, "id-token-header");
+    let claims = definitions(&landing.body, "id-token-claims");
+    let userinfo = definitions(&landing.body, "userinfo");
+    let user = crate::support::keyward()
+        .args([
+            "--data-dir",
+            &demo.data_dir,
+            "--json",
+            "user",
+            "show",
+            "demo",
+        ])
+        .output()
+        .unwrap();
+    let user: Value = serde_json::from_slice(&user.stdout).expect("user show --json");
+    assert_eq!(claims["sub"], user["user_id"].as_str().unwrap());
+    assert_eq!(claims["iss"], demo.base_url);
+    assert_eq!(claims["aud"], demo.client_id);
+    assert_eq!(claims["nonce"], nonce);
+    assert!(claims.contains_key("at_hash"), "{claims:?}");
+    assert_eq!(header["alg"], "RS256");
+    let jwks: Value = reqwest::blocking::get(demo.url("/oauth2/jwks"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|key| key["kid"] == header["kid"].as_str() && key["alg"] == "RS256"),
+        "the header's kid is a published RS256 key: {header:?} {jwks}"
+    );
+    assert_eq!(userinfo["sub"], claims["sub"]);
+    assert_eq!(userinfo["email"], "demo@example.com");
+    assert_eq!(userinfo["preferred_username"], "demo");
+    assert!(
+        landing.body.contains("Signature: RS256 by key"),
+        "{}",
+        landing.body
+    );
+    assert!(landing.body.contains("nonce is the one this browser sent"));
+
+    // The flow is over: the same callback again, or in a browser that never started it, is
+    // refused before any code is redeemed.
+    let again = browser.get(landing.url.as_str());
+    assert_eq!(again.status, 400, "{}", again.describe());
+    assert!(again.body.contains("did not start this sign-in"));
+    let stranger = Browser::new().get(landing.url.as_str());
+    assert_eq!(stranger.status, 400, "{}", stranger.describe());
+
+    // Deny (consent is remembered now, so asked for again): the app says so, and shows no
+    // claims.
+    let start = browser.get(&demo.url("/demo"));
+    let href = start
+        .body
+        .split(r#"<a class="button primary" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-in button");
+    let consent = browser.open(&format!(
+        "{}&prompt=consent",
+        crate::forms::decode_entities(href)
+    ));
+    assert!(consent.is_consent(), "{}", consent.describe());
+    let denied = browser.follow(browser.decide(&consent, "deny"));
+    assert!(
+        denied.body.contains("access_denied"),
+        "{}",
+        denied.describe()
+    );
+    assert!(!denied.body.contains("id-token-claims"));
+    assert!(demo.stop().success());
 }

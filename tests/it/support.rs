@@ -354,6 +354,102 @@ impl Drop for TestServer {
     }
 }
 
+/// A `keyward demo` child process, and what its banner says.
+pub struct Demo {
+    child: Child,
+    pub banner: String,
+    pub base_url: String,
+    pub password: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Its throwaway data directory, which it deletes when it stops.
+    pub data_dir: String,
+}
+
+impl Demo {
+    pub fn start() -> Demo {
+        let mut child = keyward()
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo runs");
+        let mut banner = String::new();
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+        while !banner.contains("client list") {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("read stdout") == 0 {
+                break;
+            }
+            banner.push_str(&line);
+        }
+        let field = |name: &str| {
+            banner
+                .lines()
+                .find_map(|line| line.trim().strip_prefix(name))
+                .map(|rest| rest.trim().to_owned())
+                .unwrap_or_else(|| panic!("{name} missing from banner:\n{banner}"))
+        };
+        let user = field("demo user:");
+        let password = user
+            .strip_prefix("demo / ")
+            .unwrap_or_else(|| panic!("the demo user is not 'demo': {user}"))
+            .to_owned();
+        let data_dir = field("(throwaway data in ")
+            .split(',')
+            .next()
+            .expect("a path")
+            .to_owned();
+        Demo {
+            base_url: field("keyward demo is running at"),
+            password,
+            client_id: field("client_id:"),
+            client_secret: field("client_secret:"),
+            data_dir,
+            banner,
+            child,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// SIGTERM, then wait for it to exit (it deletes its data on the way out).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        if let Some(status) = self.child.try_wait().expect("wait") {
+            return status;
+        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A failed test still stops its demo the gentle way, so its data directory goes too.
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
 fn log_path(data: &DataDir) -> PathBuf {
     data.root().join(format!(
         "server-{}.log",
