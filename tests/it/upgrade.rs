@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use jsonwebtoken::{
+    decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Header, Validation,
+};
 use redb::ReadableDatabase;
 use serde_json::Value;
 
@@ -23,6 +26,9 @@ const SIGNING_KEYS: redb::TableDefinition<&[u8], &[u8]> =
 
 /// The schema this keyward writes.
 const CURRENT: u64 = 3;
+
+/// The ten years the fixtures' lifetimes are made with.
+const TEN_YEARS: u64 = 3650 * 86_400;
 
 /// A copy of the schema-1 fixture in a fresh data directory, and its secrets.
 fn schema_1() -> (DataDir, Value) {
@@ -144,12 +150,20 @@ fn issue_10_migrate_keeps_a_snapshot_and_everything_in_the_database_keeps_workin
     exercise(&data, &secrets);
 }
 
+/// A server for a fixture's data directory.
+fn serve_fixture(data: &DataDir) -> TestServer {
+    // The fixture's grants were made on the day it was written; ten years of maximum
+    // lifetime keep them alive for as long as the fixture is kept.
+    TestServer::start(data, &["--refresh-token-max-lifetime", "3650d"])
+}
+
 /// Everything a fixture holds keeps working: its client secret, password, remembered
 /// consent, API keys, live, revoked and rotated refresh tokens, and what later schemas added.
 fn exercise(data: &DataDir, secrets: &Value) {
-    // The fixture's grants were made on the day it was written; ten years of maximum
-    // lifetime keep them alive for as long as the fixture is kept.
-    let server = TestServer::start(data, &["--refresh-token-max-lifetime", "3650d"]);
+    exercise_on(&serve_fixture(data), secrets);
+}
+
+fn exercise_on(server: &TestServer, secrets: &Value) {
     let redirect = text(secrets, "/redirect_uri");
     let confidential = App {
         client_id: text(secrets, "/confidential/client_id"),
@@ -163,26 +177,26 @@ fn exercise(data: &DataDir, secrets: &Value) {
     };
     // The client secret authenticates; the live refresh token is active and rotates.
     let live = text(secrets, "/live_refresh_token");
-    let state = introspection(&server, confidential.auth(), &live);
+    let state = introspection(server, confidential.auth(), &live);
     assert_eq!(state["active"], true, "{state}");
-    let rotated_live = refresh_as(&server, &confidential, &live).ok();
+    let rotated_live = refresh_as(server, &confidential, &live).ok();
     let next = text(&rotated_live, "/refresh_token");
     // The revoked one stays dead.
     refresh_as(
-        &server,
+        server,
         &confidential,
         &text(secrets, "/revoked_refresh_token"),
     )
     .refused(400, "invalid_grant");
     // The public client's grant rotates too.
-    refresh_as(&server, &public, &text(secrets, "/public_refresh_token")).ok();
+    refresh_as(server, &public, &text(secrets, "/public_refresh_token")).ok();
     // The API key still exchanges.
-    exchange_api_key(&server, &text(secrets, "/api_key"), None).ok();
+    exchange_api_key(server, &text(secrets, "/api_key"), None).ok();
     // The password signs in, and the remembered consent skips the consent page.
     let browser = Browser::new();
     let (verifier, challenge) = crate::support::pkce_pair();
     let url = crate::support::code_request(
-        &server,
+        server,
         &confidential,
         &text(secrets, "/remembered_consent_scope"),
         "upgrade",
@@ -192,7 +206,7 @@ fn exercise(data: &DataDir, secrets: &Value) {
     assert!(!page.is_consent(), "the remembered consent was lost");
     let code = page.callback(&redirect).code().to_owned();
     crate::support::token(
-        &server,
+        server,
         confidential.auth(),
         &[
             ("grant_type", "authorization_code"),
@@ -204,15 +218,15 @@ fn exercise(data: &DataDir, secrets: &Value) {
     .ok();
     // Replaying the rotated token ends its grant, with the token that succeeded it.
     refresh_as(
-        &server,
+        server,
         &confidential,
         &text(secrets, "/rotated_refresh_token"),
     )
     .refused(400, "invalid_grant");
-    refresh_as(&server, &confidential, &next).refused(400, "invalid_grant");
+    refresh_as(server, &confidential, &next).refused(400, "invalid_grant");
     // Another grant of the same client is untouched.
     refresh_as(
-        &server,
+        server,
         &confidential,
         &text(secrets, "/spare_refresh_token"),
     )
@@ -220,11 +234,11 @@ fn exercise(data: &DataDir, secrets: &Value) {
     // Schema 2: a key carrying a scope the operator allows for keys, and a grant ended with
     // `grant revoke` (its fence).
     if let Some(files_key) = secrets["files_api_key"].as_str() {
-        let exchanged = exchange_api_key(&server, files_key, None).ok();
+        let exchanged = exchange_api_key(server, files_key, None).ok();
         assert_eq!(exchanged["scope"], "files openid", "{exchanged}");
     }
     if let Some(fenced) = secrets["fenced_refresh_token"].as_str() {
-        refresh_as(&server, &confidential, fenced).refused(400, "invalid_grant");
+        refresh_as(server, &confidential, fenced).refused(400, "invalid_grant");
     }
 }
 
@@ -364,6 +378,229 @@ fn issue_11_a_schema_2_database_migrates_to_schema_3_and_everything_in_it_keeps_
             .starts_with(&format!("signing_keys: record {}", "42".repeat(16))),
         "{check}"
     );
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn jwks(server: &TestServer) -> JwkSet {
+    reqwest::blocking::get(server.url("/oauth2/jwks"))
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// The header and claims of `jwt`, whose signature verifies with the JWKS key its `kid`
+/// names. Only the signature: the fixture's own tokens expired long ago and name the issuer
+/// of the server that wrote it, so time, issuer and audience are the caller's to check.
+fn verified(jwks: &JwkSet, jwt: &str) -> (Header, Value) {
+    let header = decode_header(jwt).unwrap();
+    let kid = header.kid.as_deref().expect("a kid");
+    let jwk = jwks
+        .find(kid)
+        .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = decode::<Value>(jwt, &key, &validation)
+        .unwrap_or_else(|error| panic!("{kid} does not verify the token: {error}"))
+        .claims;
+    (header, claims)
+}
+
+/// A key of the fixture's `keys list`, by algorithm, that signs.
+fn signing_kid(secrets: &Value, alg: &str) -> String {
+    let keys = secrets["signing_keys"].as_array().unwrap();
+    let key = keys
+        .iter()
+        .find(|key| key["alg"] == alg && key["signs"] == true)
+        .unwrap_or_else(|| panic!("no {alg} key signs: {keys:?}"));
+    text(key, "/kid")
+}
+
+#[test]
+fn issue_11_schema_3_fixture_checks_as_it_is_and_its_server_row_sets_a_rotations_window() {
+    let (data, secrets) = fixture(3);
+    let before = data.snapshot();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 3, "{check}");
+    let keys = secrets["signing_keys"].as_array().unwrap();
+    assert_eq!(check["tables"]["signing_keys"], keys.len(), "{check}");
+    // Every key as the release wrote it: the retired RS256 key with its window, and one
+    // key of each algorithm that signs.
+    let listed = data.run(&["keys", "list", "--json"]).json();
+    assert_eq!(listed["keys"], secrets["signing_keys"], "{listed}");
+    assert_same_files(&before, &data.snapshot(), "check of the schema-3 fixture");
+
+    // A rotation without a server reads the `server` row the fixture's last serve wrote:
+    // its ten-year access tokens keep the retired key published for as long.
+    let es256 = signing_kid(&secrets, "ES256");
+    let started = unix_now();
+    data.run(&["keys", "rotate", "--alg", "ES256", "--json"])
+        .ok();
+    let listed = data.run(&["keys", "list", "--json"]).json();
+    let old = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == es256.as_str())
+        .unwrap_or_else(|| panic!("{es256} is gone: {listed}"))
+        .clone();
+    assert_eq!(old["signs"], false, "{old}");
+    let until = old["published_until"].as_u64().unwrap();
+    let margin = 600;
+    assert!(
+        (started + TEN_YEARS + margin..=unix_now() + TEN_YEARS + margin).contains(&until),
+        "{old}"
+    );
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+}
+
+#[test]
+fn issue_11_schema_3_fixture_keeps_its_keys_oidc_client_verified_user_and_reuse_grace() {
+    let (data, secrets) = fixture(3);
+    let redirect = text(&secrets, "/redirect_uri");
+    let resource = text(&secrets, "/oidc/resource");
+    let post_logout = text(&secrets, "/oidc/post_logout_redirect_uri");
+    let rp = App {
+        client_id: text(&secrets, "/oidc/client_id"),
+        client_secret: Some(text(&secrets, "/oidc/client_secret")),
+        redirect_uri: redirect,
+    };
+    // The records schema 3 brought read as the release wrote them.
+    let client = data
+        .run(&["client", "show", &rp.client_id, "--json"])
+        .json();
+    assert_eq!(client["id_token_alg"], "EdDSA", "{client}");
+    assert_eq!(client["access_token_format"], "jwt", "{client}");
+    assert_eq!(
+        client["resources"],
+        serde_json::json!([resource]),
+        "{client}"
+    );
+    assert_eq!(
+        client["post_logout_redirect_uris"],
+        serde_json::json!([post_logout]),
+        "{client}"
+    );
+    assert_eq!(client["id_token_claims"], true, "{client}");
+    let vera = data.run(&["user", "show", "vera", "--json"]).json();
+    assert_eq!(vera["email_verified"], true, "{vera}");
+    assert_eq!(
+        vera["email"],
+        text(&secrets, "/verified_user/email"),
+        "{vera}"
+    );
+    let alice = data.run(&["user", "show", "alice", "--json"]).json();
+    assert_eq!(alice["email_verified"], false, "{alice}");
+
+    let server = serve_fixture(&data);
+    exercise_on(&server, &secrets);
+
+    // The JWKS publishes the fixture's keys and no other: every algorithm has a key that
+    // signs, so serving made none. The retired key stays until its window ends (ten years
+    // after the fixture was written); after that the sweeper drops it, so only while the
+    // window lasts, with a minute's slack, is it asserted.
+    let jwks = jwks(&server);
+    let published: std::collections::BTreeSet<String> = jwks
+        .keys
+        .iter()
+        .map(|key| key.common.key_id.clone().expect("a kid"))
+        .collect();
+    let fixture_keys: std::collections::BTreeSet<String> = secrets["signing_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| text(key, "/kid"))
+        .collect();
+    assert!(published.is_subset(&fixture_keys), "{published:?}");
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        assert!(published.contains(&signing_kid(&secrets, alg)), "{alg}");
+    }
+    let retired = text(&secrets, "/retired_key/kid");
+    let window_ends = secrets["retired_key"]["published_until"].as_u64().unwrap();
+    if unix_now() + 60 < window_ends {
+        assert_eq!(published, fixture_keys);
+        // What it signed before its retirement still verifies with what the JWKS publishes.
+        let (header, claims) = verified(&jwks, &text(&secrets, "/retired_key/signed_id_token"));
+        assert_eq!(header.kid.as_deref(), Some(retired.as_str()));
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(claims["aud"], text(&secrets, "/confidential/client_id"));
+    }
+
+    // The ID token the jwt client got when the fixture was made, and its grant's session.
+    let (header, original) = verified(&jwks, &text(&secrets, "/oidc/id_token"));
+    let eddsa = text(&secrets, "/oidc/id_token_kid");
+    assert_eq!(header.kid.as_deref(), Some(eddsa.as_str()));
+    assert_eq!(header.alg, Algorithm::EdDSA);
+
+    // Its refresh token refreshes: a JWT access token for the resource the authorization
+    // request named, and an EdDSA ID token with the verified email, for the same session.
+    let now = unix_now();
+    let refreshed = refresh_as(&server, &rp, &text(&secrets, "/oidc/refresh_token")).ok();
+    let access = text(&refreshed, "/access_token");
+    let (header, claims) = verified(&jwks, &access);
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"), "{header:?}");
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(claims["aud"], resource.as_str(), "{claims}");
+    assert_eq!(claims["iss"], server.base_url.as_str(), "{claims}");
+    assert_eq!(claims["client_id"], rp.client_id.as_str(), "{claims}");
+    assert_eq!(claims["sub"], original["sub"], "{claims}");
+    assert!(claims["exp"].as_u64().unwrap() > now, "{claims}");
+    let state = introspection(&server, rp.auth(), &access);
+    assert_eq!(state["active"], true, "{state}");
+    assert_eq!(state["aud"], resource.as_str(), "{state}");
+    let id_token = text(&refreshed, "/id_token");
+    let (header, claims) = verified(&jwks, &id_token);
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some(eddsa.as_str()));
+    assert_eq!(claims["iss"], server.base_url.as_str(), "{claims}");
+    assert_eq!(claims["aud"], rp.client_id.as_str(), "{claims}");
+    assert_eq!(claims["sub"], original["sub"], "{claims}");
+    assert!(claims["sid"].is_string(), "{claims}");
+    assert_eq!(claims["sid"], original["sid"], "{claims}");
+    assert_eq!(claims["email_verified"], true, "{claims}");
+    assert_eq!(
+        claims["email"],
+        text(&secrets, "/verified_user/email"),
+        "{claims}"
+    );
+
+    // The registered post-logout URI takes the browser back, on a hint this server signed.
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("id_token_hint", id_token.as_str()),
+            ("post_logout_redirect_uri", post_logout.as_str()),
+            ("state", "bye"),
+        ])
+        .finish();
+    let back = Browser::new()
+        .get(&server.url(&format!("/oauth2/logout?{query}")))
+        .callback(&post_logout);
+    assert_eq!(back.get("state"), Some("bye"));
+
+    // A rotation made with a reuse grace, its successor kept (or, had the grace ended before
+    // the fixture's server stopped, erased): the grace is long over, so the rotated token is
+    // a replay again, which ends the grant with the successor.
+    let grace = &secrets["reuse_grace"];
+    let grace_ended = grace["rotated_at"].as_u64().unwrap() + 5 * 60;
+    assert!(
+        unix_now() > grace_ended,
+        "the fixture was written less than its reuse grace ago: run this after {grace_ended}"
+    );
+    let successor = text(grace, "/successor_refresh_token");
+    let state = introspection(&server, rp.auth(), &successor);
+    assert_eq!(state["active"], true, "{state}");
+    refresh_as(&server, &rp, &text(grace, "/rotated_refresh_token")).refused(400, "invalid_grant");
+    refresh_as(&server, &rp, &successor).refused(400, "invalid_grant");
 }
 
 #[test]
