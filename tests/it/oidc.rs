@@ -708,16 +708,24 @@ fn issue_11_bad_oidc_parameters_are_clear_errors_and_unknown_hints_are_not() {
             ("state", "b"),
         ];
         pairs.extend_from_slice(extra);
-        browser.get(&authorize_url(&server, &pairs)).callback(REDIRECT)
+        browser
+            .get(&authorize_url(&server, &pairs))
+            .callback(REDIRECT)
     };
     let long_nonce = "n".repeat(2000);
     for (extra, error) in [
         (vec![("nonce", long_nonce.as_str())], "invalid_request"),
-        (vec![("prompt", "none"), ("prompt", "login")], "invalid_request"),
+        (
+            vec![("prompt", "none"), ("prompt", "login")],
+            "invalid_request",
+        ),
         (vec![("prompt", "none login")], "invalid_request"),
         (vec![("max_age", "-1")], "invalid_request"),
         (vec![("max_age", "soon")], "invalid_request"),
-        (vec![("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
+        (
+            vec![("request", "eyJhbGciOiJub25lIn0.e30.")],
+            "request_not_supported",
+        ),
         (
             vec![("request_uri", "https://rp.example/request.jwt")],
             "request_uri_not_supported",
@@ -738,6 +746,8 @@ fn issue_11_bad_oidc_parameters_are_clear_errors_and_unknown_hints_are_not() {
         ("offline_access", "ignored"),
     ]);
     assert!(callback.get("code").is_some(), "{callback:?}");
+}
+
 /// The `<dt>`/`<dd>` pairs of the `<dl id="{id}">` on a page, entities decoded (the names
 /// are in `<code>`).
 fn definitions(html: &str, id: &str) -> std::collections::BTreeMap<String, String> {
