@@ -142,6 +142,7 @@ fn main() {
             client: &client,
             user: &user,
             grant: &grant,
+            scope: &grant.scope,
             nonce: Some("n-0S6_WzA2Mj"),
             access_token: &access_token,
             now,

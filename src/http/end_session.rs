@@ -11,6 +11,7 @@ use super::respond::Problem;
 use super::AppState;
 use crate::clock;
 use crate::oauth::{OAuthError, Params};
+use crate::oidc::idtoken::sid_claim;
 use crate::oidc::logout::{Logout, LogoutRefused, PARAMETERS};
 use crate::ui::{HiddenField, SignOutView};
 
@@ -76,7 +77,11 @@ async fn end_session(
     };
     // A hint naming the signed-in user shows the application had their sign-in; anything
     // else could be a link on any site, and a GET must not end a session on its own.
-    if !confirmed && logout.hinted_user != Some(session.user_id) {
+    let own_session = logout.hinted_user == Some(session.user_id)
+        && hash.as_ref().is_some_and(|hash| {
+            logout.hinted_sid.as_deref() == Some(sid_claim(hash.as_bytes()).as_str())
+        });
+    if !confirmed && !own_session {
         return confirm(state, request, &params, &logout);
     }
     if let Some(hash) = hash {

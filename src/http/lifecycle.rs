@@ -117,6 +117,17 @@ pub async fn userinfo(
         Err(error) => return bearer_error(error),
     };
     match state.tokens.verify_access(&token, clock::now()) {
+        // RFC 8707, RFC 9068 §4: a token for other resources is not one for userinfo.
+        Ok(Some(active))
+            if !active.claims.audience.is_empty()
+                && !active
+                    .claims
+                    .audience
+                    .iter()
+                    .any(|aud| *aud == state.issuer) =>
+        {
+            bearer_error(BearerError::InvalidToken)
+        }
         Ok(Some(active)) => match active.user {
             Some(user) => json(
                 StatusCode::OK,

@@ -100,7 +100,7 @@ impl AppState {
             demo,
             keys,
         } = config;
-        let resources = ResourcePolicy::new(resources);
+        let resources = ResourcePolicy::new(resources, &issuer);
         AppState {
             tokens: TokenService::new(
                 store.clone(),

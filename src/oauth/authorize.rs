@@ -89,6 +89,17 @@ pub fn validate(
     let redirect_uri = match sent {
         Some(sent) => match_registered(&client.redirect_uris, sent)
             .ok_or_else(|| show("The application asked to send you to an address it has not registered."))?,
+        // OpenID Connect Core §3.1.2.1: an OpenID request must name its redirect URI.
+        None if params
+            .get("scope")
+            .ok()
+            .flatten()
+            .is_some_and(|scope| scope.split(' ').any(|token| token == "openid")) =>
+        {
+            return Err(show(
+                "The application did not say where to send you back (redirect_uri), which an OpenID Connect request must.",
+            ))
+        }
         None => match client.redirect_uris.as_slice() {
             [only] => only.as_str().to_owned(),
             [] => return Err(show("The application has no registered redirect URI.")),

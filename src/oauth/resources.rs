@@ -6,7 +6,7 @@
 
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use crate::model::{truncate_for_message, AccessTokenFormat, Client, ResourceUri};
+use crate::model::{truncate_for_message, AccessTokenFormat, Client, ResourceUri, Scope};
 
 /// The most resources one request may name.
 const MAX_PER_REQUEST: usize = 10;
@@ -22,7 +22,14 @@ pub struct ResourcePolicy {
 }
 
 impl ResourcePolicy {
-    pub fn new(open: Vec<ResourceUri>) -> ResourcePolicy {
+    /// `open` are the operator's; the issuer itself is always one (a token for this server
+    /// is one for userinfo).
+    pub fn new(mut open: Vec<ResourceUri>, issuer: &str) -> ResourcePolicy {
+        if let Ok(own) = ResourceUri::parse(issuer) {
+            if !open.contains(&own) {
+                open.push(own);
+            }
+        }
         ResourcePolicy { open }
     }
 
@@ -81,15 +88,27 @@ pub fn parse(params: &Params) -> Result<Vec<ResourceUri>, OAuthError> {
     Ok(resources)
 }
 
-/// The audience of a token for `resources`: those, or for a JWT-format client that asked
-/// for none, its first registered resource (RFC 9068 §2.2 requires an `aud`).
-pub fn audience(client: &Client, resources: &[ResourceUri]) -> Vec<String> {
+/// The audience of a token for `resources`: exactly those when the request named any. A
+/// JWT-format client that named none gets its first registered resource (RFC 9068 §2.2
+/// requires an `aud`) and, when the token carries `openid`, this server (`issuer`), so
+/// that the token still opens userinfo, which accepts only tokens meant for it.
+pub fn audience(
+    client: &Client,
+    resources: &[ResourceUri],
+    scope: &Scope,
+    issuer: &str,
+) -> Vec<String> {
     if resources.is_empty() && client.access_token_format == AccessTokenFormat::Jwt {
-        return client
+        let mut audience: Vec<String> = client
             .resources
             .first()
-            .map(|resource| vec![resource.as_str().to_owned()])
-            .unwrap_or_default();
+            .map(|resource| resource.as_str().to_owned())
+            .into_iter()
+            .collect();
+        if scope.contains("openid") && !audience.iter().any(|aud| aud == issuer) {
+            audience.push(issuer.to_owned());
+        }
+        return audience;
     }
     resources
         .iter()

@@ -127,6 +127,7 @@ impl TokenService {
             client,
             user: &user,
             grant,
+            scope: &response.scope,
             nonce,
             access_token: &response.access_token,
             now,
@@ -425,6 +426,7 @@ impl TokenService {
         Self::require_grant(client, GrantType::ClientCredentials)?;
         let scope = requested_scope(params, &client.scope, "what this client may request")?;
         let resources = self.resources.requested(client, params)?;
+        let audience = resources::audience(client, &resources, &scope, self.id_tokens.issuer());
         self.issue(
             AccessClaims {
                 principal: Principal::Client,
@@ -434,7 +436,7 @@ impl TokenService {
                 issued_at: now,
                 expires_at: u64::MAX,
                 token_id: Id::generate(crate::clock::now_millis()),
-                audience: resources::audience(client, &resources),
+                audience,
             },
             None,
             Some(client),
@@ -450,6 +452,7 @@ impl TokenService {
         now: UnixTime,
         refresh: Option<OpaqueToken>,
     ) -> Result<TokenResponse, OAuthError> {
+        let audience = resources::audience(client, resources, &scope, self.id_tokens.issuer());
         self.issue(
             AccessClaims {
                 principal: Principal::Grant(grant.id),
@@ -465,7 +468,7 @@ impl TokenService {
                     .expires_at
                     .min(grant_end(&self.lifetimes, grant.created_at)),
                 token_id: Id::generate(crate::clock::now_millis()),
-                audience: resources::audience(client, resources),
+                audience,
             },
             refresh,
             Some(client),

@@ -15,6 +15,8 @@ pub struct Hint {
     pub sub: String,
     /// The clients it was issued to.
     pub aud: Vec<String>,
+    /// The session it was issued in.
+    pub sid: Option<String>,
 }
 
 impl Hint {
@@ -47,6 +49,8 @@ enum Audience {
 struct Claims {
     sub: String,
     aud: Audience,
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 pub fn read(keys: &KeySet, issuer: &str, token: &str) -> Result<Hint, HintRejected> {
@@ -75,5 +79,6 @@ pub fn read(keys: &KeySet, issuer: &str, token: &str) -> Result<Hint, HintReject
     Ok(Hint {
         sub: claims.sub,
         aud,
+        sid: claims.sid,
     })
 }

@@ -23,6 +23,11 @@ pub fn session_id(session_key: &[u8; 32]) -> [u8; 16] {
     sid
 }
 
+/// The `sid` claim's text for the session with this key.
+pub fn sid_claim(session_key: &[u8; 32]) -> String {
+    hex(&session_id(session_key))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -32,6 +37,8 @@ pub struct IdTokenRequest<'a> {
     pub client: &'a Client,
     pub user: &'a User,
     pub grant: &'a Grant,
+    /// The scope of this response (a refresh may narrow the grant's).
+    pub scope: &'a crate::model::Scope,
     /// The authorization request's nonce: on the token of a code redemption only.
     pub nonce: Option<&'a str>,
     pub access_token: &'a str,
@@ -79,7 +86,7 @@ impl IdTokens {
             issuer: &self.issuer,
             client_id: request.client.id,
             user: request.user,
-            scope: &request.grant.scope,
+            scope: request.scope,
             auth_time: request.grant.auth_time,
             nonce: request.nonce,
             sid: sid.as_deref(),

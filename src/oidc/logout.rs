@@ -34,9 +34,11 @@ pub struct Logout {
     pub redirect: Option<String>,
     /// The application that asked, as far as the request proves it.
     pub client_name: Option<String>,
-    /// The user a valid hint names: when that is the signed-in user, no confirmation is
-    /// needed (the application could only have the hint from their sign-in).
+    /// The user and session a valid hint names: when that is the browser's own session, no
+    /// confirmation is needed (the application could only have the hint from that sign-in;
+    /// an ID token of an earlier session proves nothing about this one).
     pub hinted_user: Option<UserId>,
+    pub hinted_sid: Option<String>,
 }
 
 /// Why a logout request is refused, in words for the user.
@@ -138,18 +140,26 @@ impl EndSession {
                         "The application asked to send you to an address it has not registered for after signing out.",
                     ));
                 }
-                let pairs: Vec<(&str, &str)> =
-                    state.map(|state| ("state", state)).into_iter().collect();
-                Some(redirect_with(sent, &pairs))
+                // Byte for byte as registered; re-serialized only to add the state.
+                Some(match state {
+                    Some(state) => redirect_with(sent, &[("state", state)]),
+                    None => sent.to_owned(),
+                })
             }
             // Without a hint nothing proves the application sent the request: stay here.
             (Some(_), _, _) => None,
         };
+        let hinted_sid = hint.as_ref().and_then(|hint| hint.sid.clone());
         let hinted_user = hint.and_then(|hint| UserId::parse(&hint.sub).ok());
+        // A bare client_id proves nothing: only a hint may put an app's name on the page.
+        let client_name = client
+            .filter(|_| hinted_client.is_some())
+            .map(|client| client.name.as_str().to_owned());
         Ok(Logout {
             redirect,
-            client_name: client.map(|client| client.name.as_str().to_owned()),
+            client_name,
             hinted_user,
+            hinted_sid,
         })
     }
 }

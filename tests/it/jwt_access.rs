@@ -129,7 +129,9 @@ fn issue_11_jwt_access_tokens_validate_with_the_jwks_and_still_introspect_and_re
     }
     assert_eq!(claims["client_id"], app.client_id.as_str());
     assert_eq!(claims["scope"], "openid profile");
-    assert_eq!(claims["aud"], API);
+    // The default audience: the client's first resource, and (for an openid token) this
+    // server, for userinfo.
+    assert_eq!(claims["aud"], serde_json::json!([API, server.base_url]));
     assert_eq!(
         decode_header(access).unwrap().alg,
         jsonwebtoken::Algorithm::ES256
@@ -147,7 +149,7 @@ fn issue_11_jwt_access_tokens_validate_with_the_jwks_and_still_introspect_and_re
     assert_eq!(info["sub"], claims["sub"], "{info}");
     let active = introspect(&server, &app, access);
     assert_eq!(active["active"], true, "{active}");
-    assert_eq!(active["aud"], API, "{active}");
+    assert_eq!(active["aud"], claims["aud"], "{active}");
     assert_eq!(active["sub"], claims["sub"]);
     // An ID token is not an access token, however well signed.
     let id_token = body["id_token"].as_str().unwrap();
@@ -176,6 +178,7 @@ fn issue_11_jwt_access_tokens_validate_with_the_jwks_and_still_introspect_and_re
     .ok();
     let claims = validate(&server, machine["access_token"].as_str().unwrap(), API).unwrap();
     assert_eq!(claims["sub"], app.client_id.as_str());
+    assert_eq!(claims["aud"], API, "no openid, no userinfo audience");
 }
 
 #[test]
@@ -203,6 +206,31 @@ fn issue_11_resource_indicators_set_the_audience_and_unknown_ones_are_invalid_ta
     let access = body["access_token"].as_str().unwrap();
     assert_eq!(validate(&server, access, OPEN).unwrap()["aud"], OPEN);
     assert!(validate(&server, access, FILES).is_err(), "narrowed to one");
+    // A token for another resource server is not one for userinfo (RFC 8707): that server
+    // must not be able to read the user's profile with it.
+    let userinfo = |token: &str| {
+        reqwest::blocking::Client::new()
+            .get(server.url("/oauth2/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(userinfo(access), 401);
+    // Asking for this server as the resource is how such a client gets one for userinfo.
+    let own = get_code(&server, &browser, &app, &[("resource", &server.base_url)]);
+    let own = token(
+        &server,
+        app.auth(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &own),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .ok();
+    assert_eq!(userinfo(own["access_token"].as_str().unwrap()), 200);
     // Both, when the token request names none.
     let refresh = body["refresh_token"].as_str().unwrap();
     let both = token(

@@ -617,6 +617,35 @@ fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
     assert_eq!(landed.get("state"), Some("bye now"));
     assert!(!signed_in(&browser), "the session ended on the server");
 
+    // An ID token of an earlier session of the same user proves nothing about this one:
+    // confirm first. Without a state the address is the registered one, byte for byte.
+    let old_hint = hint;
+    let hint = rp
+        .sign_in(&browser, rs256.clone(), &[])
+        .id_token
+        .to_string();
+    let page = browser.get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &old_hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(
+        signed_in(&browser),
+        "an old session's hint ends nothing by itself"
+    );
+    let page = browser.get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ));
+    assert_eq!(page.header("location"), Some(AFTER_LOGOUT));
+    assert!(!signed_in(&browser));
+
     // Without a hint nothing proves the app asked: the user confirms, and stays here.
     let hint = rp
         .sign_in(&browser, rs256.clone(), &[])
@@ -656,7 +685,12 @@ fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
     );
     let form = page.require_form("/oauth2/logout");
     let done = other_browser.submit(&page, &form, &form.filled(&[]));
-    done.callback(AFTER_LOGOUT);
+    assert_eq!(
+        done.header("location"),
+        Some(AFTER_LOGOUT),
+        "{}",
+        done.describe()
+    );
     assert!(!signed_in(&other_browser));
     // The confirmation form needs its CSRF token.
     let fields: Vec<(String, String)> = form
@@ -682,7 +716,12 @@ fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
             ("post_logout_redirect_uri", AFTER_LOGOUT),
         ],
     ));
-    page.callback(AFTER_LOGOUT);
+    assert_eq!(
+        page.header("location"),
+        Some(AFTER_LOGOUT),
+        "{}",
+        page.describe()
+    );
     // The end-session endpoint is a page: never CORS.
     let reply = reqwest::blocking::Client::new()
         .get(server.url("/oauth2/logout"))
@@ -892,4 +931,80 @@ fn issue_11_demo_signs_in_with_pkce_and_a_nonce_and_shows_the_verified_claims() 
     );
     assert!(!denied.body.contains("id-token-claims"));
     assert!(demo.stop().success());
+}
+
+/// The payload of a JWT, unverified (the signature is the relying party tests' business).
+fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn issue_11_an_openid_request_names_its_redirect_uri_and_a_narrowed_refresh_narrows_the_id_token() {
+    let (data, server, _) = world("RS256");
+    let app = register_client(
+        &data,
+        "Claims RP",
+        &[REDIRECT],
+        &["--scope", "openid profile email", "--id-token-claims"],
+    );
+    // Core §3.1.2.1: redirect_uri is required with openid, even with one registered.
+    let page = Browser::new().get(&authorize_url(
+        &server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &app.client_id),
+            ("scope", "openid"),
+            ("state", "r"),
+        ],
+    ));
+    assert_eq!(page.status, 400, "{}", page.describe());
+    assert!(page.header("location").is_none());
+    let url = authorize_url(
+        &server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &app.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid profile email"),
+            ("state", "r"),
+        ],
+    );
+    let callback = Browser::new().approve(&url, "alice", USER_PASSWORD, REDIRECT);
+    let first = crate::support::token(
+        &server,
+        app.auth(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", callback.code()),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .ok();
+    let claims = jwt_payload(first["id_token"].as_str().unwrap());
+    assert_eq!(claims["email"], "alice@example.com", "{claims}");
+    let narrowed = crate::support::token(
+        &server,
+        app.auth(),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+            ("scope", "openid"),
+        ],
+    )
+    .ok();
+    assert_eq!(narrowed["scope"], "openid");
+    let claims = jwt_payload(narrowed["id_token"].as_str().unwrap());
+    for claim in ["email", "email_verified", "name", "preferred_username"] {
+        assert!(
+            claims.get(claim).is_none(),
+            "{claim} after narrowing: {claims}"
+        );
+    }
 }
