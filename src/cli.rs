@@ -334,6 +334,20 @@ enum UserCommand {
         /// The user's username.
         username: String,
     },
+    /// Print a one-time link that lets a user who forgot their password choose a new one;
+    /// send it to them. Using it signs the user out everywhere. Nothing is written until
+    /// it is used.
+    ResetLink {
+        /// The user's username.
+        username: String,
+        /// How long the link works, like 30m, 24h or 7d (default 24h, at most 7d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+        /// The address users open keyward at, e.g. https://id.example.com (default: the
+        /// issuer the last `keyward serve` ran with).
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -530,6 +544,15 @@ fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
             password: read_password(&password)?,
         },
         UserCommand::SignOut { username } => AdminRequest::UserSignOut { username },
+        UserCommand::ResetLink {
+            username,
+            expires_in,
+            issuer,
+        } => AdminRequest::UserResetLink {
+            username,
+            expires_in: expires_in.map(|duration| duration.as_secs()),
+            issuer,
+        },
     })
 }
 

@@ -108,6 +108,75 @@ mod tests {
         }
     }
 
+    /// A reset link's one-time id is marked used in the commit that sets the password, and
+    /// the mark lives as long as the link would have, then the sweeper removes it.
+    #[tokio::test]
+    async fn a_password_reset_uses_its_link_once_and_the_mark_is_swept_at_the_links_expiry() {
+        use crate::store::{PasswordReset, ResetNotApplied, Session};
+        let (_dir, store) = store();
+        let user_id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id: user_id,
+                username: Username::parse("alice").unwrap(),
+                email: None,
+                name: None,
+                password_hash: "old".into(),
+                created_at: 0,
+                email_verified: false,
+                updated_at: 0,
+            })
+            .await
+            .unwrap();
+        let session = Session {
+            user_id,
+            auth_time: 0,
+            expires_at: 10_000,
+        };
+        store
+            .insert_session(SecretHash::of("cookie"), session)
+            .await
+            .unwrap();
+        let link_id = Id::generate(2);
+        let reset = |hash: &str| PasswordReset {
+            user_id,
+            link_id,
+            link_expires_at: 100,
+            password_hash: hash.into(),
+        };
+        // The caller's check refuses: nothing is written, the link stays unused.
+        assert!(matches!(
+            store.reset_password(reset("refused"), |_| false).await,
+            Err(ResetNotApplied::Superseded)
+        ));
+        assert!(!store.ticket_used(link_id).unwrap());
+        assert!(store
+            .session(&SecretHash::of("cookie"), 0)
+            .unwrap()
+            .is_some());
+
+        store
+            .reset_password(reset("new"), |user| user.password_hash == "old")
+            .await
+            .unwrap();
+        assert_eq!(store.user(user_id).unwrap().unwrap().password_hash, "new");
+        assert!(store
+            .session(&SecretHash::of("cookie"), 0)
+            .unwrap()
+            .is_none());
+        assert!(store.ticket_used(link_id).unwrap());
+        // Used once: even a check that passes cannot use it again.
+        assert!(matches!(
+            store.reset_password(reset("again"), |_| true).await,
+            Err(ResetNotApplied::AlreadyUsed)
+        ));
+        assert_eq!(store.user(user_id).unwrap().unwrap().password_hash, "new");
+
+        assert_eq!(sweep_once(&store, 99).await.unwrap().consent_tickets, 0);
+        assert_eq!(sweep_once(&store, 100).await.unwrap().consent_tickets, 1);
+        assert!(!store.ticket_used(link_id).unwrap());
+    }
+
     #[tokio::test]
     async fn sweeps_only_what_expired_and_keeps_live_replay_markers() {
         let (_dir, store) = store();

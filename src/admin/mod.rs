@@ -32,9 +32,9 @@ use crate::store::{ScopeSettings, Store, StoreError};
 pub use clients::MAX_REDIRECT_URIS;
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,
-    DeletedView, GrantView, GrantsView, KeyView, KeysView, NewApiKeyView, RevokedView,
-    ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView, UserRef, UserView,
-    UsersView,
+    DeletedView, GrantView, GrantsView, KeyView, KeysView, NewApiKeyView, ResetLinkView,
+    RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView, UserRef,
+    UserView, UsersView,
 };
 
 /// An admin command, as it travels over the admin socket (one JSON line).
@@ -77,6 +77,17 @@ pub enum AdminRequest {
     /// End every session of a user (they must sign in again).
     UserSignOut {
         username: String,
+    },
+    /// A one-time link that lets the user choose a new password. Makes the link only: it
+    /// writes nothing until the link is used.
+    UserResetLink {
+        username: String,
+        /// Seconds the link works (default a day, at most a week).
+        #[serde(default)]
+        expires_in: Option<u64>,
+        /// The issuer the link starts with; without it, the one the last `serve` recorded.
+        #[serde(default)]
+        issuer: Option<String>,
     },
     ScopeSet {
         name: String,
@@ -133,6 +144,7 @@ impl AdminRequest {
             | AdminRequest::ClientShow { .. }
             | AdminRequest::UserList
             | AdminRequest::UserShow { .. }
+            | AdminRequest::UserResetLink { .. }
             | AdminRequest::ScopeList
             | AdminRequest::ApiKeyList { .. }
             | AdminRequest::GrantList { .. }
@@ -193,6 +205,8 @@ pub enum AdminOutput {
     UserDetails(UserView),
     Users(UsersView),
     SessionsEnded(SessionsEndedView),
+    /// A password reset link (`user reset-link`).
+    ResetLink(ResetLinkView),
     Deleted(DeletedView),
     Scope(ScopeDescriptionView),
     Scopes(ScopesView),
@@ -329,6 +343,11 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             users::set_password(store, &username, &password).await
         }
         AdminRequest::UserSignOut { username } => users::sign_out(store, &username),
+        AdminRequest::UserResetLink {
+            username,
+            expires_in,
+            issuer,
+        } => users::reset_link(store, &username, expires_in, issuer.as_deref()),
         AdminRequest::ScopeSet {
             name,
             description,

@@ -15,6 +15,7 @@ impl AdminOutput {
             AdminOutput::UserDetails(view) => serde_json::to_value(view),
             AdminOutput::Users(view) => serde_json::to_value(view),
             AdminOutput::SessionsEnded(view) => serde_json::to_value(view),
+            AdminOutput::ResetLink(view) => serde_json::to_value(view),
             AdminOutput::Deleted(view) => serde_json::to_value(view),
             AdminOutput::Scope(view) => serde_json::to_value(view),
             AdminOutput::Scopes(view) => serde_json::to_value(view),
@@ -74,6 +75,12 @@ impl AdminOutput {
             AdminOutput::SessionsEnded(view) => format!(
                 "signed out {} everywhere ({} session(s) ended)",
                 view.username, view.sessions_ended
+            ),
+            AdminOutput::ResetLink(view) => format!(
+                "{}\n\nSend this link to the user: it sets a new password once, until {}. \
+                 Anyone who has it can use it.",
+                view.url,
+                crate::clock::format_time(view.expires_at)
             ),
             AdminOutput::Deleted(view) => format!("deleted {}", view.deleted),
             AdminOutput::Scope(view) => human_scope(view),

@@ -1,9 +1,10 @@
-//! `user create | list | show | delete | set-password | sign-out`.
+//! `user create | list | show | delete | set-password | sign-out | reset-link`.
 
-use super::views::{DeletedView, SessionsEndedView, UserRef, UserView, UsersView};
+use super::views::{DeletedView, ResetLinkView, SessionsEndedView, UserRef, UserView, UsersView};
 use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::clock;
 use crate::model::{DisplayName, Email, Id, Invalid, Password, User, UserId, Username};
+use crate::oauth::reset::{self, ResetLinks, DEFAULT_LINK_SECONDS, MAX_LINK_SECONDS};
 use crate::password;
 use crate::store::Store;
 use crate::store::UserNotInserted;
@@ -87,6 +88,43 @@ pub(super) async fn set_password(
 pub(super) fn sign_out(store: &Store, username: &str) -> Result<Plan, AdminError> {
     let user = existing_user(store, username)?;
     Ok(Plan::Write(WritePlan::EndSessions(user.id, user.username)))
+}
+
+/// `user reset-link`: a one-time link that sets a new password. It is sealed, so making it
+/// writes nothing; the server remembers it only once it is used.
+pub(super) fn reset_link(
+    store: &Store,
+    username: &str,
+    expires_in: Option<u64>,
+    issuer: Option<&str>,
+) -> Result<Plan, AdminError> {
+    let lifetime = expires_in.unwrap_or(DEFAULT_LINK_SECONDS);
+    if lifetime == 0 || lifetime > MAX_LINK_SECONDS {
+        return Err(Invalid(
+            "--expires-in for a reset link is at most 7d; no link was made".into(),
+        )
+        .into());
+    }
+    let issuer = match issuer {
+        Some(issuer) => crate::config::parse_issuer(issuer).map_err(Invalid)?,
+        None => store
+            .server_settings()?
+            .map(|settings| settings.issuer)
+            .ok_or_else(|| {
+                Invalid(
+                    "no issuer is recorded yet (keyward serve has not run on this data \
+                     directory): pass --issuer URL, the address users open keyward at"
+                        .into(),
+                )
+            })?,
+    };
+    let user = existing_user(store, username)?;
+    let link =
+        ResetLinks::new(store.clone()).issue(&user, lifetime, clock::now(), clock::now_millis());
+    Ok(Plan::Done(AdminOutput::ResetLink(ResetLinkView {
+        url: reset::link_url(&issuer, &link.token),
+        expires_at: link.expires_at,
+    })))
 }
 
 pub(super) async fn apply_create(store: &Store, user: User) -> Result<AdminOutput, AdminError> {

@@ -55,6 +55,13 @@ pub struct UserRef {
     pub username: String,
 }
 
+/// `user reset-link`: the link to send, and when it stops working (Unix seconds).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ResetLinkView {
+    pub url: String,
+    pub expires_at: u64,
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct UserView {
     pub user_id: String,

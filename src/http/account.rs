@@ -7,8 +7,8 @@ use super::forms;
 use super::pages::{html, see_other};
 use super::respond::Problem;
 use super::AppState;
-use crate::clock;
-use crate::model::{ScopeToken, UnixTime};
+use crate::clock::{self, format_time};
+use crate::model::ScopeToken;
 use crate::oauth::account::{Account, KeyOutcome, NewKey, Overview, Removal, NEW_KEY_SECONDS};
 use crate::oauth::apikeys::DEFAULT_SCOPE;
 use crate::oauth::Params;
@@ -248,43 +248,5 @@ pub async fn revoke_app(
         Ok(Removal::Done) => see_other("/account?notice=app-revoked").finish(),
         Ok(Removal::NothingFound) => see_other("/account?notice=nothing-revoked").finish(),
         Err(_) => state.unavailable_page(),
-    }
-}
-
-/// `2026-11-22 08:09 UTC`: dates for people, computed from the Unix time with the
-/// days-to-civil algorithm (proleptic Gregorian calendar).
-pub fn format_time(unix: UnixTime) -> String {
-    let days = (unix / 86_400) as i64;
-    let seconds_of_day = unix % 86_400;
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        seconds_of_day / 3600,
-        seconds_of_day % 3600 / 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_time;
-
-    #[test]
-    fn formats_times() {
-        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_time(1_795_334_977), "2026-11-22 08:09 UTC");
     }
 }

@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::account::format_time;
 use super::pages::html;
 use super::{forms, respond, AppState};
 use crate::clock;
+use crate::clock::format_time;
 use crate::demo::{Failure, SignedIn, FLOW_SECONDS};
 use crate::ui::{DemoSignedInView, DemoStartView, ErrorView, FactView};
 

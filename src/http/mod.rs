@@ -13,6 +13,7 @@ mod lifecycle;
 mod login;
 mod metadata;
 mod pages;
+mod reset;
 mod respond;
 mod token;
 
@@ -29,6 +30,7 @@ use crate::oauth::account::AccountService;
 use crate::oauth::apikeys::UsageLog;
 use crate::oauth::authorize::Authorizer;
 use crate::oauth::cors::{CorsPolicy, Origin};
+use crate::oauth::reset::ResetLinks;
 use crate::oauth::resources::ResourcePolicy;
 use crate::oauth::signin::SignInService;
 use crate::oauth::token::TokenService;
@@ -58,6 +60,7 @@ pub struct AppState {
     pages: Pages,
     authorizer: Authorizer,
     account: AccountService,
+    reset: ResetLinks,
     end_session: EndSession,
     cookies: CookieSettings,
     signin: SignInService,
@@ -121,6 +124,7 @@ impl AppState {
             )
             .with_resources(resources),
             account: AccountService::new(store.clone()),
+            reset: ResetLinks::new(store.clone()),
             end_session: EndSession::new(store.clone(), keys.clone(), issuer.clone()),
             cookies: CookieSettings {
                 secure: issuer.starts_with("https://"),
@@ -207,6 +211,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/oauth2/logout", web::get().to(end_session::get))
         .route("/oauth2/logout", web::post().to(end_session::post))
+        .route("/reset", web::get().to(reset::show))
+        .route("/reset", web::post().to(reset::submit))
+        .route("/reset/done", web::get().to(reset::done))
         .route("/static/style.css", web::get().to(stylesheet))
         .route("/demo", web::get().to(demo::start))
         .route("/demo/callback", web::get().to(demo::callback));

@@ -17,6 +17,7 @@ use actix_web::HttpResponse;
 
 use super::pages::html;
 use crate::oauth::authorize::PageError;
+use crate::oauth::reset::LinkRefused;
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::ui::{ErrorView, Pages};
 
@@ -103,6 +104,8 @@ pub enum Problem<'a> {
     Authorize(&'a PageError),
     /// A form or query that could not be read: 400.
     Unreadable { title: &'a str, message: &'a str },
+    /// A password reset link that does not work (altered, expired, used): 400.
+    ResetLink(LinkRefused),
     /// A form without a valid CSRF token: 403.
     FormRejected { title: &'a str, message: &'a str },
     /// Nothing is served at this path: 404.
@@ -122,7 +125,7 @@ impl Problem<'_> {
                 | PageError::ClientGone
                 | PageError::NoDecision,
             ) => StatusCode::BAD_REQUEST,
-            Problem::Unreadable { .. } => StatusCode::BAD_REQUEST,
+            Problem::Unreadable { .. } | Problem::ResetLink(_) => StatusCode::BAD_REQUEST,
             Problem::FormRejected { .. } => StatusCode::FORBIDDEN,
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -132,6 +135,7 @@ impl Problem<'_> {
     fn words(&self) -> (&str, &str) {
         match self {
             Problem::Authorize(error) => (error.title(), error.message()),
+            Problem::ResetLink(refused) => (refused.title(), refused.message()),
             Problem::Unreadable { title, message } | Problem::FormRejected { title, message } => {
                 (title, message)
             }

@@ -265,7 +265,7 @@ fn user_exists(tx: &mut Tx<'_>, user_id: UserId) -> Result<bool, StoreError> {
     Ok(tx.get(USERS, user_id.0.as_bytes())?.is_some())
 }
 
-fn insert_expiring(
+pub(super) fn insert_expiring(
     tx: &mut Tx<'_>,
     table: Table,
     kind: ExpiryKind,

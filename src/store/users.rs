@@ -2,9 +2,12 @@
 
 use super::codec::{seal, unseal};
 use super::records::users::{decode, encode};
-use super::tables::{CONSENTS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS};
+use super::records::values::encode_expiry;
+use super::tables::{
+    ExpiryKind, CONSENTS, USED_TICKETS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS,
+};
 use super::{Store, StoreError};
-use crate::model::{Id, User, UserId, Username};
+use crate::model::{Id, UnixTime, User, UserId, Username};
 
 /// Why `insert_user` stored no user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -14,6 +17,30 @@ pub enum UserNotInserted {
     UsernameTaken,
     #[error(transparent)]
     Storage(#[from] StoreError),
+}
+
+/// Why `reset_password` changed nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResetNotApplied {
+    /// The link's one-time id was used before.
+    #[error("the reset link was already used")]
+    AlreadyUsed,
+    /// The user is gone, or the caller's check refused the user as they are now (their
+    /// password changed since the link was made).
+    #[error("the reset link no longer applies")]
+    Superseded,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// A password reset through a one-time link: the user, the link's one-time id and until
+/// when it could be used (so the mark that it was used lives as long as the link would),
+/// and the new hash.
+pub struct PasswordReset {
+    pub user_id: UserId,
+    pub link_id: Id,
+    pub link_expires_at: UnixTime,
+    pub password_hash: String,
 }
 
 pub(super) fn user_id(bytes: &[u8]) -> Result<UserId, StoreError> {
@@ -128,6 +155,46 @@ impl Store {
             Ok(Some(id))
         })
         .await
+    }
+
+    /// A password reset through a one-time link, in one commit: the new hash, every session
+    /// of the user ended, and the link's id marked used in `used_tickets` (with an expiry
+    /// entry, so the sweeper removes the mark once the link would have expired anyway).
+    /// `check` sees the user as stored now and may refuse (the link names another
+    /// password). A used link, a user gone or a refusal writes nothing.
+    pub async fn reset_password(
+        &self,
+        reset: PasswordReset,
+        check: impl FnOnce(&User) -> bool + Send + 'static,
+    ) -> Result<(), ResetNotApplied> {
+        self.write(move |tx| {
+            let link_key = reset.link_id.as_bytes();
+            if tx.get(USED_TICKETS, link_key)?.is_some() {
+                return Ok(Err(ResetNotApplied::AlreadyUsed));
+            }
+            let key = reset.user_id.0.as_bytes();
+            let Some(bytes) = tx.get(USERS, key)? else {
+                return Ok(Err(ResetNotApplied::Superseded));
+            };
+            let mut user = decode(reset.user_id, &unseal(tx.sealer, USERS, key, &bytes)?)?;
+            if !check(&user) {
+                return Ok(Err(ResetNotApplied::Superseded));
+            }
+            user.password_hash = reset.password_hash;
+            let value = seal(tx.sealer, USERS, key, &encode(&user));
+            tx.insert(USERS, key, &value)?;
+            super::sessions::remove_user_sessions(tx, reset.user_id, None)?;
+            super::grants::insert_expiring(
+                tx,
+                USED_TICKETS,
+                ExpiryKind::UsedTicket,
+                link_key,
+                &encode_expiry(reset.link_expires_at),
+                reset.link_expires_at,
+            )?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 }
 

@@ -103,6 +103,19 @@ pub struct HiddenField {
     pub value: String,
 }
 
+/// The form a password reset link opens.
+#[derive(Serialize)]
+pub struct ResetView {
+    pub csrf_token: String,
+    /// The link's token, posted back unchanged in a hidden field.
+    pub token: String,
+    pub username: String,
+    /// The fewest characters a password may have.
+    pub min_chars: usize,
+    /// Why the last password was refused.
+    pub error: Option<String>,
+}
+
 /// The signed-in user's own page: their API keys and the apps they have authorized.
 #[derive(Serialize)]
 pub struct AccountView {
@@ -237,6 +250,15 @@ impl Pages {
     /// The demo app's page for a sign-in that did not finish, with a way to start again.
     pub fn demo_failed(&self, view: &ErrorView) -> String {
         self.render("demo_failed.html", Value::from_serialize(view))
+    }
+
+    pub fn reset(&self, view: &ResetView) -> String {
+        self.render("reset.html", Value::from_serialize(view))
+    }
+
+    /// After a reset: the password is changed, and the way to sign in.
+    pub fn reset_done(&self) -> String {
+        self.render("reset_done.html", context! {})
     }
 
     pub fn signed_out(&self) -> String {

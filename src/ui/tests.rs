@@ -46,6 +46,16 @@ fn error_view() -> ErrorView {
     }
 }
 
+fn reset_view(error: Option<&str>) -> ResetView {
+    ResetView {
+        csrf_token: "csrf-reset-1".into(),
+        token: "sealed-token_-1".into(),
+        username: "alice".into(),
+        min_chars: 8,
+        error: error.map(str::to_owned),
+    }
+}
+
 /// Every page, rendered with ordinary data.
 fn all_pages() -> Vec<(&'static str, String)> {
     let pages = pages();
@@ -69,6 +79,12 @@ fn all_pages() -> Vec<(&'static str, String)> {
         ),
         ("error", pages.error(&error_view())),
         ("signed out", pages.signed_out()),
+        ("reset", pages.reset(&reset_view(None))),
+        (
+            "reset with error",
+            pages.reset(&reset_view(Some("Password must be at least 8 characters."))),
+        ),
+        ("reset done", pages.reset_done()),
         ("demo app", pages.demo_start(&demo::start_view())),
         (
             "demo app, signed in",
@@ -184,6 +200,8 @@ fn every_embedded_template_parses() {
             "demo_start.html",
             "error.html",
             "login.html",
+            "reset.html",
+            "reset_done.html",
             "sign_out.html",
             "signed_out.html"
         ]
@@ -243,7 +261,14 @@ fn hostile_values_cannot_add_attributes() {
     let mut consent = consent_view();
     consent.csrf_token = breakout.into();
     consent.request = breakout.into();
-    for html in [login, pages.consent(&consent)] {
+    let reset = pages.reset(&ResetView {
+        csrf_token: breakout.into(),
+        token: breakout.into(),
+        username: breakout.into(),
+        min_chars: 8,
+        error: Some(breakout.into()),
+    });
+    for html in [login, pages.consent(&consent), reset] {
         for tag in start_tags(&html) {
             assert!(
                 tag.attribute("onfocus").is_none() && tag.attribute("autofocus").is_none(),
@@ -370,6 +395,39 @@ fn error_page_says_what_happened_and_what_to_do() {
     assert!(html.contains("<h1>This app is not registered</h1>"));
     assert!(html.contains("names an app this server does not know."));
     assert!(html.contains("It is safe to close this page"));
+}
+
+#[test]
+fn reset_form_carries_csrf_and_token_and_asks_one_new_password() {
+    let html = pages().reset(&reset_view(None));
+    let form = form_tags(&html, "/reset");
+    assert_eq!(form[0].attribute("method"), Some("post"));
+    assert!(has_input(&form, "hidden", "csrf_token"));
+    assert!(has_input(&form, "hidden", "token"));
+    let passwords: Vec<_> = form
+        .iter()
+        .filter(|tag| tag.attribute("type") == Some("password"))
+        .collect();
+    assert_eq!(passwords.len(), 1, "one password field, as on sign-up");
+    assert_eq!(passwords[0].attribute("name"), Some("password"));
+    assert_eq!(passwords[0].attribute("autocomplete"), Some("new-password"));
+    assert!(passwords[0].attribute("value").is_none());
+    assert!(html.contains("<strong>alice</strong>"));
+    assert!(!html.contains("role=\"alert\""));
+    let with_error = pages().reset(&reset_view(Some(HOSTILE)));
+    assert!(with_error.contains("role=\"alert\""));
+    assert!(!with_error.contains(HOSTILE));
+}
+
+#[test]
+fn reset_done_page_links_to_sign_in() {
+    let html = pages().reset_done();
+    assert!(html.contains("<h1>Your password was changed</h1>"));
+    let link = start_tags(&html)
+        .into_iter()
+        .find(|tag| tag.name == "a")
+        .expect("a link");
+    assert_eq!(link.attribute("href"), Some("/login"));
 }
 
 #[test]

@@ -186,6 +186,8 @@ fn issue_10_read_commands_on_a_directory_without_a_database_fail_and_create_noth
             vec!["client", "show", "not-an-id"],
             vec!["user", "list"],
             vec!["user", "show", "alice"],
+            // Makes a link, writes nothing: there is no user to make it for.
+            vec!["user", "reset-link", "alice", "--issuer", "http://id.test"],
             vec!["scope", "list"],
             vec!["apikey", "list", "--user", "alice"],
             vec!["grant", "list", "--user", "alice"],

@@ -18,6 +18,7 @@ mod lifecycle;
 mod node_client;
 mod oidc;
 mod refresh_grace;
+mod reset;
 mod signin;
 mod support;
 mod tidy;
