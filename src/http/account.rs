@@ -92,7 +92,6 @@ fn notice(state: &AppState, params: &Params) -> (Option<String>, Option<String>)
         Some("no-other-sessions") => {
             message("You were not signed in anywhere else; nothing was changed.")
         }
-        Some("expired-form") => error("The form expired. Please try again."),
         _ => (None, None),
     }
 }
@@ -207,7 +206,12 @@ fn form_guard(
         .cookies
         .csrf_valid(request, params.get("csrf_token").ok().flatten())
     {
-        return Err(Box::new(see_other("/account?notice=expired-form").finish()));
+        // 403, not a redirect with a notice: a forged form must not look like it did
+        // anything, and a page that changed nothing says so.
+        return Err(Box::new(state.problem(Problem::FormRejected {
+            title: "Nothing was changed",
+            message: "This form has expired. Open your account page again and retry there.",
+        })));
     }
     Ok((params, account))
 }
