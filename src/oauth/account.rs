@@ -44,7 +44,7 @@ pub struct Overview {
     /// Keys that still work.
     pub api_keys: Vec<ApiKey>,
     pub apps: Vec<AuthorizedApp>,
-    /// The user's live sessions, oldest sign-in first.
+    /// The user's live sessions: this browser's first, then the latest sign-in first.
     pub sessions: Vec<ActiveSession>,
 }
 
@@ -186,7 +186,7 @@ impl AccountService {
                 last_used: group.iter().map(|grant| grant.last_used).max(),
             });
         }
-        let sessions = self
+        let mut sessions: Vec<ActiveSession> = self
             .store
             .sessions_of_user(user, now)?
             .into_iter()
@@ -196,6 +196,9 @@ impl AccountService {
                 this_browser: hash.as_bytes() == account.session.as_bytes(),
             })
             .collect();
+        // A stable sort: the browser looking at the page first, the rest as the store
+        // gave them (the latest sign-in first).
+        sessions.sort_by_key(|session| !session.this_browser);
         Ok(Overview {
             api_keys,
             apps,

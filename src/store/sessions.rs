@@ -138,7 +138,7 @@ impl Store {
         .await
     }
 
-    /// The user's live sessions, each with the hash of its cookie, oldest sign-in first:
+    /// The user's live sessions, each with the hash of its cookie, latest sign-in first:
     /// one read snapshot over the `user_sessions` index.
     pub fn sessions_of_user(
         &self,
@@ -160,7 +160,7 @@ impl Store {
             Ok(found)
         })?;
         sessions.retain(|(_, session)| now < session.expires_at);
-        sessions.sort_by_key(|(_, session)| session.auth_time);
+        sessions.sort_by_key(|(_, session)| std::cmp::Reverse(session.auth_time));
         Ok(sessions)
     }
 }

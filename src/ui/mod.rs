@@ -122,7 +122,7 @@ pub struct AccountView {
     pub new_key: Option<NewKeyView>,
     pub api_keys: Vec<ApiKeyView>,
     pub apps: Vec<AppView>,
-    /// The user's live sessions, oldest sign-in first.
+    /// The user's live sessions, this browser's first.
     pub sessions: Vec<SessionView>,
     /// Whether any session but this browser's is live: offers "sign out everywhere else".
     pub other_sessions: bool,

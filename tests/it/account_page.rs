@@ -230,6 +230,11 @@ fn issue_12_the_account_page_lists_both_browsers_sessions_and_names_this_one() {
             page.body
         );
         assert_eq!(page.body.matches("<dt>Signed in</dt>").count(), 2);
+        assert!(
+            page.body.find("This browser").unwrap()
+                < page.body.find("Another browser or device").unwrap(),
+            "this browser comes first"
+        );
         page.require_form("/account/sessions/sign-out-others");
     }
     // The sections, in the order a person scans them.

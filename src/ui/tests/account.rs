@@ -48,14 +48,14 @@ pub(super) fn account_view() -> AccountView {
         ],
         sessions: vec![
             SessionView {
-                signed_in: "2024-05-01 09:00 UTC".into(),
-                expires: "2024-05-31 09:00 UTC".into(),
-                this_browser: false,
-            },
-            SessionView {
                 signed_in: "2024-05-02 08:00 UTC".into(),
                 expires: "2024-06-01 08:00 UTC".into(),
                 this_browser: true,
+            },
+            SessionView {
+                signed_in: "2024-05-01 09:00 UTC".into(),
+                expires: "2024-05-31 09:00 UTC".into(),
+                this_browser: false,
             },
         ],
         other_sessions: true,
