@@ -158,7 +158,10 @@ pub(super) async fn apply_set_password(
     username: Username,
     hash: String,
 ) -> Result<AdminOutput, AdminError> {
-    match store.set_password_hash(username.clone(), hash).await? {
+    match store
+        .set_password_hash(username.clone(), hash, None)
+        .await?
+    {
         Some(id) => Ok(AdminOutput::User(UserRef {
             user_id: id.to_string(),
             username: username.as_str().to_owned(),
@@ -172,7 +175,7 @@ pub(super) async fn apply_end_sessions(
     user_id: UserId,
     username: Username,
 ) -> Result<AdminOutput, AdminError> {
-    let ended = store.end_user_sessions(user_id).await?;
+    let ended = store.end_user_sessions(user_id, None).await?;
     Ok(AdminOutput::SessionsEnded(SessionsEndedView {
         user_id: user_id.to_string(),
         username: username.as_str().to_owned(),

@@ -8,11 +8,14 @@ use super::pages::{html, see_other};
 use super::respond::Problem;
 use super::AppState;
 use crate::clock::{self, format_time};
-use crate::model::ScopeToken;
-use crate::oauth::account::{Account, KeyOutcome, NewKey, Overview, Removal, NEW_KEY_SECONDS};
+use crate::model::{Password, ScopeToken};
+use crate::oauth::account::{
+    Account, KeyOutcome, NewKey, Overview, PasswordChange, PasswordOutcome, Removal,
+    NEW_KEY_SECONDS,
+};
 use crate::oauth::apikeys::DEFAULT_SCOPE;
 use crate::oauth::Params;
-use crate::ui::{AccountView, ApiKeyView, AppView, ChoiceView, NewKeyView};
+use crate::ui::{AccountView, ApiKeyView, AppView, ChoiceView, NewKeyView, SessionView};
 
 /// Expiry choices offered on the page: (form value, label). The empty value is "never".
 const EXPIRY_CHOICES: [(&str, &str); 6] = [
@@ -66,7 +69,29 @@ fn notice(state: &AppState, params: &Params) -> (Option<String>, Option<String>)
             )),
             None => error("The API key could not be created: check its name and scopes."),
         },
-        Some("expired-form") => error("The form expired. Please try again."),
+        Some("password-changed") => message(
+            "Password changed. Every other browser and device signed in as you is signed out.",
+        ),
+        Some("wrong-password") => {
+            error("The current password is not right. Your password was not changed.")
+        }
+        Some("invalid-password") => error(&format!(
+            "The new password must be at least {} characters (and at most {} bytes). \
+             Your password was not changed.",
+            Password::MIN_CHARS,
+            Password::MAX_BYTES
+        )),
+        Some("password-throttled") => error(
+            "Too many wrong passwords. Wait a few minutes, then try again. \
+             Your password was not changed.",
+        ),
+        Some("busy") => error("The server is busy. Please try again in a moment."),
+        Some("signed-out-others") => {
+            message("Signed out everywhere else. This browser is still signed in.")
+        }
+        Some("no-other-sessions") => {
+            message("You were not signed in anywhere else; nothing was changed.")
+        }
         _ => (None, None),
     }
 }
@@ -114,6 +139,20 @@ fn account_page(
         }),
         api_keys: overview.api_keys.iter().map(api_key_view).collect(),
         apps: overview.apps.iter().map(app_view).collect(),
+        other_sessions: overview
+            .sessions
+            .iter()
+            .any(|session| !session.this_browser),
+        sessions: overview
+            .sessions
+            .iter()
+            .map(|session| SessionView {
+                signed_in: format_time(session.signed_in_at),
+                expires: format_time(session.expires_at),
+                this_browser: session.this_browser,
+            })
+            .collect(),
+        password_min_chars: Password::MIN_CHARS,
         expiry_choices: EXPIRY_CHOICES
             .iter()
             .map(|(value, label)| ChoiceView {
@@ -167,7 +206,12 @@ fn form_guard(
         .cookies
         .csrf_valid(request, params.get("csrf_token").ok().flatten())
     {
-        return Err(Box::new(see_other("/account?notice=expired-form").finish()));
+        // 403, not a redirect with a notice: a forged form must not look like it did
+        // anything, and a page that changed nothing says so.
+        return Err(Box::new(state.problem(Problem::FormRejected {
+            title: "Nothing was changed",
+            message: "This form has expired. Open your account page again and retry there.",
+        })));
     }
     Ok((params, account))
 }
@@ -247,6 +291,56 @@ pub async fn revoke_app(
     {
         Ok(Removal::Done) => see_other("/account?notice=app-revoked").finish(),
         Ok(Removal::NothingFound) => see_other("/account?notice=nothing-revoked").finish(),
+        Err(_) => state.unavailable_page(),
+    }
+}
+
+pub async fn change_password(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (params, account) = match form_guard(&state, &request, &body) {
+        Ok(guarded) => guarded,
+        Err(response) => return *response,
+    };
+    let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
+    let device_cookie = state.cookies.device_value(&request);
+    let change = PasswordChange {
+        current: field("current_password").to_owned(),
+        new: field("new_password"),
+        address: state.forwarding.client_address(&request),
+        device_cookie: device_cookie.as_deref(),
+    };
+    let outcome = state
+        .account
+        .change_password(&state.signin, &account, change, clock::now())
+        .await;
+    let notice = match outcome {
+        Ok(PasswordOutcome::Changed) => "password-changed",
+        Ok(PasswordOutcome::WrongCurrent) => "wrong-password",
+        Ok(PasswordOutcome::Invalid) => "invalid-password",
+        Ok(PasswordOutcome::Throttled { .. }) => "password-throttled",
+        Ok(PasswordOutcome::Busy) => "busy",
+        // The account went while the form was filled in: its session went with it.
+        Ok(PasswordOutcome::UserGone) => return see_other("/login").finish(),
+        Err(_) => return state.unavailable_page(),
+    };
+    see_other(&format!("/account?notice={notice}")).finish()
+}
+
+pub async fn sign_out_others(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (_, account) = match form_guard(&state, &request, &body) {
+        Ok(guarded) => guarded,
+        Err(response) => return *response,
+    };
+    match state.account.sign_out_others(&account).await {
+        Ok(0) => see_other("/account?notice=no-other-sessions").finish(),
+        Ok(_) => see_other("/account?notice=signed-out-others").finish(),
         Err(_) => state.unavailable_page(),
     }
 }

@@ -45,12 +45,16 @@ pub(super) fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
+    let Ok(app_name) = state.authorizer.app_name_for_sign_in(return_to) else {
+        return state.unavailable_page();
+    };
     let (csrf_secret, new_cookie) = state.cookies.csrf_secret(request);
     let body = state.pages.login(&LoginView {
         csrf_token: state.cookies.csrf_token(&csrf_secret),
         return_to: return_to.to_owned(),
         username: username.to_owned(),
         error: error.map(str::to_owned),
+        app_name,
     });
     let mut response = html(status, body);
     if let Some(cookie) = new_cookie {

@@ -215,6 +215,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/reset", web::post().to(reset::submit))
         .route("/reset/done", web::get().to(reset::done))
         .route("/static/style.css", web::get().to(stylesheet))
+        .route("/static/copy.js", web::get().to(copy_script))
         .route("/demo", web::get().to(demo::start))
         .route("/demo/callback", web::get().to(demo::callback));
     post_only(config, "/oauth2/consent", authorize::decide);
@@ -222,6 +223,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
     post_only(config, "/account/api-keys", account::create_key);
     post_only(config, "/account/api-keys/delete", account::delete_key);
     post_only(config, "/account/apps/revoke", account::revoke_app);
+    post_only(config, "/account/password", account::change_password);
+    post_only(
+        config,
+        "/account/sessions/sign-out-others",
+        account::sign_out_others,
+    );
 }
 
 fn post_only<F, Args>(config: &mut web::ServiceConfig, path: &str, handler: F)
@@ -279,4 +286,12 @@ async fn stylesheet() -> HttpResponse {
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .content_type("text/css; charset=utf-8")
         .body(Pages::stylesheet())
+}
+
+async fn copy_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .content_type("text/javascript; charset=utf-8")
+        .body(Pages::copy_script())
 }

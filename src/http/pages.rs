@@ -1,5 +1,5 @@
 //! HTML responses. Every page carries the same protective headers: no framing, no
-//! referrer leaking codes or state, nothing cached, scripts only from us (we have none).
+//! referrer leaking codes or state, nothing cached, scripts only from us (one file, the copy button's).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};

@@ -2,11 +2,15 @@
 //! one row per app they authorized), the new key shown exactly once, and what their forms
 //! may change (only their own keys and apps).
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use super::apikeys::{self, KeyNotPlanned, KeyRefused, NewApiKey, DEFAULT_SCOPE};
+use super::signin::{PasswordCheck, SignInService};
 use crate::config::parse_duration;
-use crate::model::{ClientId, Id, Scope, ScopeToken, SecretHash, UnixTime, User};
+use crate::model::{ClientId, Id, Password, Scope, ScopeToken, SecretHash, UnixTime, User};
+use crate::password;
 use crate::seal::SealedBox;
 use crate::store::{
     ApiKey, Grant, KeyNotStored, ScopeSettings, Store, StoreError, TicketNotConsumed,
@@ -40,6 +44,43 @@ pub struct Overview {
     /// Keys that still work.
     pub api_keys: Vec<ApiKey>,
     pub apps: Vec<AuthorizedApp>,
+    /// The user's live sessions: this browser's first, then the latest sign-in first.
+    pub sessions: Vec<ActiveSession>,
+}
+
+/// One browser signed in as the user. (Sessions keep no device or address, so this is
+/// all there is to say.)
+pub struct ActiveSession {
+    pub signed_in_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// The session of the browser looking at the page.
+    pub this_browser: bool,
+}
+
+/// The password form, as posted.
+pub struct PasswordChange<'a> {
+    pub current: String,
+    pub new: &'a str,
+    /// The client's address and device cookie, for the sign-in throttles.
+    pub address: IpAddr,
+    pub device_cookie: Option<&'a str>,
+}
+
+/// What became of the password form. Only `Changed` changed anything.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordOutcome {
+    /// The new password is set, and every other session of the user has ended.
+    Changed,
+    /// The current password was wrong.
+    WrongCurrent,
+    /// The new password breaks the rules `Password::parse` holds every password to.
+    Invalid,
+    /// Too many wrong passwords for this account or address: nothing was checked.
+    Throttled { retry_after: u64 },
+    /// The password-hash queue is full: nothing was checked.
+    Busy,
+    /// The user was deleted meanwhile.
+    UserGone,
 }
 
 /// One app the user authorized: every authorization makes a grant, but the user approved
@@ -145,7 +186,85 @@ impl AccountService {
                 last_used: group.iter().map(|grant| grant.last_used).max(),
             });
         }
-        Ok(Overview { api_keys, apps })
+        let mut sessions: Vec<ActiveSession> = self
+            .store
+            .sessions_of_user(user, now)?
+            .into_iter()
+            .map(|(hash, session)| ActiveSession {
+                signed_in_at: session.auth_time,
+                expires_at: session.expires_at,
+                this_browser: hash.as_bytes() == account.session.as_bytes(),
+            })
+            .collect();
+        // A stable sort: the browser looking at the page first, the rest as the store
+        // gave them (the latest sign-in first).
+        sessions.sort_by_key(|session| !session.this_browser);
+        Ok(Overview {
+            api_keys,
+            apps,
+            sessions,
+        })
+    }
+
+    /// The password form: the new password follows the rules of `keyward user set-password`
+    /// (`Password::parse`), the current one is checked through the sign-in throttles, and the
+    /// write is the one `set-password` makes, keeping only this browser's session.
+    pub async fn change_password(
+        &self,
+        signin: &SignInService,
+        account: &Account,
+        change: PasswordChange<'_>,
+        now: UnixTime,
+    ) -> Result<PasswordOutcome, StoreError> {
+        // The rules first: a new password that cannot be set costs no argon2 work and no
+        // throttle slot.
+        let Ok(new_password) = Password::parse(change.new) else {
+            return Ok(PasswordOutcome::Invalid);
+        };
+        let check = signin
+            .check_current_password(
+                &account.user,
+                change.current,
+                change.address,
+                change.device_cookie,
+                now,
+            )
+            .await;
+        match check {
+            PasswordCheck::Correct(_) => {}
+            PasswordCheck::Wrong => return Ok(PasswordOutcome::WrongCurrent),
+            PasswordCheck::Throttled { retry_after } => {
+                return Ok(PasswordOutcome::Throttled { retry_after })
+            }
+            PasswordCheck::Busy => return Ok(PasswordOutcome::Busy),
+        }
+        let hash = match password::hash(new_password).await {
+            Ok(hash) => hash,
+            Err(error) => {
+                tracing::error!(%error, "a new password could not be hashed");
+                return Ok(PasswordOutcome::Busy);
+            }
+        };
+        let changed = self
+            .store
+            .set_password_hash(account.user.username.clone(), hash, Some(account.session))
+            .await?;
+        Ok(match changed {
+            // The username may have gone to another user meanwhile: only our user counts.
+            Some(id) if id == account.user.id => {
+                tracing::info!(user_id = %id, "password changed on the account page");
+                PasswordOutcome::Changed
+            }
+            _ => PasswordOutcome::UserGone,
+        })
+    }
+
+    /// "Sign out everywhere else": the write `keyward user sign-out` makes, keeping this
+    /// browser's session. Returns how many sessions ended.
+    pub async fn sign_out_others(&self, account: &Account) -> Result<u64, StoreError> {
+        self.store
+            .end_user_sessions(account.user.id, Some(account.session))
+            .await
     }
 
     /// The key a flash cookie carries, the first time it is shown in the session it was

@@ -311,6 +311,26 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
+    /// The name of the app a sign-in continues to: `return_to` is the authorization
+    /// request the sign-in page was sent from (a path on this server, already checked by
+    /// the page), and its `client_id` names a registered client. Anything else (the
+    /// account page, a malformed or repeated `client_id`, an unknown client) names no app.
+    pub fn app_name_for_sign_in(&self, return_to: &str) -> Result<Option<String>, StoreError> {
+        let Some(query) = return_to.strip_prefix("/oauth2/authorize?") else {
+            return Ok(None);
+        };
+        let Ok(params) = Params::parse(query.as_bytes()) else {
+            return Ok(None);
+        };
+        let Ok(client_id) = client_id(&params) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .client(client_id)?
+            .map(|client| client.name.as_str().to_owned()))
+    }
+
     pub fn new(
         store: Store,
         issuer: String,

@@ -76,6 +76,28 @@ pub enum SignInOutcome {
     Busy,
 }
 
+/// What a password check came to, before anything else happens.
+pub enum PasswordCheck {
+    /// The password is the user's.
+    Correct(User),
+    /// Wrong password, or no such user: the failure counts against the throttles.
+    Wrong,
+    /// Too many failures: try again after `retry_after` seconds. Nothing was verified.
+    Throttled { retry_after: u64 },
+    /// The password-hash queue is full: try again in a moment. Nothing was verified.
+    Busy,
+}
+
+/// One password to check, as `check_password` needs it.
+struct PasswordAttempt<'a> {
+    username: &'a str,
+    password: String,
+    address: IpAddr,
+    device_cookie: Option<&'a str>,
+    /// What the check is for, in the log lines.
+    purpose: &'static str,
+}
+
 pub struct SignInService {
     store: Store,
     account: Throttle,
@@ -172,70 +194,25 @@ impl SignInService {
         attempt: SignInAttempt<'_>,
         now: UnixTime,
     ) -> Result<SignInOutcome, StoreError> {
-        let tag = self.username_tag(attempt.username);
         let user = match Username::parse(attempt.username) {
             Ok(username) => self.store.user_by_username(&username)?,
             Err(_) => None,
         };
-        let device = attempt
-            .device_cookie
-            .and_then(|cookie| self.devices.open::<DeviceClaims>(cookie))
-            .filter(|claims| now < claims.issued_at.saturating_add(DEVICE_COOKIE_SECONDS))
-            .filter(|claims| user.as_ref().is_some_and(|user| user.id == claims.user_id));
-        let reserved = match self.reserve(device.as_ref(), &tag, attempt.address, now) {
-            // Given back unless settled as a failure: a browser that goes away mid-check
-            // (its request future dropped) learns nothing, so it must cost nothing either.
-            Ok(reserved) => Unsettled {
-                service: self,
-                reserved,
-                kept: false,
-            },
-            Err(retry_after) => {
-                tracing::warn!(
-                    address = %attempt.address, user = %tag, reason = "throttled",
-                    "sign-in refused"
-                );
-                return Ok(SignInOutcome::Throttled { retry_after });
+        let check = PasswordAttempt {
+            username: attempt.username,
+            password: attempt.password,
+            address: attempt.address,
+            device_cookie: attempt.device_cookie,
+            purpose: "sign-in",
+        };
+        let user = match self.check_password(user, check, now).await {
+            PasswordCheck::Correct(user) => user,
+            PasswordCheck::Wrong => return Ok(SignInOutcome::Failed),
+            PasswordCheck::Throttled { retry_after } => {
+                return Ok(SignInOutcome::Throttled { retry_after })
             }
+            PasswordCheck::Busy => return Ok(SignInOutcome::Busy),
         };
-        let known = user.is_some();
-        let (stored_hash, user) = match user {
-            Some(user) => (user.password_hash.clone(), Some(user)),
-            None => (self.dummy_password_hash.clone(), None),
-        };
-        let verified = match password::verify(stored_hash, attempt.password).await {
-            Ok(verified) => verified,
-            Err(Busy) => {
-                tracing::warn!(
-                    address = %attempt.address, user = %tag, reason = "busy",
-                    "sign-in refused"
-                );
-                return Ok(SignInOutcome::Busy);
-            }
-        };
-        let Some(user) = user.filter(|_| verified) else {
-            // The reservations stay: they are the failures that count.
-            let mut reserved = reserved;
-            reserved.kept = true;
-            let reason = if known {
-                "wrong_password"
-            } else {
-                "unknown_user"
-            };
-            tracing::warn!(address = %attempt.address, user = %tag, reason, "sign-in failed");
-            return Ok(SignInOutcome::Failed);
-        };
-        // A success gives the address's slot back (by dropping the guard) and ends the
-        // account's and the device's lockouts.
-        for (throttle, key) in [
-            (&self.account, &reserved.reserved.account),
-            (&self.device, &reserved.reserved.device),
-        ] {
-            if let Some(key) = key {
-                throttle.clear(key);
-            }
-        }
-        drop(reserved);
         let session_cookie = self
             .establish_session(user.id, attempt.previous_session, now)
             .await?;
@@ -250,6 +227,105 @@ impl SignInService {
             session_cookie,
             device_cookie,
         })
+    }
+
+    /// A signed-in user proving their current password again (the account page's password
+    /// change): the same throttles, queue and log lines as a sign-in, so a stolen session
+    /// buys no more guesses than the sign-in form gives.
+    pub async fn check_current_password(
+        &self,
+        user: &User,
+        password: String,
+        address: IpAddr,
+        device_cookie: Option<&str>,
+        now: UnixTime,
+    ) -> PasswordCheck {
+        let attempt = PasswordAttempt {
+            username: user.username.as_str(),
+            password,
+            address,
+            device_cookie,
+            purpose: "password change",
+        };
+        self.check_password(Some(user.clone()), attempt, now).await
+    }
+
+    /// Reserves the attempt's throttle slots, verifies the password (against the dummy hash
+    /// when there is no `user`), and settles the slots: a failure keeps them, anything else
+    /// gives them back, and a success also ends the account's and the device's lockouts.
+    async fn check_password(
+        &self,
+        user: Option<User>,
+        attempt: PasswordAttempt<'_>,
+        now: UnixTime,
+    ) -> PasswordCheck {
+        let PasswordAttempt {
+            username,
+            password,
+            address,
+            device_cookie,
+            purpose,
+        } = attempt;
+        let tag = self.username_tag(username);
+        let device = device_cookie
+            .and_then(|cookie| self.devices.open::<DeviceClaims>(cookie))
+            .filter(|claims| now < claims.issued_at.saturating_add(DEVICE_COOKIE_SECONDS))
+            .filter(|claims| user.as_ref().is_some_and(|user| user.id == claims.user_id));
+        let reserved = match self.reserve(device.as_ref(), &tag, address, now) {
+            // Given back unless settled as a failure: a browser that goes away mid-check
+            // (its request future dropped) learns nothing, so it must cost nothing either.
+            Ok(reserved) => Unsettled {
+                service: self,
+                reserved,
+                kept: false,
+            },
+            Err(retry_after) => {
+                tracing::warn!(
+                    address = %address, user = %tag, reason = "throttled", purpose,
+                    "sign-in refused"
+                );
+                return PasswordCheck::Throttled { retry_after };
+            }
+        };
+        let known = user.is_some();
+        let (stored_hash, user) = match user {
+            Some(user) => (user.password_hash.clone(), Some(user)),
+            None => (self.dummy_password_hash.clone(), None),
+        };
+        let verified = match password::verify(stored_hash, password).await {
+            Ok(verified) => verified,
+            Err(Busy) => {
+                tracing::warn!(
+                    address = %address, user = %tag, reason = "busy", purpose,
+                    "sign-in refused"
+                );
+                return PasswordCheck::Busy;
+            }
+        };
+        let Some(user) = user.filter(|_| verified) else {
+            // The reservations stay: they are the failures that count.
+            let mut reserved = reserved;
+            reserved.kept = true;
+            let reason = if known {
+                "wrong_password"
+            } else {
+                "unknown_user"
+            };
+            tracing::warn!(address = %address, user = %tag, reason, purpose, "sign-in failed");
+            return PasswordCheck::Wrong;
+        };
+        // A success gives the address's slot back (by dropping the guard) and ends the
+        // account's and the device's lockouts.
+        for (throttle, key) in [
+            (&self.account, &reserved.reserved.account),
+            (&self.device, &reserved.reserved.device),
+        ] {
+            if let Some(key) = key {
+                throttle.clear(key);
+            }
+        }
+        drop(reserved);
+        PasswordCheck::Correct(user)
     }
 
     /// Takes the attempt's throttle slots: a device with a valid cookie for this account

@@ -124,9 +124,43 @@ impl Store {
             .await
     }
 
-    /// Ends every session of a user; returns how many there were.
-    pub async fn end_user_sessions(&self, user_id: UserId) -> Result<u64, StoreError> {
-        self.write(move |tx| remove_user_sessions(tx, user_id, None))
-            .await
+    /// Ends every session of a user but `keep` (the browser asking, when it is one of
+    /// them); returns how many ended. `keyward user sign-out` keeps none; the account
+    /// page's "sign out everywhere else" keeps its own.
+    pub async fn end_user_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SecretHash>,
+    ) -> Result<u64, StoreError> {
+        self.write(move |tx| {
+            remove_user_sessions(tx, user_id, keep.as_ref().map(SecretHash::as_bytes))
+        })
+        .await
+    }
+
+    /// The user's live sessions, each with the hash of its cookie, latest sign-in first:
+    /// one read snapshot over the `user_sessions` index.
+    pub fn sessions_of_user(
+        &self,
+        user_id: UserId,
+        now: UnixTime,
+    ) -> Result<Vec<(SecretHash, Session)>, StoreError> {
+        let mut sessions = self.read(|reader| {
+            let mut found = Vec::new();
+            for (index_entry, _) in reader.with_prefix(USER_SESSIONS, user_id.0.as_bytes())? {
+                let session_key: [u8; 32] = index_entry[16..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("user_sessions key is not 48 bytes".into()))?;
+                // An index entry whose session went in the same instant is not a session.
+                if let Some(bytes) = reader.get(SESSIONS, &session_key)? {
+                    let session = decode(&unseal(reader.sealer, SESSIONS, &session_key, &bytes)?)?;
+                    found.push((SecretHash::from_bytes(session_key), session));
+                }
+            }
+            Ok(found)
+        })?;
+        sessions.retain(|(_, session)| now < session.expires_at);
+        sessions.sort_by_key(|(_, session)| std::cmp::Reverse(session.auth_time));
+        Ok(sessions)
     }
 }

@@ -7,7 +7,7 @@ use super::tables::{
     ExpiryKind, CONSENTS, USED_TICKETS, USERNAMES, USERS, USER_API_KEYS, USER_GRANTS,
 };
 use super::{Store, StoreError};
-use crate::model::{Id, UnixTime, User, UserId, Username};
+use crate::model::{Id, SecretHash, UnixTime, User, UserId, Username};
 
 /// Why `insert_user` stored no user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -127,13 +127,15 @@ impl Store {
         .await
     }
 
-    /// Replaces a user's password hash and ends every session of the user, in one commit:
-    /// whoever signed in with the old password is signed out. Returns the user's id, if
-    /// the user exists.
+    /// Replaces a user's password hash and ends every session of the user but `keep_session`
+    /// (the account page's own, when the user changes it there), in one commit: whoever
+    /// signed in with the old password is signed out. Returns the user's id, if the user
+    /// exists.
     pub async fn set_password_hash(
         &self,
         username: Username,
         password_hash: String,
+        keep_session: Option<SecretHash>,
     ) -> Result<Option<UserId>, StoreError> {
         let index_key = self.username_key(&username);
         self.write(move |tx| {
@@ -151,7 +153,11 @@ impl Store {
             user.password_hash = password_hash;
             let value = seal(tx.sealer, USERS, key, &encode(&user));
             tx.insert(USERS, key, &value)?;
-            super::sessions::remove_user_sessions(tx, id, None)?;
+            super::sessions::remove_user_sessions(
+                tx,
+                id,
+                keep_session.as_ref().map(SecretHash::as_bytes),
+            )?;
             Ok(Some(id))
         })
         .await

@@ -6,8 +6,10 @@
 //! is HTML-escaped on output, whatever the template's file name, because client names,
 //! usernames and scope descriptions come from people we do not trust.
 //!
-//! The pages carry no script, no inline style and no event-handler attributes: they must work
-//! without JavaScript and under `Content-Security-Policy: default-src 'self'`. This module
+//! The pages carry no inline script, no inline style and no event-handler attributes: they
+//! must work without JavaScript and under `Content-Security-Policy: default-src 'self'`. The
+//! one script, `assets/static/copy.js` (the new API key's copy button), is a file served from
+//! `/static` and only an enhancement. This module
 //! only renders; it sets no headers and knows nothing of HTTP.
 
 use std::borrow::Cow;
@@ -25,6 +27,7 @@ struct Assets;
 
 const TEMPLATE_DIR: &str = "templates/";
 const STYLESHEET_PATH: &str = "static/style.css";
+const COPY_SCRIPT_PATH: &str = "static/copy.js";
 
 /// Shown if a page fails to render. Only a template bug can cause that, and the unit tests
 /// render every page, but a request must still get an answer rather than a panic.
@@ -54,6 +57,9 @@ pub struct LoginView {
     pub username: String,
     /// A message shown above the form, e.g. after a failed attempt.
     pub error: Option<String>,
+    /// The app the sign-in continues to ("Sign in to continue to NAME"), when it came
+    /// from an authorization request of a registered client.
+    pub app_name: Option<String>,
 }
 
 /// The page where a signed-in user allows or denies an app's request.
@@ -129,8 +135,23 @@ pub struct AccountView {
     pub new_key: Option<NewKeyView>,
     pub api_keys: Vec<ApiKeyView>,
     pub apps: Vec<AppView>,
+    /// The user's live sessions, this browser's first.
+    pub sessions: Vec<SessionView>,
+    /// Whether any session but this browser's is live: offers "sign out everywhere else".
+    pub other_sessions: bool,
+    /// The shortest password allowed (`Password::MIN_CHARS`), for the new-password hint.
+    pub password_min_chars: usize,
     /// The options of the new-key expiry `<select>`, in order; the first is preselected.
     pub expiry_choices: Vec<ChoiceView>,
+}
+
+/// One browser signed in as the user. Times are already formatted for people.
+#[derive(Serialize)]
+pub struct SessionView {
+    pub signed_in: String,
+    pub expires: String,
+    /// The browser looking at the page.
+    pub this_browser: bool,
 }
 
 /// An API key right after its creation, with its secret.
@@ -274,6 +295,18 @@ impl Pages {
             Assets::get(STYLESHEET_PATH)
                 .map(|file| file.data)
                 .unwrap_or_else(|| panic!("assets/{STYLESHEET_PATH} is not embedded"))
+        })
+    }
+
+    /// The copy button's script, for `GET /static/copy.js`: the one script, a file of ours
+    /// (`script-src` falls back to `default-src 'self'`), and only an enhancement: without
+    /// it the button stays hidden and the field's text is selected by hand.
+    pub fn copy_script() -> &'static [u8] {
+        static SCRIPT: OnceLock<Cow<'static, [u8]>> = OnceLock::new();
+        SCRIPT.get_or_init(|| {
+            Assets::get(COPY_SCRIPT_PATH)
+                .map(|file| file.data)
+                .unwrap_or_else(|| panic!("assets/{COPY_SCRIPT_PATH} is not embedded"))
         })
     }
 

@@ -15,6 +15,7 @@ fn login_view(error: Option<&str>) -> LoginView {
         return_to: "/oauth2/authorize?client_id=abc&state=xyz".into(),
         username: "alice".into(),
         error: error.map(str::to_owned),
+        app_name: None,
     }
 }
 
@@ -66,6 +67,14 @@ fn all_pages() -> Vec<(&'static str, String)> {
     };
     vec![
         ("login", pages.login(&login_view(None))),
+        (
+            "login for an app, nothing prefilled",
+            pages.login(&LoginView {
+                app_name: Some("Score Tracker".into()),
+                username: String::new(),
+                ..login_view(None)
+            }),
+        ),
         (
             "login with error",
             pages.login(&login_view(Some("Wrong username or password."))),
@@ -257,6 +266,7 @@ fn hostile_values_cannot_add_attributes() {
         return_to: breakout.into(),
         username: breakout.into(),
         error: Some(breakout.into()),
+        app_name: Some(breakout.into()),
     });
     let mut consent = consent_view();
     consent.csrf_token = breakout.into();
@@ -270,10 +280,10 @@ fn hostile_values_cannot_add_attributes() {
     });
     for html in [login, pages.consent(&consent), reset] {
         for tag in start_tags(&html) {
-            assert!(
-                tag.attribute("onfocus").is_none() && tag.attribute("autofocus").is_none(),
-                "{tag:?}"
-            );
+            assert!(tag.attribute("onfocus").is_none(), "{tag:?}");
+            // The sign-in form's own autofocus, on one of its two fields, is the only one.
+            let own_field = ["username", "password"].contains(&tag.attribute("id").unwrap_or(""));
+            assert!(tag.attribute("autofocus").is_none() || own_field, "{tag:?}");
         }
     }
 }
@@ -289,6 +299,34 @@ fn product_name_is_in_title_and_header_and_escaped() {
         html.contains("<p class=\"product\">Acme &amp; &lt;Co&gt;</p>"),
         "{html}"
     );
+}
+
+#[test]
+fn login_names_the_app_and_focuses_the_first_empty_field() {
+    let pages = pages();
+    let for_app = pages.login(&LoginView {
+        app_name: Some("Score <Tracker>".into()),
+        username: String::new(),
+        ..login_view(None)
+    });
+    assert!(
+        for_app.contains(
+            "<h1>Sign in to continue to <span class=\"app-name\">Score &lt;Tracker&gt;</span></h1>"
+        ),
+        "{for_app}"
+    );
+    let focused = |html: &str| -> Vec<String> {
+        start_tags(html)
+            .into_iter()
+            .filter(|tag| tag.attribute("autofocus").is_some())
+            .filter_map(|tag| tag.attribute("id").map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(focused(&for_app), ["username"]);
+    // A prefilled username (login_hint, or a failed attempt) moves the focus on.
+    let prefilled = pages.login(&login_view(None));
+    assert_eq!(focused(&prefilled), ["password"]);
+    assert!(prefilled.contains("<h1>Sign in</h1>"));
 }
 
 #[test]
@@ -446,6 +484,8 @@ fn signed_out_page_links_to_sign_in() {
 fn no_page_has_script_inline_style_or_event_handlers() {
     for (page, html) in all_pages() {
         let lower = html.to_ascii_lowercase();
+        // The one script is the copy button's file, loaded from us, with nothing inline.
+        let lower = lower.replace(COPY_SCRIPT_TAG, "");
         assert!(!lower.contains("<script"), "{page}");
         assert!(!lower.contains("<style"), "{page}");
         assert!(!lower.contains(" style="), "{page}");
@@ -477,6 +517,9 @@ fn no_page_has_script_inline_style_or_event_handlers() {
         );
     }
 }
+
+/// The only script tag a page may carry: the copy button's, from a file of ours.
+const COPY_SCRIPT_TAG: &str = "<script src=\"/static/copy.js\" defer></script>";
 
 /// Whether the text holds `on[a-z]+=` after whitespace, the shape of an event-handler
 /// attribute.
@@ -522,7 +565,8 @@ fn every_page_is_accessible_in_structure() {
             .iter()
             .filter(|tag| controls.contains(&tag.name.as_str()))
         {
-            if input.attribute("type") == Some("hidden") {
+            // A hidden field, or the password form's `hidden` username for password managers.
+            if input.attribute("type") == Some("hidden") || input.attribute("hidden").is_some() {
                 continue;
             }
             let id = input.attribute("id").expect("a visible control has an id");

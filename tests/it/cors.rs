@@ -578,6 +578,7 @@ fn issue_11_pages_and_the_authorization_endpoint_never_send_cors_headers() {
         "/oauth2/jwks/not-this",
         "/healthz",
         "/static/style.css",
+        "/static/copy.js",
     ] {
         assert_not_shared(&get(&server.url(path)), path);
     }

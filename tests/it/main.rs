@@ -2,6 +2,7 @@
 //! data directory and an ephemeral loopback port.
 
 mod account;
+mod account_page;
 mod authorize_errors;
 mod browser;
 mod cli;

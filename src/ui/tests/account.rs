@@ -46,6 +46,20 @@ pub(super) fn account_view() -> AccountView {
                 last_used: None,
             },
         ],
+        sessions: vec![
+            SessionView {
+                signed_in: "2024-05-02 08:00 UTC".into(),
+                expires: "2024-06-01 08:00 UTC".into(),
+                this_browser: true,
+            },
+            SessionView {
+                signed_in: "2024-05-01 09:00 UTC".into(),
+                expires: "2024-05-31 09:00 UTC".into(),
+                this_browser: false,
+            },
+        ],
+        other_sessions: true,
+        password_min_chars: 8,
         expiry_choices: expiry_choices(),
     }
 }
@@ -56,6 +70,12 @@ pub(super) fn empty_account_view() -> AccountView {
         new_key: None,
         api_keys: Vec::new(),
         apps: Vec::new(),
+        sessions: vec![SessionView {
+            signed_in: "2024-05-02 08:00 UTC".into(),
+            expires: "2024-06-01 08:00 UTC".into(),
+            this_browser: true,
+        }],
+        other_sessions: false,
         ..account_view()
     }
 }
@@ -148,6 +168,8 @@ fn every_account_form_posts_with_the_csrf_token() {
         "/account/api-keys",
         "/account/api-keys/delete",
         "/account/apps/revoke",
+        "/account/password",
+        "/account/sessions/sign-out-others",
     ] {
         for form in forms(&html, action) {
             count += 1;
@@ -160,8 +182,8 @@ fn every_account_form_posts_with_the_csrf_token() {
             );
         }
     }
-    // Sign out, create, two deletes, two revokes.
-    assert_eq!(count, 6);
+    // Sign out, create, two deletes, two revokes, password, sign out everywhere else.
+    assert_eq!(count, 8);
     assert_eq!(html.matches("<form").count(), count);
 }
 
@@ -326,7 +348,10 @@ fn empty_lists_say_so() {
     let html = pages().account(&empty_account_view());
     assert!(html.contains("<p class=\"muted\">You have no API keys.</p>"));
     assert!(html.contains("<p class=\"muted\">You have not authorized any apps.</p>"));
-    assert!(!html.contains("class=\"items\""));
+    assert!(
+        !html.contains("class=\"items\""),
+        "only the sessions' list is left"
+    );
     assert!(form_sources(&html, "/account/api-keys/delete").is_empty());
     assert!(form_sources(&html, "/account/apps/revoke").is_empty());
     // Creating a key stays possible.
@@ -380,7 +405,11 @@ fn account_escapes_hostile_names_keys_and_scopes() {
     let html = pages().account(&view);
     assert_ne!(html, FALLBACK_PAGE);
     assert!(!html.contains(HOSTILE), "{html}");
-    assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+    let without_copy_script = html.replace(super::COPY_SCRIPT_TAG, "");
+    assert!(
+        !without_copy_script.to_ascii_lowercase().contains("<script"),
+        "{html}"
+    );
     let escaped = "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;";
     assert!(html.contains(&format!("Signed in as <strong>{escaped}</strong>")));
     assert!(html.contains(&format!("Your new API key '{escaped}'")));
@@ -416,4 +445,109 @@ fn hostile_values_cannot_add_attributes_to_the_account_page() {
             "{tag:?}"
         );
     }
+}
+
+#[test]
+fn sections_come_in_the_order_a_person_scans_them() {
+    let html = pages().account(&account_view());
+    let at = |id: &str| {
+        html.find(&format!("<h2 id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no section {id}"))
+    };
+    let order = [
+        at("new-key-heading"),
+        at("apps-heading"),
+        at("password-heading"),
+        at("sessions-heading"),
+        at("api-keys-heading"),
+    ];
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{order:?}");
+}
+
+#[test]
+fn password_form_asks_for_the_current_and_the_new_password() {
+    let html = pages().account(&empty_account_view());
+    let form = form_tags(&html, "/account/password");
+    assert!(has_input(&form, "hidden", "csrf_token"));
+    assert!(has_input(&form, "password", "current_password"));
+    assert!(has_input(&form, "password", "new_password"));
+    let field = |name: &str| {
+        form.iter()
+            .find(|tag| tag.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no field {name}"))
+    };
+    assert_eq!(
+        field("current_password").attribute("autocomplete"),
+        Some("current-password")
+    );
+    assert_eq!(
+        field("new_password").attribute("autocomplete"),
+        Some("new-password")
+    );
+    assert_eq!(field("new_password").attribute("minlength"), Some("8"));
+    assert_eq!(field("username").attribute("value"), Some("alice"));
+    assert!(html.contains("<label for=\"current-password\">Current password</label>"));
+    assert!(html.contains("<label for=\"new-password\">New password</label>"));
+    assert!(html.contains("At least 8 characters."));
+    assert!(html.contains("signs you out on every other browser and device"));
+}
+
+#[test]
+fn sessions_are_listed_and_this_browser_is_named() {
+    let html = pages().account(&account_view());
+    assert!(html.contains("<h3>This browser</h3>"));
+    assert!(html.contains("<h3>Another browser or device</h3>"));
+    assert!(html.contains("<dt>Signed in</dt><dd>2024-05-01 09:00 UTC</dd>"));
+    assert!(html.contains("<dt>Expires</dt><dd>2024-06-01 08:00 UTC</dd>"));
+    let sources = form_sources(&html, "/account/sessions/sign-out-others");
+    assert_eq!(sources.len(), 1);
+    assert_eq!(button_name(sources[0]), "Sign out everywhere else");
+
+    // Alone, there is nothing to sign out.
+    let alone = pages().account(&empty_account_view());
+    assert!(form_sources(&alone, "/account/sessions/sign-out-others").is_empty());
+    assert!(alone.contains("You are not signed in anywhere else."));
+}
+
+#[test]
+fn the_new_key_has_a_copy_button_that_only_its_script_reveals() {
+    let html = pages().account(&account_view());
+    let tags = start_tags(&html);
+    let button = tags
+        .iter()
+        .find(|tag| tag.attribute("data-copy") == Some("new-api-key"))
+        .expect("a copy button");
+    assert_eq!(button.name, "button");
+    assert_eq!(
+        button.attribute("type"),
+        Some("button"),
+        "it submits nothing"
+    );
+    assert_eq!(
+        button.attribute("hidden"),
+        Some(""),
+        "hidden without the script"
+    );
+    let scripts: Vec<_> = tags.iter().filter(|tag| tag.name == "script").collect();
+    assert_eq!(scripts.len(), 1);
+    assert_eq!(scripts[0].attribute("src"), Some("/static/copy.js"));
+    // Without the script the field still says what to do.
+    assert!(html.contains("Select the text in the field and copy it"));
+
+    let without = pages().account(&empty_account_view());
+    assert!(!without.contains("<script"));
+    assert!(!without.contains("data-copy"));
+}
+
+#[test]
+fn api_keys_are_explained_in_plain_words_first() {
+    let html = pages().account(&empty_account_view());
+    let plain = html
+        .find("lets a script or program of yours use your account without your password")
+        .expect("the plain explanation");
+    let details = html
+        .find("<summary>How a program uses a key</summary>")
+        .unwrap();
+    assert!(plain < details);
+    assert!(html.find("grant_type=refresh_token").unwrap() > details);
 }
