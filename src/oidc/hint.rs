@@ -36,6 +36,10 @@ pub enum HintRejected {
     NotOurs,
     #[error("id_token_hint is an access token, not an ID token")]
     AccessToken,
+    /// Signed by no key published now: a forgery, or ours from a key retired so long ago
+    /// that every token it signed has expired.
+    #[error("id_token_hint is signed by a key this server no longer publishes")]
+    UnknownKey,
 }
 
 #[derive(Deserialize)]
@@ -68,7 +72,7 @@ pub fn read(keys: &KeySet, issuer: &str, token: &str) -> Result<Hint, HintReject
         .kid
         .as_deref()
         .and_then(|kid| keys.published(kid))
-        .ok_or(HintRejected::NotOurs)?;
+        .ok_or(HintRejected::UnknownKey)?;
     let claims: Claims = key
         .verify(token, issuer)
         .map_err(|_| HintRejected::NotOurs)?;

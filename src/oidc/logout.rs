@@ -88,10 +88,13 @@ impl EndSession {
                     tracing::error!(%error, "signing keys unavailable");
                     invalid("Signing out cannot be checked right now. Try again in a moment.")
                 })?;
-                Some(
-                    hint::read(&keys, &self.issuer, token)
-                        .map_err(|rejected| invalid(format!("The application's {rejected}.")))?,
-                )
+                match hint::read(&keys, &self.issuer, token) {
+                    Ok(hint) => Some(hint),
+                    // An old ID token whose key has left the JWKS still asks for a sign-out;
+                    // it just proves nothing, so the user confirms and stays here.
+                    Err(hint::HintRejected::UnknownKey) => None,
+                    Err(rejected) => return Err(invalid(format!("The application's {rejected}."))),
+                }
             }
             None => None,
         };

@@ -722,6 +722,29 @@ fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
         "{}",
         page.describe()
     );
+    // A hint signed by no published key (an old one's key retired long ago, or a forgery)
+    // proves nothing but is no error either: the signed-out page, no redirect.
+    let unknown_kid = {
+        use base64::Engine;
+        let b64 = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256","kid":"retired-long-ago"}"#),
+            b64(&format!(
+                r#"{{"iss":"{}","sub":"x","aud":"y"}}"#,
+                server.base_url
+            ))
+        )
+    };
+    let page = Browser::new().get(&logout_url(
+        &server,
+        &[
+            ("id_token_hint", &unknown_kid),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(page.header("location").is_none());
     // The end-session endpoint is a page: never CORS.
     let reply = reqwest::blocking::Client::new()
         .get(server.url("/oauth2/logout"))
