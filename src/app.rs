@@ -124,6 +124,7 @@ pub async fn serve_with(
                 trusted_proxies: config.trusted_proxies.clone(),
                 cors_origins: config.cors_origins.clone(),
                 resources: config.resources.clone(),
+                signup: config.signup,
                 demo: config.demo.as_ref().map(|client| {
                     DemoApp::new(
                         client,

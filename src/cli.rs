@@ -224,6 +224,10 @@ struct ServeArgs {
     /// the resources registered for each client (`client create --resource`).
     #[arg(long = "resource", value_name = "URI", value_parser = parse_resource)]
     resources: Vec<crate::model::ResourceUri>,
+    /// Whether visitors may create their own accounts on the sign-up page (`/signup`,
+    /// linked from the sign-in page when open).
+    #[arg(long, value_enum, default_value = "closed")]
+    signup: crate::config::SignUp,
 }
 
 #[derive(Subcommand)]
@@ -735,6 +739,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
         resources: args.resources,
+        signup: args.signup,
         demo: None,
     })
 }
@@ -776,6 +781,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             resources: Vec::new(),
+            signup: crate::config::SignUp::Closed,
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

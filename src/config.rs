@@ -156,8 +156,21 @@ pub struct ServeConfig {
     pub cors_origins: Vec<crate::oauth::cors::Origin>,
     /// Resources any client may ask tokens for (`--resource`).
     pub resources: Vec<crate::model::ResourceUri>,
+    /// Whether visitors may create their own accounts at `/signup` (`--signup`).
+    pub signup: SignUp,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
+}
+
+/// `serve --signup`: who may create an account on the sign-up page. (`invite` arrives with
+/// the invitations it needs.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SignUp {
+    /// Only the operator makes accounts (`keyward user create`); `/signup` is not served.
+    #[default]
+    Closed,
+    /// Anyone may create an account at `/signup`, throttled per client address.
+    Open,
 }
 
 #[derive(Debug, Clone)]

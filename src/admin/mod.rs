@@ -400,6 +400,15 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
     }
 }
 
+/// `user create` as the sign-up page runs it: the same checks, hash and checked insert as
+/// the command (see `users::create_signed_up`), and the user it made.
+pub async fn create_signed_up_user(
+    store: &Store,
+    account: crate::oauth::signup::NewAccount,
+) -> Result<User, crate::oauth::signup::AccountNotCreated> {
+    users::create_signed_up(store, account).await
+}
+
 /// The answer of a command that reads, on a data directory without a database.
 pub fn no_database(data_dir: &Path) -> AdminError {
     AdminError::new(

@@ -5,9 +5,10 @@ use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::clock;
 use crate::model::{DisplayName, Email, Id, Invalid, Password, User, UserId, Username};
 use crate::oauth::reset::{self, ResetLinks, DEFAULT_LINK_SECONDS, MAX_LINK_SECONDS};
+use crate::oauth::signup::{AccountNotCreated, NewAccount};
 use crate::password;
-use crate::store::Store;
 use crate::store::UserNotInserted;
+use crate::store::{Store, StoreError};
 
 /// `user create`, as typed.
 pub(super) struct NewUser<'a> {
@@ -22,6 +23,13 @@ pub(super) struct NewUser<'a> {
 /// Checks the new user and hashes the password here, so the slow hash is done before the
 /// file is opened for writing and a refused user costs no write.
 pub(super) async fn create(store: &Store, new: NewUser<'_>) -> Result<Plan, AdminError> {
+    Ok(Plan::Write(WritePlan::CreateUser(
+        plan_user(store, new).await?,
+    )))
+}
+
+/// `create`'s checks and hash: the user `apply_create` will insert.
+pub(super) async fn plan_user(store: &Store, new: NewUser<'_>) -> Result<User, AdminError> {
     let username = Username::parse(new.username)?;
     let email = new.email.map(Email::parse).transpose()?;
     if new.email_verified && email.is_none() {
@@ -40,7 +48,7 @@ pub(super) async fn create(store: &Store, new: NewUser<'_>) -> Result<Plan, Admi
         return Err(username_taken(&username));
     }
     let now = clock::now();
-    Ok(Plan::Write(WritePlan::CreateUser(User {
+    Ok(User {
         id: UserId(Id::generate(clock::now_millis())),
         username,
         email,
@@ -49,7 +57,34 @@ pub(super) async fn create(store: &Store, new: NewUser<'_>) -> Result<Plan, Admi
         created_at: now,
         email_verified: new.email_verified,
         updated_at: now,
-    })))
+    })
+}
+
+/// `user create` for the sign-up page: the command's checks, hash and checked insert, with
+/// the e-mail unverified (nobody vouches for an address typed there). The user it made.
+pub(super) async fn create_signed_up(
+    store: &Store,
+    account: NewAccount,
+) -> Result<User, AccountNotCreated> {
+    let refused = |error: AdminError| match error.kind {
+        AdminErrorKind::Conflict => AccountNotCreated::UsernameTaken,
+        AdminErrorKind::Unavailable => {
+            AccountNotCreated::Storage(StoreError::Unavailable(error.message))
+        }
+        AdminErrorKind::Invalid | AdminErrorKind::NotFound => {
+            AccountNotCreated::Invalid(error.message)
+        }
+    };
+    let new = NewUser {
+        username: &account.username,
+        email: account.email.as_deref(),
+        email_verified: false,
+        name: None,
+        password: &account.password,
+    };
+    let user = plan_user(store, new).await.map_err(refused)?;
+    apply_create(store, user.clone()).await.map_err(refused)?;
+    Ok(user)
 }
 
 pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {

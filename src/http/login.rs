@@ -37,6 +37,18 @@ pub fn safe_return_to(requested: Option<&str>) -> String {
     }
 }
 
+/// `path`, carrying `return_to` unless it is the default: the links between the sign-in and
+/// the sign-up pages keep the authorization request that brought the user.
+pub(super) fn with_return_to(path: &str, return_to: &str) -> String {
+    if return_to == "/account" {
+        return path.to_owned();
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{path}?{query}")
+}
+
 pub(super) fn login_page(
     state: &AppState,
     request: &HttpRequest,
@@ -55,6 +67,9 @@ pub(super) fn login_page(
         username: username.to_owned(),
         error: error.map(str::to_owned),
         app_name,
+        signup_link: state
+            .signup_open()
+            .then(|| with_return_to("/signup", return_to)),
     });
     let mut response = html(status, body);
     if let Some(cookie) = new_cookie {
@@ -168,7 +183,7 @@ impl LoginForm<'_> {
     }
 }
 
-fn with_retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
+pub(super) fn with_retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
     response.headers_mut().insert(
         actix_web::http::header::RETRY_AFTER,
         actix_web::http::header::HeaderValue::from(seconds),

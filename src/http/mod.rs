@@ -15,6 +15,7 @@ mod metadata;
 mod pages;
 mod reset;
 mod respond;
+mod signup;
 mod token;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::config::Lifetimes;
+use crate::config::{Lifetimes, SignUp};
 use crate::demo::DemoApp;
 use crate::metrics::Metrics;
 use crate::oauth::account::AccountService;
@@ -64,6 +65,7 @@ pub struct AppState {
     end_session: EndSession,
     cookies: CookieSettings,
     signin: SignInService,
+    signup: SignUp,
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
@@ -80,6 +82,8 @@ pub struct StateConfig {
     pub cors_origins: Vec<Origin>,
     /// `--resource`: resources any client may ask for.
     pub resources: Vec<crate::model::ResourceUri>,
+    /// `--signup`: whether `/signup` is served.
+    pub signup: SignUp,
     /// `keyward demo`'s app, served at `/demo`.
     pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
@@ -100,6 +104,7 @@ impl AppState {
             trusted_proxies,
             cors_origins,
             resources,
+            signup,
             demo,
             keys,
         } = config;
@@ -132,6 +137,7 @@ impl AppState {
             },
             pages: Pages::new(&product_name),
             signin: SignInService::new(store.clone(), SESSION_TTL).await,
+            signup,
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
@@ -145,6 +151,11 @@ impl AppState {
     /// The error page for `problem`; its status follows from the problem (`respond.rs`).
     fn problem(&self, problem: respond::Problem<'_>) -> HttpResponse {
         respond::problem(&self.pages, problem)
+    }
+
+    /// Whether visitors may make their own accounts (`--signup open`).
+    fn signup_open(&self) -> bool {
+        self.signup == SignUp::Open
     }
 
     /// A storage failure: say so, and promise nothing.
@@ -211,6 +222,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/oauth2/logout", web::get().to(end_session::get))
         .route("/oauth2/logout", web::post().to(end_session::post))
+        .route("/signup", web::get().to(signup::show))
+        .route("/signup", web::post().to(signup::submit))
         .route("/reset", web::get().to(reset::show))
         .route("/reset", web::post().to(reset::submit))
         .route("/reset/done", web::get().to(reset::done))

@@ -102,7 +102,7 @@ fn reset_page(
 }
 
 /// "password must be …" as the start of a sentence.
-fn capitalized(message: &str) -> String {
+pub(super) fn capitalized(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -14,6 +14,7 @@ pub mod pkce;
 pub mod reset;
 pub mod resources;
 pub mod signin;
+pub mod signup;
 pub mod token;
 pub mod tokens;
 

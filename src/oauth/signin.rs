@@ -213,15 +213,9 @@ impl SignInService {
             }
             PasswordCheck::Busy => return Ok(SignInOutcome::Busy),
         };
-        let session_cookie = self
-            .establish_session(user.id, attempt.previous_session, now)
-            .await?;
+        let (session_cookie, device_cookie) =
+            self.welcome(user.id, attempt.previous_session, now).await?;
         tracing::info!(address = %attempt.address, user_id = %user.id, "signed in");
-        let device_cookie = self.devices.seal(&DeviceClaims {
-            user_id: user.id,
-            nonce: Id::generate(crate::clock::now_millis()),
-            issued_at: now,
-        });
         Ok(SignInOutcome::SignedIn {
             user,
             session_cookie,
@@ -326,6 +320,36 @@ impl SignInService {
         }
         drop(reserved);
         PasswordCheck::Correct(user)
+    }
+
+    /// What a browser gets once it is known to be `user_id`'s, after a password sign-in or a
+    /// sign-up alike: a fresh session in place of the one it came with, and a fresh device
+    /// cookie for the account. Returns (session cookie, device cookie).
+    pub(super) async fn welcome(
+        &self,
+        user_id: UserId,
+        previous_session: Option<SecretHash>,
+        now: UnixTime,
+    ) -> Result<(String, String), StoreError> {
+        let session_cookie = self
+            .establish_session(user_id, previous_session, now)
+            .await?;
+        let device_cookie = self.devices.seal(&DeviceClaims {
+            user_id,
+            nonce: Id::generate(crate::clock::now_millis()),
+            issued_at: now,
+        });
+        Ok((session_cookie, device_cookie))
+    }
+
+    /// Counts one attempt against the client address's limit, for good: sign-ups share the
+    /// address throttle with failed sign-ins, and every sign-up counts, made or refused, so
+    /// one address can neither make accounts nor probe usernames quickly. `Err` is the wait
+    /// in seconds.
+    pub(super) fn reserve_address(&self, address: IpAddr, now: UnixTime) -> Result<(), u64> {
+        self.address
+            .reserve(&address_key(address), now)
+            .map_err(|blocked| blocked.retry_after)
     }
 
     /// Takes the attempt's throttle slots: a device with a valid cookie for this account

@@ -1,4 +1,4 @@
-//! keyward's own HTML pages: sign-in, consent, the user's account, errors and sign-out, and
+//! keyward's own HTML pages: sign-in, sign-up, consent, the user's account, errors and sign-out, and
 //! the pages of `keyward demo`'s app.
 //!
 //! Templates (`assets/templates/*.html`) and the stylesheet (`assets/static/style.css`) are
@@ -60,6 +60,25 @@ pub struct LoginView {
     /// The app the sign-in continues to ("Sign in to continue to NAME"), when it came
     /// from an authorization request of a registered client.
     pub app_name: Option<String>,
+    /// The sign-up page, carrying `return_to`, when sign-up is open; else no link.
+    pub signup_link: Option<String>,
+}
+
+/// The sign-up form (`serve --signup open`).
+#[derive(Serialize)]
+pub struct SignUpView {
+    pub csrf_token: String,
+    /// Where to continue once the account exists; posted back unchanged in a hidden field.
+    pub return_to: String,
+    /// The sign-in page, carrying `return_to`, for a visitor who has an account.
+    pub login_link: String,
+    /// Kept after a refusal, so only what was wrong is typed again (never the password).
+    pub username: String,
+    pub email: String,
+    /// The fewest characters a password may have.
+    pub min_chars: usize,
+    /// Why the last form was refused.
+    pub error: Option<String>,
 }
 
 /// The page where a signed-in user allows or denies an app's request.
@@ -242,6 +261,10 @@ impl Pages {
 
     pub fn login(&self, view: &LoginView) -> String {
         self.render("login.html", Value::from_serialize(view))
+    }
+
+    pub fn signup(&self, view: &SignUpView) -> String {
+        self.render("signup.html", Value::from_serialize(view))
     }
 
     pub fn consent(&self, view: &ConsentView) -> String {

@@ -16,6 +16,19 @@ fn login_view(error: Option<&str>) -> LoginView {
         username: "alice".into(),
         error: error.map(str::to_owned),
         app_name: None,
+        signup_link: None,
+    }
+}
+
+fn signup_view(error: Option<&str>) -> SignUpView {
+    SignUpView {
+        csrf_token: "csrf-signup-1".into(),
+        return_to: "/oauth2/authorize?client_id=abc&state=xyz".into(),
+        login_link: "/login?return_to=%2Foauth2%2Fauthorize%3Fclient_id%3Dabc".into(),
+        username: "alice".into(),
+        email: "alice@example.com".into(),
+        min_chars: 8,
+        error: error.map(str::to_owned),
     }
 }
 
@@ -78,6 +91,18 @@ fn all_pages() -> Vec<(&'static str, String)> {
         (
             "login with error",
             pages.login(&login_view(Some("Wrong username or password."))),
+        ),
+        (
+            "login with sign-up link",
+            pages.login(&LoginView {
+                signup_link: Some("/signup?return_to=%2Faccount".into()),
+                ..login_view(None)
+            }),
+        ),
+        ("sign-up", pages.signup(&signup_view(None))),
+        (
+            "sign-up with error",
+            pages.signup(&signup_view(Some("That username is taken."))),
         ),
         ("consent", pages.consent(&consent_view())),
         ("consent, public client", pages.consent(&public)),
@@ -212,7 +237,8 @@ fn every_embedded_template_parses() {
             "reset.html",
             "reset_done.html",
             "sign_out.html",
-            "signed_out.html"
+            "signed_out.html",
+            "signup.html"
         ]
     );
     for (name, source) in &templates {
@@ -267,6 +293,16 @@ fn hostile_values_cannot_add_attributes() {
         username: breakout.into(),
         error: Some(breakout.into()),
         app_name: Some(breakout.into()),
+        signup_link: Some(breakout.into()),
+    });
+    let signup = pages.signup(&SignUpView {
+        csrf_token: breakout.into(),
+        return_to: breakout.into(),
+        login_link: breakout.into(),
+        username: breakout.into(),
+        email: breakout.into(),
+        min_chars: 8,
+        error: Some(breakout.into()),
     });
     let mut consent = consent_view();
     consent.csrf_token = breakout.into();
@@ -278,7 +314,7 @@ fn hostile_values_cannot_add_attributes() {
         min_chars: 8,
         error: Some(breakout.into()),
     });
-    for html in [login, pages.consent(&consent), reset] {
+    for html in [login, signup, pages.consent(&consent), reset] {
         for tag in start_tags(&html) {
             assert!(tag.attribute("onfocus").is_none(), "{tag:?}");
             // The sign-in form's own autofocus, on one of its two fields, is the only one.
@@ -455,6 +491,74 @@ fn reset_form_carries_csrf_and_token_and_asks_one_new_password() {
     let with_error = pages().reset(&reset_view(Some(HOSTILE)));
     assert!(with_error.contains("role=\"alert\""));
     assert!(!with_error.contains(HOSTILE));
+}
+
+#[test]
+fn login_links_to_sign_up_only_when_given_a_link() {
+    let pages = pages();
+    let without = pages.login(&login_view(None));
+    assert!(!without.contains("/signup"), "{without}");
+    let with = pages.login(&LoginView {
+        signup_link: Some("/signup?return_to=%2Foauth2%2Fauthorize%3Fa%3D1".into()),
+        ..login_view(None)
+    });
+    let link = start_tags(&with)
+        .into_iter()
+        .find(|tag| tag.name == "a")
+        .expect("a link to sign-up");
+    // Escaped like every value; the browser decodes the entities.
+    assert_eq!(
+        link.attribute("href"),
+        Some("&#x2f;signup?return_to=%2Foauth2%2Fauthorize%3Fa%3D1")
+    );
+    assert!(
+        !with.contains("action=\"/signup\""),
+        "a plain link, no form"
+    );
+}
+
+#[test]
+fn signup_form_has_csrf_return_to_and_one_new_password() {
+    let html = pages().signup(&signup_view(None));
+    let form = form_tags(&html, "/signup");
+    assert_eq!(form[0].attribute("method"), Some("post"));
+    assert!(has_input(&form, "hidden", "csrf_token"));
+    assert!(has_input(&form, "hidden", "return_to"));
+    assert!(has_input(&form, "text", "username"));
+    assert!(has_input(&form, "email", "email"));
+    let value = |name: &str| {
+        form.iter()
+            .find(|tag| tag.attribute("name") == Some(name))
+            .and_then(|tag| tag.attribute("value"))
+    };
+    assert_eq!(value("username"), Some("alice"));
+    assert_eq!(value("email"), Some("alice@example.com"));
+    let passwords: Vec<_> = form
+        .iter()
+        .filter(|tag| tag.attribute("type") == Some("password"))
+        .collect();
+    assert_eq!(passwords.len(), 1, "one password field");
+    assert_eq!(passwords[0].attribute("name"), Some("password"));
+    assert_eq!(passwords[0].attribute("autocomplete"), Some("new-password"));
+    assert!(passwords[0].attribute("value").is_none(), "never echoed");
+    let email = form
+        .iter()
+        .find(|tag| tag.attribute("name") == Some("email"))
+        .unwrap();
+    assert!(email.attribute("required").is_none(), "email is optional");
+    assert!(!html.contains("role=\"alert\""));
+    let with_error = pages().signup(&signup_view(Some(HOSTILE)));
+    let alert = with_error.find("role=\"alert\"").expect("an alert");
+    assert!(alert < with_error.find("<form").unwrap());
+    assert!(!with_error.contains(HOSTILE));
+    let login = start_tags(&html)
+        .into_iter()
+        .find(|tag| tag.name == "a")
+        .expect("a link to sign in");
+    assert!(login
+        .attribute("href")
+        .unwrap()
+        .starts_with("&#x2f;login?return_to="));
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod oidc;
 mod refresh_grace;
 mod reset;
 mod signin;
+mod signup;
 mod support;
 mod tidy;
 mod token;
