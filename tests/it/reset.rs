@@ -236,7 +236,6 @@ fn issue_12_expired_superseded_and_altered_reset_links_are_refused_and_change_no
     data.create_user("alice", USER_PASSWORD);
     let server = TestServer::start(&data, &[]);
     let laptop = signed_in(&server, "alice", USER_PASSWORD);
-    let (short, _) = reset_link(&data, "alice", &["--expires-in", "1s"]);
     let (later, _) = reset_link(&data, "alice", &[]);
     let (good, _) = reset_link(&data, "alice", &[]);
     let browser = Browser::new();
@@ -267,8 +266,11 @@ fn issue_12_expired_superseded_and_altered_reset_links_are_refused_and_change_no
     assert_refused(&posted, "not valid", "the form with an altered token");
 
     // Expired: the link, and a form opened before it expired.
+    // Expiry is in whole seconds: 3 s leaves at least 2 to open the form, even on a busy
+    // machine, and 3.1 s of waiting passes it for sure.
+    let (short, _) = reset_link(&data, "alice", &["--expires-in", "3s"]);
     let short_form = open_form(&browser, &short);
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_refused(&browser.get(&short), "expired", "an expired link");
     assert_refused(
         &submit(&browser, &short_form, NEW_PASSWORD),
