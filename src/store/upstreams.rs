@@ -325,6 +325,19 @@ mod tests {
         id
     }
 
+    /// The vector of docs/storage-format.md §8.19.
+    #[test]
+    fn the_identity_key_is_the_documented_hmac() {
+        let sealer = Sealer::new(&crate::seal::MasterKey::from_bytes([7; 32]));
+        let key = identity_key(&sealer, "corp", "80351110224678912");
+        let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(
+            hex,
+            "094469a921b36ebfa52609d393e1f53d1b80e3ebc662b335d4872a2900619964"
+        );
+        assert_ne!(key, identity_key(&sealer, "cor", "p80351110224678912"));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn upstreams_are_stored_changed_and_refused_twice() {
         let (_dir, store) = store();
