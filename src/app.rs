@@ -62,6 +62,28 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Upstream URLs on a loopback host are accepted for tests and local setups. A server that
+/// starts with one says so at every start, so one that reached production is noticed.
+fn warn_about_loopback_upstreams(store: &Store) -> Result<(), ServeError> {
+    use std::io::Write;
+    let loopback: Vec<String> = store
+        .upstreams()
+        .map_err(|error| ServeError::Setup(format!("upstreams: {error}")))?
+        .into_iter()
+        .filter(|upstream| upstream.uses_loopback())
+        .map(|upstream| upstream.name.to_string())
+        .collect();
+    if !loopback.is_empty() {
+        // Straight to stderr, like the master key's warning: whatever KEYWARD_LOG says.
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: upstream(s) {} use URLs on a loopback host; that is for tests and local              setups only",
+            loopback.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Runs the server until `shutdown` resolves. `on_bound` hears the address actually bound
 /// (port 0 picks a free one), after everything is ready to serve.
 pub async fn serve_with(
@@ -112,6 +134,7 @@ pub async fn serve_with(
         })
         .await
         .map_err(|error| ServeError::Setup(error.to_string()))?;
+    warn_about_loopback_upstreams(&store)?;
     let metrics = Arc::new(Metrics::default());
     let usage = Arc::new(UsageLog::default());
     let state = web::Data::new(

@@ -1,6 +1,8 @@
 //! The command line: clap definitions, and admin commands run either through a running
 //! server's admin socket or directly on the database file when no server runs.
 
+mod upstream;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -67,6 +69,10 @@ enum Command {
     /// Manage the keys that sign ID tokens and JWT access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the providers users may sign in through (Discord, GitHub, Google, GitLab, any
+    /// OpenID provider or OAuth 2.0 service).
+    #[command(subcommand)]
+    Upstream(upstream::UpstreamCommand),
     /// Write a consistent snapshot of the database to a new file, even while serving.
     Backup {
         /// The file to write. It must not exist yet: a backup never overwrites.
@@ -445,6 +451,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Check => AdminRequest::Check,
         Command::Keys(KeysCommand::List) => AdminRequest::KeysList,
         Command::Keys(KeysCommand::Rotate { alg }) => AdminRequest::KeysRotate { alg },
+        Command::Upstream(command) => upstream::request(command)?,
         Command::Migrate => return migrate(&options, cli.json),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -575,13 +582,18 @@ fn read_password(args: &PasswordArgs) -> Result<String, Failure> {
             code: 2,
         });
     }
+    read_first_line("password")
+}
+
+/// The first line of standard input (without its line ending): how secrets reach the CLI.
+fn read_first_line(what: &str) -> Result<String, Failure> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .take(64 * 1024)
         .read_to_end(&mut bytes)
-        .map_err(|error| Failure::new(format!("cannot read the password from stdin: {error}")))?;
+        .map_err(|error| Failure::new(format!("cannot read the {what} from stdin: {error}")))?;
     let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::new("the password on stdin is not valid UTF-8"))?;
+        .map_err(|_| Failure::new(format!("the {what} on stdin is not valid UTF-8")))?;
     let line = text.split('\n').next().unwrap_or("");
     Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
 }

@@ -11,7 +11,9 @@
 //! `config` validated settings; `clock` the one reading of the wall clock; `password`
 //! argon2id on a bounded pool; `throttle` sign-in failure limits; `limits` the descriptor
 //! limit and the connection cap under it; `metrics` the `/metrics`
-//! counters; `demo` the relying party that `keyward demo` serves at `/demo`. Data flows one way: http → oauth → store.
+//! counters; `demo` the relying party that `keyward demo` serves at `/demo`; `upstream` the
+//! registry's types for signing in through another provider (Discord, GitHub, any OpenID
+//! provider) and its presets. Data flows one way: http → oauth → store.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -32,3 +34,4 @@ pub mod store;
 pub mod sweep;
 pub mod throttle;
 pub mod ui;
+pub mod upstream;

@@ -18,6 +18,7 @@ mod maintenance;
 mod render;
 mod scopes;
 pub mod socket;
+mod upstreams;
 mod users;
 mod views;
 
@@ -30,11 +31,12 @@ use crate::oauth::apikeys::NewApiKey;
 use crate::store::{ScopeSettings, Store, StoreError};
 
 pub use clients::MAX_REDIRECT_URIS;
+pub use upstreams::{UpstreamAddRequest, UpstreamEndpointFlags, UpstreamSetRequest};
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,
     DeletedView, GrantView, GrantsView, KeyView, KeysView, NewApiKeyView, ResetLinkView,
-    RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView, UserRef,
-    UserView, UsersView,
+    RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView,
+    UpstreamDeletedView, UpstreamView, UpstreamsView, UserRef, UserView, UsersView,
 };
 
 /// An admin command, as it travels over the admin socket (one JSON line).
@@ -131,6 +133,20 @@ pub enum AdminRequest {
         #[serde(default)]
         alg: Option<String>,
     },
+    /// A new upstream provider (its client secret inside, read from the CLI's stdin).
+    UpstreamAdd(UpstreamAddRequest),
+    UpstreamList,
+    UpstreamShow {
+        name: String,
+        /// The issuer the callback URL starts with; without it, the one `serve` recorded.
+        #[serde(default)]
+        issuer: Option<String>,
+    },
+    UpstreamSet(UpstreamSetRequest),
+    /// Deletes an upstream and unlinks every identity linked through it.
+    UpstreamDelete {
+        name: String,
+    },
 }
 
 impl AdminRequest {
@@ -150,6 +166,8 @@ impl AdminRequest {
             | AdminRequest::GrantList { .. }
             | AdminRequest::Backup { .. }
             | AdminRequest::KeysList
+            | AdminRequest::UpstreamList
+            | AdminRequest::UpstreamShow { .. }
             | AdminRequest::Check => true,
             AdminRequest::ClientCreate(_)
             | AdminRequest::ClientDelete { .. }
@@ -163,7 +181,10 @@ impl AdminRequest {
             | AdminRequest::ApiKeyCreate { .. }
             | AdminRequest::ApiKeyDelete { .. }
             | AdminRequest::GrantRevoke { .. }
-            | AdminRequest::KeysRotate { .. } => false,
+            | AdminRequest::KeysRotate { .. }
+            | AdminRequest::UpstreamAdd(_)
+            | AdminRequest::UpstreamSet(_)
+            | AdminRequest::UpstreamDelete { .. } => false,
         }
     }
 }
@@ -218,6 +239,10 @@ pub enum AdminOutput {
     Check(CheckView),
     ServerInfo(ServerInfoView),
     Keys(KeysView),
+    /// Boxed: the largest answer, and answers travel by value.
+    Upstream(Box<UpstreamView>),
+    Upstreams(UpstreamsView),
+    UpstreamDeleted(UpstreamDeletedView),
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +307,12 @@ pub enum WritePlan {
     DeleteApiKey(Id),
     RevokeGrant(Id),
     RotateKeys(Vec<keys::Rotation>),
+    AddUpstream(Box<crate::upstream::Upstream>),
+    SetUpstream(
+        crate::upstream::UpstreamName,
+        Box<upstreams::UpstreamChanges>,
+    ),
+    DeleteUpstream(crate::upstream::UpstreamName),
 }
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
@@ -369,6 +400,13 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
         AdminRequest::Check => maintenance::check(store).await,
         AdminRequest::KeysList => keys::list(store),
         AdminRequest::KeysRotate { alg } => keys::rotate(store, alg.as_deref()),
+        AdminRequest::UpstreamAdd(request) => upstreams::add(store, &request),
+        AdminRequest::UpstreamList => upstreams::list(store),
+        AdminRequest::UpstreamShow { name, issuer } => {
+            upstreams::show(store, &name, issuer.as_deref())
+        }
+        AdminRequest::UpstreamSet(request) => upstreams::set(store, &request),
+        AdminRequest::UpstreamDelete { name } => upstreams::delete(store, &name),
     }
 }
 
@@ -397,6 +435,9 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         WritePlan::DeleteApiKey(id) => apikeys::apply_delete(store, id).await,
         WritePlan::RevokeGrant(id) => grants::apply_revoke(store, id).await,
         WritePlan::RotateKeys(rotations) => keys::apply_rotate(store, rotations).await,
+        WritePlan::AddUpstream(upstream) => upstreams::apply_add(store, *upstream).await,
+        WritePlan::SetUpstream(name, changes) => upstreams::apply_set(store, name, *changes).await,
+        WritePlan::DeleteUpstream(name) => upstreams::apply_delete(store, name).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! How an answer prints: the object `--json` prints, and the text a person reads. The same
 //! for both paths, since the CLI renders whatever the server or the file answered.
 
-use super::views::{ClientView, ScopeDescriptionView, UserView};
+use super::views::{ClientView, ScopeDescriptionView, UpstreamView, UserView};
 use super::AdminOutput;
 
 impl AdminOutput {
@@ -27,6 +27,9 @@ impl AdminOutput {
             AdminOutput::Check(view) => serde_json::to_value(view),
             AdminOutput::ServerInfo(view) => serde_json::to_value(view),
             AdminOutput::Keys(view) => serde_json::to_value(view),
+            AdminOutput::Upstream(view) => serde_json::to_value(view),
+            AdminOutput::Upstreams(view) => serde_json::to_value(view),
+            AdminOutput::UpstreamDeleted(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
     }
@@ -171,6 +174,35 @@ impl AdminOutput {
                 }
                 lines.join("\n")
             }
+            AdminOutput::Upstream(view) => human_upstream(view),
+            AdminOutput::Upstreams(view) if view.upstreams.is_empty() => "no upstreams".to_owned(),
+            AdminOutput::Upstreams(view) => view
+                .upstreams
+                .iter()
+                .map(|upstream| {
+                    let at = upstream
+                        .issuer
+                        .as_deref()
+                        .or(upstream.authorize_url.as_deref())
+                        .unwrap_or("");
+                    let creates = if upstream.create_users {
+                        "  (creates users)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{}  {}  \"{}\"  {at}{creates}",
+                        upstream.name, upstream.kind, upstream.display_name
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            AdminOutput::UpstreamDeleted(view) => format!(
+                "deleted {} ({} linked identit{} removed)",
+                view.deleted,
+                view.identities_unlinked,
+                if view.identities_unlinked == 1 { "y" } else { "ies" }
+            ),
             AdminOutput::ServerInfo(view) => format!(
                 "keyward {} (pid {}) listening on {}, issuer {}",
                 view.version, view.pid, view.listen, view.issuer
@@ -245,4 +277,45 @@ fn human_user(view: &UserView) -> String {
         ("created_at", view.created_at.to_string()),
         ("updated_at", view.updated_at.to_string()),
     ])
+}
+
+fn human_upstream(view: &UpstreamView) -> String {
+    let mut fields = vec![
+        ("name", view.name.clone()),
+        ("kind", view.kind.clone()),
+        ("display_name", view.display_name.clone()),
+    ];
+    let optional = [
+        ("issuer", &view.issuer),
+        ("authorize_url", &view.authorize_url),
+        ("token_url", &view.token_url),
+        ("userinfo_url", &view.userinfo_url),
+        ("subject_field", &view.subject_field),
+        ("username_field", &view.username_field),
+        ("email_field", &view.email_field),
+        ("email_verified_field", &view.email_verified_field),
+    ];
+    fields.extend(
+        optional
+            .into_iter()
+            .filter_map(|(key, value)| value.clone().map(|value| (key, value))),
+    );
+    fields.extend([
+        ("client_id", view.client_id.clone()),
+        ("client_secret", "(sealed; never shown)".to_owned()),
+        ("scope", view.scope.clone()),
+        ("create_users", yes_no(view.create_users)),
+        ("created_at", view.created_at.to_string()),
+        (
+            "callback",
+            view.callback
+                .clone()
+                .unwrap_or_else(|| "(run serve once, or pass --issuer)".to_owned()),
+        ),
+    ]);
+    let mut text = aligned(&fields);
+    if view.loopback {
+        text.push_str("\n\nIts URLs are on a loopback host: for tests and local setups only.");
+    }
+    text
 }

@@ -195,3 +195,51 @@ pub struct KeyView {
 pub struct KeysView {
     pub keys: Vec<KeyView>,
 }
+
+/// One upstream provider, without its client secret, which no answer carries.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UpstreamView {
+    pub name: String,
+    pub kind: String,
+    pub display_name: String,
+    /// An OpenID Connect upstream's issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The endpoints and fields of an OAuth 2.0 upstream (and of the discord and github
+    /// presets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username_field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified_field: Option<String>,
+    pub client_id: String,
+    pub scope: String,
+    pub create_users: bool,
+    pub created_at: u64,
+    /// The redirect URI to register at the provider: `{issuer}/upstream/NAME/callback`.
+    /// `null` while no issuer is known (no `serve` has run, and no `--issuer` was given).
+    pub callback: Option<String>,
+    /// Some URL of it is on a loopback host (accepted for tests and local setups).
+    pub loopback: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UpstreamsView {
+    pub upstreams: Vec<UpstreamView>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UpstreamDeletedView {
+    pub deleted: String,
+    /// Linked identities removed with it: those users no longer sign in through it.
+    pub identities_unlinked: u64,
+}

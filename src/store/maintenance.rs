@@ -139,23 +139,30 @@ impl Store {
                 }
             }
         }
-        let usernames = snapshot
-            .open_table(tables::USERNAMES)
-            .map_err(StoreError::unavailable)?;
         let users = snapshot
             .open_table(tables::USERS)
             .map_err(StoreError::unavailable)?;
-        for row in usernames.iter().map_err(StoreError::unavailable)? {
-            let (_, user_id) = row.map_err(StoreError::unavailable)?;
-            if users
-                .get(user_id.value())
-                .map_err(StoreError::unavailable)?
-                .is_none()
-            {
-                report.problems.push(format!(
-                    "usernames: an entry names user {} which does not exist",
-                    hex(user_id.value())
-                ));
+        // The indexes that find a user must name one that exists: a dangling entry would
+        // make a name look taken, or an identity sign in to nobody.
+        for index in tables::tables_at(self.inner.schema_version)
+            .filter(|table| matches!(table.name(), "usernames" | "identities"))
+        {
+            let entries = snapshot
+                .open_table(index)
+                .map_err(StoreError::unavailable)?;
+            for row in entries.iter().map_err(StoreError::unavailable)? {
+                let (_, user_id) = row.map_err(StoreError::unavailable)?;
+                if users
+                    .get(user_id.value())
+                    .map_err(StoreError::unavailable)?
+                    .is_none()
+                {
+                    report.problems.push(format!(
+                        "{}: an entry names user {} which does not exist",
+                        index.name(),
+                        hex(user_id.value())
+                    ));
+                }
             }
         }
         report.migration_snapshots = super::migrate::snapshots_beside(&self.inner.path);
@@ -255,7 +262,21 @@ fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<
         "signing_keys" => {
             records::signing_keys::decode(super::signing_keys::key_id(key)?, &opened()?)?;
         }
-        "usernames" => {
+        "upstreams" => {
+            let name = super::upstreams::upstream_name(key)?;
+            records::upstreams::decode(name, &opened()?)?;
+        }
+        "user_identities" => {
+            if !(17..=16 + crate::upstream::UpstreamName::MAX_CHARS).contains(&key.len()) {
+                return Err(StoreError::Corrupt(format!(
+                    "user_identities key is {} bytes, expected a user id and an upstream name",
+                    key.len()
+                )));
+            }
+            super::upstreams::upstream_name(&key[16..])?;
+            records::upstreams::decode_identity(&opened()?)?;
+        }
+        "usernames" | "identities" => {
             key_of(32)?;
             value_of(16)?;
         }
@@ -366,7 +387,8 @@ mod tests {
     use crate::seal::MasterKey;
     use crate::store::tables::{
         API_KEYS, CLIENTS, CODES, CODE_FENCES, CONSENTS, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS,
-        SCOPES, SESSIONS, SIGNING_KEYS, USED_TICKETS, USERS, USER_SESSIONS,
+        SCOPES, SESSIONS, SIGNING_KEYS, UPSTREAMS, USED_TICKETS, USERS, USER_IDENTITIES,
+        USER_SESSIONS,
     };
     use crate::store::{KeyLocation, OpenOptions};
 
@@ -391,6 +413,8 @@ mod tests {
                 | "consents"
                 | "api_keys"
                 | "signing_keys"
+                | "upstreams"
+                | "user_identities"
         )
     }
 
@@ -424,6 +448,8 @@ mod tests {
             (SCOPES, b"deploy".to_vec()),
             (CODE_FENCES, vec![11; 32]),
             (SIGNING_KEYS, vec![13; 16]),
+            (UPSTREAMS, b"corp".to_vec()),
+            (USER_IDENTITIES, [[14; 16].as_slice(), b"corp"].concat()),
         ];
         let written = rows.clone();
         store

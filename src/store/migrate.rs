@@ -68,6 +68,10 @@ const STEPS: &[Step] = &[
         from: 2,
         run: schema_2_to_3,
     },
+    Step {
+        from: 3,
+        run: schema_3_to_4,
+    },
 ];
 
 /// Schema 2 adds `user_sessions`, an index of each user's sessions. Every session of a
@@ -105,6 +109,15 @@ fn schema_1_to_2(transaction: &redb::WriteTransaction, sealer: &Sealer) -> Resul
 /// The bump itself is what matters: a keyward of schema 2 would report a format-2 row as
 /// corrupt, so it must refuse the whole database instead (docs/storage-format.md §14).
 fn schema_2_to_3(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Result<(), String> {
+    Ok(())
+}
+
+/// Schema 4 adds `upstreams`, `identities` and `user_identities` (created by `run`, empty:
+/// upstreams are added by the operator) and rewrites nothing. A keyward of schema 3 would
+/// ignore the tables, so the bump is not about misreading; it keeps an older binary from
+/// serving a database whose users may sign in only through an upstream, and from deleting
+/// a user while leaving the identities that point at them (docs/storage-format.md §14).
+fn schema_3_to_4(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Result<(), String> {
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod sessions;
 mod signing_keys;
 mod sweep;
 mod tables;
+mod upstreams;
 mod users;
 mod writer;
 
@@ -47,13 +48,14 @@ pub use sessions::Session;
 pub use signing_keys::{SigningKey, SigningKeyNotAdded};
 pub use sweep::SweepCounts;
 use tables::{Table, META, REVOKED_ACCESS};
+pub use upstreams::{IdentityNotLinked, LinkedIdentity, UpstreamNotStored};
 pub use users::{PasswordReset, ResetNotApplied, UserNotInserted};
 pub use writer::WriterStats;
 use writer::{Tx, Writer};
 
 /// The schema this binary reads and writes. A database with a larger number was written by
 /// a newer keyward and is refused rather than misread.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 const DATABASE_FILE: &str = "keyward.redb";
 const META_SCHEMA_VERSION: &[u8] = b"schema_version";

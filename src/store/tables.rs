@@ -56,11 +56,23 @@ pub(crate) const CODE_FENCES: Table = Table::new("code_fences");
 /// (PKCS#8 DER, opaque here), when it was made and retired, and until when a retired key
 /// stays in the JWKS. (Schema 3.)
 pub(crate) const SIGNING_KEYS: Table = Table::new("signing_keys");
+/// upstream name (its 1 to 32 ASCII bytes) → sealed upstream record: kind, endpoints, the
+/// client id and client secret keyward has there (sealed: the secret must be sent, so it
+/// cannot be a hash), scope and settings. (Schema 4.)
+pub(crate) const UPSTREAMS: Table = Table::new("upstreams");
+/// HMAC of (upstream name ‖ 0x00 ‖ subject) (32 bytes) → user id (16 bytes): whose account an
+/// upstream identity signs in to. Keyed like `usernames`, so the index reveals no subject;
+/// accounts are found by (upstream, subject) alone, never by an email. (Schema 4.)
+pub(crate) const IDENTITIES: Table = Table::new("identities");
+/// user id (16) ‖ upstream name → sealed linked identity (the subject, when it was linked):
+/// a user's identities, to list them and to remove their `identities` rows when the user or
+/// the upstream goes. (Schema 4.)
+pub(crate) const USER_IDENTITIES: Table = Table::new("user_identities");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 20] = [
+pub(crate) const ALL: [Table; 23] = [
     META,
     CLIENTS,
     USERS,
@@ -81,6 +93,9 @@ pub(crate) const ALL: [Table; 20] = [
     USER_SESSIONS,
     CODE_FENCES,
     SIGNING_KEYS,
+    UPSTREAMS,
+    IDENTITIES,
+    USER_IDENTITIES,
 ];
 
 /// The schema version that brought a table in. A database of an older schema lacks the
@@ -90,6 +105,7 @@ pub(crate) fn introduced_in(table: Table) -> u32 {
     match table.name() {
         "user_sessions" | "code_fences" => 2,
         "signing_keys" => 3,
+        "upstreams" | "identities" | "user_identities" => 4,
         _ => 1,
     }
 }
@@ -113,6 +129,14 @@ pub(crate) enum ExpiryKind {
     ApiKey = 7,
     /// A retired signing key, at the time it may leave the JWKS (schema 3).
     SigningKey = 8,
+}
+
+/// The key of a `user_identities` row: the user, then the upstream's name.
+pub(crate) fn user_identity_key(user: &[u8; 16], upstream: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(16 + upstream.len());
+    key.extend_from_slice(user);
+    key.extend_from_slice(upstream.as_bytes());
+    key
 }
 
 /// Two ids side by side: the key of every index table.

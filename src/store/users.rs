@@ -105,6 +105,9 @@ impl Store {
                 return Ok(None);
             };
             let id = user_id(&id)?;
+            // Their linked identities first: that step reads (and may fail) before it
+            // writes, and nothing else has been written yet.
+            super::upstreams::remove_user_identities(tx, id)?;
             // Everything the user granted or made goes with them: grants (and so every
             // token), remembered consents, API keys, code fences.
             for index_key in tx.keys_with_prefix(USER_GRANTS, id.0.as_bytes())? {

@@ -1,6 +1,8 @@
 //! The command line itself: its help text, and which commands may bring a data directory
 //! into being (issue 10).
 
+mod upstream;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -191,6 +193,8 @@ fn issue_10_read_commands_on_a_directory_without_a_database_fail_and_create_noth
             vec!["scope", "list"],
             vec!["apikey", "list", "--user", "alice"],
             vec!["grant", "list", "--user", "alice"],
+            vec!["upstream", "list"],
+            vec!["upstream", "show", "corp"],
             vec!["check"],
             vec!["backup", "--to", backup],
             vec!["migrate"],

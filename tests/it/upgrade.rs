@@ -23,9 +23,10 @@ use crate::support::{
 const META: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
 const SIGNING_KEYS: redb::TableDefinition<&[u8], &[u8]> =
     redb::TableDefinition::new("signing_keys");
+const UPSTREAMS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("upstreams");
 
 /// The schema this keyward writes.
-const CURRENT: u64 = 3;
+const CURRENT: u64 = 4;
 
 /// The ten years the fixtures' lifetimes are made with.
 const TEN_YEARS: u64 = 3650 * 86_400;
@@ -271,7 +272,7 @@ fn issue_11_a_schema_2_database_migrates_to_schema_3_and_everything_in_it_keeps_
     let migrated = data.run(&["migrate", "--json"]).json();
     assert_eq!(migrated["migrated"], true, "{migrated}");
     assert_eq!(migrated["from"], 2);
-    assert_eq!(migrated["to"], 3);
+    assert_eq!(migrated["to"], CURRENT);
     let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
     assert!(
         snapshot
@@ -290,10 +291,10 @@ fn issue_11_a_schema_2_database_migrates_to_schema_3_and_everything_in_it_keeps_
     );
     // The snapshot is the database as it was: schema 2, which a keyward 0.2 opens.
     assert_eq!(schema_version(&snapshot), 2);
-    assert_eq!(schema_version(&database), 3);
+    assert_eq!(u64::from(schema_version(&database)), CURRENT);
     let check = data.run(&["check", "--json"]).json();
     assert_eq!(check["ok"], true, "{check}");
-    assert_eq!(check["schema_version"], 3);
+    assert_eq!(check["schema_version"], CURRENT);
     assert_eq!(check["tables"]["signing_keys"], 0, "{check}");
     assert_eq!(
         check["migration_snapshots"][0].as_str(),
@@ -380,6 +381,106 @@ fn issue_11_a_schema_2_database_migrates_to_schema_3_and_everything_in_it_keeps_
     );
 }
 
+#[test]
+fn issue_12_a_schema_3_database_migrates_to_schema_4_with_empty_upstream_tables() {
+    let (data, secrets) = fixture(3);
+    let database = data.path.join("keyward.redb");
+    let before = data.snapshot();
+    let refused = data.run(&["upstream", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("keyward migrate"),
+        "{}",
+        refused.stderr
+    );
+    assert_same_files(&before, &data.snapshot(), "a read of a schema-3 database");
+
+    let migrated = data.run(&["migrate", "--json"]).json();
+    assert_eq!(migrated["migrated"], true, "{migrated}");
+    assert_eq!(migrated["from"], 3);
+    assert_eq!(migrated["to"], 4);
+    let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
+    assert!(
+        snapshot
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("keyward.pre-schema-4."),
+        "{}",
+        snapshot.display()
+    );
+    assert_eq!(snapshots(&data), vec![snapshot.clone()]);
+    // The snapshot is the database as it was: schema 3, which a keyward 0.3 opens.
+    assert_eq!(schema_version(&snapshot), 3);
+    assert_eq!(schema_version(&database), 4);
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 4);
+    for table in ["upstreams", "identities", "user_identities"] {
+        assert_eq!(check["tables"][table], 0, "{table}: {check}");
+    }
+    let listed = data.run(&["upstream", "list", "--json"]).json();
+    assert_eq!(listed, serde_json::json!({"upstreams": []}));
+    assert_eq!(
+        data.run(&["upstream", "list"]).ok().stdout.trim(),
+        "no upstreams"
+    );
+
+    // The new tables take rows, the rest of the fixture keeps working, and the callback
+    // URL starts with the issuer the fixture's last serve recorded.
+    data.run_with_stdin(
+        &[
+            "upstream",
+            "add",
+            "corp",
+            "--kind",
+            "oidc",
+            "--issuer",
+            "https://id.corp.example",
+            "--client-id",
+            "kw",
+            "--client-secret-stdin",
+        ],
+        "a secret\n",
+    )
+    .ok();
+    let shown = data.run(&["upstream", "show", "corp", "--json"]).json();
+    let callback = text(&shown, "/callback");
+    assert!(
+        callback.starts_with("http") && callback.ends_with("/upstream/corp/callback"),
+        "{shown}"
+    );
+    exercise(&data, &secrets);
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["tables"]["upstreams"], 1, "{check}");
+
+    // `check` decodes the new tables like every other: a row that does not open is named.
+    {
+        let database = redb::Database::open(&database).unwrap();
+        let write = database.begin_write().unwrap();
+        write
+            .open_table(UPSTREAMS)
+            .unwrap()
+            .insert(b"broken".as_slice(), [1u8, 2, 3].as_slice())
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let run = data.run(&["check", "--json"]);
+    assert!(!run.status.success(), "a damaged upstream passed check");
+    let check: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let problems = check["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{check}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("upstreams: record {}", "62726f6b656e")),
+        "{check}"
+    );
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -433,11 +534,14 @@ fn issue_11_schema_3_fixture_checks_as_it_is_and_its_server_row_sets_a_rotations
     assert_eq!(check["schema_version"], 3, "{check}");
     let keys = secrets["signing_keys"].as_array().unwrap();
     assert_eq!(check["tables"]["signing_keys"], keys.len(), "{check}");
+    assert_same_files(&before, &data.snapshot(), "check of the schema-3 fixture");
+    // Anything else waits for the migration to schema 4.
+    let migrated = data.run(&["migrate", "--json"]).json();
+    assert_eq!(migrated["from"], 3, "{migrated}");
     // Every key as the release wrote it: the retired RS256 key with its window, and one
     // key of each algorithm that signs.
     let listed = data.run(&["keys", "list", "--json"]).json();
     assert_eq!(listed["keys"], secrets["signing_keys"], "{listed}");
-    assert_same_files(&before, &data.snapshot(), "check of the schema-3 fixture");
 
     // A rotation without a server reads the `server` row the fixture's last serve wrote:
     // its ten-year access tokens keep the retired key published for as long.
@@ -467,6 +571,7 @@ fn issue_11_schema_3_fixture_checks_as_it_is_and_its_server_row_sets_a_rotations
 #[test]
 fn issue_11_schema_3_fixture_keeps_its_keys_oidc_client_verified_user_and_reuse_grace() {
     let (data, secrets) = fixture(3);
+    data.run(&["migrate"]).ok();
     let redirect = text(&secrets, "/redirect_uri");
     let resource = text(&secrets, "/oidc/resource");
     let post_logout = text(&secrets, "/oidc/post_logout_redirect_uri");

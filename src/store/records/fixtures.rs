@@ -14,6 +14,7 @@
 //! Only the adapters at the top know how a table's value is encoded; the values and the
 //! constants below them stay as they are.
 
+use super::upstreams::{self, StoredIdentity};
 use super::{apikeys, clients, grants, scopes, sessions, signing_keys, users, values};
 use crate::model::{
     AccessTokenFormat, Client, ClientId, DisplayName, Email, GrantType, Id, RedirectUri,
@@ -172,6 +173,33 @@ impl Fixture for SigningKey {
     }
     fn describe(&self) -> String {
         format!("{self:?} {}", hex(&self.private_key))
+    }
+}
+
+impl Fixture for crate::upstream::Upstream {
+    fn encode(&self) -> Vec<u8> {
+        upstreams::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        upstreams::decode(
+            crate::upstream::UpstreamName::from_stored("corp".into()),
+            bytes,
+        )
+    }
+    fn describe(&self) -> String {
+        format!("{self:?} {}", self.client_secret.expose())
+    }
+}
+
+impl Fixture for StoredIdentity {
+    fn encode(&self) -> Vec<u8> {
+        upstreams::encode_identity(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        upstreams::decode_identity(bytes)
+    }
+    fn describe(&self) -> String {
+        format!("{self:?}")
     }
 }
 
@@ -532,6 +560,50 @@ fn retired_signing_key() -> SigningKey {
     }
 }
 
+/// An OpenID Connect upstream that creates users.
+fn oidc_upstream() -> crate::upstream::Upstream {
+    use crate::upstream::{Endpoints, UpstreamKind, UpstreamName, UpstreamSecret, UpstreamUrl};
+    crate::upstream::Upstream {
+        name: UpstreamName::from_stored("corp".into()),
+        kind: UpstreamKind::Oidc,
+        display_name: DisplayName::parse("name", "Corp SSO").unwrap(),
+        endpoints: Endpoints::Oidc {
+            issuer: UpstreamUrl::parse("issuer", "https://id.corp.example").unwrap(),
+        },
+        client_id: "keyward".into(),
+        client_secret: UpstreamSecret::parse("s3cret").unwrap(),
+        scope: scope("openid profile email"),
+        create_users: true,
+        created_at: 1_700_000_000,
+    }
+}
+
+/// The Discord preset: OAuth 2.0 with every profile field.
+fn discord_upstream() -> crate::upstream::Upstream {
+    use crate::upstream::{preset, UpstreamKind, UpstreamSecret};
+    crate::upstream::Upstream {
+        kind: UpstreamKind::Discord,
+        display_name: DisplayName::parse("name", "Discord").unwrap(),
+        endpoints: preset(UpstreamKind::Discord, None)
+            .unwrap()
+            .unwrap()
+            .endpoints,
+        client_id: "1234567890".into(),
+        client_secret: UpstreamSecret::parse("discord-secret").unwrap(),
+        scope: scope("identify email"),
+        create_users: false,
+        created_at: 300,
+        ..oidc_upstream()
+    }
+}
+
+fn identity() -> StoredIdentity {
+    StoredIdentity {
+        subject: "80351110224678912".into(),
+        linked_at: 1_700_000_000,
+    }
+}
+
 fn consent() -> Consent {
     Consent {
         scope: scope("openid profile email"),
@@ -681,6 +753,17 @@ fn signing_keys() {
         &retired_signing_key(),
         RETIRED_SIGNING_KEY,
     );
+}
+
+#[test]
+fn upstreams() {
+    check("OpenID Connect upstream", &oidc_upstream(), OIDC_UPSTREAM);
+    check("Discord upstream", &discord_upstream(), DISCORD_UPSTREAM);
+}
+
+#[test]
+fn user_identities() {
+    check("linked identity", &identity(), USER_IDENTITY);
 }
 
 #[test]
@@ -1110,6 +1193,81 @@ const RETIRED_SIGNING_KEY: &str = concat!(
     "80e2cfaa06", // retired_at: 1700000000
     "01",         // publish_until: Some
     "90fecfaa06", // publish_until: 1700003600
+);
+
+const OIDC_UPSTREAM: &str = concat!(
+    "01", // format version 1
+    "00", // kind: oidc
+    "08",
+    "436f72702053534f", // display_name: "Corp SSO"
+    "01",
+    "17",                                             // issuer: Some, 23 bytes
+    "68747470733a2f2f69642e636f72702e6578616d706c65", // "https://id.corp.example"
+    "00",
+    "00",
+    "00", // authorize, token, userinfo URLs: None
+    "00",
+    "00",
+    "00",
+    "00", // subject .. email_verified fields: None
+    "07",
+    "6b657977617264", // client_id: "keyward"
+    "06",
+    "733363726574", // client_secret: "s3cret"
+    "03",           // scope: 3 tokens
+    "05",
+    "656d61696c", // "email"
+    "06",
+    "6f70656e6964", // "openid"
+    "07",
+    "70726f66696c65", // "profile"
+    "01",             // create_users: true
+    "80e2cfaa06",     // created_at: 1700000000
+);
+const DISCORD_UPSTREAM: &str = concat!(
+    "01", // format version 1
+    "02", // kind: discord
+    "07",
+    "446973636f7264", // display_name: "Discord"
+    "00",             // issuer: None
+    "01",
+    "24", // authorize_url: Some, 36 bytes
+    "68747470733a2f2f646973636f72642e636f6d2f6f61757468322f617574686f72697a65",
+    "01",
+    "24", // token_url: Some, 36 bytes
+    "68747470733a2f2f646973636f72642e636f6d2f6170692f6f61757468322f746f6b656e",
+    "01",
+    "21", // userinfo_url: Some, 33 bytes, "https://discord.com/api/users/@me"
+    "68747470733a2f2f646973636f72642e636f6d2f6170692f75736572732f406d65",
+    "01",
+    "02",
+    "6964", // subject_field: "id"
+    "01",
+    "08",
+    "757365726e616d65", // username_field: "username"
+    "01",
+    "05",
+    "656d61696c", // email_field: "email"
+    "01",
+    "08",
+    "7665726966696564", // email_verified_field: "verified"
+    "0a",
+    "31323334353637383930", // client_id: "1234567890"
+    "0e",
+    "646973636f72642d736563726574", // client_secret: "discord-secret"
+    "02",
+    "05",
+    "656d61696c",
+    "08",
+    "6964656e74696679", // scope: "email", "identify"
+    "00",               // create_users: false
+    "ac02",             // created_at: 300
+);
+const USER_IDENTITY: &str = concat!(
+    "01", // format version 1
+    "11",
+    "3830333531313130323234363738393132", // subject: 17 bytes, "80351110224678912"
+    "80e2cfaa06",                         // linked_at: 1700000000
 );
 
 /// Every record of an upgrade fixture (`tests/fixtures/schema-N/`, written by a release),

@@ -25,9 +25,11 @@
 //! | `used_tickets`, `revoked_access` | `ExpiryValueV1` | `values.rs` |
 //! | `code_fences` | `CodeFenceV1` | `values.rs` |
 //! | `signing_keys` | `SigningKeyRecordV1` | `signing_keys.rs` |
+//! | `upstreams` | `UpstreamRecordV1` | `upstreams.rs` |
+//! | `user_identities` | `UserIdentityRecordV1` | `upstreams.rs` |
 //!
-//! The other tables hold no record: `meta` (checked at every open), the username index and
-//! the index tables (their layout is checked by `keyward check`), `expiry`.
+//! The other tables hold no record: `meta` (checked at every open), the username and
+//! identity indexes and the index tables (their layout is checked by `keyward check`), `expiry`.
 //!
 //! `fixtures.rs` holds the bytes of every record kind's current version; they never change.
 //! A change of bytes is a new version (docs/storage-format.md §14).
@@ -38,6 +40,7 @@ pub(crate) mod grants;
 pub(crate) mod scopes;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
+pub(crate) mod upstreams;
 pub(crate) mod users;
 pub(crate) mod values;
 

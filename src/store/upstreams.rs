@@ -1,0 +1,454 @@
+//! Upstream providers (schema 4), and the identities linked through them: `identities`
+//! finds the user an (upstream, subject) signs in to, through a keyed hash like the
+//! username index; `user_identities` lists a user's identities, sealed. The two are always
+//! written and removed together.
+//!
+//! Accounts are keyed by (upstream, subject) only: nothing here looks a user up by an
+//! email, so an upstream account that claims someone's address never reaches their account.
+
+use super::codec::{seal, unseal};
+use super::records::upstreams::{decode, decode_identity, encode, encode_identity, StoredIdentity};
+use super::tables::{user_identity_key, IDENTITIES, UPSTREAMS, USERS, USER_IDENTITIES};
+use super::writer::Tx;
+use super::{Store, StoreError};
+use crate::model::{UnixTime, UserId};
+use crate::seal::Sealer;
+use crate::upstream::{Upstream, UpstreamName};
+
+/// Why an upstream was not written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamNotStored {
+    #[error("an upstream with this name exists")]
+    Exists,
+    #[error("there is no upstream with this name")]
+    NoSuchUpstream,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// Why an identity was not linked.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IdentityNotLinked {
+    #[error("there is no upstream with this name")]
+    NoSuchUpstream,
+    #[error("the user does not exist")]
+    NoSuchUser,
+    /// The identity signs in to another user already.
+    #[error("the identity is linked to another user")]
+    LinkedElsewhere,
+    /// The user has an identity at this upstream already (one per upstream).
+    #[error("the user has an identity at this upstream already")]
+    UserHasOne,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// One of a user's linked identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub upstream: String,
+    pub subject: String,
+    pub linked_at: UnixTime,
+}
+
+/// The `identities` key of (upstream, subject). The name never holds 0x00 (`UpstreamName`),
+/// so the separator keeps ("a", "b…") and ("ab", "…") apart.
+fn identity_key(sealer: &Sealer, upstream: &str, subject: &str) -> [u8; 32] {
+    let mut value = Vec::with_capacity(upstream.len() + 1 + subject.len());
+    value.extend_from_slice(upstream.as_bytes());
+    value.push(0);
+    value.extend_from_slice(subject.as_bytes());
+    sealer.index_hash("identity", &value)
+}
+
+fn load(tx: &mut Tx<'_>, name: &UpstreamName) -> Result<Option<Upstream>, StoreError> {
+    let key = name.as_str().as_bytes();
+    tx.get(UPSTREAMS, key)?
+        .map(|bytes| decode(name.clone(), &unseal(tx.sealer, UPSTREAMS, key, &bytes)?))
+        .transpose()
+}
+
+fn write(tx: &mut Tx<'_>, upstream: &Upstream) -> Result<(), StoreError> {
+    let key = upstream.name.as_str().as_bytes();
+    let value = seal(tx.sealer, UPSTREAMS, key, &encode(upstream));
+    tx.insert(UPSTREAMS, key, &value)
+}
+
+/// The `user_identities` rows `keys` name and the `identities` rows they point at. All is
+/// read before anything is removed, so a row that fails to open fails the job before it
+/// wrote (a job decides, then writes).
+fn remove_identities(tx: &mut Tx<'_>, keys: Vec<Vec<u8>>) -> Result<u64, StoreError> {
+    let mut rows = Vec::with_capacity(keys.len());
+    for key in keys {
+        let upstream = std::str::from_utf8(&key[16..])
+            .map_err(|_| StoreError::Corrupt("user_identities key is not UTF-8".into()))?
+            .to_owned();
+        let identity = match tx.get(USER_IDENTITIES, &key)? {
+            Some(bytes) => Some(decode_identity(&unseal(
+                tx.sealer,
+                USER_IDENTITIES,
+                &key,
+                &bytes,
+            )?)?),
+            None => None,
+        };
+        let index = identity.map(|identity| identity_key(tx.sealer, &upstream, &identity.subject));
+        rows.push((key, index));
+    }
+    let removed = rows.len() as u64;
+    for (key, index) in rows {
+        if let Some(index) = index {
+            tx.remove(IDENTITIES, &index)?;
+        }
+        tx.remove(USER_IDENTITIES, &key)?;
+    }
+    Ok(removed)
+}
+
+/// Unlinks every identity of a user, for the user's deletion.
+pub(super) fn remove_user_identities(tx: &mut Tx<'_>, user: UserId) -> Result<u64, StoreError> {
+    let keys = tx.keys_with_prefix(USER_IDENTITIES, user.0.as_bytes())?;
+    remove_identities(tx, keys)
+}
+
+impl Store {
+    /// Adds an upstream; refused when the name is taken.
+    pub async fn insert_upstream(&self, upstream: Upstream) -> Result<(), UpstreamNotStored> {
+        self.write(move |tx| {
+            if tx
+                .get(UPSTREAMS, upstream.name.as_str().as_bytes())?
+                .is_some()
+            {
+                return Ok(Err(UpstreamNotStored::Exists));
+            }
+            write(tx, &upstream)?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    /// Changes an upstream as it is stored at the moment of the write (a concurrent change
+    /// is built on, not undone) and returns it as written.
+    pub async fn update_upstream(
+        &self,
+        name: UpstreamName,
+        change: impl FnOnce(&mut Upstream) + Send + 'static,
+    ) -> Result<Upstream, UpstreamNotStored> {
+        self.write(move |tx| {
+            let Some(mut upstream) = load(tx, &name)? else {
+                return Ok(Err(UpstreamNotStored::NoSuchUpstream));
+            };
+            change(&mut upstream);
+            write(tx, &upstream)?;
+            Ok(Ok(upstream))
+        })
+        .await?
+    }
+
+    pub fn upstream(&self, name: &UpstreamName) -> Result<Option<Upstream>, StoreError> {
+        let key = name.as_str().as_bytes();
+        self.read(|reader| {
+            reader
+                .get(UPSTREAMS, key)?
+                .map(|bytes| {
+                    decode(
+                        name.clone(),
+                        &unseal(reader.sealer, UPSTREAMS, key, &bytes)?,
+                    )
+                })
+                .transpose()
+        })
+    }
+
+    /// Every upstream, by name.
+    pub fn upstreams(&self) -> Result<Vec<Upstream>, StoreError> {
+        self.read(|reader| {
+            reader
+                .all(UPSTREAMS)?
+                .into_iter()
+                .map(|(key, bytes)| {
+                    let name = upstream_name(&key)?;
+                    decode(name, &unseal(reader.sealer, UPSTREAMS, &key, &bytes)?)
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes an upstream and unlinks every identity linked through it, in one write.
+    /// Returns how many identities were unlinked, or `None` when there was no such
+    /// upstream. The identities are found by reading every user's index rows: an admin
+    /// operation, rare, and cheaper than a second index kept on every link.
+    pub async fn delete_upstream(&self, name: UpstreamName) -> Result<Option<u64>, StoreError> {
+        self.write(move |tx| {
+            let key = name.as_str().as_bytes();
+            if tx.get(UPSTREAMS, key)?.is_none() {
+                return Ok(None);
+            }
+            let linked: Vec<Vec<u8>> = tx
+                .keys_with_prefix(USER_IDENTITIES, &[])?
+                .into_iter()
+                .filter(|row| row.len() > 16 && &row[16..] == key)
+                .collect();
+            let unlinked = remove_identities(tx, linked)?;
+            tx.remove(UPSTREAMS, key)?;
+            Ok(Some(unlinked))
+        })
+        .await
+    }
+
+    /// Links (upstream, subject) to a user, in one write with its index row. Linking an
+    /// identity again to the user it is linked to changes nothing.
+    pub async fn link_identity(
+        &self,
+        upstream: UpstreamName,
+        subject: String,
+        user: UserId,
+        now: UnixTime,
+    ) -> Result<(), IdentityNotLinked> {
+        self.write(move |tx| {
+            if tx.get(UPSTREAMS, upstream.as_str().as_bytes())?.is_none() {
+                return Ok(Err(IdentityNotLinked::NoSuchUpstream));
+            }
+            if tx.get(USERS, user.0.as_bytes())?.is_none() {
+                return Ok(Err(IdentityNotLinked::NoSuchUser));
+            }
+            let index = identity_key(tx.sealer, upstream.as_str(), &subject);
+            match tx.get(IDENTITIES, &index)? {
+                Some(owner) if owner == user.0.as_bytes() => return Ok(Ok(())),
+                Some(_) => return Ok(Err(IdentityNotLinked::LinkedElsewhere)),
+                None => {}
+            }
+            let row = user_identity_key(user.0.as_bytes(), upstream.as_str());
+            if tx.get(USER_IDENTITIES, &row)?.is_some() {
+                return Ok(Err(IdentityNotLinked::UserHasOne));
+            }
+            let record = encode_identity(&StoredIdentity {
+                subject,
+                linked_at: now,
+            });
+            let value = seal(tx.sealer, USER_IDENTITIES, &row, &record);
+            tx.insert(USER_IDENTITIES, &row, &value)?;
+            tx.insert(IDENTITIES, &index, user.0.as_bytes())?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    /// The user (upstream, subject) signs in to, if it is linked.
+    pub fn identity_user(
+        &self,
+        upstream: &UpstreamName,
+        subject: &str,
+    ) -> Result<Option<UserId>, StoreError> {
+        let index = identity_key(&self.inner.sealer, upstream.as_str(), subject);
+        match self.read(|reader| reader.get(IDENTITIES, &index))? {
+            Some(id) => super::users::user_id(&id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A user's linked identities, by upstream name.
+    pub fn user_identities(&self, user: UserId) -> Result<Vec<LinkedIdentity>, StoreError> {
+        self.read(|reader| {
+            reader
+                .with_prefix(USER_IDENTITIES, user.0.as_bytes())?
+                .into_iter()
+                .map(|(key, bytes)| {
+                    let identity =
+                        decode_identity(&unseal(reader.sealer, USER_IDENTITIES, &key, &bytes)?)?;
+                    Ok(LinkedIdentity {
+                        upstream: upstream_name(&key[16..])?.as_str().to_owned(),
+                        subject: identity.subject,
+                        linked_at: identity.linked_at,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// An upstream's name from a key, as stored.
+pub(super) fn upstream_name(key: &[u8]) -> Result<UpstreamName, StoreError> {
+    std::str::from_utf8(key)
+        .map(|name| UpstreamName::from_stored(name.to_owned()))
+        .map_err(|_| StoreError::Corrupt("upstream name is not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DisplayName, Id, Scope, User, Username};
+    use crate::store::{KeyLocation, OpenOptions};
+    use crate::upstream::{Endpoints, UpstreamKind, UpstreamSecret, UpstreamUrl};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        (dir, store)
+    }
+
+    fn upstream(name: &str) -> Upstream {
+        Upstream {
+            name: UpstreamName::parse(name).unwrap(),
+            kind: UpstreamKind::Oidc,
+            display_name: DisplayName::parse("name", "Corp").unwrap(),
+            endpoints: Endpoints::Oidc {
+                issuer: UpstreamUrl::parse("--issuer", "https://id.corp.example").unwrap(),
+            },
+            client_id: "keyward".into(),
+            client_secret: UpstreamSecret::parse("s3cret").unwrap(),
+            scope: Scope::parse("openid profile email").unwrap(),
+            create_users: false,
+            created_at: 100,
+        }
+    }
+
+    async fn user(store: &Store, username: &str) -> UserId {
+        let id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id,
+                username: Username::parse(username).unwrap(),
+                email: None,
+                name: None,
+                password_hash: "$argon2id$x".into(),
+                created_at: 1,
+                email_verified: false,
+                updated_at: 1,
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// The vector of docs/storage-format.md §8.19.
+    #[test]
+    fn the_identity_key_is_the_documented_hmac() {
+        let sealer = Sealer::new(&crate::seal::MasterKey::from_bytes([7; 32]));
+        let key = identity_key(&sealer, "corp", "80351110224678912");
+        let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(
+            hex,
+            "094469a921b36ebfa52609d393e1f53d1b80e3ebc662b335d4872a2900619964"
+        );
+        assert_ne!(key, identity_key(&sealer, "cor", "p80351110224678912"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upstreams_are_stored_changed_and_refused_twice() {
+        let (_dir, store) = store();
+        let corp = upstream("corp");
+        store.insert_upstream(corp.clone()).await.unwrap();
+        assert!(matches!(
+            store.insert_upstream(upstream("corp")).await,
+            Err(UpstreamNotStored::Exists)
+        ));
+        assert_eq!(store.upstream(&corp.name).unwrap(), Some(corp.clone()));
+        let changed = store
+            .update_upstream(corp.name.clone(), |upstream| upstream.create_users = true)
+            .await
+            .unwrap();
+        assert!(changed.create_users);
+        assert_eq!(store.upstreams().unwrap(), [changed]);
+        assert!(matches!(
+            store
+                .update_upstream(UpstreamName::parse("nope").unwrap(), |_| {})
+                .await,
+            Err(UpstreamNotStored::NoSuchUpstream)
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn identities_link_once_and_go_with_their_upstream_or_their_user() {
+        let (_dir, store) = store();
+        let corp = UpstreamName::parse("corp").unwrap();
+        let other = UpstreamName::parse("other").unwrap();
+        store.insert_upstream(upstream("corp")).await.unwrap();
+        store.insert_upstream(upstream("other")).await.unwrap();
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+
+        store
+            .link_identity(corp.clone(), "sub-1".into(), alice, 7)
+            .await
+            .unwrap();
+        // Again to the same user: nothing changes; to another user: refused.
+        store
+            .link_identity(corp.clone(), "sub-1".into(), alice, 8)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .link_identity(corp.clone(), "sub-1".into(), bob, 9)
+                .await,
+            Err(IdentityNotLinked::LinkedElsewhere)
+        ));
+        assert!(matches!(
+            store
+                .link_identity(corp.clone(), "sub-2".into(), alice, 9)
+                .await,
+            Err(IdentityNotLinked::UserHasOne)
+        ));
+        assert!(matches!(
+            store
+                .link_identity(UpstreamName::parse("gone").unwrap(), "x".into(), bob, 9)
+                .await,
+            Err(IdentityNotLinked::NoSuchUpstream)
+        ));
+        assert!(matches!(
+            store
+                .link_identity(corp.clone(), "x".into(), UserId(Id::generate(5)), 9)
+                .await,
+            Err(IdentityNotLinked::NoSuchUser)
+        ));
+        store
+            .link_identity(corp.clone(), "sub-2".into(), bob, 10)
+            .await
+            .unwrap();
+        store
+            .link_identity(other.clone(), "sub-1".into(), bob, 11)
+            .await
+            .unwrap();
+        assert_eq!(store.identity_user(&corp, "sub-1").unwrap(), Some(alice));
+        // The same subject at another upstream is another identity.
+        assert_eq!(store.identity_user(&other, "sub-1").unwrap(), Some(bob));
+        assert_eq!(
+            store.user_identities(alice).unwrap(),
+            [LinkedIdentity {
+                upstream: "corp".into(),
+                subject: "sub-1".into(),
+                linked_at: 7
+            }]
+        );
+        assert_eq!(store.user_identities(bob).unwrap().len(), 2);
+
+        // Deleting the upstream unlinks its identities, and only its own.
+        assert_eq!(store.delete_upstream(corp.clone()).await.unwrap(), Some(2));
+        assert_eq!(store.delete_upstream(corp.clone()).await.unwrap(), None);
+        assert_eq!(store.identity_user(&corp, "sub-1").unwrap(), None);
+        assert_eq!(store.identity_user(&corp, "sub-2").unwrap(), None);
+        assert!(store.user_identities(alice).unwrap().is_empty());
+        assert_eq!(
+            store.user_identities(bob).unwrap(),
+            [LinkedIdentity {
+                upstream: "other".into(),
+                subject: "sub-1".into(),
+                linked_at: 11
+            }]
+        );
+
+        // Deleting a user unlinks theirs.
+        store
+            .delete_user(Username::parse("bob").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(store.identity_user(&other, "sub-1").unwrap(), None);
+        assert!(store.user_identities(bob).unwrap().is_empty());
+        let report = store.check().await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+}
