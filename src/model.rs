@@ -778,7 +778,8 @@ impl Client {
     }
 }
 
-/// A person who signs in. `password_hash` is an argon2id PHC string.
+/// A person who signs in. `password_hash` is an argon2id PHC string; anything else (an
+/// empty string) is a password nobody can sign in with (`has_password`).
 #[derive(Clone, Debug)]
 pub struct User {
     pub id: UserId,
@@ -792,6 +793,14 @@ pub struct User {
     pub email_verified: bool,
     /// When the profile (username, email, name) last changed: the `updated_at` claim.
     pub updated_at: UnixTime,
+}
+
+impl User {
+    /// Whether the user can sign in with a password: the hash is one `password::verify`
+    /// can check. Every user made so far has one; a user made through an upstream may not.
+    pub fn has_password(&self) -> bool {
+        crate::password::is_usable_hash(&self.password_hash)
+    }
 }
 
 #[cfg(test)]

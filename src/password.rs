@@ -91,6 +91,11 @@ pub async fn hash(password: Password) -> Result<String, HashError> {
     .await
 }
 
+/// Whether `verify` can check a password against `stored_hash` at all (a PHC string).
+pub fn is_usable_hash(stored_hash: &str) -> bool {
+    PasswordHash::new(stored_hash).is_ok()
+}
+
 /// Checks a password against a stored PHC string. A malformed stored hash never verifies.
 /// `Busy` when the queue in front of the hash is full.
 pub async fn verify(stored_hash: String, password: String) -> Result<bool, Busy> {

@@ -8,6 +8,7 @@
 
 use super::codec::{seal, unseal};
 use super::records::upstreams::{decode, decode_identity, encode, encode_identity, StoredIdentity};
+use super::records::users::decode as decode_user;
 use super::tables::{user_identity_key, IDENTITIES, UPSTREAMS, USERS, USER_IDENTITIES};
 use super::writer::Tx;
 use super::{Store, StoreError};
@@ -39,6 +40,23 @@ pub enum IdentityNotLinked {
     /// The user has an identity at this upstream already (one per upstream).
     #[error("the user has an identity at this upstream already")]
     UserHasOne,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// Why an identity was not unlinked. Nothing was written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IdentityNotUnlinked {
+    #[error("there is no upstream with this name")]
+    NoSuchUpstream,
+    #[error("the user does not exist")]
+    NoSuchUser,
+    #[error("the user has no identity at this upstream")]
+    NotLinked,
+    /// The identity is the user's last way to sign in: no usable password, no other
+    /// identity.
+    #[error("the identity is the user's last way to sign in")]
+    LastWayToSignIn,
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -234,6 +252,41 @@ impl Store {
         .await?
     }
 
+    /// Unlinks the user's identity at `upstream`, with its index row, in one write, and
+    /// returns it. A user cannot lose their last way to sign in: without a usable password
+    /// (`User::has_password`), the last identity stays.
+    pub async fn unlink_identity(
+        &self,
+        user: UserId,
+        upstream: UpstreamName,
+    ) -> Result<LinkedIdentity, IdentityNotUnlinked> {
+        self.write(move |tx| {
+            if tx.get(UPSTREAMS, upstream.as_str().as_bytes())?.is_none() {
+                return Ok(Err(IdentityNotUnlinked::NoSuchUpstream));
+            }
+            let key = user.0.as_bytes();
+            let Some(bytes) = tx.get(USERS, key)? else {
+                return Ok(Err(IdentityNotUnlinked::NoSuchUser));
+            };
+            let record = decode_user(user, &unseal(tx.sealer, USERS, key, &bytes)?)?;
+            let row = user_identity_key(key, upstream.as_str());
+            let Some(bytes) = tx.get(USER_IDENTITIES, &row)? else {
+                return Ok(Err(IdentityNotUnlinked::NotLinked));
+            };
+            let identity = decode_identity(&unseal(tx.sealer, USER_IDENTITIES, &row, &bytes)?)?;
+            if !record.has_password() && tx.keys_with_prefix(USER_IDENTITIES, key)?.len() <= 1 {
+                return Ok(Err(IdentityNotUnlinked::LastWayToSignIn));
+            }
+            remove_identities(tx, vec![row])?;
+            Ok(Ok(LinkedIdentity {
+                upstream: upstream.as_str().to_owned(),
+                subject: identity.subject,
+                linked_at: identity.linked_at,
+            }))
+        })
+        .await?
+    }
+
     /// The user (upstream, subject) signs in to, if it is linked.
     pub fn identity_user(
         &self,
@@ -308,6 +361,10 @@ mod tests {
     }
 
     async fn user(store: &Store, username: &str) -> UserId {
+        user_with_hash(store, username, "$argon2id$x").await
+    }
+
+    async fn user_with_hash(store: &Store, username: &str, password_hash: &str) -> UserId {
         let id = UserId(Id::generate(1));
         store
             .insert_user(User {
@@ -315,7 +372,7 @@ mod tests {
                 username: Username::parse(username).unwrap(),
                 email: None,
                 name: None,
-                password_hash: "$argon2id$x".into(),
+                password_hash: password_hash.into(),
                 created_at: 1,
                 email_verified: false,
                 updated_at: 1,
@@ -450,5 +507,84 @@ mod tests {
         assert!(store.user_identities(bob).unwrap().is_empty());
         let report = store.check().await.unwrap();
         assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    async fn usable_hash() -> String {
+        let password = crate::model::Password::parse("correct horse battery").unwrap();
+        crate::password::hash(password).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unlinking_removes_one_identity_and_never_the_last_way_in() {
+        let (_dir, store) = store();
+        let corp = UpstreamName::parse("corp").unwrap();
+        let other = UpstreamName::parse("other").unwrap();
+        store.insert_upstream(upstream("corp")).await.unwrap();
+        store.insert_upstream(upstream("other")).await.unwrap();
+        let alice = user_with_hash(&store, "alice", &usable_hash().await).await;
+        // No usable password: the upstreams are this user's only ways in.
+        let bob = user_with_hash(&store, "bob", "").await;
+        for (user, subject) in [(alice, "a-1"), (bob, "b-1")] {
+            store
+                .link_identity(corp.clone(), subject.into(), user, 7)
+                .await
+                .unwrap();
+        }
+        store
+            .link_identity(other.clone(), "b-2".into(), bob, 8)
+            .await
+            .unwrap();
+
+        assert!(matches!(
+            store
+                .unlink_identity(alice, UpstreamName::parse("gone").unwrap())
+                .await,
+            Err(IdentityNotUnlinked::NoSuchUpstream)
+        ));
+        assert!(matches!(
+            store
+                .unlink_identity(UserId(Id::generate(5)), corp.clone())
+                .await,
+            Err(IdentityNotUnlinked::NoSuchUser)
+        ));
+        assert!(matches!(
+            store.unlink_identity(alice, other.clone()).await,
+            Err(IdentityNotUnlinked::NotLinked)
+        ));
+
+        // With a password, the only identity may go; its index row goes with it.
+        assert_eq!(
+            store.unlink_identity(alice, corp.clone()).await.unwrap(),
+            LinkedIdentity {
+                upstream: "corp".into(),
+                subject: "a-1".into(),
+                linked_at: 7
+            }
+        );
+        assert!(store.user_identities(alice).unwrap().is_empty());
+        assert_eq!(store.identity_user(&corp, "a-1").unwrap(), None);
+        assert!(matches!(
+            store.unlink_identity(alice, corp.clone()).await,
+            Err(IdentityNotUnlinked::NotLinked)
+        ));
+
+        // Without one, one of two may go, and the last stays.
+        store.unlink_identity(bob, corp.clone()).await.unwrap();
+        assert_eq!(store.identity_user(&corp, "b-1").unwrap(), None);
+        assert!(matches!(
+            store.unlink_identity(bob, other.clone()).await,
+            Err(IdentityNotUnlinked::LastWayToSignIn)
+        ));
+        assert_eq!(store.identity_user(&other, "b-2").unwrap(), Some(bob));
+        assert_eq!(store.user_identities(bob).unwrap().len(), 1);
+        let report = store.check().await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    #[tokio::test]
+    async fn only_a_phc_string_is_a_password() {
+        assert!(crate::password::is_usable_hash(&usable_hash().await));
+        assert!(!crate::password::is_usable_hash(""));
+        assert!(!crate::password::is_usable_hash("$argon2id$x"));
     }
 }
