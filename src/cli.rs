@@ -322,7 +322,7 @@ enum UserCommand {
     /// List every user.
     List,
     /// Show one user's details: email (and whether it is verified), name, when made and
-    /// last changed.
+    /// last changed, and the identities linked at upstreams.
     Show {
         /// The user's username.
         username: String,
@@ -343,6 +343,14 @@ enum UserCommand {
     SignOut {
         /// The user's username.
         username: String,
+    },
+    /// Remove the user's identity at an upstream: it no longer signs in to this user.
+    /// Refused when it is the user's last way to sign in.
+    Unlink {
+        /// The user's username.
+        username: String,
+        /// The upstream's name, as `upstream list` shows it.
+        upstream: String,
     },
     /// Print a one-time link that lets a user who forgot their password choose a new one;
     /// send it to them. Using it signs the user out everywhere. Nothing is written until
@@ -555,6 +563,9 @@ fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
             password: read_password(&password)?,
         },
         UserCommand::SignOut { username } => AdminRequest::UserSignOut { username },
+        UserCommand::Unlink { username, upstream } => {
+            AdminRequest::UserUnlink { username, upstream }
+        }
         UserCommand::ResetLink {
             username,
             expires_in,

@@ -35,7 +35,7 @@ pub use upstreams::{UpstreamAddRequest, UpstreamEndpointFlags, UpstreamSetReques
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,
     DeletedView, GrantView, GrantsView, KeyView, KeysView, NewApiKeyView, ResetLinkView,
-    RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView,
+    RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView, UnlinkedView,
     UpstreamDeletedView, UpstreamView, UpstreamsView, UserRef, UserView, UsersView,
 };
 
@@ -79,6 +79,11 @@ pub enum AdminRequest {
     /// End every session of a user (they must sign in again).
     UserSignOut {
         username: String,
+    },
+    /// Remove the user's identity at an upstream.
+    UserUnlink {
+        username: String,
+        upstream: String,
     },
     /// A one-time link that lets the user choose a new password. Makes the link only: it
     /// writes nothing until the link is used.
@@ -176,6 +181,7 @@ impl AdminRequest {
             | AdminRequest::UserDelete { .. }
             | AdminRequest::UserSetPassword { .. }
             | AdminRequest::UserSignOut { .. }
+            | AdminRequest::UserUnlink { .. }
             | AdminRequest::ScopeSet { .. }
             | AdminRequest::ScopeDelete { .. }
             | AdminRequest::ApiKeyCreate { .. }
@@ -226,6 +232,8 @@ pub enum AdminOutput {
     UserDetails(UserView),
     Users(UsersView),
     SessionsEnded(SessionsEndedView),
+    /// An identity removed (`user unlink`).
+    Unlinked(UnlinkedView),
     /// A password reset link (`user reset-link`).
     ResetLink(ResetLinkView),
     Deleted(DeletedView),
@@ -301,6 +309,7 @@ pub enum WritePlan {
     DeleteUser(Username),
     SetPassword(Username, String),
     EndSessions(UserId, Username),
+    Unlink(UserId, Username, crate::upstream::UpstreamName),
     SetScope(ScopeToken, ScopeSettings),
     DeleteScope(ScopeToken),
     CreateApiKey(Box<NewApiKey>),
@@ -374,6 +383,9 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             users::set_password(store, &username, &password).await
         }
         AdminRequest::UserSignOut { username } => users::sign_out(store, &username),
+        AdminRequest::UserUnlink { username, upstream } => {
+            users::unlink(store, &username, &upstream)
+        }
         AdminRequest::UserResetLink {
             username,
             expires_in,
@@ -428,6 +440,9 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         }
         WritePlan::EndSessions(user_id, username) => {
             users::apply_end_sessions(store, user_id, username).await
+        }
+        WritePlan::Unlink(user_id, username, upstream) => {
+            users::apply_unlink(store, user_id, username, upstream).await
         }
         WritePlan::SetScope(scope, settings) => scopes::apply_set(store, scope, settings).await,
         WritePlan::DeleteScope(scope) => scopes::apply_delete(store, scope).await,

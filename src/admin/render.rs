@@ -15,6 +15,7 @@ impl AdminOutput {
             AdminOutput::UserDetails(view) => serde_json::to_value(view),
             AdminOutput::Users(view) => serde_json::to_value(view),
             AdminOutput::SessionsEnded(view) => serde_json::to_value(view),
+            AdminOutput::Unlinked(view) => serde_json::to_value(view),
             AdminOutput::ResetLink(view) => serde_json::to_value(view),
             AdminOutput::Deleted(view) => serde_json::to_value(view),
             AdminOutput::Scope(view) => serde_json::to_value(view),
@@ -75,6 +76,10 @@ impl AdminOutput {
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
+            AdminOutput::Unlinked(view) => format!(
+                "unlinked {} from {} (subject {}): it no longer signs in through {}",
+                view.username, view.upstream, view.subject, view.upstream
+            ),
             AdminOutput::SessionsEnded(view) => format!(
                 "signed out {} everywhere ({} session(s) ended)",
                 view.username, view.sessions_ended
@@ -268,7 +273,7 @@ fn human_client(view: &ClientView) -> String {
 
 fn human_user(view: &UserView) -> String {
     let or_none = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".to_owned());
-    aligned(&[
+    let mut fields = vec![
         ("user_id", view.user_id.clone()),
         ("username", view.username.clone()),
         ("email", or_none(&view.email)),
@@ -276,7 +281,22 @@ fn human_user(view: &UserView) -> String {
         ("name", or_none(&view.name)),
         ("created_at", view.created_at.to_string()),
         ("updated_at", view.updated_at.to_string()),
-    ])
+    ];
+    let identities = view.identities.as_deref().unwrap_or_default();
+    if identities.is_empty() {
+        fields.push(("identities", "(none)".to_owned()));
+    }
+    let mut text = aligned(&fields);
+    if !identities.is_empty() {
+        text.push_str("\nidentities:");
+        for identity in identities {
+            text.push_str(&format!(
+                "\n  {}  {}  linked_at {}",
+                identity.upstream, identity.subject, identity.linked_at
+            ));
+        }
+    }
+    text
 }
 
 fn human_upstream(view: &UpstreamView) -> String {

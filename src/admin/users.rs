@@ -1,14 +1,18 @@
-//! `user create | list | show | delete | set-password | sign-out | reset-link`.
+//! `user create | list | show | delete | set-password | sign-out | reset-link | unlink`.
 
-use super::views::{DeletedView, ResetLinkView, SessionsEndedView, UserRef, UserView, UsersView};
+use super::views::{
+    DeletedView, IdentityView, ResetLinkView, SessionsEndedView, UnlinkedView, UserRef, UserView,
+    UsersView,
+};
 use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::clock;
 use crate::model::{DisplayName, Email, Id, Invalid, Password, User, UserId, Username};
 use crate::oauth::reset::{self, ResetLinks, DEFAULT_LINK_SECONDS, MAX_LINK_SECONDS};
 use crate::oauth::signup::{AccountNotCreated, NewAccount};
 use crate::password;
-use crate::store::UserNotInserted;
+use crate::store::{IdentityNotUnlinked, UserNotInserted};
 use crate::store::{Store, StoreError};
+use crate::upstream::UpstreamName;
 
 /// `user create`, as typed.
 pub(super) struct NewUser<'a> {
@@ -95,7 +99,103 @@ pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
 
 pub(super) fn show(store: &Store, username: &str) -> Result<Plan, AdminError> {
     let user = existing_user(store, username)?;
-    Ok(Plan::Done(AdminOutput::UserDetails(user_view(&user))))
+    let identities = store
+        .user_identities(user.id)?
+        .into_iter()
+        .map(|identity| IdentityView {
+            upstream: identity.upstream,
+            subject: identity.subject,
+            linked_at: identity.linked_at,
+        })
+        .collect();
+    Ok(Plan::Done(AdminOutput::UserDetails(UserView {
+        identities: Some(identities),
+        ..user_view(&user)
+    })))
+}
+
+/// `user unlink U NAME`: checked here on the read-only handle, and again inside the write.
+pub(super) fn unlink(store: &Store, username: &str, upstream: &str) -> Result<Plan, AdminError> {
+    let user = existing_user(store, username)?;
+    let upstream = UpstreamName::parse(upstream)?;
+    if store.upstream(&upstream)?.is_none() {
+        return Err(unlink_refused(
+            &user.username,
+            &upstream,
+            IdentityNotUnlinked::NoSuchUpstream,
+        ));
+    }
+    let identities = store.user_identities(user.id)?;
+    if !identities
+        .iter()
+        .any(|identity| identity.upstream == upstream.as_str())
+    {
+        return Err(unlink_refused(
+            &user.username,
+            &upstream,
+            IdentityNotUnlinked::NotLinked,
+        ));
+    }
+    if !user.has_password() && identities.len() <= 1 {
+        return Err(unlink_refused(
+            &user.username,
+            &upstream,
+            IdentityNotUnlinked::LastWayToSignIn,
+        ));
+    }
+    Ok(Plan::Write(WritePlan::Unlink(
+        user.id,
+        user.username,
+        upstream,
+    )))
+}
+
+pub(super) async fn apply_unlink(
+    store: &Store,
+    user_id: UserId,
+    username: Username,
+    upstream: UpstreamName,
+) -> Result<AdminOutput, AdminError> {
+    match store.unlink_identity(user_id, upstream.clone()).await {
+        Ok(identity) => Ok(AdminOutput::Unlinked(UnlinkedView {
+            username: username.as_str().to_owned(),
+            upstream: identity.upstream,
+            subject: identity.subject,
+        })),
+        Err(refused) => Err(unlink_refused(&username, &upstream, refused)),
+    }
+}
+
+fn unlink_refused(
+    username: &Username,
+    upstream: &UpstreamName,
+    refused: IdentityNotUnlinked,
+) -> AdminError {
+    let (kind, message) = match refused {
+        IdentityNotUnlinked::NoSuchUser => return user_not_found(username),
+        IdentityNotUnlinked::NoSuchUpstream => (
+            AdminErrorKind::NotFound,
+            format!("no upstream named '{upstream}'; nothing was changed"),
+        ),
+        IdentityNotUnlinked::NotLinked => (
+            AdminErrorKind::NotFound,
+            format!(
+                "user '{}' has no identity linked at upstream '{upstream}'; nothing was changed",
+                username.as_str()
+            ),
+        ),
+        IdentityNotUnlinked::LastWayToSignIn => (
+            AdminErrorKind::Conflict,
+            format!(
+                "'{upstream}' is the last way user '{0}' can sign in (no password, no other \
+                 identity); nothing was changed (set a password first: keyward user \
+                 set-password {0})",
+                username.as_str()
+            ),
+        ),
+        IdentityNotUnlinked::Storage(error) => return error.into(),
+    };
+    AdminError::new(kind, message)
 }
 
 pub(super) fn delete(store: &Store, username: &str) -> Result<Plan, AdminError> {
@@ -256,5 +356,131 @@ fn user_view(user: &User) -> UserView {
         created_at: user.created_at,
         email_verified: user.email_verified,
         updated_at: user.updated_at,
+        identities: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{execute, AdminRequest};
+    use super::*;
+    use crate::model::Scope;
+    use crate::store::{KeyLocation, OpenOptions};
+    use crate::upstream::{Endpoints, Upstream, UpstreamKind, UpstreamSecret, UpstreamUrl};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        (dir, store)
+    }
+
+    async fn add_upstream(store: &Store, name: &str) -> UpstreamName {
+        let name = UpstreamName::parse(name).unwrap();
+        store
+            .insert_upstream(Upstream {
+                name: name.clone(),
+                kind: UpstreamKind::Oidc,
+                display_name: DisplayName::parse("name", "Corp").unwrap(),
+                endpoints: Endpoints::Oidc {
+                    issuer: UpstreamUrl::parse("--issuer", "https://id.corp.example").unwrap(),
+                },
+                client_id: "keyward".into(),
+                client_secret: UpstreamSecret::parse("s3cret").unwrap(),
+                scope: Scope::parse("openid profile email").unwrap(),
+                create_users: false,
+                created_at: 100,
+            })
+            .await
+            .unwrap();
+        name
+    }
+
+    async fn add_user(store: &Store, username: &str, password_hash: String) -> UserId {
+        let id = UserId(Id::generate(1));
+        store
+            .insert_user(User {
+                id,
+                username: Username::parse(username).unwrap(),
+                email: None,
+                name: None,
+                password_hash,
+                created_at: 1,
+                email_verified: false,
+                updated_at: 1,
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    fn unlink(username: &str, upstream: &str) -> AdminRequest {
+        AdminRequest::UserUnlink {
+            username: username.into(),
+            upstream: upstream.into(),
+        }
+    }
+
+    /// The paths the integration tests cannot reach yet (nothing links an identity from the
+    /// command line): `user show` with an identity, `user unlink` that removes it, and the
+    /// refusal of a user's last way to sign in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn user_show_lists_identities_and_unlink_keeps_the_last_way_in() {
+        let (_dir, store) = store();
+        let corp = add_upstream(&store, "corp").await;
+        let hash = password::hash(Password::parse("a long enough password").unwrap())
+            .await
+            .unwrap();
+        let alice = add_user(&store, "alice", hash).await;
+        let bob = add_user(&store, "bob", String::new()).await;
+        store
+            .link_identity(corp.clone(), "a-1".into(), alice, 7)
+            .await
+            .unwrap();
+        store
+            .link_identity(corp.clone(), "b-1".into(), bob, 8)
+            .await
+            .unwrap();
+
+        let show = AdminRequest::UserShow {
+            username: "alice".into(),
+        };
+        let shown = execute(&store, show.clone()).await.unwrap();
+        assert_eq!(
+            shown.json()["identities"],
+            serde_json::json!([{"upstream": "corp", "subject": "a-1", "linked_at": 7}])
+        );
+        assert!(
+            shown
+                .human()
+                .ends_with("\nidentities:\n  corp  a-1  linked_at 7"),
+            "{}",
+            shown.human()
+        );
+
+        // bob has no usable password: corp is his only way in.
+        let refused = execute(&store, unlink("bob", "corp")).await.unwrap_err();
+        assert_eq!(refused.kind, AdminErrorKind::Conflict);
+        assert!(refused.message.contains("last way"), "{}", refused.message);
+        // The store's own check, past a prepare that did not see it.
+        let refused = apply_unlink(&store, bob, Username::parse("bob").unwrap(), corp.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind, AdminErrorKind::Conflict);
+        assert_eq!(store.user_identities(bob).unwrap().len(), 1);
+
+        let unlinked = execute(&store, unlink("alice", "corp")).await.unwrap();
+        assert_eq!(
+            unlinked.json(),
+            serde_json::json!({"username": "alice", "upstream": "corp", "subject": "a-1"})
+        );
+        assert_eq!(store.identity_user(&corp, "a-1").unwrap(), None);
+        let shown = execute(&store, show).await.unwrap();
+        assert_eq!(shown.json()["identities"], serde_json::json!([]));
+        let again = execute(&store, unlink("alice", "corp")).await.unwrap_err();
+        assert_eq!(again.kind, AdminErrorKind::NotFound);
     }
 }

@@ -77,6 +77,27 @@ pub struct UserView {
     /// When the profile last changed. (A server of an earlier version does not send it.)
     #[serde(default)]
     pub updated_at: u64,
+    /// The identities linked to the user, by upstream (`user show` only; `user list`
+    /// leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<Vec<IdentityView>>,
+}
+
+/// One linked identity: the upstream's name, the subject it knows the user by, and when
+/// it was linked (Unix seconds).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IdentityView {
+    pub upstream: String,
+    pub subject: String,
+    pub linked_at: u64,
+}
+
+/// `user unlink`: the identity removed.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UnlinkedView {
+    pub username: String,
+    pub upstream: String,
+    pub subject: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -740,3 +740,64 @@ fn issue_12_upstream_client_secrets_are_not_in_the_data_directory_in_plain_text(
         }
     }
 }
+
+/// `user show` lists a user's linked identities (none yet: nothing links one from the
+/// command line); `user unlink` refuses an unknown user, an unknown upstream and an
+/// identity that is not linked, with one line, changing nothing, with and without a server.
+#[test]
+fn issue_12_user_show_lists_identities_and_bad_unlinks_change_nothing() {
+    let data = DataDir::new();
+    data.create_user("alice", "a long enough password");
+    add(&data, "corp", &oidc("https://id.corp.example")).ok();
+    let shown = data.run(&["user", "show", "alice", "--json"]).json();
+    assert_eq!(shown["identities"], json!([]), "{shown}");
+    let text = data.run(&["user", "show", "alice"]).ok().stdout;
+    assert!(
+        text.lines().any(|line| line == "identities:     (none)"),
+        "{text}"
+    );
+    let listed = data.run(&["user", "list", "--json"]).json();
+    assert!(listed["users"][0].get("identities").is_none(), "{listed}");
+
+    let cases = [
+        (
+            ["user", "unlink", "nobody", "corp"],
+            "no user named 'nobody'",
+        ),
+        (
+            ["user", "unlink", "alice", "nope"],
+            "no upstream named 'nope'",
+        ),
+        (
+            ["user", "unlink", "alice", "corp"],
+            "user 'alice' has no identity linked at upstream 'corp'",
+        ),
+        (["user", "unlink", "alice", "Not A Name"], "upstream name"),
+    ];
+    let before = data.snapshot();
+    for (args, expected) in &cases {
+        let run = data.run(args);
+        assert!(!run.status.success(), "{args:?} succeeded: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {:?}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{:?}", run.stderr);
+        assert_same_files(&before, &data.snapshot(), &format!("{args:?}"));
+    }
+    let server = TestServer::start(&data, &[]);
+    assert_eq!(data.run(&["user", "show", "alice", "--json"]).json(), shown);
+    for (args, expected) in &cases {
+        let run = data.run(args);
+        assert!(
+            !run.status.success(),
+            "{args:?} succeeded through the server"
+        );
+        assert!(run.stderr.contains(expected), "{args:?}: {:?}", run.stderr);
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{:?}", run.stderr);
+    }
+    assert_eq!(server.healthz(), 200);
+    assert!(server.stop().success());
+}
