@@ -148,6 +148,7 @@ pub async fn serve_with(
                 cors_origins: config.cors_origins.clone(),
                 resources: config.resources.clone(),
                 signup: config.signup,
+                password_login: config.password_login,
                 demo: config.demo.as_ref().map(|client| {
                     DemoApp::new(
                         client,

@@ -234,6 +234,10 @@ struct ServeArgs {
     /// linked from the sign-in page when open).
     #[arg(long, value_enum, default_value = "closed")]
     signup: crate::config::SignUp,
+    /// Whether users may sign in with a password on the sign-in page. off hides the
+    /// password form and refuses it, for platforms that sign in only through an upstream.
+    #[arg(long, value_enum, default_value = "on")]
+    password_login: crate::config::PasswordLogin,
 }
 
 #[derive(Subcommand)]
@@ -763,6 +767,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
         cors_origins: args.cors_origins,
         resources: args.resources,
         signup: args.signup,
+        password_login: args.password_login,
         demo: None,
     })
 }
@@ -805,6 +810,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             cors_origins: Vec::new(),
             resources: Vec::new(),
             signup: crate::config::SignUp::Closed,
+            password_login: crate::config::PasswordLogin::On,
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

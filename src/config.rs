@@ -158,6 +158,8 @@ pub struct ServeConfig {
     pub resources: Vec<crate::model::ResourceUri>,
     /// Whether visitors may create their own accounts at `/signup` (`--signup`).
     pub signup: SignUp,
+    /// Whether users may sign in with a password on `/login` (`--password-login`).
+    pub password_login: PasswordLogin,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }
@@ -171,6 +173,16 @@ pub enum SignUp {
     Closed,
     /// Anyone may create an account at `/signup`, throttled per client address.
     Open,
+}
+
+/// `serve --password-login`: whether `/login` shows and accepts the password form. Off is
+/// for platforms whose users sign in only through an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PasswordLogin {
+    #[default]
+    On,
+    /// No password form; a posted one is refused (403) and no password is checked.
+    Off,
 }
 
 #[derive(Debug, Clone)]

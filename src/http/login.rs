@@ -17,6 +17,9 @@ const GENERIC_FAILURE: &str = "The username or password is incorrect.";
 const THROTTLED: &str = "Too many failed sign-in attempts. Wait a few minutes, then try again.";
 const BUSY: &str = "The server is busy checking other sign-ins. Please try again in a moment.";
 const EXPIRED_FORM: &str = "This form has expired. Please sign in again.";
+const PASSWORD_OFF: &str = "Password sign-in is turned off here. Use one of the sign-in methods.";
+const PASSWORD_OFF_NO_METHOD: &str =
+    "Password sign-in is turned off by the operator, and no other way to sign in is set up.";
 
 /// Where a successful sign-in may go: only our own authorization endpoint or account
 /// page, never an absolute URL, so the login form is no open redirector. Only visible
@@ -60,6 +63,15 @@ pub(super) fn login_page(
     let Ok(app_name) = state.authorizer.app_name_for_sign_in(return_to) else {
         return state.unavailable_page();
     };
+    let password_off = if state.password_login_on() {
+        None
+    } else {
+        match state.store.upstreams() {
+            Ok(upstreams) if upstreams.is_empty() => Some(PASSWORD_OFF_NO_METHOD.to_owned()),
+            Ok(_) => Some(PASSWORD_OFF.to_owned()),
+            Err(_) => return state.unavailable_page(),
+        }
+    };
     let (csrf_secret, new_cookie) = state.cookies.csrf_secret(request);
     let body = state.pages.login(&LoginView {
         csrf_token: state.cookies.csrf_token(&csrf_secret),
@@ -70,6 +82,7 @@ pub(super) fn login_page(
         signup_link: state
             .signup_open()
             .then(|| with_return_to("/signup", return_to)),
+        password_off,
     });
     let mut response = html(status, body);
     if let Some(cookie) = new_cookie {
@@ -96,6 +109,13 @@ pub async fn submit(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
+    if !state.password_login_on() {
+        // Before the form is read: no password is checked, nothing is counted or written.
+        return state.problem(Problem::FormRejected {
+            title: "Password sign-in is turned off",
+            message: "This server does not accept passwords. Go back and use one of the sign-in methods.",
+        });
+    }
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
         Err(error) => {

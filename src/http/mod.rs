@@ -24,7 +24,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::config::{Lifetimes, SignUp};
+use crate::config::{Lifetimes, PasswordLogin, SignUp};
 use crate::demo::DemoApp;
 use crate::metrics::Metrics;
 use crate::oauth::account::AccountService;
@@ -66,6 +66,7 @@ pub struct AppState {
     cookies: CookieSettings,
     signin: SignInService,
     signup: SignUp,
+    password_login: PasswordLogin,
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
@@ -84,6 +85,8 @@ pub struct StateConfig {
     pub resources: Vec<crate::model::ResourceUri>,
     /// `--signup`: whether `/signup` is served.
     pub signup: SignUp,
+    /// `--password-login`: whether `/login` shows and accepts the password form.
+    pub password_login: PasswordLogin,
     /// `keyward demo`'s app, served at `/demo`.
     pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
@@ -105,6 +108,7 @@ impl AppState {
             cors_origins,
             resources,
             signup,
+            password_login,
             demo,
             keys,
         } = config;
@@ -138,6 +142,7 @@ impl AppState {
             pages: Pages::new(&product_name),
             signin: SignInService::new(store.clone(), SESSION_TTL).await,
             signup,
+            password_login,
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
@@ -156,6 +161,11 @@ impl AppState {
     /// Whether visitors may make their own accounts (`--signup open`).
     fn signup_open(&self) -> bool {
         self.signup == SignUp::Open
+    }
+
+    /// Whether users may sign in with a password (`--password-login on`, the default).
+    fn password_login_on(&self) -> bool {
+        self.password_login == PasswordLogin::On
     }
 
     /// A storage failure: say so, and promise nothing.

@@ -62,6 +62,8 @@ pub struct LoginView {
     pub app_name: Option<String>,
     /// The sign-up page, carrying `return_to`, when sign-up is open; else no link.
     pub signup_link: Option<String>,
+    /// `--password-login off`: what is said instead of the password form.
+    pub password_off: Option<String>,
 }
 
 /// The sign-up form (`serve --signup open`).

@@ -17,6 +17,7 @@ fn login_view(error: Option<&str>) -> LoginView {
         error: error.map(str::to_owned),
         app_name: None,
         signup_link: None,
+        password_off: None,
     }
 }
 
@@ -96,6 +97,13 @@ fn all_pages() -> Vec<(&'static str, String)> {
             "login with sign-up link",
             pages.login(&LoginView {
                 signup_link: Some("/signup?return_to=%2Faccount".into()),
+                ..login_view(None)
+            }),
+        ),
+        (
+            "login, password sign-in off",
+            pages.login(&LoginView {
+                password_off: Some("Password sign-in is turned off.".into()),
                 ..login_view(None)
             }),
         ),
@@ -294,6 +302,7 @@ fn hostile_values_cannot_add_attributes() {
         error: Some(breakout.into()),
         app_name: Some(breakout.into()),
         signup_link: Some(breakout.into()),
+        password_off: None,
     });
     let signup = pages.signup(&SignUpView {
         csrf_token: breakout.into(),

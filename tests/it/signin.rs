@@ -537,3 +537,70 @@ fn issue_9_user_sign_out_ends_a_users_sessions_on_demand() {
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     crate::support::assert_same_files(&before, &data.snapshot(), "sign-out of nobody");
 }
+
+/// Issue 12, item 3: `serve --password-login off` shows no password form, says why, and
+/// refuses a posted one with 403 without checking it: a correct password signs nobody in.
+/// The default (`on`) is the password form as before.
+#[test]
+fn issue_12_password_login_off_hides_the_form_and_refuses_a_correct_password() {
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    let browser = Browser::new();
+    // Default on: the form, with a CSRF token the browser keeps for the next server.
+    let server = TestServer::start(&data, &[]);
+    let login = browser.get(&server.url("/login"));
+    assert_eq!(login.status, 200);
+    let form = login.require_form("/login");
+    form.require("password");
+    let csrf = form.require("csrf_token").to_owned();
+    drop(server);
+
+    let server = TestServer::start(&data, &["--password-login", "off"]);
+    let page = browser.get(&server.url("/login"));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(page.form("/login").is_none(), "{}", page.body);
+    assert!(!page.body.contains("type=\"password\""), "{}", page.body);
+    assert!(
+        page.body
+            .contains("Password sign-in is turned off by the operator"),
+        "{}",
+        page.body
+    );
+    let posted = browser.post_form(
+        &server.url("/login"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("return_to", "/account"),
+            ("username", "alice"),
+            ("password", USER_PASSWORD),
+        ],
+    );
+    assert_eq!(posted.status, 403, "{}", posted.describe());
+    assert!(
+        posted.body.contains("Password sign-in is turned off"),
+        "{}",
+        posted.body
+    );
+    assert!(
+        posted.set_cookies().is_empty(),
+        "{:?}",
+        posted.set_cookies()
+    );
+    let account = browser.get(&server.url("/account"));
+    assert_ne!(account.status, 200, "signed in: {}", account.describe());
+    let bad = data.run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--password-login",
+        "maybe",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr);
+    drop(server);
+
+    // On again: the same password signs in.
+    let server = TestServer::start(&data, &["--password-login", "on"]);
+    let login = browser.open(&server.url("/account"));
+    assert_eq!(browser.sign_in(&login, "alice", USER_PASSWORD).status, 303);
+    assert_eq!(browser.get(&server.url("/account")).status, 200);
+}
