@@ -160,7 +160,9 @@ impl AppState {
 
     /// Whether visitors may make their own accounts (`--signup open`).
     fn signup_open(&self) -> bool {
-        self.signup == SignUp::Open
+        // A sign-up makes a password account, which could not sign in again while
+        // password sign-in is off.
+        self.signup == SignUp::Open && self.password_login_on()
     }
 
     /// Whether users may sign in with a password (`--password-login on`, the default).

@@ -555,10 +555,13 @@ fn issue_12_password_login_off_hides_the_form_and_refuses_a_correct_password() {
     let csrf = form.require("csrf_token").to_owned();
     drop(server);
 
-    let server = TestServer::start(&data, &["--password-login", "off"]);
+    let server = TestServer::start(&data, &["--password-login", "off", "--signup", "open"]);
     let page = browser.get(&server.url("/login"));
     assert_eq!(page.status, 200, "{}", page.describe());
     assert!(page.form("/login").is_none(), "{}", page.body);
+    // Sign-up makes password accounts: off with password sign-in.
+    assert!(!page.body.contains("/signup"), "{}", page.body);
+    assert_eq!(browser.get(&server.url("/signup")).status, 404);
     assert!(!page.body.contains("type=\"password\""), "{}", page.body);
     assert!(
         page.body
