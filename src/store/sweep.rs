@@ -31,6 +31,8 @@ pub struct SweepCounts {
     /// Rotated refresh tokens whose reuse grace ended: the successor's secret they kept is
     /// erased (the token itself stays, as a replay marker).
     pub graces_ended: u64,
+    /// Sign-up invitations past their expiry.
+    pub invites: u64,
 }
 
 impl SweepCounts {
@@ -46,6 +48,7 @@ impl SweepCounts {
         self.corrupt += other.corrupt;
         self.signing_keys += other.signing_keys;
         self.graces_ended += other.graces_ended;
+        self.invites += other.invites;
     }
 
     pub fn removed(&self) -> u64 {
@@ -57,6 +60,7 @@ impl SweepCounts {
             + self.consent_tickets
             + self.revocations
             + self.signing_keys
+            + self.invites
     }
 }
 
@@ -185,6 +189,9 @@ fn sweep_entry(
                 remove_api_key(tx, key)?;
             }
             counts.api_keys += u64::from(expired);
+        }
+        kind if kind == ExpiryKind::Invite as u8 => {
+            counts.invites += u64::from(super::invites::sweep_invite(tx, key, now)?);
         }
         kind if kind == ExpiryKind::UsedTicket as u8 => {
             counts.consent_tickets += u64::from(tx.remove(USED_TICKETS, key)?);
