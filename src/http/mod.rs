@@ -153,9 +153,15 @@ impl AppState {
         respond::problem(&self.pages, problem)
     }
 
-    /// Whether visitors may make their own accounts (`--signup open`).
+    /// Whether anyone may make their own account (`--signup open`): only then does the
+    /// sign-in page link to `/signup`.
     fn signup_open(&self) -> bool {
         self.signup == SignUp::Open
+    }
+
+    /// Whether `/signup` is served at all (`--signup invite` or `open`).
+    fn signup_served(&self) -> bool {
+        self.signup != SignUp::Closed
     }
 
     /// A storage failure: say so, and promise nothing.
