@@ -35,7 +35,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     let invite = params.get("invite").ok().flatten().unwrap_or("");
     let invite = match admitted_invite(&state, invite) {
         Ok(invite) => invite,
-        Err(response) => return response,
+        Err(problem) => return state.problem(problem),
     };
     let form = SignUpForm {
         return_to: safe_return_to(params.get("return_to").ok().flatten()),
@@ -80,7 +80,7 @@ pub async fn submit(
     }
     let invite = match admitted_invite(&state, field("invite")) {
         Ok(invite) => invite,
-        Err(response) => return response,
+        Err(problem) => return state.problem(problem),
     };
     let form = SignUpForm {
         invite: invite.as_ref().map(ToString::to_string),
@@ -109,16 +109,15 @@ pub async fn submit(
 /// Under `--signup invite`, the invitation `text` names if it still admits a sign-up
 /// (checked again inside the write that uses it), else the page that says it is not valid;
 /// under `open`, none is needed and none is looked at.
-fn admitted_invite(state: &AppState, text: &str) -> Result<Option<OpaqueToken>, HttpResponse> {
+fn admitted_invite(state: &AppState, text: &str) -> Result<Option<OpaqueToken>, Problem<'static>> {
     if state.signup != SignUp::Invite {
         return Ok(None);
     }
-    let refused = || state.problem(Problem::InviteNotValid);
-    let token = OpaqueToken::parse(text).ok_or_else(refused)?;
+    let token = OpaqueToken::parse(text).ok_or(Problem::InviteNotValid)?;
     match state.store.invite(token.id) {
         Ok(Some(invite)) if invite.admits(&token.secret, clock::now()) => Ok(Some(token)),
-        Ok(_) => Err(refused()),
-        Err(_) => Err(state.unavailable_page()),
+        Ok(_) => Err(Problem::InviteNotValid),
+        Err(_) => Err(Problem::Unavailable),
     }
 }
 
