@@ -249,6 +249,34 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invitation_is_swept_at_its_expiry_and_not_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        let id = Id::generate(1);
+        store
+            .insert_invite(crate::store::Invite {
+                id,
+                secret_hash: crate::model::SecretHash::of("s"),
+                created_at: 1_000,
+                expires_at: 2_000,
+                uses_left: 1,
+                uses_total: 1,
+            })
+            .await
+            .unwrap();
+        let (counts, _) = store.sweep_batch(1_999, 100).await.unwrap();
+        assert_eq!(counts.invites, 0);
+        assert!(store.invite(id).unwrap().is_some());
+        let (counts, _) = store.sweep_batch(2_000, 100).await.unwrap();
+        assert_eq!(counts.invites, 1);
+        assert!(store.invite(id).unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reuse_grace_keeps_the_successor_until_its_end_and_no_longer() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&OpenOptions {
