@@ -69,6 +69,9 @@ enum Command {
     /// Manage the keys that sign ID tokens and JWT access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Make, list and revoke sign-up invitations (for `serve --signup invite`).
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Manage the providers users may sign in through (Discord, GitHub, Google, GitLab, any
     /// OpenID provider or OAuth 2.0 service).
     #[command(subcommand)]
@@ -115,6 +118,31 @@ enum ApiKeyCommand {
     /// Delete an API key: it and the access tokens made with it stop working at once.
     Delete {
         /// The key's id, as `apikey list` shows it.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum InviteCommand {
+    /// Make an invitation and print its link, once: `{issuer}/signup?invite=…`.
+    Create {
+        /// How long the link works, like 2h or 7d (default 7d, at most 90d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+        /// How many accounts the link may make (default 1, at most 1000).
+        #[arg(long, value_name = "N")]
+        uses: Option<u64>,
+        /// The address users open keyward at, e.g. https://id.example.com (default: the
+        /// issuer the last `keyward serve` ran with).
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
+    },
+    /// List the invitations: id, when made, when they expire, uses left. Their links are
+    /// never shown again.
+    List,
+    /// Revoke an invitation: its link stops working at once.
+    Revoke {
+        /// The invitation's id, as `invite list` shows it.
         id: String,
     },
 }
@@ -230,8 +258,9 @@ struct ServeArgs {
     /// the resources registered for each client (`client create --resource`).
     #[arg(long = "resource", value_name = "URI", value_parser = parse_resource)]
     resources: Vec<crate::model::ResourceUri>,
-    /// Whether visitors may create their own accounts on the sign-up page (`/signup`,
-    /// linked from the sign-in page when open).
+    /// Whether visitors may create their own accounts on the sign-up page (`/signup`):
+    /// closed; invite (only with a link from `keyward invite create`); or open (anyone,
+    /// linked from the sign-in page).
     #[arg(long, value_enum, default_value = "closed")]
     signup: crate::config::SignUp,
     /// Whether users may sign in with a password on the sign-in page. off hides the
@@ -464,6 +493,17 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Keys(KeysCommand::List) => AdminRequest::KeysList,
         Command::Keys(KeysCommand::Rotate { alg }) => AdminRequest::KeysRotate { alg },
         Command::Upstream(command) => upstream::request(command)?,
+        Command::Invite(InviteCommand::Create {
+            expires_in,
+            uses,
+            issuer,
+        }) => AdminRequest::InviteCreate {
+            expires_in: expires_in.map(|duration| duration.as_secs()),
+            uses,
+            issuer,
+        },
+        Command::Invite(InviteCommand::List) => AdminRequest::InviteList,
+        Command::Invite(InviteCommand::Revoke { id }) => AdminRequest::InviteRevoke { id },
         Command::Migrate => return migrate(&options, cli.json),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

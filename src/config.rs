@@ -164,13 +164,15 @@ pub struct ServeConfig {
     pub demo: Option<DemoClient>,
 }
 
-/// `serve --signup`: who may create an account on the sign-up page. (`invite` arrives with
-/// the invitations it needs.)
+/// `serve --signup`: who may create an account on the sign-up page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SignUp {
     /// Only the operator makes accounts (`keyward user create`); `/signup` is not served.
     #[default]
     Closed,
+    /// Whoever has a valid invitation link (`keyward invite create`) may create an account
+    /// at `/signup`; each sign-up takes one of the invitation's uses.
+    Invite,
     /// Anyone may create an account at `/signup`, throttled per client address.
     Open,
 }

@@ -13,6 +13,7 @@
 mod apikeys;
 mod clients;
 mod grants;
+mod invites;
 mod keys;
 mod maintenance;
 mod render;
@@ -31,12 +32,14 @@ use crate::oauth::apikeys::NewApiKey;
 use crate::store::{ScopeSettings, Store, StoreError};
 
 pub use clients::MAX_REDIRECT_URIS;
+pub use invites::{invite_url, DEFAULT_INVITE_SECONDS, MAX_INVITE_SECONDS, MAX_INVITE_USES};
 pub use upstreams::{UpstreamAddRequest, UpstreamEndpointFlags, UpstreamSetRequest};
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,
-    DeletedView, GrantView, GrantsView, KeyView, KeysView, NewApiKeyView, ResetLinkView,
-    RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView, SessionsEndedView, UnlinkedView,
-    UpstreamDeletedView, UpstreamView, UpstreamsView, UserRef, UserView, UsersView,
+    DeletedView, GrantView, GrantsView, InviteListItem, InviteView, InvitesView, KeyView, KeysView,
+    NewApiKeyView, ResetLinkView, RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView,
+    SessionsEndedView, UnlinkedView, UpstreamDeletedView, UpstreamView, UpstreamsView, UserRef,
+    UserView, UsersView,
 };
 
 /// An admin command, as it travels over the admin socket (one JSON line).
@@ -152,6 +155,23 @@ pub enum AdminRequest {
     UpstreamDelete {
         name: String,
     },
+    /// A sign-up invitation for `serve --signup invite`: its link is printed once.
+    InviteCreate {
+        /// Seconds it works (default 7 days, at most 90).
+        #[serde(default)]
+        expires_in: Option<u64>,
+        /// Sign-ups it allows (default 1, at most 1000).
+        #[serde(default)]
+        uses: Option<u64>,
+        /// The issuer the link starts with; without it, the one the last `serve` recorded.
+        #[serde(default)]
+        issuer: Option<String>,
+    },
+    InviteList,
+    /// Deletes an invitation: its link stops working at once.
+    InviteRevoke {
+        id: String,
+    },
 }
 
 impl AdminRequest {
@@ -173,6 +193,7 @@ impl AdminRequest {
             | AdminRequest::KeysList
             | AdminRequest::UpstreamList
             | AdminRequest::UpstreamShow { .. }
+            | AdminRequest::InviteList
             | AdminRequest::Check => true,
             AdminRequest::ClientCreate(_)
             | AdminRequest::ClientDelete { .. }
@@ -190,7 +211,9 @@ impl AdminRequest {
             | AdminRequest::KeysRotate { .. }
             | AdminRequest::UpstreamAdd(_)
             | AdminRequest::UpstreamSet(_)
-            | AdminRequest::UpstreamDelete { .. } => false,
+            | AdminRequest::UpstreamDelete { .. }
+            | AdminRequest::InviteCreate { .. }
+            | AdminRequest::InviteRevoke { .. } => false,
         }
     }
 }
@@ -251,6 +274,9 @@ pub enum AdminOutput {
     Upstream(Box<UpstreamView>),
     Upstreams(UpstreamsView),
     UpstreamDeleted(UpstreamDeletedView),
+    /// A new invitation's link (`invite create`).
+    Invite(InviteView),
+    Invites(InvitesView),
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,6 +348,8 @@ pub enum WritePlan {
         Box<upstreams::UpstreamChanges>,
     ),
     DeleteUpstream(crate::upstream::UpstreamName),
+    CreateInvite(Box<invites::NewInvite>),
+    RevokeInvite(Id),
 }
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
@@ -419,6 +447,13 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
         }
         AdminRequest::UpstreamSet(request) => upstreams::set(store, &request),
         AdminRequest::UpstreamDelete { name } => upstreams::delete(store, &name),
+        AdminRequest::InviteCreate {
+            expires_in,
+            uses,
+            issuer,
+        } => invites::create(store, expires_in, uses, issuer.as_deref()),
+        AdminRequest::InviteList => invites::list(store),
+        AdminRequest::InviteRevoke { id } => invites::revoke(store, &id),
     }
 }
 
@@ -453,6 +488,8 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         WritePlan::AddUpstream(upstream) => upstreams::apply_add(store, *upstream).await,
         WritePlan::SetUpstream(name, changes) => upstreams::apply_set(store, name, *changes).await,
         WritePlan::DeleteUpstream(name) => upstreams::apply_delete(store, name).await,
+        WritePlan::CreateInvite(new) => invites::apply_create(store, *new).await,
+        WritePlan::RevokeInvite(id) => invites::apply_revoke(store, id).await,
     }
 }
 
@@ -463,6 +500,17 @@ pub async fn create_signed_up_user(
     account: crate::oauth::signup::NewAccount,
 ) -> Result<User, crate::oauth::signup::AccountNotCreated> {
     users::create_signed_up(store, account).await
+}
+
+/// The sign-up page's account through an invitation (`serve --signup invite`): `user
+/// create`'s checks and hash, then one write that takes a use of the invitation and inserts
+/// the user (see `users::create_invited`).
+pub async fn create_invited_user(
+    store: &Store,
+    account: crate::oauth::signup::NewAccount,
+    invite: crate::oauth::tokens::OpaqueToken,
+) -> Result<User, crate::oauth::signup::AccountNotCreated> {
+    users::create_invited(store, account, invite).await
 }
 
 /// The answer of a command that reads, on a data directory without a database.

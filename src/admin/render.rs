@@ -31,6 +31,8 @@ impl AdminOutput {
             AdminOutput::Upstream(view) => serde_json::to_value(view),
             AdminOutput::Upstreams(view) => serde_json::to_value(view),
             AdminOutput::UpstreamDeleted(view) => serde_json::to_value(view),
+            AdminOutput::Invite(view) => serde_json::to_value(view),
+            AdminOutput::Invites(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
     }
@@ -140,6 +142,32 @@ impl AdminOutput {
                 .collect::<Vec<_>>()
                 .join("\n"),
             AdminOutput::Revoked(view) => format!("revoked {}", view.revoked),
+            AdminOutput::Invite(view) => format!(
+                "{}\n\nSend this link to whoever may make an account: it works {} until {}. \
+                 Anyone who has it can use it; it is shown once and never again.",
+                view.url,
+                match view.uses {
+                    1 => "once".to_owned(),
+                    uses => format!("{uses} times"),
+                },
+                crate::clock::format_time(view.expires_at)
+            ),
+            AdminOutput::Invites(view) if view.invites.is_empty() => "no invitations".to_owned(),
+            AdminOutput::Invites(view) => view
+                .invites
+                .iter()
+                .map(|invite| {
+                    format!(
+                        "{}  created: {}  expires: {}  uses left: {} of {}",
+                        invite.id,
+                        crate::clock::format_time(invite.created_at),
+                        crate::clock::format_time(invite.expires_at),
+                        invite.uses_left,
+                        invite.uses_total
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
             AdminOutput::Keys(view) if view.keys.is_empty() => {
                 "no signing keys (serve makes them at its first start)".to_owned()
             }

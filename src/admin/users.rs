@@ -10,7 +10,7 @@ use crate::model::{DisplayName, Email, Id, Invalid, Password, User, UserId, User
 use crate::oauth::reset::{self, ResetLinks, DEFAULT_LINK_SECONDS, MAX_LINK_SECONDS};
 use crate::oauth::signup::{AccountNotCreated, NewAccount};
 use crate::password;
-use crate::store::{IdentityNotUnlinked, UserNotInserted};
+use crate::store::{IdentityNotUnlinked, InvitedUserNotInserted, UserNotInserted};
 use crate::store::{Store, StoreError};
 use crate::upstream::UpstreamName;
 
@@ -70,15 +70,6 @@ pub(super) async fn create_signed_up(
     store: &Store,
     account: NewAccount,
 ) -> Result<User, AccountNotCreated> {
-    let refused = |error: AdminError| match error.kind {
-        AdminErrorKind::Conflict => AccountNotCreated::UsernameTaken,
-        AdminErrorKind::Unavailable => {
-            AccountNotCreated::Storage(StoreError::Unavailable(error.message))
-        }
-        AdminErrorKind::Invalid | AdminErrorKind::NotFound => {
-            AccountNotCreated::Invalid(error.message)
-        }
-    };
     let new = NewUser {
         username: &account.username,
         email: account.email.as_deref(),
@@ -240,7 +231,20 @@ pub(super) fn reset_link(
         )
         .into());
     }
-    let issuer = match issuer {
+    let issuer = link_issuer(store, issuer)?;
+    let user = existing_user(store, username)?;
+    let link =
+        ResetLinks::new(store.clone()).issue(&user, lifetime, clock::now(), clock::now_millis());
+    Ok(Plan::Done(AdminOutput::ResetLink(ResetLinkView {
+        url: reset::link_url(&issuer, &link.token),
+        expires_at: link.expires_at,
+    })))
+}
+
+/// The issuer a printed link starts with: `--issuer`, else the one the last `serve`
+/// recorded; without either, the error says to pass `--issuer`.
+pub(super) fn link_issuer(store: &Store, issuer: Option<&str>) -> Result<String, AdminError> {
+    Ok(match issuer {
         Some(issuer) => crate::config::parse_issuer(issuer).map_err(Invalid)?,
         None => store
             .server_settings()?
@@ -252,14 +256,46 @@ pub(super) fn reset_link(
                         .into(),
                 )
             })?,
+    })
+}
+
+/// `create_signed_up` through an invitation: the same checks and hash, then one write that
+/// takes a use of the invitation and inserts the user (`Store::insert_invited_user`).
+pub(super) async fn create_invited(
+    store: &Store,
+    account: NewAccount,
+    invite: crate::oauth::tokens::OpaqueToken,
+) -> Result<User, AccountNotCreated> {
+    let new = NewUser {
+        username: &account.username,
+        email: account.email.as_deref(),
+        email_verified: false,
+        name: None,
+        password: &account.password,
     };
-    let user = existing_user(store, username)?;
-    let link =
-        ResetLinks::new(store.clone()).issue(&user, lifetime, clock::now(), clock::now_millis());
-    Ok(Plan::Done(AdminOutput::ResetLink(ResetLinkView {
-        url: reset::link_url(&issuer, &link.token),
-        expires_at: link.expires_at,
-    })))
+    let user = plan_user(store, new).await.map_err(refused)?;
+    match store
+        .insert_invited_user(user.clone(), invite.id, invite.secret, clock::now())
+        .await
+    {
+        Ok(()) => Ok(user),
+        Err(InvitedUserNotInserted::InviteNotValid) => Err(AccountNotCreated::InviteNotValid),
+        Err(InvitedUserNotInserted::UsernameTaken) => Err(AccountNotCreated::UsernameTaken),
+        Err(InvitedUserNotInserted::Storage(error)) => Err(AccountNotCreated::Storage(error)),
+    }
+}
+
+/// An admin refusal as the sign-up page's.
+fn refused(error: AdminError) -> AccountNotCreated {
+    match error.kind {
+        AdminErrorKind::Conflict => AccountNotCreated::UsernameTaken,
+        AdminErrorKind::Unavailable => {
+            AccountNotCreated::Storage(StoreError::Unavailable(error.message))
+        }
+        AdminErrorKind::Invalid | AdminErrorKind::NotFound => {
+            AccountNotCreated::Invalid(error.message)
+        }
+    }
 }
 
 pub(super) async fn apply_create(store: &Store, user: User) -> Result<AdminOutput, AdminError> {

@@ -264,3 +264,27 @@ pub struct UpstreamDeletedView {
     /// Linked identities removed with it: those users no longer sign in through it.
     pub identities_unlinked: u64,
 }
+
+/// `invite create`: the link to send (shown once), and what it allows.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InviteView {
+    pub url: String,
+    pub id: String,
+    pub expires_at: u64,
+    pub uses: u32,
+}
+
+/// One invitation in `invite list`: never its secret, which is not kept.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InviteListItem {
+    pub id: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub uses_left: u32,
+    pub uses_total: u32,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InvitesView {
+    pub invites: Vec<InviteListItem>,
+}

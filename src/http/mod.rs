@@ -158,16 +158,21 @@ impl AppState {
         respond::problem(&self.pages, problem)
     }
 
-    /// Whether visitors may make their own accounts (`--signup open`).
+    /// Whether anyone may make their own account (`--signup open`): only then does the
+    /// sign-in page link to `/signup`.
     fn signup_open(&self) -> bool {
-        // A sign-up makes a password account, which could not sign in again while
-        // password sign-in is off.
-        self.signup == SignUp::Open && self.password_login_on()
+        self.signup == SignUp::Open && self.signup_served()
     }
 
     /// Whether users may sign in with a password (`--password-login on`, the default).
     fn password_login_on(&self) -> bool {
         self.password_login == PasswordLogin::On
+    }
+
+    /// Whether `/signup` is served at all (`--signup invite` or `open`, with password
+    /// sign-in on: a sign-up makes a password account).
+    fn signup_served(&self) -> bool {
+        self.signup != SignUp::Closed && self.password_login_on()
     }
 
     /// A storage failure: say so, and promise nothing.

@@ -108,6 +108,8 @@ pub enum Problem<'a> {
     ResetLink(LinkRefused),
     /// A form without a valid CSRF token: 403.
     FormRejected { title: &'a str, message: &'a str },
+    /// A sign-up without a valid invitation (`--signup invite`): 403.
+    InviteNotValid,
     /// Nothing is served at this path: 404.
     NotFound,
     /// Storage failed: 503, and nothing was promised.
@@ -126,7 +128,7 @@ impl Problem<'_> {
                 | PageError::NoDecision,
             ) => StatusCode::BAD_REQUEST,
             Problem::Unreadable { .. } | Problem::ResetLink(_) => StatusCode::BAD_REQUEST,
-            Problem::FormRejected { .. } => StatusCode::FORBIDDEN,
+            Problem::FormRejected { .. } | Problem::InviteNotValid => StatusCode::FORBIDDEN,
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -139,6 +141,10 @@ impl Problem<'_> {
             Problem::Unreadable { title, message } | Problem::FormRejected { title, message } => {
                 (title, message)
             }
+            Problem::InviteNotValid => (
+                "This invitation is not valid",
+                "Accounts here are made with an invitation link, and this one is missing, altered, expired, used up or revoked. Nothing was created. Ask whoever invited you for a new link.",
+            ),
             Problem::NotFound => (
                 "Page not found",
                 "There is nothing at this address. Check the link, or go back to the application you came from.",

@@ -1,6 +1,10 @@
-//! `/signup` (`serve --signup open`): parse the form, ask `oauth::signup`, render the outcome.
-//! While sign-up is closed the path is not served: it answers the 404 page of any unknown
-//! path, for GET and POST alike, and never looks at the form.
+//! `/signup` (`serve --signup invite|open`): parse the form, ask `oauth::signup`, render the
+//! outcome. While sign-up is closed the path is not served: it answers the 404 page of any
+//! unknown path, for GET and POST alike, and never looks at the form (nor an invitation).
+//! Under `invite`, both need a valid `invite` (`<id>.<secret>` from `keyward invite
+//! create`): without one, a 403 page says the invitation is not valid and nothing is made;
+//! the form carries it in a hidden field, and the account is made in the same write that
+//! takes one of its uses (`Store::insert_invited_user`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,8 +16,10 @@ use super::reset::capitalized;
 use super::respond::Problem;
 use super::AppState;
 use crate::clock;
+use crate::config::SignUp;
 use crate::model::Password;
 use crate::oauth::signup::{SignUpAttempt, SignUpOutcome};
+use crate::oauth::tokens::OpaqueToken;
 use crate::ui::SignUpView;
 
 const TAKEN: &str = "That username is taken. Choose another one. Nothing was created.";
@@ -22,14 +28,20 @@ const EXPIRED_FORM: &str = "This form has expired. Nothing was created. Please t
 
 /// GET /signup: the form, carrying the `return_to` the sign-in page passed on.
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
-    if !state.signup_open() {
+    if !state.signup_served() {
         return state.problem(Problem::NotFound);
     }
     let params = forms::query(&request).unwrap_or_default();
+    let invite = params.get("invite").ok().flatten().unwrap_or("");
+    let invite = match admitted_invite(&state, invite) {
+        Ok(invite) => invite,
+        Err(problem) => return state.problem(problem),
+    };
     let form = SignUpForm {
         return_to: safe_return_to(params.get("return_to").ok().flatten()),
         username: "",
         email: "",
+        invite: invite.map(|token| token.to_string()),
     };
     form.page(&state, &request, StatusCode::OK, None)
 }
@@ -41,7 +53,7 @@ pub async fn submit(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if !state.signup_open() {
+    if !state.signup_served() {
         return state.problem(Problem::NotFound);
     }
     let params = match forms::form(&request, &body) {
@@ -58,6 +70,7 @@ pub async fn submit(
         return_to: safe_return_to(Some(field("return_to"))),
         username: field("username"),
         email: field("email"),
+        invite: None,
     };
     if !state
         .cookies
@@ -65,6 +78,14 @@ pub async fn submit(
     {
         return form.page(&state, &request, StatusCode::FORBIDDEN, Some(EXPIRED_FORM));
     }
+    let invite = match admitted_invite(&state, field("invite")) {
+        Ok(invite) => invite,
+        Err(problem) => return state.problem(problem),
+    };
+    let form = SignUpForm {
+        invite: invite.as_ref().map(ToString::to_string),
+        ..form
+    };
     let attempt = SignUpAttempt {
         username: form.username,
         password: field("password").to_owned(),
@@ -76,10 +97,28 @@ pub async fn submit(
     let outcome = state
         .signin
         .sign_up(attempt, clock::now(), |account| async move {
-            crate::admin::create_signed_up_user(&store, account).await
+            match invite {
+                Some(invite) => crate::admin::create_invited_user(&store, account, invite).await,
+                None => crate::admin::create_signed_up_user(&store, account).await,
+            }
         })
         .await;
     form.answer(&state, &request, outcome)
+}
+
+/// Under `--signup invite`, the invitation `text` names if it still admits a sign-up
+/// (checked again inside the write that uses it), else the page that says it is not valid;
+/// under `open`, none is needed and none is looked at.
+fn admitted_invite(state: &AppState, text: &str) -> Result<Option<OpaqueToken>, Problem<'static>> {
+    if state.signup != SignUp::Invite {
+        return Ok(None);
+    }
+    let token = OpaqueToken::parse(text).ok_or(Problem::InviteNotValid)?;
+    match state.store.invite(token.id) {
+        Ok(Some(invite)) if invite.admits(&token.secret, clock::now()) => Ok(Some(token)),
+        Ok(_) => Err(Problem::InviteNotValid),
+        Err(_) => Err(Problem::Unavailable),
+    }
 }
 
 /// What a sign-up form posted that its answer shows again: never the password.
@@ -87,6 +126,8 @@ struct SignUpForm<'a> {
     return_to: String,
     username: &'a str,
     email: &'a str,
+    /// The invitation, posted back in a hidden field (`--signup invite`).
+    invite: Option<String>,
 }
 
 impl SignUpForm<'_> {
@@ -106,6 +147,7 @@ impl SignUpForm<'_> {
             email: self.email.to_owned(),
             min_chars: Password::MIN_CHARS,
             error: error.map(str::to_owned),
+            invite: self.invite.clone(),
         });
         let mut response = html(status, body);
         if let Some(cookie) = new_cookie {
@@ -135,6 +177,7 @@ impl SignUpForm<'_> {
                 let message = format!("{}. Nothing was created.", capitalized(&message));
                 self.page(state, request, StatusCode::BAD_REQUEST, Some(&message))
             }
+            Ok(SignUpOutcome::InviteNotValid) => state.problem(Problem::InviteNotValid),
             Ok(SignUpOutcome::UsernameTaken) => {
                 self.page(state, request, StatusCode::CONFLICT, Some(TAKEN))
             }

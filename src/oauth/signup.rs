@@ -48,6 +48,8 @@ pub enum AccountNotCreated {
     Invalid(String),
     /// The username is taken, in any case.
     UsernameTaken,
+    /// The invitation (`--signup invite`) is unknown, revoked, expired, used up or altered.
+    InviteNotValid,
     Storage(StoreError),
 }
 
@@ -63,6 +65,9 @@ pub enum SignUpOutcome {
     Invalid(String),
     /// The username is taken. Nothing was created.
     UsernameTaken,
+    /// The invitation no longer admits a sign-up (used up meanwhile, say). Nothing was
+    /// created.
+    InviteNotValid,
     /// Too many attempts from this address: try again after `retry_after` seconds. Nothing
     /// was checked or created.
     Throttled { retry_after: u64 },
@@ -109,6 +114,13 @@ impl SignInService {
                     "sign-up refused"
                 );
                 return Ok(SignUpOutcome::UsernameTaken);
+            }
+            Err(AccountNotCreated::InviteNotValid) => {
+                tracing::info!(
+                    address = %attempt.address, user = %tag, reason = "invite_not_valid",
+                    "sign-up refused"
+                );
+                return Ok(SignUpOutcome::InviteNotValid);
             }
             Err(AccountNotCreated::Storage(error)) => return Err(error),
         };

@@ -266,6 +266,9 @@ fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<
             let name = super::upstreams::upstream_name(key)?;
             records::upstreams::decode(name, &opened()?)?;
         }
+        "invites" => {
+            records::invites::decode(super::invites::invite_id(key)?, &opened()?)?;
+        }
         "user_identities" => {
             if !(17..=16 + crate::upstream::UpstreamName::MAX_CHARS).contains(&key.len()) {
                 return Err(StoreError::Corrupt(format!(
@@ -386,9 +389,9 @@ mod tests {
     use super::*;
     use crate::seal::MasterKey;
     use crate::store::tables::{
-        API_KEYS, CLIENTS, CODES, CODE_FENCES, CONSENTS, GRANTS, REFRESH_TOKENS, REVOKED_ACCESS,
-        SCOPES, SESSIONS, SIGNING_KEYS, UPSTREAMS, USED_TICKETS, USERS, USER_IDENTITIES,
-        USER_SESSIONS,
+        API_KEYS, CLIENTS, CODES, CODE_FENCES, CONSENTS, GRANTS, INVITES, REFRESH_TOKENS,
+        REVOKED_ACCESS, SCOPES, SESSIONS, SIGNING_KEYS, UPSTREAMS, USED_TICKETS, USERS,
+        USER_IDENTITIES, USER_SESSIONS,
     };
     use crate::store::{KeyLocation, OpenOptions};
 
@@ -415,6 +418,7 @@ mod tests {
                 | "signing_keys"
                 | "upstreams"
                 | "user_identities"
+                | "invites"
         )
     }
 
@@ -449,6 +453,7 @@ mod tests {
             (CODE_FENCES, vec![11; 32]),
             (SIGNING_KEYS, vec![13; 16]),
             (UPSTREAMS, b"corp".to_vec()),
+            (INVITES, vec![15; 16]),
             (USER_IDENTITIES, [[14; 16].as_slice(), b"corp"].concat()),
         ];
         let written = rows.clone();

@@ -112,8 +112,8 @@ fn schema_2_to_3(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Res
     Ok(())
 }
 
-/// Schema 4 adds `upstreams`, `identities` and `user_identities` (created by `run`, empty:
-/// upstreams are added by the operator) and rewrites nothing. A keyward of schema 3 would
+/// Schema 4 adds `upstreams`, `identities`, `user_identities` and `invites` (created by
+/// `run`, empty: upstreams and invitations are made by the operator) and rewrites nothing. A keyward of schema 3 would
 /// ignore the tables, so the bump is not about misreading; it keeps an older binary from
 /// serving a database whose users may sign in only through an upstream, and from deleting
 /// a user while leaving the identities that point at them (docs/storage-format.md §14).

@@ -11,6 +11,7 @@ mod clients;
 mod codec;
 mod files;
 mod grants;
+mod invites;
 mod keyfile;
 mod maintenance;
 mod meta;
@@ -39,6 +40,7 @@ pub use grants::{
     CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
     RedeemedCode, Redemption, RefreshGrace, Refreshed, Rotation, TicketNotConsumed,
 };
+pub use invites::{Invite, InvitedUserNotInserted};
 pub use keyfile::KeyLocation;
 pub use maintenance::{BackupError, BackupReport, CheckReport};
 pub use meta::ServerSettings;

@@ -31,6 +31,8 @@ pub struct SweepCounts {
     /// Rotated refresh tokens whose reuse grace ended: the successor's secret they kept is
     /// erased (the token itself stays, as a replay marker).
     pub graces_ended: u64,
+    /// Sign-up invitations past their expiry.
+    pub invites: u64,
 }
 
 impl SweepCounts {
@@ -46,6 +48,7 @@ impl SweepCounts {
         self.corrupt += other.corrupt;
         self.signing_keys += other.signing_keys;
         self.graces_ended += other.graces_ended;
+        self.invites += other.invites;
     }
 
     pub fn removed(&self) -> u64 {
@@ -57,6 +60,7 @@ impl SweepCounts {
             + self.consent_tickets
             + self.revocations
             + self.signing_keys
+            + self.invites
     }
 }
 
@@ -186,6 +190,9 @@ fn sweep_entry(
             }
             counts.api_keys += u64::from(expired);
         }
+        kind if kind == ExpiryKind::Invite as u8 => {
+            counts.invites += u64::from(super::invites::sweep_invite(tx, key, now)?);
+        }
         kind if kind == ExpiryKind::UsedTicket as u8 => {
             counts.consent_tickets += u64::from(tx.remove(USED_TICKETS, key)?);
         }
@@ -239,6 +246,34 @@ mod tests {
                     .transpose()
             })
             .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invitation_is_swept_at_its_expiry_and_not_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            key: KeyLocation::Default(dir.path().join("master.key")),
+        })
+        .unwrap();
+        let id = Id::generate(1);
+        store
+            .insert_invite(crate::store::Invite {
+                id,
+                secret_hash: crate::model::SecretHash::of("s"),
+                created_at: 1_000,
+                expires_at: 2_000,
+                uses_left: 1,
+                uses_total: 1,
+            })
+            .await
+            .unwrap();
+        let (counts, _) = store.sweep_batch(1_999, 100).await.unwrap();
+        assert_eq!(counts.invites, 0);
+        assert!(store.invite(id).unwrap().is_some());
+        let (counts, _) = store.sweep_batch(2_000, 100).await.unwrap();
+        assert_eq!(counts.invites, 1);
+        assert!(store.invite(id).unwrap().is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,11 +68,14 @@ pub(crate) const IDENTITIES: Table = Table::new("identities");
 /// a user's identities, to list them and to remove their `identities` rows when the user or
 /// the upstream goes. (Schema 4.)
 pub(crate) const USER_IDENTITIES: Table = Table::new("user_identities");
+/// invite id (16 bytes) → sealed invitation (SHA-256 of its secret, when it was made and
+/// expires, the sign-ups it still allows and allowed at first). (Schema 4.)
+pub(crate) const INVITES: Table = Table::new("invites");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 23] = [
+pub(crate) const ALL: [Table; 24] = [
     META,
     CLIENTS,
     USERS,
@@ -96,6 +99,7 @@ pub(crate) const ALL: [Table; 23] = [
     UPSTREAMS,
     IDENTITIES,
     USER_IDENTITIES,
+    INVITES,
 ];
 
 /// The schema version that brought a table in. A database of an older schema lacks the
@@ -105,7 +109,7 @@ pub(crate) fn introduced_in(table: Table) -> u32 {
     match table.name() {
         "user_sessions" | "code_fences" => 2,
         "signing_keys" => 3,
-        "upstreams" | "identities" | "user_identities" => 4,
+        "upstreams" | "identities" | "user_identities" | "invites" => 4,
         _ => 1,
     }
 }
@@ -129,6 +133,8 @@ pub(crate) enum ExpiryKind {
     ApiKey = 7,
     /// A retired signing key, at the time it may leave the JWKS (schema 3).
     SigningKey = 8,
+    /// A sign-up invitation (schema 4).
+    Invite = 9,
 }
 
 /// The key of a `user_identities` row: the user, then the upstream's name.

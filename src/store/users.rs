@@ -51,7 +51,7 @@ pub(super) fn user_id(bytes: &[u8]) -> Result<UserId, StoreError> {
 }
 
 impl Store {
-    fn username_key(&self, username: &Username) -> [u8; 32] {
+    pub(super) fn username_key(&self, username: &Username) -> [u8; 32] {
         self.inner
             .sealer
             .index_hash("username", username.folded().as_bytes())

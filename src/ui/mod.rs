@@ -81,6 +81,8 @@ pub struct SignUpView {
     pub min_chars: usize,
     /// Why the last form was refused.
     pub error: Option<String>,
+    /// Under `--signup invite`: the invitation (`<id>.<secret>`) the form posts back.
+    pub invite: Option<String>,
 }
 
 /// The page where a signed-in user allows or denies an app's request.

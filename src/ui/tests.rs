@@ -30,6 +30,7 @@ fn signup_view(error: Option<&str>) -> SignUpView {
         email: "alice@example.com".into(),
         min_chars: 8,
         error: error.map(str::to_owned),
+        invite: None,
     }
 }
 
@@ -312,6 +313,7 @@ fn hostile_values_cannot_add_attributes() {
         email: breakout.into(),
         min_chars: 8,
         error: Some(breakout.into()),
+        invite: Some(breakout.into()),
     });
     let mut consent = consent_view();
     consent.csrf_token = breakout.into();

@@ -1,14 +1,15 @@
-//! Issue 12, item 4: open sign-up. `serve --signup closed|open` (closed by default, and
-//! `invite` not accepted before invitations exist); the sign-in page links to `/signup` only
-//! when it is open; a sign-up makes the user through `user create`'s rules (case-blind
+//! Issue 12, item 4: sign-up. `serve --signup closed|invite|open` (closed by default); the
+//! sign-in page links to `/signup` only when it is open; under `invite`, `/signup` needs a
+//! valid invitation from `keyward invite create`, and each account takes one of its uses; a sign-up makes the user through `user create`'s rules (case-blind
 //! unique usernames, the CLI's password and e-mail rules, the e-mail unverified), signs them
 //! in at once and continues the authorization request that brought them; a refusal says
 //! why, keeps what was typed (never the password) and creates nothing; sign-ups count
 //! against the sign-in address throttle; `return_to` cannot redirect off the server.
 
-use crate::forms::{assert_page_headers, decode_entities, Browser, Page};
+use crate::forms::{assert_page_headers, decode_entities, Browser, Form, Page};
 use crate::support::{
-    code_request, pkce_pair, register_client, token, DataDir, TestServer, USER_PASSWORD,
+    assert_same_files, code_request, pkce_pair, register_client, token, DataDir, TestServer,
+    USER_PASSWORD,
 };
 
 /// `signin.rs`'s `ADDRESS_LIMIT`: attempts per client address in one 15-minute window.
@@ -56,7 +57,7 @@ fn signed_in_as(browser: &Browser, server: &TestServer, username: &str) -> bool 
 }
 
 #[test]
-fn issue_12_signup_is_closed_by_default_and_invite_is_not_accepted_yet() {
+fn issue_12_signup_is_closed_by_default() {
     let data = DataDir::new();
     let server = TestServer::start(&data, &[]);
     let browser = Browser::new();
@@ -83,11 +84,6 @@ fn issue_12_signup_is_closed_by_default_and_invite_is_not_accepted_yet() {
     );
     assert_eq!(posted.status, 404, "{}", posted.describe());
     assert!(user(&data, "mallory").is_none());
-    drop(server);
-    let invite = data.run(&["serve", "--listen", "127.0.0.1:0", "--signup", "invite"]);
-    assert_eq!(invite.status.code(), Some(2), "{}", invite.stderr);
-    assert!(invite.stderr.contains("invite"), "{}", invite.stderr);
-    assert!(invite.stderr.contains("closed, open"), "{}", invite.stderr);
 }
 
 #[test]
@@ -444,4 +440,292 @@ fn issue_12_return_to_cannot_send_a_new_user_off_the_server() {
         assert_eq!(answer.status, 303, "{}", answer.describe());
         assert_eq!(answer.header("location"), Some("/account"), "{return_to:?}");
     }
+}
+
+// ---- Invitations (`serve --signup invite`, `keyward invite`). ----
+
+fn invite_server(data: &DataDir) -> TestServer {
+    TestServer::start(data, &["--signup", "invite"])
+}
+
+/// `invite create --json` with these flags: the whole answer.
+fn create_invite(data: &DataDir, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["invite", "create", "--json"];
+    args.extend_from_slice(extra);
+    data.run(&args).json()
+}
+
+/// The invite link's path and query, on `server`.
+fn invite_path(invite: &serde_json::Value) -> String {
+    let url = invite["url"].as_str().expect("url");
+    let at = url.find("/signup?invite=").expect("a sign-up link");
+    url[at..].to_owned()
+}
+
+/// The `<id>.<secret>` an invite link carries.
+fn invite_token(invite: &serde_json::Value) -> String {
+    invite_path(invite)["/signup?invite=".len()..].to_owned()
+}
+
+/// Opens an invite link and submits its form as `username`.
+#[track_caller]
+fn sign_up_invited(browser: &Browser, server: &TestServer, path: &str, username: &str) -> Page {
+    let page = browser.get(&server.url(path));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let form = page.require_form("/signup");
+    browser.submit(
+        &page,
+        &form,
+        &form.filled(&[("username", username), ("password", USER_PASSWORD)]),
+    )
+}
+
+#[track_caller]
+fn assert_invite_refused(page: &Page, context: &str) {
+    assert_eq!(page.status, 403, "{context}: {}", page.describe());
+    assert!(
+        page.body.contains("This invitation is not valid"),
+        "{context}: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("name=\"password\""),
+        "{context}: {}",
+        page.body
+    );
+}
+
+#[test]
+fn issue_12_invite_signup_takes_one_use_per_account_and_refuses_past_its_uses() {
+    let data = DataDir::new();
+    let server = invite_server(&data);
+    let invite = create_invite(&data, &["--uses", "2"]);
+    assert_eq!(invite["uses"], 2, "{invite}");
+    let url = invite["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/signup?invite=", server.url(""))),
+        "{url}"
+    );
+    assert_eq!(
+        invite_token(&invite).split('.').next(),
+        invite["id"].as_str()
+    );
+    let path = invite_path(&invite);
+    let browser = Browser::new();
+    // No link to sign-up from the sign-in page: only invited visitors sign up.
+    let login = browser.get(&server.url("/login"));
+    assert!(!login.body.contains("signup"), "{}", login.body);
+    // Without an invitation, the page is refused and nothing is made.
+    assert_invite_refused(&browser.get(&server.url("/signup")), "no invitation");
+    let page = browser.get(&server.url(&path));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let form = page.require_form("/signup");
+    assert_eq!(form.require("invite"), invite_token(&invite));
+    for username in ["dora", "emil"] {
+        let answer = sign_up_invited(&Browser::new(), &server, &path, username);
+        assert_eq!(answer.status, 303, "{username}: {}", answer.describe());
+        assert!(user(&data, username).is_some(), "{username}");
+    }
+    let listed = data.run(&["invite", "list", "--json"]).json();
+    assert_eq!(listed["invites"][0]["uses_left"], 0, "{listed}");
+    assert_eq!(listed["invites"][0]["uses_total"], 2, "{listed}");
+    // Used up: the link, and a form opened before, are refused.
+    assert_invite_refused(&browser.get(&server.url(&path)), "used up");
+    let posted = browser.submit(
+        &page,
+        &form,
+        &form.filled(&[("username", "fritz"), ("password", USER_PASSWORD)]),
+    );
+    assert_invite_refused(&posted, "form of a used-up invitation");
+    assert!(user(&data, "fritz").is_none());
+    assert_eq!(user_count(&data), 2);
+}
+
+#[test]
+fn issue_12_a_tampered_expired_or_revoked_invitation_is_refused() {
+    let data = DataDir::new();
+    let server = invite_server(&data);
+    let browser = Browser::new();
+
+    let invite = create_invite(&data, &[]);
+    assert_eq!(invite["uses"], 1, "{invite}");
+    let token = invite_token(&invite);
+    let (id, secret) = token.split_once('.').unwrap();
+    let flipped = if secret.starts_with('A') { "B" } else { "A" };
+    let tampered = format!("/signup?invite={id}.{flipped}{}", &secret[1..]);
+    assert_invite_refused(&browser.get(&server.url(&tampered)), "tampered secret");
+    assert_invite_refused(
+        &browser.get(&server.url(&format!("/signup?invite={id}"))),
+        "no secret",
+    );
+    // A POST naming the tampered invitation, with a valid CSRF token, makes nothing.
+    let page = browser.get(&server.url(&invite_path(&invite)));
+    let form = page.require_form("/signup");
+    let mut fields = form.filled(&[("username", "gina"), ("password", USER_PASSWORD)]);
+    for (name, value) in fields.iter_mut() {
+        if name == "invite" {
+            *value = tampered["/signup?invite=".len()..].to_owned();
+        }
+    }
+    assert_invite_refused(&browser.submit(&page, &form, &fields), "tampered POST");
+    assert!(user(&data, "gina").is_none());
+
+    // Revoked: the link and its open form stop working at once.
+    let revoked = data.run(&["invite", "revoke", id, "--json"]).json();
+    assert_eq!(revoked["revoked"], id, "{revoked}");
+    assert_invite_refused(&browser.get(&server.url(&invite_path(&invite))), "revoked");
+    let posted = browser.submit(
+        &page,
+        &form,
+        &form.filled(&[("username", "gina"), ("password", USER_PASSWORD)]),
+    );
+    assert_invite_refused(&posted, "form of a revoked invitation");
+    assert!(user(&data, "gina").is_none());
+
+    // Expired: durations are whole seconds, so 2 s and a wait past them.
+    let short = create_invite(&data, &["--expires-in", "2s"]);
+    let page = browser.get(&server.url(&invite_path(&short)));
+    assert_eq!(page.status, 200, "{}", page.describe());
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    assert_invite_refused(&browser.get(&server.url(&invite_path(&short))), "expired");
+    let form = page.require_form("/signup");
+    let posted = browser.submit(
+        &page,
+        &form,
+        &form.filled(&[("username", "hana"), ("password", USER_PASSWORD)]),
+    );
+    assert_invite_refused(&posted, "form of an expired invitation");
+    assert_eq!(user_count(&data), 0);
+}
+
+#[test]
+fn issue_12_two_concurrent_signups_on_a_one_use_invitation_make_one_account() {
+    let data = DataDir::new();
+    let server = invite_server(&data);
+    let invite = create_invite(&data, &["--uses", "1"]);
+    let path = invite_path(&invite);
+    let browsers = [Browser::new(), Browser::new()];
+    let forms: Vec<(Page, Form)> = browsers
+        .iter()
+        .map(|browser| {
+            let page = browser.get(&server.url(&path));
+            assert_eq!(page.status, 200, "{}", page.describe());
+            let form = page.require_form("/signup");
+            (page, form)
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(2);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = browsers
+            .iter()
+            .zip(&forms)
+            .zip(["ivan", "jana"])
+            .map(|((browser, (page, form)), username)| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let fields =
+                        form.filled(&[("username", username), ("password", USER_PASSWORD)]);
+                    barrier.wait();
+                    browser.submit(page, form, &fields).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![303, 403], "{statuses:?}");
+    assert_eq!(user_count(&data), 1);
+    let listed = data.run(&["invite", "list", "--json"]).json();
+    assert_eq!(listed["invites"][0]["uses_left"], 0, "{listed}");
+}
+
+#[test]
+fn issue_12_closed_signup_ignores_invitations_and_open_signup_needs_none() {
+    let data = DataDir::new();
+    let server = TestServer::start(&data, &[]);
+    let invite = create_invite(&data, &[]);
+    let browser = Browser::new();
+    let page = browser.get(&server.url(&invite_path(&invite)));
+    assert_eq!(page.status, 404, "{}", page.describe());
+    drop(server);
+
+    let server = open_server(&data);
+    let answer = sign_up(
+        &browser,
+        &server,
+        &[("username", "kim"), ("password", USER_PASSWORD)],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.describe());
+    assert!(user(&data, "kim").is_some());
+    // The invitation was not touched.
+    let listed = data.run(&["invite", "list", "--json"]).json();
+    assert_eq!(listed["invites"][0]["uses_left"], 1, "{listed}");
+}
+
+#[test]
+fn issue_12_invite_commands_refuse_bad_input_with_one_line_and_change_nothing() {
+    let data = DataDir::new();
+    // Without a recorded issuer, `--issuer` is needed, and the error says so.
+    let before = data.snapshot();
+    let run = data.run(&["invite", "create"]);
+    assert!(!run.status.success());
+    assert!(run.stderr.contains("--issuer"), "{}", run.stderr);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert_same_files(&before, &data.snapshot(), "invite create without an issuer");
+    let made = create_invite(&data, &["--issuer", "https://id.example.com"]);
+    assert!(
+        made["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://id.example.com/signup?invite="),
+        "{made}"
+    );
+    let secret = invite_token(&made).split_once('.').unwrap().1.to_owned();
+
+    let before = data.snapshot();
+    let unknown = "018bcfe568007a3c9d1e0f2a4b6c8d00";
+    for (args, says) in [
+        (vec!["invite", "create", "--uses", "0"], "--uses"),
+        (vec!["invite", "create", "--uses", "1001"], "--uses"),
+        (vec!["invite", "create", "--expires-in", "100d"], "90d"),
+        (vec!["invite", "create", "--issuer", "ftp://x"], "issuer"),
+        (vec!["invite", "revoke", unknown], "no invitation"),
+        (vec!["invite", "revoke", "nope"], "not a"),
+    ] {
+        let run = data.run(&args);
+        assert!(!run.status.success(), "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert_same_files(&before, &data.snapshot(), &format!("{args:?}"));
+    }
+
+    // `invite list` never shows the secret, in text or JSON.
+    let text = data.run(&["invite", "list"]).ok().stdout;
+    assert!(text.contains(made["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("uses left: 1 of 1"), "{text}");
+    assert!(!text.contains(&secret), "{text}");
+    let json = data.run(&["invite", "list", "--json"]).ok().stdout;
+    assert!(!json.contains(&secret), "{json}");
+    let human = data
+        .run(&[
+            "invite",
+            "create",
+            "--issuer",
+            "https://id.example.com",
+            "--uses",
+            "3",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        human.contains("https://id.example.com/signup?invite="),
+        "{human}"
+    );
+    assert!(human.contains("3 times"), "{human}");
 }

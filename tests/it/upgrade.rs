@@ -417,7 +417,7 @@ fn issue_12_a_schema_3_database_migrates_to_schema_4_with_empty_upstream_tables(
     let check = data.run(&["check", "--json"]).json();
     assert_eq!(check["ok"], true, "{check}");
     assert_eq!(check["schema_version"], 4);
-    for table in ["upstreams", "identities", "user_identities"] {
+    for table in ["upstreams", "identities", "user_identities", "invites"] {
         assert_eq!(check["tables"][table], 0, "{table}: {check}");
     }
     let listed = data.run(&["upstream", "list", "--json"]).json();

@@ -15,7 +15,7 @@
 //! constants below them stay as they are.
 
 use super::upstreams::{self, StoredIdentity};
-use super::{apikeys, clients, grants, scopes, sessions, signing_keys, users, values};
+use super::{apikeys, clients, grants, invites, scopes, sessions, signing_keys, users, values};
 use crate::model::{
     AccessTokenFormat, Client, ClientId, DisplayName, Email, GrantType, Id, RedirectUri,
     ResourceUri, Scope, SecretHash, SigningAlg, UnixTime, User, UserId, Username,
@@ -200,6 +200,18 @@ impl Fixture for StoredIdentity {
     }
     fn describe(&self) -> String {
         format!("{self:?}")
+    }
+}
+
+impl Fixture for crate::store::Invite {
+    fn encode(&self) -> Vec<u8> {
+        invites::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        invites::decode(id(0xc1), bytes)
+    }
+    fn describe(&self) -> String {
+        format!("{self:?} {}", hex(self.secret_hash.as_bytes()))
     }
 }
 
@@ -781,6 +793,36 @@ fn api_keys() {
     check("expiring API key", &expiring_api_key(), EXPIRING_API_KEY);
     check("used API key", &used_api_key(), USED_API_KEY);
 }
+
+fn partly_used_invite() -> crate::store::Invite {
+    crate::store::Invite {
+        id: id(0xc1),
+        secret_hash: SecretHash::of("invite secret"),
+        created_at: 1_700_000_300,
+        expires_at: 1_700_605_100,
+        uses_left: 2,
+        uses_total: 3,
+    }
+}
+
+#[test]
+fn invites() {
+    check(
+        "partly used invite",
+        &partly_used_invite(),
+        PARTLY_USED_INVITE,
+    );
+}
+
+const PARTLY_USED_INVITE: &str = concat!(
+    "01",                                               // format version 1
+    "626fee9acf9c621ec96963705546ed70fcced0ee88fb9cbd", // secret_hash
+    "90cfb982c7258a48",
+    "ace4cfaa06", // created_at: 1700000300
+    "acd9f4aa06", // expires_at: 1700605100
+    "02",         // uses_left: 2
+    "03",         // uses_total: 3
+);
 
 #[test]
 fn used_tickets_revoked_access_and_code_fences() {
