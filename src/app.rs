@@ -217,11 +217,23 @@ pub async fn serve_with(
         },
     ));
 
+    // Poll the shutdown future once before anyone learns the address: `shutdown_signal`
+    // installs its SIGTERM and SIGINT handlers on its first poll, and a signal sent between
+    // "listening" and that poll would otherwise kill the process without a clean close.
+    let mut shutdown = std::pin::pin!(shutdown);
+    let asked_already = std::future::poll_fn(|context| {
+        std::task::Poll::Ready(shutdown.as_mut().poll(context).is_ready())
+    })
+    .await;
     tracing::info!(%address, %issuer, data_dir = %options.data_dir.display(), "keyward listening");
     on_bound(address);
-    let served = tokio::select! {
-        _ = shutdown => None,
-        finished = &mut server_task => Some(finished),
+    let served = if asked_already {
+        None
+    } else {
+        tokio::select! {
+            _ = &mut shutdown => None,
+            finished = &mut server_task => Some(finished),
+        }
     };
     let served = match served {
         Some(finished) => finished,
