@@ -72,18 +72,10 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::model::{ClientId, Id, Scope, SecretHash, User, UserId, Username};
-    use crate::store::{
-        CodeGrant, KeyLocation, NewCode, NewRefreshToken, OpenOptions, Presented, Redemption,
-    };
+    use crate::store::{CodeGrant, NewCode, NewRefreshToken, Presented, Redemption};
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            key: KeyLocation::Default(dir.path().join("master.key")),
-        })
-        .unwrap();
-        (dir, store)
+        crate::store::test_store()
     }
 
     fn code(id: Id, user_id: UserId, expires_at: UnixTime) -> NewCode {
@@ -182,19 +174,7 @@ mod tests {
         let (_dir, store) = store();
         // Redemption checks that the code's user exists.
         let user_id = UserId(Id::generate(1));
-        store
-            .insert_user(User {
-                id: user_id,
-                username: Username::parse("alice").unwrap(),
-                email: None,
-                name: None,
-                password_hash: "not checked here".into(),
-                created_at: 0,
-                email_verified: false,
-                updated_at: 0,
-            })
-            .await
-            .unwrap();
+        crate::store::insert_test_user(&store, user_id, "alice").await;
         let unused = Id::generate(10);
         let redeemed = Id::generate(11);
         store.issue_code(code(unused, user_id, 100)).await.unwrap();

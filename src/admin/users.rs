@@ -401,17 +401,11 @@ mod tests {
     use super::super::{execute, AdminRequest};
     use super::*;
     use crate::model::Scope;
-    use crate::store::{KeyLocation, OpenOptions};
+
     use crate::upstream::{Endpoints, Upstream, UpstreamKind, UpstreamSecret, UpstreamUrl};
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            key: KeyLocation::Default(dir.path().join("master.key")),
-        })
-        .unwrap();
-        (dir, store)
+        crate::store::test_store()
     }
 
     async fn add_upstream(store: &Store, name: &str) -> UpstreamName {

@@ -965,8 +965,6 @@ pub(super) fn access_revoked(reader: &super::Reader<'_>, token_id: Id) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{User, Username};
-    use crate::store::{KeyLocation, OpenOptions};
 
     const CLIENT: [u8; 16] = [2; 16];
     const OTHER_CLIENT: [u8; 16] = [3; 16];
@@ -986,26 +984,9 @@ mod tests {
 
     impl Rotated {
         async fn new() -> Rotated {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(&OpenOptions {
-                data_dir: dir.path().to_path_buf(),
-                key: KeyLocation::Default(dir.path().join("master.key")),
-            })
-            .unwrap();
+            let (dir, store) = crate::store::test_store();
             let user_id = UserId(Id::generate(1));
-            store
-                .insert_user(User {
-                    id: user_id,
-                    username: Username::parse("alice").unwrap(),
-                    email: None,
-                    name: None,
-                    password_hash: "not checked here".into(),
-                    created_at: 0,
-                    email_verified: false,
-                    updated_at: 0,
-                })
-                .await
-                .unwrap();
+            crate::store::insert_test_user(&store, user_id, "alice").await;
             let code = Id::generate(10);
             store
                 .issue_code(NewCode {

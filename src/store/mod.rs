@@ -860,6 +860,36 @@ fn initialize(database: &redb::Database, sealer: &Sealer) -> Result<(), redb::Er
     Ok(())
 }
 
+/// A store in a fresh temporary directory, for unit tests across the crate.
+#[cfg(test)]
+pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        key: KeyLocation::Default(dir.path().join("master.key")),
+    })
+    .unwrap();
+    (dir, store)
+}
+
+/// A user whose password no test checks, for unit tests that need one to exist.
+#[cfg(test)]
+pub(crate) async fn insert_test_user(store: &Store, id: crate::model::UserId, username: &str) {
+    store
+        .insert_user(crate::model::User {
+            id,
+            username: crate::model::Username::parse(username).unwrap(),
+            email: None,
+            name: None,
+            password_hash: "not checked here".into(),
+            created_at: 0,
+            email_verified: false,
+            updated_at: 0,
+        })
+        .await
+        .unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,16 +173,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{KeyLocation, OpenOptions};
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            key: KeyLocation::Default(dir.path().join("master.key")),
-        })
-        .unwrap();
-        (dir, store)
+        crate::store::test_store()
     }
 
     fn key(millis: u64, alg: SigningAlg, der: &[u8]) -> SigningKey {

@@ -221,13 +221,12 @@ fn sweep_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientId, Id, Scope, SecretHash, User, UserId, Username};
+    use crate::model::{ClientId, Id, Scope, SecretHash, UserId};
     use crate::store::codec::unseal;
     use crate::store::grants::RefreshToken;
     use crate::store::records::grants::decode_refresh;
     use crate::store::{
-        CodeGrant, KeyLocation, NewCode, NewRefreshToken, OpenOptions, Presented, Redemption,
-        RefreshGrace, Rotation,
+        CodeGrant, NewCode, NewRefreshToken, Presented, Redemption, RefreshGrace, Rotation,
     };
 
     fn refresh_record(store: &Store, id: Id) -> Option<RefreshToken> {
@@ -250,12 +249,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_invitation_is_swept_at_its_expiry_and_not_before() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            key: KeyLocation::Default(dir.path().join("master.key")),
-        })
-        .unwrap();
+        let (_dir, store) = crate::store::test_store();
         let id = Id::generate(1);
         store
             .insert_invite(crate::store::Invite {
@@ -278,26 +272,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reuse_grace_keeps_the_successor_until_its_end_and_no_longer() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            key: KeyLocation::Default(dir.path().join("master.key")),
-        })
-        .unwrap();
+        let (_dir, store) = crate::store::test_store();
         let user_id = UserId(Id::generate(1));
-        store
-            .insert_user(User {
-                id: user_id,
-                username: Username::parse("alice").unwrap(),
-                email: None,
-                name: None,
-                password_hash: "not checked here".into(),
-                created_at: 0,
-                email_verified: false,
-                updated_at: 0,
-            })
-            .await
-            .unwrap();
+        crate::store::insert_test_user(&store, user_id, "alice").await;
         let code = Id::generate(10);
         store
             .issue_code(NewCode {

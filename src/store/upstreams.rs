@@ -331,17 +331,11 @@ pub(super) fn upstream_name(key: &[u8]) -> Result<UpstreamName, StoreError> {
 mod tests {
     use super::*;
     use crate::model::{DisplayName, Id, Scope, User, Username};
-    use crate::store::{KeyLocation, OpenOptions};
+
     use crate::upstream::{Endpoints, UpstreamKind, UpstreamSecret, UpstreamUrl};
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            key: KeyLocation::Default(dir.path().join("master.key")),
-        })
-        .unwrap();
-        (dir, store)
+        crate::store::test_store()
     }
 
     fn upstream(name: &str) -> Upstream {

@@ -8,19 +8,13 @@ use crate::model::{
     AccessTokenFormat, Client, ClientId, DisplayName, GrantType, Id, Password, RedirectUri, Scope,
     SecretHash, SigningAlg, User, UserId, Username,
 };
-use crate::store::{KeyLocation, OpenOptions, Session, Store};
+use crate::store::{Session, Store};
 
 pub const T0: u64 = 1_800_000_000;
 pub const REDIRECT: &str = "https://app.example.com/cb";
 
 pub fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&OpenOptions {
-        data_dir: dir.path().to_path_buf(),
-        key: KeyLocation::Default(dir.path().join("master.key")),
-    })
-    .unwrap();
-    (dir, store)
+    crate::store::test_store()
 }
 
 pub async fn user(store: &Store, name: &str, password: &str) -> User {
