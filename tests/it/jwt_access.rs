@@ -341,3 +341,51 @@ fn issue_11_resource_indicators_set_the_audience_and_unknown_ones_are_invalid_ta
 fn code_without_resources(server: &TestServer, browser: &Browser, app: &App) -> String {
     get_code(server, browser, app, &[])
 }
+
+#[test]
+fn issue_11_a_bad_serve_resource_is_refused_at_start_and_changes_nothing() {
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    let before = data.snapshot();
+    let long = format!("https://api.example/{}", "a".repeat(2100));
+    for bad in [
+        "api.example.com",
+        "https://api.example/#x",
+        "https://a b",
+        "",
+        &long,
+    ] {
+        let refused = TestServer::try_start(&data, &["--resource", bad]);
+        let stderr = refused.err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+        assert!(stderr.contains("--resource"), "{bad:?}: {stderr}");
+    }
+    crate::support::assert_same_files(&before, &data.snapshot(), "refused serve");
+}
+
+#[test]
+fn issue_11_oversized_and_repeated_resources_are_invalid_target_and_issue_nothing() {
+    let (_data, server, app) = world();
+    let browser = Browser::new();
+    let long = format!("{API}/{}", "a".repeat(2100));
+    let eleven: Vec<String> = (0..11).map(|n| format!("https://r{n}.example")).collect();
+    let mut many: Vec<(&str, &str)> = eleven.iter().map(|r| ("resource", r.as_str())).collect();
+    for extra in [vec![("resource", long.as_str())], std::mem::take(&mut many)] {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "t"),
+        ];
+        pairs.extend(extra);
+        let callback = browser
+            .get(&authorize_url(&server, &pairs))
+            .callback(REDIRECT);
+        assert_eq!(
+            callback.get("error"),
+            Some("invalid_target"),
+            "{callback:?}"
+        );
+        assert!(callback.get("code").is_none());
+    }
+}

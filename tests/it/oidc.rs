@@ -1031,3 +1031,49 @@ fn issue_11_an_openid_request_names_its_redirect_uri_and_a_narrowed_refresh_narr
         );
     }
 }
+
+#[test]
+fn issue_11_malformed_logout_requests_are_clear_errors_and_end_nothing() {
+    let (_data, server, rp) = logout_world();
+    let browser = Browser::new();
+    let hint = rp
+        .sign_in(&browser, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &[])
+        .id_token
+        .to_string();
+    let signed_in = |browser: &Browser| !browser.open(&server.url("/account")).is_login();
+    let long_state = "s".repeat(2000);
+    for (pairs, why) in [
+        (
+            vec![
+                ("id_token_hint", hint.as_str()),
+                ("post_logout_redirect_uri", AFTER_LOGOUT),
+                ("state", long_state.as_str()),
+            ],
+            "oversized state",
+        ),
+        (
+            vec![
+                ("id_token_hint", hint.as_str()),
+                ("id_token_hint", hint.as_str()),
+            ],
+            "repeated hint",
+        ),
+        (vec![("client_id", "not-an-id")], "malformed client_id"),
+    ] {
+        let page = browser.get(&logout_url(&server, &pairs));
+        assert_eq!(page.status, 400, "{why}: {}", page.describe());
+        assert!(page.header("location").is_none(), "{why}");
+        assert!(signed_in(&browser), "{why}: nothing ends");
+    }
+    // Bytes that are not UTF-8, and a POST that is not a form.
+    let page = browser.get(&server.url("/oauth2/logout?state=%FF%FE"));
+    assert_eq!(page.status, 400, "{}", page.describe());
+    let reply = crate::support::post_raw(
+        &server,
+        "/oauth2/logout",
+        &[("content-type", "application/json")],
+        b"{\"id_token_hint\":\"x\"}".to_vec(),
+    );
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(signed_in(&browser));
+}
