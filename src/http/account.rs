@@ -15,7 +15,9 @@ use crate::oauth::account::{
 };
 use crate::oauth::apikeys::DEFAULT_SCOPE;
 use crate::oauth::Params;
-use crate::ui::{AccountView, ApiKeyView, AppView, ChoiceView, NewKeyView, SessionView};
+use crate::ui::{
+    AccountView, ApiKeyView, AppView, ChoiceView, NewKeyView, SessionView, SignInMethodView,
+};
 
 /// Expiry choices offered on the page: (form value, label). The empty value is "never".
 const EXPIRY_CHOICES: [(&str, &str); 6] = [
@@ -89,6 +91,12 @@ fn notice(state: &AppState, params: &Params) -> (Option<String>, Option<String>)
         Some("signed-out-others") => {
             message("Signed out everywhere else. This browser is still signed in.")
         }
+        Some("identity-linked") => message("Linked. You can now sign in with it."),
+        Some("identity-unlinked") => message("Unlinked. It no longer signs you in here."),
+        Some("not-linked") => message("That sign-in method was not linked; nothing was changed."),
+        Some("last-way-to-sign-in") => error(
+            "That is your only way to sign in, so it stays linked. Link another one first.",
+        ),
         Some("no-other-sessions") => {
             message("You were not signed in anywhere else; nothing was changed.")
         }
@@ -127,6 +135,23 @@ fn account_page(
     params: &Params,
 ) -> HttpResponse {
     let (message, error) = notice(state, params);
+    let (Ok(upstreams), Ok(linked)) = (
+        state.store.upstreams(),
+        state.store.user_identities(account.user.id),
+    ) else {
+        return state.unavailable_page();
+    };
+    let sign_in_methods = upstreams
+        .iter()
+        .map(|upstream| SignInMethodView {
+            name: upstream.name.as_str().to_owned(),
+            display_name: upstream.display_name.as_str().to_owned(),
+            linked_since: linked
+                .iter()
+                .find(|identity| identity.upstream == upstream.name.as_str())
+                .map(|identity| format_time(identity.linked_at)),
+        })
+        .collect();
     let (csrf_secret, new_csrf_cookie) = state.cookies.csrf_secret(request);
     let body = state.pages.account(&AccountView {
         csrf_token: state.cookies.csrf_token(&csrf_secret),
@@ -160,6 +185,8 @@ fn account_page(
                 label: (*label).to_owned(),
             })
             .collect(),
+        sign_in_methods,
+        has_password: account.user.has_password(),
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_csrf_cookie {
@@ -190,7 +217,7 @@ fn app_view(app: &crate::oauth::account::AuthorizedApp) -> AppView {
 }
 
 /// Checks the CSRF token and the session of an account form; on failure, the response.
-fn form_guard(
+pub(super) fn form_guard(
     state: &AppState,
     request: &HttpRequest,
     body: &[u8],

@@ -11,6 +11,7 @@ use crate::seal::MacKey;
 
 const NEW_KEY_COOKIE: &str = "keyward_new_key";
 const DEMO_FLOW_COOKIE: &str = "keyward_demo_flow";
+const UPSTREAM_FLOW_COOKIE: &str = "keyward_upstream_flow";
 
 pub struct CookieSettings {
     pub secure: bool,
@@ -107,6 +108,35 @@ impl CookieSettings {
     pub fn demo_flow_value(&self, request: &HttpRequest) -> Option<String> {
         request
             .cookie(DEMO_FLOW_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+    }
+
+    /// A sign-in through an upstream: the sealed state, nonce and PKCE verifier of this
+    /// browser's flow, sent to that upstream's paths only (so a code arriving at another
+    /// upstream's callback finds no flow). Lax: the callback is a top-level navigation from
+    /// the provider. Not the session cookie, so overwriting that mid-flow breaks nothing.
+    pub fn upstream_flow_cookie(&self, upstream: &str, value: String) -> Cookie<'static> {
+        Cookie::build(UPSTREAM_FLOW_COOKIE, value)
+            .path(format!("/upstream/{upstream}"))
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::seconds(
+                crate::upstream::flow::FLOW_SECONDS as i64,
+            ))
+            .finish()
+    }
+
+    pub fn expired_upstream_flow_cookie(&self, upstream: &str) -> Cookie<'static> {
+        let mut cookie = self.upstream_flow_cookie(upstream, String::new());
+        cookie.make_removal();
+        cookie
+    }
+
+    pub fn upstream_flow_value(&self, request: &HttpRequest) -> Option<String> {
+        request
+            .cookie(UPSTREAM_FLOW_COOKIE)
+            .filter(|cookie| cookie.value().len() <= 4096)
             .map(|cookie| cookie.value().to_owned())
     }
 

@@ -11,7 +11,7 @@ use super::respond::Problem;
 use super::AppState;
 use crate::clock;
 use crate::oauth::signin::{SignInAttempt, SignInOutcome};
-use crate::ui::{LoginView, SignOutView};
+use crate::ui::{LoginView, SignOutView, UpstreamButtonView};
 
 const GENERIC_FAILURE: &str = "The username or password is incorrect.";
 const THROTTLED: &str = "Too many failed sign-in attempts. Wait a few minutes, then try again.";
@@ -63,14 +63,13 @@ pub(super) fn login_page(
     let Ok(app_name) = state.authorizer.app_name_for_sign_in(return_to) else {
         return state.unavailable_page();
     };
-    let password_off = if state.password_login_on() {
-        None
-    } else {
-        match state.store.upstreams() {
-            Ok(upstreams) if upstreams.is_empty() => Some(PASSWORD_OFF_NO_METHOD.to_owned()),
-            Ok(_) => Some(PASSWORD_OFF.to_owned()),
-            Err(_) => return state.unavailable_page(),
-        }
+    let Ok(upstreams) = state.store.upstreams() else {
+        return state.unavailable_page();
+    };
+    let password_off = match (state.password_login_on(), upstreams.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(PASSWORD_OFF_NO_METHOD.to_owned()),
+        (false, false) => Some(PASSWORD_OFF.to_owned()),
     };
     let (csrf_secret, new_cookie) = state.cookies.csrf_secret(request);
     let body = state.pages.login(&LoginView {
@@ -83,6 +82,13 @@ pub(super) fn login_page(
             .signup_open()
             .then(|| with_return_to("/signup", return_to)),
         password_off,
+        upstreams: upstreams
+            .iter()
+            .map(|upstream| UpstreamButtonView {
+                name: upstream.name.as_str().to_owned(),
+                display_name: upstream.display_name.as_str().to_owned(),
+            })
+            .collect(),
     });
     let mut response = html(status, body);
     if let Some(cookie) = new_cookie {

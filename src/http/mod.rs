@@ -17,6 +17,7 @@ mod reset;
 mod respond;
 mod signup;
 mod token;
+mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,7 @@ pub struct AppState {
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
+    upstreams: crate::upstream::flow::Flows,
     metrics: Arc<Metrics>,
 }
 
@@ -146,6 +148,7 @@ impl AppState {
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
+            upstreams: crate::upstream::flow::Flows::new(store.clone(), &issuer),
             metrics,
             store,
             issuer,
@@ -247,13 +250,19 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/static/style.css", web::get().to(stylesheet))
         .route("/static/copy.js", web::get().to(copy_script))
         .route("/demo", web::get().to(demo::start))
-        .route("/demo/callback", web::get().to(demo::callback));
+        .route("/demo/callback", web::get().to(demo::callback))
+        .route(
+            "/upstream/{name}/callback",
+            web::get().to(upstream::callback),
+        );
+    post_only(config, "/upstream/{name}/start", upstream::start);
     post_only(config, "/oauth2/consent", authorize::decide);
     post_only(config, "/oauth2/revoke", lifecycle::revoke);
     post_only(config, "/account/api-keys", account::create_key);
     post_only(config, "/account/api-keys/delete", account::delete_key);
     post_only(config, "/account/apps/revoke", account::revoke_app);
     post_only(config, "/account/password", account::change_password);
+    post_only(config, "/account/identities/unlink", upstream::unlink);
     post_only(
         config,
         "/account/sessions/sign-out-others",

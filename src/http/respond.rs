@@ -20,6 +20,8 @@ use crate::oauth::authorize::PageError;
 use crate::oauth::reset::LinkRefused;
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::ui::{ErrorView, Pages};
+use crate::upstream::fetch::FetchError;
+use crate::upstream::flow::Failure;
 
 /// A JSON answer that no cache may keep (RFC 6749 §5.1). The headers are prebuilt values:
 /// these answers are the hot path, and parsing header names per response shows in profiles.
@@ -110,6 +112,12 @@ pub enum Problem<'a> {
     FormRejected { title: &'a str, message: &'a str },
     /// A sign-up without a valid invitation (`--signup invite`): 403.
     InviteNotValid,
+    /// A sign-in through an upstream that did not finish, or whose identity has no place
+    /// here; `upstream` is its display name.
+    Upstream {
+        upstream: &'a str,
+        problem: UpstreamProblem<'a>,
+    },
     /// Nothing is served at this path: 404.
     NotFound,
     /// Storage failed: 503, and nothing was promised.
@@ -129,17 +137,19 @@ impl Problem<'_> {
             ) => StatusCode::BAD_REQUEST,
             Problem::Unreadable { .. } | Problem::ResetLink(_) => StatusCode::BAD_REQUEST,
             Problem::FormRejected { .. } | Problem::InviteNotValid => StatusCode::FORBIDDEN,
+            Problem::Upstream { problem, .. } => problem.status(),
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    fn words(&self) -> (&str, &str) {
-        match self {
+    fn words(&self) -> (String, String) {
+        let (title, message) = match self {
+            Problem::Upstream { upstream, problem } => return problem.words(upstream),
             Problem::Authorize(error) => (error.title(), error.message()),
             Problem::ResetLink(refused) => (refused.title(), refused.message()),
             Problem::Unreadable { title, message } | Problem::FormRejected { title, message } => {
-                (title, message)
+                (*title, *message)
             }
             Problem::InviteNotValid => (
                 "This invitation is not valid",
@@ -153,18 +163,123 @@ impl Problem<'_> {
                 "Temporarily unavailable",
                 "The server could not save your request. Nothing was changed. Please try again in a moment.",
             ),
+        };
+        (title.to_owned(), message.to_owned())
+    }
+}
+
+/// Why a sign-in through an upstream ended on a page.
+pub enum UpstreamProblem<'a> {
+    /// The flow failed (`upstream::flow::Failure`).
+    Flow(&'a Failure),
+    /// The upstream vouched for someone no account here belongs to.
+    NotKnown,
+    /// Linking: the identity signs in to another account.
+    LinkedElsewhere,
+    /// Linking: the account has an identity at this upstream.
+    AlreadyHasOne,
+    /// Linking: this browser is no longer signed in as the account that started it.
+    SessionChanged,
+}
+
+impl UpstreamProblem<'_> {
+    fn status(&self) -> StatusCode {
+        match self {
+            UpstreamProblem::Flow(failure) => match failure {
+                Failure::NotStarted
+                | Failure::Expired
+                | Failure::Replayed
+                | Failure::Refused { .. }
+                | Failure::WrongIssuer
+                | Failure::NoCode => StatusCode::BAD_REQUEST,
+                Failure::Fetch {
+                    error: FetchError::Timeout,
+                    ..
+                } => StatusCode::GATEWAY_TIMEOUT,
+                Failure::TokenRefused { .. } | Failure::Fetch { .. } | Failure::Untrusted(_) => {
+                    StatusCode::BAD_GATEWAY
+                }
+                Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
+            UpstreamProblem::NotKnown | UpstreamProblem::SessionChanged => StatusCode::FORBIDDEN,
+            UpstreamProblem::LinkedElsewhere | UpstreamProblem::AlreadyHasOne => {
+                StatusCode::CONFLICT
+            }
         }
+    }
+
+    fn words(&self, name: &str) -> (String, String) {
+        let again = "Nothing was changed. Go back to the sign-in page and start again.";
+        let (title, message) = match self {
+            UpstreamProblem::Flow(failure) => match failure {
+                Failure::NotStarted => (
+                    "This sign-in was not recognised".to_owned(),
+                    format!("This sign-in through {name} was not started in this browser, or it was finished already. {again}"),
+                ),
+                Failure::Expired => (
+                    "This sign-in took too long".to_owned(),
+                    format!("The sign-in through {name} was started more than {} minutes ago. {again}", crate::upstream::flow::FLOW_SECONDS / 60),
+                ),
+                Failure::Replayed => (
+                    "This sign-in was used already".to_owned(),
+                    format!("This answer from {name} was used once already and does not work twice. {again}"),
+                ),
+                Failure::Refused { error } => (
+                    "You were not signed in".to_owned(),
+                    format!("{name} did not sign you in (it answered '{error}'). {again}"),
+                ),
+                Failure::WrongIssuer => (
+                    "This sign-in was refused".to_owned(),
+                    format!("The answer did not come from {name} as expected, so it was refused for your safety. {again}"),
+                ),
+                Failure::NoCode => (
+                    "This sign-in was incomplete".to_owned(),
+                    format!("{name} sent you back without a sign-in. {again}"),
+                ),
+                Failure::TokenRefused { error } => (
+                    format!("{name} refused the sign-in"),
+                    format!("{name} did not accept the sign-in (it answered '{error}'). Nothing was changed. Start again; if it keeps happening, tell the administrator."),
+                ),
+                Failure::Fetch { error: FetchError::Timeout, .. } => (
+                    format!("{name} is not answering"),
+                    format!("{name} did not answer in time, so you were not signed in. Nothing was changed. Try again in a moment, or use another way to sign in."),
+                ),
+                Failure::Fetch { error, .. } => (
+                    format!("{name} is not working right now"),
+                    format!("{name} {error}, so you were not signed in. Nothing was changed. Try again later, or use another way to sign in."),
+                ),
+                Failure::Untrusted(why) => (
+                    format!("{name}'s answer was refused"),
+                    format!("{name}'s answer did not pass a security check ({why}), so you were not signed in. Nothing was changed. Tell the administrator."),
+                ),
+                Failure::Unavailable => (
+                    "Temporarily unavailable".to_owned(),
+                    "The server could not save your request. Nothing was changed. Please try again in a moment.".to_owned(),
+                ),
+            },
+            UpstreamProblem::NotKnown => (
+                "This account is not known here".to_owned(),
+                format!("You signed in to {name}, but no account here is linked to that {name} account, and accounts are not made through {name}. Nothing was created. Sign in another way and link {name} on your account page, or ask the administrator."),
+            ),
+            UpstreamProblem::LinkedElsewhere => (
+                "Linked to another account".to_owned(),
+                format!("This {name} account is linked to another account here. Nothing was changed. Sign in with {name} to use that account, or unlink it there first."),
+            ),
+            UpstreamProblem::AlreadyHasOne => (
+                format!("A {name} account is linked already"),
+                format!("Your account has a {name} account linked already. Nothing was changed. Unlink it on your account page first."),
+            ),
+            UpstreamProblem::SessionChanged => (
+                "Linking was not finished".to_owned(),
+                format!("This browser is no longer signed in as the account that started linking {name}. Nothing was changed. Sign in and start again from your account page."),
+            ),
+        };
+        (title, message)
     }
 }
 
 /// The error page for `problem`.
 pub fn problem(pages: &Pages, problem: Problem<'_>) -> HttpResponse {
     let (title, message) = problem.words();
-    html(
-        problem.status(),
-        pages.error(&ErrorView {
-            title: title.to_owned(),
-            message: message.to_owned(),
-        }),
-    )
+    html(problem.status(), pages.error(&ErrorView { title, message }))
 }

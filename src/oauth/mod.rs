@@ -17,6 +17,7 @@ pub mod signin;
 pub mod signup;
 pub mod token;
 pub mod tokens;
+pub mod upstream;
 
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;

@@ -180,6 +180,10 @@ impl SignInService {
         }
     }
 
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// A keyed hash of the case-folded username, short enough for a log line: the same
     /// user gives the same tag, and the tag gives nothing back.
     pub fn username_tag(&self, username: &str) -> String {
@@ -282,9 +286,11 @@ impl SignInService {
             }
         };
         let known = user.is_some();
+        // A user without a password (made through an upstream) costs the same argon2 work
+        // as anyone else, and never verifies.
         let (stored_hash, user) = match user {
-            Some(user) => (user.password_hash.clone(), Some(user)),
-            None => (self.dummy_password_hash.clone(), None),
+            Some(user) if user.has_password() => (user.password_hash.clone(), Some(user)),
+            Some(_) | None => (self.dummy_password_hash.clone(), None),
         };
         let verified = match password::verify(stored_hash, password).await {
             Ok(verified) => verified,

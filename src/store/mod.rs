@@ -50,7 +50,10 @@ pub use sessions::Session;
 pub use signing_keys::{SigningKey, SigningKeyNotAdded};
 pub use sweep::SweepCounts;
 use tables::{Table, META, REVOKED_ACCESS};
-pub use upstreams::{IdentityNotLinked, IdentityNotUnlinked, LinkedIdentity, UpstreamNotStored};
+pub use upstreams::{
+    IdentityNotLinked, IdentityNotUnlinked, LinkedIdentity, UpstreamNotStored,
+    UpstreamUserNotInserted,
+};
 pub use users::{PasswordReset, ResetNotApplied, UserNotInserted};
 pub use writer::WriterStats;
 use writer::{Tx, Writer};

@@ -8,11 +8,13 @@
 
 use super::codec::{seal, unseal};
 use super::records::upstreams::{decode, decode_identity, encode, encode_identity, StoredIdentity};
-use super::records::users::decode as decode_user;
-use super::tables::{user_identity_key, IDENTITIES, UPSTREAMS, USERS, USER_IDENTITIES};
+use super::records::users::{decode as decode_user, encode as encode_user};
+use super::tables::{
+    user_identity_key, IDENTITIES, UPSTREAMS, USERNAMES, USERS, USER_IDENTITIES,
+};
 use super::writer::Tx;
 use super::{Store, StoreError};
-use crate::model::{UnixTime, UserId};
+use crate::model::{UnixTime, User, UserId, Username};
 use crate::seal::Sealer;
 use crate::upstream::{Upstream, UpstreamName};
 
@@ -57,6 +59,21 @@ pub enum IdentityNotUnlinked {
     /// identity.
     #[error("the identity is the user's last way to sign in")]
     LastWayToSignIn,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+/// Why `insert_upstream_user` made no user. Nothing was written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamUserNotInserted {
+    #[error("there is no upstream with this name")]
+    NoSuchUpstream,
+    /// The identity signs in to this user already (a sign-in that raced this one).
+    #[error("the identity is linked to a user already")]
+    Linked(UserId),
+    /// Every candidate username is taken.
+    #[error("no candidate username is free")]
+    NoUsernameFree,
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -252,6 +269,65 @@ impl Store {
         .await?
     }
 
+    /// A first sign-in through an upstream with `--create-users`, in one write: the user
+    /// gets the first of `usernames` that is free (without regard to case) and the identity
+    /// is linked to them. An identity linked meanwhile (two first sign-ins racing) makes no
+    /// second user: the answer names the one it signs in to.
+    pub async fn insert_upstream_user(
+        &self,
+        user: User,
+        usernames: Vec<Username>,
+        upstream: UpstreamName,
+        subject: String,
+        now: UnixTime,
+    ) -> Result<User, UpstreamUserNotInserted> {
+        let candidates: Vec<(Username, [u8; 32])> = usernames
+            .into_iter()
+            .map(|username| {
+                let key = self.username_key(&username);
+                (username, key)
+            })
+            .collect();
+        self.write(move |tx| {
+            if tx.get(UPSTREAMS, upstream.as_str().as_bytes())?.is_none() {
+                return Ok(Err(UpstreamUserNotInserted::NoSuchUpstream));
+            }
+            let index = identity_key(tx.sealer, upstream.as_str(), &subject);
+            if let Some(owner) = tx.get(IDENTITIES, &index)? {
+                return Ok(Err(UpstreamUserNotInserted::Linked(super::users::user_id(
+                    &owner,
+                )?)));
+            }
+            let mut free = None;
+            for (username, key) in candidates {
+                if tx.get(USERNAMES, &key)?.is_none() {
+                    free = Some((username, key));
+                    break;
+                }
+            }
+            let Some((username, username_key)) = free else {
+                return Ok(Err(UpstreamUserNotInserted::NoUsernameFree));
+            };
+            let user = User { username, ..user };
+            let key = user.id.0.as_bytes();
+            tx.insert(USERS, key, &seal(tx.sealer, USERS, key, &encode_user(&user)))?;
+            tx.insert(USERNAMES, &username_key, key)?;
+            let row = user_identity_key(key, upstream.as_str());
+            let record = encode_identity(&StoredIdentity {
+                subject,
+                linked_at: now,
+            });
+            tx.insert(
+                USER_IDENTITIES,
+                &row,
+                &seal(tx.sealer, USER_IDENTITIES, &row, &record),
+            )?;
+            tx.insert(IDENTITIES, &index, key)?;
+            Ok(Ok(user))
+        })
+        .await?
+    }
+
     /// Unlinks the user's identity at `upstream`, with its index row, in one write, and
     /// returns it. A user cannot lose their last way to sign in: without a usable password
     /// (`User::has_password`), the last identity stays.
@@ -330,7 +406,7 @@ pub(super) fn upstream_name(key: &[u8]) -> Result<UpstreamName, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DisplayName, Id, Scope, User, Username};
+    use crate::model::{DisplayName, Id, Scope};
 
     use crate::upstream::{Endpoints, UpstreamKind, UpstreamSecret, UpstreamUrl};
 

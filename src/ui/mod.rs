@@ -64,6 +64,24 @@ pub struct LoginView {
     pub signup_link: Option<String>,
     /// `--password-login off`: what is said instead of the password form.
     pub password_off: Option<String>,
+    /// A "Continue with NAME" button per upstream, in name order.
+    pub upstreams: Vec<UpstreamButtonView>,
+}
+
+/// An upstream's button: the form posts to `/upstream/{name}/start`.
+#[derive(Serialize)]
+pub struct UpstreamButtonView {
+    pub name: String,
+    pub display_name: String,
+}
+
+/// One upstream on the account page: linked (since when) or not.
+#[derive(Serialize)]
+pub struct SignInMethodView {
+    pub name: String,
+    pub display_name: String,
+    /// When it was linked, formatted for people; `None` when it is not linked.
+    pub linked_since: Option<String>,
 }
 
 /// The sign-up form (`serve --signup open`).
@@ -166,6 +184,10 @@ pub struct AccountView {
     pub password_min_chars: usize,
     /// The options of the new-key expiry `<select>`, in order; the first is preselected.
     pub expiry_choices: Vec<ChoiceView>,
+    /// Every upstream, linked or not; empty when none is set up.
+    pub sign_in_methods: Vec<SignInMethodView>,
+    /// Whether the user has a password (a user made through an upstream may not).
+    pub has_password: bool,
 }
 
 /// One browser signed in as the user. Times are already formatted for people.

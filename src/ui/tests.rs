@@ -18,6 +18,7 @@ fn login_view(error: Option<&str>) -> LoginView {
         app_name: None,
         signup_link: None,
         password_off: None,
+        upstreams: Vec::new(),
     }
 }
 
@@ -304,6 +305,10 @@ fn hostile_values_cannot_add_attributes() {
         app_name: Some(breakout.into()),
         signup_link: Some(breakout.into()),
         password_off: None,
+        upstreams: vec![UpstreamButtonView {
+            name: breakout.into(),
+            display_name: breakout.into(),
+        }],
     });
     let signup = pages.signup(&SignUpView {
         csrf_token: breakout.into(),
@@ -718,4 +723,43 @@ fn stylesheet_is_embedded_and_self_contained() {
 fn pages_can_be_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Pages>();
+}
+
+#[test]
+fn the_login_page_has_a_continue_button_per_upstream_carrying_csrf_and_return_to() {
+    let mut view = login_view(None);
+    view.upstreams = vec![
+        UpstreamButtonView {
+            name: "corp".into(),
+            display_name: "Corp SSO".into(),
+        },
+        UpstreamButtonView {
+            name: "discord".into(),
+            display_name: "Discord".into(),
+        },
+    ];
+    let html = pages().login(&view);
+    for name in ["corp", "discord"] {
+        let form = form_tags(&html, &format!("/upstream/{name}/start"));
+        let hidden = |field: &str| {
+            form.iter()
+                .find(|tag| {
+                    tag.attribute("type") == Some("hidden") && tag.attribute("name") == Some(field)
+                })
+                .and_then(|tag| tag.attribute("value"))
+        };
+        assert_eq!(hidden("csrf_token"), Some("csrf-login-123"));
+        assert_eq!(
+            hidden("return_to"),
+            Some("&#x2f;oauth2&#x2f;authorize?client_id=abc&amp;state=xyz")
+        );
+    }
+    assert!(html.contains("Continue with Corp SSO"));
+    assert!(html.contains("Continue with Discord"));
+    // The password form is still there, first.
+    assert!(html.find("action=\"/login\"").unwrap() < html.find("/upstream/corp/start").unwrap());
+    view.password_off = Some("Password sign-in is turned off here.".into());
+    let html = pages().login(&view);
+    assert!(!html.contains("action=\"/login\""));
+    assert!(html.contains("Continue with Discord"));
 }

@@ -1,12 +1,15 @@
 //! Upstream providers: the services a user may sign in through instead of a password (any
 //! OpenID provider, a plain OAuth 2.0 service with a userinfo document, and presets for
 //! Discord, GitHub, Google and GitLab). This module holds the registry's domain types and
-//! their rules; `presets.rs` what each preset fills in. The sign-in flow through an upstream
-//! comes with its own step.
+//! their rules; `presets.rs` what each preset fills in; `flow.rs` the sign-in flow through an
+//! upstream (over `fetch.rs`'s outbound client, with `oidc.rs` for OpenID upstreams).
 //!
 //! Like `model.rs`, every constructor validates, and `from_stored` is for the store's record
 //! decoders alone: a value read back from disk stays readable when a rule tightens.
 
+pub mod fetch;
+pub mod flow;
+pub mod oidc;
 mod presets;
 
 use std::fmt;

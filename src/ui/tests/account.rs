@@ -61,6 +61,19 @@ pub(super) fn account_view() -> AccountView {
         other_sessions: true,
         password_min_chars: 8,
         expiry_choices: expiry_choices(),
+        sign_in_methods: vec![
+            SignInMethodView {
+                name: "corp".into(),
+                display_name: "Corp SSO".into(),
+                linked_since: Some("2024-05-01 10:00 UTC".into()),
+            },
+            SignInMethodView {
+                name: "discord".into(),
+                display_name: "Discord".into(),
+                linked_since: None,
+            },
+        ],
+        has_password: true,
     }
 }
 
@@ -76,6 +89,7 @@ pub(super) fn empty_account_view() -> AccountView {
             this_browser: true,
         }],
         other_sessions: false,
+        sign_in_methods: Vec::new(),
         ..account_view()
     }
 }
@@ -170,6 +184,8 @@ fn every_account_form_posts_with_the_csrf_token() {
         "/account/apps/revoke",
         "/account/password",
         "/account/sessions/sign-out-others",
+        "/account/identities/unlink",
+        "/upstream/discord/start",
     ] {
         for form in forms(&html, action) {
             count += 1;
@@ -182,8 +198,9 @@ fn every_account_form_posts_with_the_csrf_token() {
             );
         }
     }
-    // Sign out, create, two deletes, two revokes, password, sign out everywhere else.
-    assert_eq!(count, 8);
+    // Sign out, create, two deletes, two revokes, password, sign out everywhere else,
+    // unlink one sign-in method, link the other.
+    assert_eq!(count, 10);
     assert_eq!(html.matches("<form").count(), count);
 }
 
@@ -550,4 +567,37 @@ fn api_keys_are_explained_in_plain_words_first() {
         .unwrap();
     assert!(plain < details);
     assert!(html.find("grant_type=refresh_token").unwrap() > details);
+}
+
+#[test]
+fn sign_in_methods_offer_unlink_when_linked_and_link_when_not() {
+    let html = pages().account(&account_view());
+    let unlink = &html[html.find(r#"action="/account/identities/unlink""#).unwrap()..];
+    let unlink = &unlink[..unlink.find("</form>").unwrap()];
+    assert!(unlink.contains(r#"name="upstream" value="corp""#));
+    assert!(unlink.contains(r#"name="csrf_token" value="csrf-account-321""#));
+    let link = &html[html.find(r#"action="/upstream/discord/start""#).unwrap()..];
+    let link = &link[..link.find("</form>").unwrap()];
+    assert!(link.contains(r#"name="intent" value="link""#));
+    assert!(link.contains(r#"name="csrf_token" value="csrf-account-321""#));
+    assert!(!html.contains("/upstream/corp/start"));
+    // Apps come first, then the ways to sign in, then the password.
+    let apps = html.find(r#"id="apps""#).unwrap();
+    let methods = html.find(r#"id="sign-in-methods""#).unwrap();
+    let password = html.find(r#"id="password""#).unwrap();
+    assert!(apps < methods && methods < password);
+}
+
+#[test]
+fn a_user_without_a_password_is_offered_no_password_change() {
+    let mut view = account_view();
+    view.has_password = false;
+    let html = pages().account(&view);
+    assert!(!html.contains(r#"action="/account/password""#));
+    assert!(html.contains("You have no password here"));
+    view.sign_in_methods.clear();
+    view.has_password = true;
+    let html = pages().account(&view);
+    assert!(!html.contains("sign-in-methods"));
+    assert!(html.contains(r#"action="/account/password""#));
 }
