@@ -3,12 +3,12 @@
 //! `MAX_BODY_BYTES`, follows no redirects (a token endpoint that redirects is
 //! misconfigured, and following it could carry the code and secret elsewhere) and ignores
 //! proxy variables in the environment. TLS is rustls with the aws-lc-rs provider and the
-//! system's root certificates, so an operator's private CA works once it is installed there.
+//! platform's verifier (the system's root certificates), so an operator's private CA works
+//! once it is installed there.
 //!
 //! What fails is said in words a sign-in page can show (`FetchError`'s `Display`); no URL
 //! query, code, token or secret is ever part of it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The most a discovery document, key set, token or userinfo response may be. Real ones
@@ -46,36 +46,37 @@ pub enum ClientAuth {
 /// The shared outbound client (connection pool and TLS configuration), built once.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// `None` when no client could be made (the TLS verifier found no root certificates):
+    /// every call then fails as `Unreachable`, and the server itself keeps serving.
+    client: Option<reqwest::Client>,
 }
 
 impl Fetcher {
     pub fn new() -> Fetcher {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-        if added == 0 {
-            tracing::warn!(
-                "no system root certificates were found (install ca-certificates): sign-in \
-                 through an https upstream will fail"
-            );
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the aws-lc-rs provider supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TOTAL_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client's settings are valid");
+            .build();
+        let client = match client {
+            Ok(client) => Some(client),
+            Err(error) => {
+                tracing::error!(
+                    error = %error,
+                    "no HTTP client for upstream providers (are the system's root \
+                     certificates installed? apt-get install ca-certificates): sign-in \
+                     through an upstream will fail"
+                );
+                None
+            }
+        };
         Fetcher { client }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, FetchError> {
+        self.client.as_ref().ok_or(FetchError::Unreachable)
     }
 
     /// GET a JSON document, with a Bearer token when given (a userinfo endpoint).
@@ -85,7 +86,7 @@ impl Fetcher {
         bearer: Option<&str>,
     ) -> Result<serde_json::Value, FetchError> {
         let mut request = self
-            .client
+            .client()?
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(token) = bearer {
@@ -110,7 +111,7 @@ impl Fetcher {
     ) -> Result<(u16, serde_json::Value), FetchError> {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         let mut request = self
-            .client
+            .client()?
             .post(url)
             .header(reqwest::header::ACCEPT, "application/json");
         match auth {

@@ -191,7 +191,7 @@ impl WebDriver {
         }
     }
 
-    fn type_into(&self, css: &str, text: &str) {
+    pub fn type_into(&self, css: &str, text: &str) {
         let element = self.element(css);
         self.session_call(
             "POST",
@@ -200,9 +200,30 @@ impl WebDriver {
         );
     }
 
-    fn click(&self, css: &str) {
+    pub fn click(&self, css: &str) {
         let element = self.element(css);
         self.session_call("POST", &format!("/element/{element}/click"), None);
+    }
+}
+
+impl WebDriver {
+    /// Waits (bounded) until the page's text contains `text`: a step that navigates
+    /// finishes before the next looks for an element that the old page had too.
+    pub fn wait_for_text(&self, text: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let source = self.session_call("GET", "/source", None);
+            if source.as_str().is_some_and(|page| page.contains(text)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} did not appear within {STEP:?} at {}; page:\n{}",
+                self.current_url(),
+                source.as_str().unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

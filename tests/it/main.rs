@@ -26,3 +26,4 @@ mod support;
 mod tidy;
 mod token;
 mod upgrade;
+mod upstream_oidc;
