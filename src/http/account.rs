@@ -94,9 +94,9 @@ fn notice(state: &AppState, params: &Params) -> (Option<String>, Option<String>)
         Some("identity-linked") => message("Linked. You can now sign in with it."),
         Some("identity-unlinked") => message("Unlinked. It no longer signs you in here."),
         Some("not-linked") => message("That sign-in method was not linked; nothing was changed."),
-        Some("last-way-to-sign-in") => error(
-            "That is your only way to sign in, so it stays linked. Link another one first.",
-        ),
+        Some("last-way-to-sign-in") => {
+            error("That is your only way to sign in, so it stays linked. Link another one first.")
+        }
         Some("no-other-sessions") => {
             message("You were not signed in anywhere else; nothing was changed.")
         }

@@ -40,7 +40,9 @@ fn flow_problem(state: &AppState, upstream: &Upstream, failure: &Failure) -> Htt
         Failure::TokenRefused { error } => tracing::warn!(
             upstream = %upstream.name, error = %error, "upstream refused the code"
         ),
-        other => tracing::info!(upstream = %upstream.name, reason = ?other, "upstream sign-in refused"),
+        other => {
+            tracing::info!(upstream = %upstream.name, reason = ?other, "upstream sign-in refused")
+        }
     }
     state.problem(Problem::Upstream {
         upstream: upstream.display_name.as_str(),
@@ -96,7 +98,11 @@ pub async fn start(
     } else {
         (Intent::SignIn, safe_return_to(field("return_to")))
     };
-    match state.upstreams.start(&upstream, return_to, intent, now).await {
+    match state
+        .upstreams
+        .start(&upstream, return_to, intent, now)
+        .await
+    {
         Ok(started) => see_other(&started.authorize_url)
             .cookie(
                 state
@@ -149,7 +155,7 @@ async fn finish(state: &AppState, request: &HttpRequest, upstream: &Upstream) ->
         Err(failure) => return flow_problem(state, upstream, &failure),
     };
     let session = state.cookies.session_hash(request);
-    let current = match state.account.signed_in(session.clone(), now) {
+    let current = match state.account.signed_in(session, now) {
         Ok(account) => account.map(|account| account.user.id),
         Err(_) => return state.unavailable_page(),
     };
@@ -203,9 +209,7 @@ pub async fn unlink(
     let notice = match state.store.unlink_identity(account.user.id, name).await {
         Ok(_) => "identity-unlinked",
         Err(IdentityNotUnlinked::LastWayToSignIn) => "last-way-to-sign-in",
-        Err(IdentityNotUnlinked::NotLinked | IdentityNotUnlinked::NoSuchUpstream) => {
-            "not-linked"
-        }
+        Err(IdentityNotUnlinked::NotLinked | IdentityNotUnlinked::NoSuchUpstream) => "not-linked",
         Err(IdentityNotUnlinked::NoSuchUser) => return see_other("/login").finish(),
         Err(IdentityNotUnlinked::Storage(_)) => return state.unavailable_page(),
     };

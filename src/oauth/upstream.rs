@@ -118,8 +118,7 @@ impl SignInService {
                 return Ok(UpstreamOutcome::NotKnown);
             }
         };
-        let (session_cookie, device_cookie) =
-            self.welcome(user_id, previous_session, now).await?;
+        let (session_cookie, device_cookie) = self.welcome(user_id, previous_session, now).await?;
         tracing::info!(upstream = %upstream.name, user_id = %user_id, created, "signed in");
         Ok(UpstreamOutcome::SignedIn {
             user_id,
@@ -228,7 +227,10 @@ mod tests {
         assert_eq!(plain[1], "nelly2");
         assert_eq!(plain.len(), 17);
         assert!(plain[10].starts_with("nelly-"));
-        assert_eq!(names(profile(None, Some("Ada Lovelace")))[0], "Ada-Lovelace");
+        assert_eq!(
+            names(profile(None, Some("Ada Lovelace")))[0],
+            "Ada-Lovelace"
+        );
         assert_eq!(names(profile(Some("..ünï cødé!!"), None))[0], "n-c-d");
         assert_eq!(names(profile(None, None))[0], "user");
         assert_eq!(names(profile(Some("???"), None))[0], "user");

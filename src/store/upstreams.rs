@@ -9,9 +9,7 @@
 use super::codec::{seal, unseal};
 use super::records::upstreams::{decode, decode_identity, encode, encode_identity, StoredIdentity};
 use super::records::users::{decode as decode_user, encode as encode_user};
-use super::tables::{
-    user_identity_key, IDENTITIES, UPSTREAMS, USERNAMES, USERS, USER_IDENTITIES,
-};
+use super::tables::{user_identity_key, IDENTITIES, UPSTREAMS, USERNAMES, USERS, USER_IDENTITIES};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::model::{UnixTime, User, UserId, Username};
@@ -310,7 +308,11 @@ impl Store {
             };
             let user = User { username, ..user };
             let key = user.id.0.as_bytes();
-            tx.insert(USERS, key, &seal(tx.sealer, USERS, key, &encode_user(&user)))?;
+            tx.insert(
+                USERS,
+                key,
+                &seal(tx.sealer, USERS, key, &encode_user(&user)),
+            )?;
             tx.insert(USERNAMES, &username_key, key)?;
             let row = user_identity_key(key, upstream.as_str());
             let record = encode_identity(&StoredIdentity {

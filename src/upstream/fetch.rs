@@ -11,6 +11,9 @@
 
 use std::time::Duration;
 
+// reqwest 0.13, renamed in Cargo.toml so that it does not clash with the tests' reqwest 0.12.
+use outbound_http as reqwest;
+
 /// The most a discovery document, key set, token or userinfo response may be. Real ones
 /// are a few KiB; a body past this is refused, not buffered.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -116,8 +119,9 @@ impl Fetcher {
             .header(reqwest::header::ACCEPT, "application/json");
         match auth {
             ClientAuth::Basic => {
-                let encode =
-                    |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+                let encode = |text: &str| {
+                    form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+                };
                 request = request.basic_auth(encode(client_id), Some(encode(client_secret)));
             }
             ClientAuth::Post => {

@@ -90,15 +90,22 @@ pub enum Failure {
     /// This callback was used already.
     Replayed,
     /// The upstream sent the browser back with an error (the user pressed Cancel, say).
-    Refused { error: String },
+    Refused {
+        error: String,
+    },
     /// The response's `iss` is not this upstream (or is missing where it was promised).
     WrongIssuer,
     /// The callback carried neither a code nor an error.
     NoCode,
     /// The upstream's token endpoint refused the code.
-    TokenRefused { error: String },
+    TokenRefused {
+        error: String,
+    },
     /// A call to the upstream failed; `what` names the call.
-    Fetch { what: &'static str, error: FetchError },
+    Fetch {
+        what: &'static str,
+        error: FetchError,
+    },
     /// An answer of the upstream failed a check (discovery, ID token, profile).
     Untrusted(String),
     Unavailable,
@@ -274,7 +281,9 @@ impl Flows {
                 error: printable(&error),
             });
         }
-        let code = text("code").filter(|code| !code.is_empty()).ok_or(Failure::NoCode)?;
+        let code = text("code")
+            .filter(|code| !code.is_empty())
+            .ok_or(Failure::NoCode)?;
         let redirect_uri = upstream.callback_url(&self.issuer);
         let form = [
             ("grant_type", "authorization_code"),
@@ -327,13 +336,37 @@ impl Flows {
                     .verify_id_token(&provider, id_token, &upstream.client_id, &flow.nonce, now)
                     .await
                     .map_err(|error| oidc_failure("keys", error))?;
-                profile_from_claims(claims)?
+                let mut profile = profile_from_claims(claims)?;
+                // Many providers (keyward among them) keep profile claims out of the ID
+                // token: they are read from userinfo, whose `sub` must be the ID token's
+                // (OpenID Connect Core §5.3.2), or nothing of it is believed.
+                let incomplete = profile.username.is_none() || profile.email.is_none();
+                if let (true, Some(url), Some(token), true) = (
+                    incomplete,
+                    provider.userinfo_endpoint.as_deref(),
+                    access_token,
+                    bearer,
+                ) {
+                    let document =
+                        self.fetcher
+                            .get_json(url, Some(token))
+                            .await
+                            .map_err(|error| Failure::Fetch {
+                                what: "userinfo",
+                                error,
+                            })?;
+                    merge_userinfo(&mut profile, &document)?;
+                }
+                profile
             }
-            (Endpoints::OAuth2 {
-                userinfo_url,
-                fields,
-                ..
-            }, _) => {
+            (
+                Endpoints::OAuth2 {
+                    userinfo_url,
+                    fields,
+                    ..
+                },
+                _,
+            ) => {
                 let (Some(access_token), true) = (access_token, bearer) else {
                     return Err(Failure::Untrusted(
                         "its token response has no Bearer access token".into(),
@@ -409,6 +442,34 @@ fn profile_from_claims(claims: IdClaims) -> Result<Profile, Failure> {
         email_verified: is_true(claims.email_verified.as_ref()),
         email: claims.email,
     })
+}
+
+/// Fills what the ID token left out from an OpenID userinfo document about the same
+/// subject; what the ID token said stands.
+fn merge_userinfo(profile: &mut Profile, document: &serde_json::Value) -> Result<(), Failure> {
+    let text = |name: &str| {
+        document
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned)
+    };
+    if text("sub").as_deref() != Some(profile.subject.as_str()) {
+        return Err(Failure::Untrusted(
+            "its userinfo document is about another subject".into(),
+        ));
+    }
+    if profile.username.is_none() {
+        profile.username = text("preferred_username").or_else(|| text("nickname"));
+    }
+    if profile.name.is_none() {
+        profile.name = text("name");
+    }
+    if profile.email.is_none() {
+        profile.email = text("email");
+        profile.email_verified = is_true(document.get("email_verified"));
+    }
+    Ok(())
 }
 
 /// A field of a userinfo document; `a.b` reaches into a nested object.
@@ -489,7 +550,10 @@ mod tests {
         let mut fields = discord_fields();
         fields.subject = FieldName::parse("f", "data.user.id").unwrap();
         let nested = json!({"data": {"user": {"id": "7"}}});
-        assert_eq!(profile_from_document(&nested, &fields).unwrap().subject, "7");
+        assert_eq!(
+            profile_from_document(&nested, &fields).unwrap().subject,
+            "7"
+        );
         for bad in [
             json!({"data": {"user": {"id": ""}}}),
             json!({"data": {"user": {"id": 1.5}}}),
@@ -500,6 +564,40 @@ mod tests {
         ] {
             assert!(matches!(
                 profile_from_document(&bad, &fields),
+                Err(Failure::Untrusted(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn userinfo_fills_only_what_the_id_token_left_out_and_only_for_its_subject() {
+        let mut profile = Profile {
+            subject: "u1".into(),
+            username: None,
+            name: Some("From the ID token".into()),
+            email: None,
+            email_verified: false,
+        };
+        let document = json!({"sub": "u1", "preferred_username": "alice",
+            "name": "From userinfo", "email": "a@corp.example", "email_verified": true});
+        merge_userinfo(&mut profile, &document).unwrap();
+        assert_eq!(profile.username.as_deref(), Some("alice"));
+        assert_eq!(profile.name.as_deref(), Some("From the ID token"));
+        assert_eq!(profile.email.as_deref(), Some("a@corp.example"));
+        assert!(profile.email_verified);
+        for other in [
+            json!({"sub": "u2", "email": "x@y.z"}),
+            json!({"email": "x@y.z"}),
+        ] {
+            let mut profile = Profile {
+                subject: "u1".into(),
+                username: None,
+                name: None,
+                email: None,
+                email_verified: false,
+            };
+            assert!(matches!(
+                merge_userinfo(&mut profile, &other),
                 Err(Failure::Untrusted(_))
             ));
         }

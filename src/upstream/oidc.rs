@@ -50,6 +50,8 @@ pub struct Provider {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
+    /// Where the claims an ID token leaves out are read (OpenID Connect Core §5.3).
+    pub userinfo_endpoint: Option<String>,
     pub token_auth: ClientAuth,
     /// `id_token_signing_alg_values_supported`, as algorithms keyward accepts.
     pub algorithms: Vec<Algorithm>,
@@ -76,6 +78,8 @@ struct DiscoveryDocument {
     authorization_endpoint: String,
     token_endpoint: String,
     jwks_uri: String,
+    #[serde(default)]
+    userinfo_endpoint: Option<String>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     #[serde(default)]
@@ -131,7 +135,9 @@ impl Directory {
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The provider at `issuer`, from the cache while it is fresh.
@@ -150,7 +156,10 @@ impl Directory {
         );
         let document = self.fetcher.get_json(&url, None).await?;
         let provider = Arc::new(read_discovery(issuer, document)?);
-        self.entries().entry(issuer.to_owned()).or_default().provider = Some(Cached {
+        self.entries()
+            .entry(issuer.to_owned())
+            .or_default()
+            .provider = Some(Cached {
             value: provider.clone(),
             fetched_at: now,
         });
@@ -198,11 +207,16 @@ impl Directory {
         nonce: &str,
         now: UnixTime,
     ) -> Result<IdClaims, OidcError> {
+        // Before jsonwebtoken's first use in the process: it would otherwise install its
+        // own default provider, and keyward's signing keys (`oidc::keys`) would stop working.
+        crate::oidc::keys::install_provider();
         let refused = |text: &str| OidcError::IdToken(text.to_owned());
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| refused("it is not a signed JWT"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| refused("it is not a signed JWT"))?;
         if !ALGORITHMS.contains(&header.alg) || !provider.algorithms.contains(&header.alg) {
-            return Err(refused("it is signed with an algorithm that is not allowed"));
+            return Err(refused(
+                "it is signed with an algorithm that is not allowed",
+            ));
         }
         let mut keys = self.keys(provider, false, now).await?;
         let mut key = pick_key(&keys, header.kid.as_deref(), header.alg);
@@ -235,7 +249,7 @@ impl Directory {
             },
         )?;
         let exp = data.claims.get("exp").and_then(serde_json::Value::as_u64);
-        if !exp.is_some_and(|exp| now < exp.saturating_add(LEEWAY_SECONDS)) {
+        if exp.is_none_or(|exp| now >= exp.saturating_add(LEEWAY_SECONDS)) {
             return Err(refused("it has expired"));
         }
         let audiences = match data.claims.get("aud") {
@@ -249,7 +263,9 @@ impl Directory {
             return Err(refused("its subject is empty"));
         }
         if audiences > 1 && claims.azp.as_deref() != Some(client_id) {
-            return Err(refused("it names several audiences but not keyward as the party"));
+            return Err(refused(
+                "it names several audiences but not keyward as the party",
+            ));
         }
         if claims.azp.as_deref().is_some_and(|azp| azp != client_id) {
             return Err(refused("it was issued to another client"));
@@ -267,8 +283,9 @@ impl Directory {
 /// The document's endpoints and capabilities, after the checks in the module's docs.
 fn read_discovery(issuer: &str, document: serde_json::Value) -> Result<Provider, OidcError> {
     let bad = |text: String| OidcError::Discovery(text);
-    let document: DiscoveryDocument = serde_json::from_value(document)
-        .map_err(|_| bad("it lacks issuer, authorization_endpoint, token_endpoint or jwks_uri".into()))?;
+    let document: DiscoveryDocument = serde_json::from_value(document).map_err(|_| {
+        bad("it lacks issuer, authorization_endpoint, token_endpoint or jwks_uri".into())
+    })?;
     if document.issuer != issuer {
         return Err(bad(format!(
             "it names the issuer '{}', not '{issuer}'",
@@ -281,6 +298,9 @@ fn read_discovery(issuer: &str, document: serde_json::Value) -> Result<Provider,
         ("jwks_uri", &document.jwks_uri),
     ] {
         UpstreamUrl::parse(what, url).map_err(|error| bad(error.0))?;
+    }
+    if let Some(url) = &document.userinfo_endpoint {
+        UpstreamUrl::parse("userinfo_endpoint", url).map_err(|error| bad(error.0))?;
     }
     let methods = document
         .token_endpoint_auth_methods_supported
@@ -303,13 +323,16 @@ fn read_discovery(issuer: &str, document: serde_json::Value) -> Result<Provider,
         .filter(|alg| listed.iter().any(|name| name == alg_name(*alg)))
         .collect();
     if algorithms.is_empty() {
-        return Err(bad("it signs ID tokens with no algorithm keyward accepts".into()));
+        return Err(bad(
+            "it signs ID tokens with no algorithm keyward accepts".into()
+        ));
     }
     Ok(Provider {
         issuer: document.issuer,
         authorization_endpoint: document.authorization_endpoint,
         token_endpoint: document.token_endpoint,
         jwks_uri: document.jwks_uri,
+        userinfo_endpoint: document.userinfo_endpoint,
         token_auth,
         algorithms,
         sends_iss: document.authorization_response_iss_parameter_supported,
@@ -355,9 +378,9 @@ fn read_key_set(document: serde_json::Value) -> Result<Vec<Jwk>, OidcError> {
 /// fits the algorithm. A key that names another algorithm never fits.
 fn pick_key<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
     let fits = |key: &&Jwk| {
-        key.common.key_algorithm.is_none_or(|named| {
-            serde_json::to_value(named).ok() == serde_json::to_value(alg).ok()
-        })
+        key.common
+            .key_algorithm
+            .is_none_or(|named| serde_json::to_value(named).ok() == serde_json::to_value(alg).ok())
     };
     match kid {
         Some(kid) => keys
@@ -440,7 +463,9 @@ mod tests {
         let mut hmac = document("https://a.example");
         hmac["id_token_signing_alg_values_supported"] = json!(["HS256"]);
         assert!(read_discovery("https://a.example", hmac).is_err());
-        assert!(read_discovery("https://a.example", json!({"issuer": "https://a.example"})).is_err());
+        assert!(
+            read_discovery("https://a.example", json!({"issuer": "https://a.example"})).is_err()
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ use base64::Engine;
 use crate::browser::{callback_listener, WebDriver};
 use crate::forms::{Browser, Callback, Page};
 use crate::support::{
-    code_request, pkce_pair, register_client, token, App, DataDir, TestServer, USER_PASSWORD,
+    code_request, pkce_pair, register_client, token, userinfo, App, DataDir, TestServer,
+    USER_PASSWORD,
 };
 
 /// keyward (`server`) with `corp`, another keyward (`upstream`), as an upstream.
@@ -94,23 +95,12 @@ impl Pair {
     }
 
     /// Follows redirects on either server, as a browser does; stops at any other page.
-    fn travel(&self, browser: &Browser, mut page: Page) -> Page {
-        for _ in 0..20 {
-            if !page.is_redirect() {
-                return page;
-            }
-            let Some(next) = page.location() else {
-                return page;
-            };
-            let ours = [&self.server.base_url, &self.upstream.base_url]
-                .iter()
-                .any(|base| next.as_str().starts_with(base.as_str()));
-            if !ours {
-                return page;
-            }
-            page = browser.get(next.as_str());
-        }
-        panic!("too many redirects: {}", page.describe());
+    fn travel(&self, browser: &Browser, page: Page) -> Page {
+        travel(
+            browser,
+            page,
+            &[&self.server.base_url, &self.upstream.base_url],
+        )
     }
 
     /// Presses "Continue with Corp" on a sign-in page: keyward's answer (303 to Corp).
@@ -125,21 +115,24 @@ impl Pair {
     }
 
     /// From keyward's 303 to Corp: signs in at Corp as alice (unless this browser is signed
-    /// in there), approves keyward there, and returns keyward's answer at its callback.
+    /// in there), approves keyward there (unless alice did before), and returns keyward's
+    /// answer at its callback, not followed.
     #[track_caller]
     fn approve_at_corp(&self, browser: &Browser, started: Page) -> Page {
-        let mut page = self.travel(browser, started);
+        let corp = [self.upstream.base_url.as_str()];
+        let mut page = travel(browser, started, &corp);
         if page.is_login() {
             let signed_in = browser.sign_in(&page, "alice", USER_PASSWORD);
             assert_eq!(signed_in.status, 303, "{}", signed_in.describe());
-            page = self.travel(browser, signed_in);
+            page = travel(browser, signed_in, &corp);
         }
         if page.is_consent() {
-            assert!(page.url.as_str().starts_with(&self.upstream.base_url));
             page = browser.decide(&page, "allow");
         }
         // Corp's 303 to keyward's callback, fetched as the browser would.
-        let location = page.location().expect("Corp sends the browser back");
+        let location = page
+            .location()
+            .unwrap_or_else(|| panic!("Corp sends the browser back: {}", page.describe()));
         assert!(
             location
                 .as_str()
@@ -165,6 +158,23 @@ impl Pair {
     fn user(&self, name: &str) -> serde_json::Value {
         self.data.run(&["user", "show", name, "--json"]).json()
     }
+}
+
+/// Follows redirects while they stay on one of `bases`.
+fn travel(browser: &Browser, mut page: Page, bases: &[&str]) -> Page {
+    for _ in 0..20 {
+        if !page.is_redirect() {
+            return page;
+        }
+        let Some(next) = page.location() else {
+            return page;
+        };
+        if !bases.iter().any(|base| next.as_str().starts_with(base)) {
+            return page;
+        }
+        page = browser.get(next.as_str());
+    }
+    panic!("too many redirects: {}", page.describe());
 }
 
 fn query(url: &url::Url, name: &str) -> Option<String> {
@@ -209,10 +219,13 @@ fn issue_12_a_first_sign_in_through_an_oidc_upstream_creates_the_user_and_contin
         query(&request, "redirect_uri"),
         Some(pair.server.url("/upstream/corp/callback"))
     );
-    assert_eq!(
-        query(&request, "scope").as_deref(),
-        Some("openid profile email")
-    );
+    let mut scope: Vec<String> = query(&request, "scope")
+        .expect("a scope")
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    scope.sort();
+    assert_eq!(scope, ["email", "openid", "profile"]);
     assert_eq!(
         query(&request, "code_challenge_method").as_deref(),
         Some("S256")
@@ -267,7 +280,9 @@ fn issue_12_a_first_sign_in_through_an_oidc_upstream_creates_the_user_and_contin
     assert_eq!(identities[0]["upstream"], "corp");
     let id_token = claims(tokens["id_token"].as_str().expect("an ID token"));
     assert_eq!(id_token["sub"], alice["user_id"]);
-    assert_eq!(id_token["email"], "alice@corp.example");
+    let claims = userinfo(&pair.server, tokens["access_token"].as_str().unwrap()).json();
+    assert_eq!(claims["email"], "alice@corp.example", "{claims}");
+    assert_eq!(claims["email_verified"], true, "{claims}");
 
     // Signing in again, from another browser, lands in the same account.
     let other = Browser::new();
@@ -283,8 +298,8 @@ fn issue_12_a_first_sign_in_through_an_oidc_upstream_creates_the_user_and_contin
 }
 
 #[test]
-fn issue_12_an_unknown_identity_is_refused_an_email_never_links_and_a_link_from_the_account_page_does()
-{
+fn issue_12_an_unknown_identity_is_refused_an_email_never_links_and_a_link_from_the_account_page_does(
+) {
     let pair = Pair::start(false);
     // bob has the very address Corp vouches for alice with, verified.
     pair.data
@@ -308,7 +323,11 @@ fn issue_12_an_unknown_identity_is_refused_an_email_never_links_and_a_link_from_
     let refused = pair.sign_in_through_corp(&browser, &login);
     assert_eq!(refused.status, 403, "{}", refused.describe());
     assert!(refused.body.contains("not known here"), "{}", refused.body);
-    assert!(refused.body.contains("Nothing was created"), "{}", refused.body);
+    assert!(
+        refused.body.contains("Nothing was created"),
+        "{}",
+        refused.body
+    );
     let account = browser.get(&pair.server.url("/account"));
     assert_eq!(account.status, 303, "not signed in: {}", account.describe());
     assert_eq!(pair.users().len(), 1);
@@ -356,7 +375,13 @@ fn issue_12_an_unknown_identity_is_refused_an_email_never_links_and_a_link_from_
 fn issue_12_a_discovery_document_naming_another_issuer_fails_closed() {
     let pair = Pair::start(true);
     // The same server reached by another name: its discovery document names 127.0.0.1.
-    let port = pair.upstream.base_url.rsplit(':').next().unwrap().to_owned();
+    let port = pair
+        .upstream
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
     let other_name = format!("http://localhost:{port}");
     pair.add_upstream("corp2", &other_name, true);
     let browser = Browser::new();
@@ -382,10 +407,11 @@ fn issue_12_a_tampered_iss_and_a_missing_or_wrong_nonce_fail_closed() {
     let browser = Browser::new();
     let login = browser.get(&pair.server.url("/login"));
     let started = pair.continue_with_corp(&browser, &login);
-    let mut page = pair.travel(&browser, started);
+    let corp = [pair.upstream.base_url.as_str()];
+    let page = travel(&browser, started, &corp);
     let signed_in = browser.sign_in(&page, "alice", USER_PASSWORD);
-    page = pair.travel(&browser, signed_in);
-    let back = browser.decide(&page, "allow");
+    let consent = travel(&browser, signed_in, &corp);
+    let back = browser.decide(&consent, "allow");
     let mut callback = back.location().expect("back to keyward");
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
@@ -428,13 +454,18 @@ fn issue_12_a_tampered_iss_and_a_missing_or_wrong_nonce_fail_closed() {
             })
             .collect();
         request.query_pairs_mut().clear().extend_pairs(pairs);
-        let mut page = browser.open(request.as_str());
-        if page.is_login() {
-            let signed_in = browser.sign_in(&page, "alice", USER_PASSWORD);
-            page = pair.travel(&browser, signed_in);
-        }
-        let back = browser.decide(&page, "allow");
-        let answer = browser.get(back.location().expect("back").as_str());
+        let tampered = Page {
+            headers: {
+                let mut headers = started.headers.clone();
+                headers.insert(
+                    "location",
+                    request.as_str().parse().expect("a header value"),
+                );
+                headers
+            },
+            ..started
+        };
+        let answer = pair.approve_at_corp(&browser, tampered);
         assert_eq!(answer.status, 502, "{tamper:?}: {}", answer.describe());
         assert!(answer.body.contains("nonce"), "{}", answer.body);
         assert!(pair.users().is_empty(), "{tamper:?}");
