@@ -12,8 +12,9 @@
 //!   `used_tickets` before the code is redeemed, so a replayed callback fails closed even
 //!   with the cookie copied.
 //! - Mix-up (RFC 9700 §4.4): each upstream has its own callback URL, the flow names its
-//!   upstream, an `iss` in the response must be the upstream's issuer (and is required
-//!   when its discovery document promises it, RFC 9207), and the ID token's `iss` must be.
+//!   upstream, an `iss` in an OpenID upstream's response must be its issuer (and is
+//!   required when its discovery document promises it, RFC 9207), and so must the ID
+//!   token's `iss`.
 
 use serde::{Deserialize, Serialize};
 
@@ -268,13 +269,15 @@ impl Flows {
             Endpoints::Oidc { issuer } => Some(issuer.as_str()),
             Endpoints::OAuth2 { .. } => None,
         };
-        match (text("iss"), expected_iss) {
-            (Some(iss), Some(expected)) if iss == expected => {}
-            (Some(_), _) => return Err(Failure::WrongIssuer),
-            (None, _) if resolved.provider.as_ref().is_some_and(|p| p.sends_iss) => {
-                return Err(Failure::WrongIssuer)
+        // A plain OAuth 2.0 upstream has no issuer keyward knows to compare an `iss` with;
+        // its own callback URL and path-scoped flow cookie are what keep mix-up out.
+        if let Some(expected) = expected_iss {
+            let promised = resolved.provider.as_ref().is_some_and(|p| p.sends_iss);
+            match text("iss") {
+                Some(iss) if iss == expected => {}
+                None if !promised => {}
+                _ => return Err(Failure::WrongIssuer),
             }
-            (None, _) => {}
         }
         if let Some(error) = text("error") {
             return Err(Failure::Refused {
