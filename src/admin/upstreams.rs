@@ -446,7 +446,9 @@ pub(super) async fn apply_add(
     match store.insert_upstream(upstream).await {
         Ok(()) => Ok(AdminOutput::Upstream(Box::new(view))),
         Err(UpstreamNotStored::Exists) => Err(exists(&name)),
-        Err(UpstreamNotStored::NoSuchUpstream) => Err(not_found(&name)),
+        Err(UpstreamNotStored::NoSuchUpstream | UpstreamNotStored::IdentitiesLinked(_)) => {
+            Err(not_found(&name))
+        }
         Err(UpstreamNotStored::Storage(error)) => Err(error.into()),
     }
 }
@@ -466,6 +468,17 @@ pub(super) async fn apply_set(
         )))),
         Err(UpstreamNotStored::NoSuchUpstream) => Err(not_found(&name)),
         Err(UpstreamNotStored::Exists) => Err(exists(&name)),
+        Err(UpstreamNotStored::IdentitiesLinked(count)) => Err(AdminError::new(
+            AdminErrorKind::Conflict,
+            format!(
+                "upstream '{name}' has {count} linked identit{}; nothing was changed. Its \
+                 issuer, userinfo URL and subject field say whose accounts those are: changed, \
+                 each would sign in whoever has the same subject at the new provider. To move \
+                 to another provider, `keyward upstream delete {name}` (which unlinks them) \
+                 and add it again",
+                if count == 1 { "y" } else { "ies" }
+            ),
+        )),
         Err(UpstreamNotStored::Storage(error)) => Err(error.into()),
     }
 }

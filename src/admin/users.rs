@@ -147,7 +147,7 @@ pub(super) async fn apply_unlink(
     username: Username,
     upstream: UpstreamName,
 ) -> Result<AdminOutput, AdminError> {
-    match store.unlink_identity(user_id, upstream.clone()).await {
+    match store.unlink_identity(user_id, upstream.clone(), true).await {
         Ok(identity) => Ok(AdminOutput::Unlinked(UnlinkedView {
             username: username.as_str().to_owned(),
             upstream: identity.upstream,

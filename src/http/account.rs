@@ -186,7 +186,9 @@ fn account_page(
             })
             .collect(),
         sign_in_methods,
-        has_password: account.user.has_password(),
+        // Under `--password-login off` a password is no way in: no form, and the page does
+        // not say otherwise.
+        has_password: account.user.has_password() && state.password_login_on(),
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_csrf_cookie {

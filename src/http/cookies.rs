@@ -116,7 +116,7 @@ impl CookieSettings {
     /// upstream's callback finds no flow). Lax: the callback is a top-level navigation from
     /// the provider. Not the session cookie, so overwriting that mid-flow breaks nothing.
     pub fn upstream_flow_cookie(&self, upstream: &str, value: String) -> Cookie<'static> {
-        Cookie::build(UPSTREAM_FLOW_COOKIE, value)
+        Cookie::build(self.flow_cookie_name(), value)
             .path(format!("/upstream/{upstream}"))
             .http_only(true)
             .secure(self.secure)
@@ -133,9 +133,19 @@ impl CookieSettings {
         cookie
     }
 
+    /// `__Secure-` under an https issuer: then no plain-http page of the host can set it.
+    /// (`__Host-` would need path `/`.)
+    fn flow_cookie_name(&self) -> String {
+        if self.secure {
+            format!("__Secure-{UPSTREAM_FLOW_COOKIE}")
+        } else {
+            UPSTREAM_FLOW_COOKIE.to_owned()
+        }
+    }
+
     pub fn upstream_flow_value(&self, request: &HttpRequest) -> Option<String> {
         request
-            .cookie(UPSTREAM_FLOW_COOKIE)
+            .cookie(&self.flow_cookie_name())
             .filter(|cookie| cookie.value().len() <= 4096)
             .map(|cookie| cookie.value().to_owned())
     }
@@ -151,6 +161,13 @@ impl CookieSettings {
         let cookie = request.cookie(&self.name("keyward_session"))?;
         let value = cookie.value();
         (value.len() == 43).then(|| SecretHash::of(value))
+    }
+
+    /// The SHA-256 of this browser's CSRF secret, if it has one: what binds an upstream
+    /// flow to the browser that started it.
+    pub fn browser_binding(&self, request: &HttpRequest) -> Option<[u8; 32]> {
+        let cookie = request.cookie(&self.name("keyward_csrf"))?;
+        (cookie.value().len() == 43).then(|| *SecretHash::of(cookie.value()).as_bytes())
     }
 
     /// The CSRF secret of this browser, and a cookie to set if it had none yet.

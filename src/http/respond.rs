@@ -187,6 +187,8 @@ impl UpstreamProblem<'_> {
         match self {
             UpstreamProblem::Flow(failure) => match failure {
                 Failure::NotStarted
+                | Failure::TooLong
+                | Failure::Malformed
                 | Failure::Expired
                 | Failure::Replayed
                 | Failure::Refused { .. }
@@ -215,6 +217,14 @@ impl UpstreamProblem<'_> {
                 Failure::NotStarted => (
                     "This sign-in was not recognised".to_owned(),
                     format!("This sign-in through {name} was not started in this browser, or it was finished already. {again}"),
+                ),
+                Failure::TooLong => (
+                    format!("This sign-in cannot go through {name}"),
+                    format!("The app sent a sign-in request too long to carry through {name}. Nothing was changed. Sign in another way, or ask the app's developer to send a shorter request."),
+                ),
+                Failure::Malformed => (
+                    "This sign-in was refused".to_owned(),
+                    format!("The answer from {name} repeats a parameter, so it was refused for your safety. {again}"),
                 ),
                 Failure::Expired => (
                     "This sign-in took too long".to_owned(),

@@ -73,12 +73,16 @@ pub async fn start(
         }
     };
     let field = |name: &str| params.get(name).ok().flatten();
-    if !state.cookies.csrf_valid(&request, field("csrf_token")) {
+    let browser = state.cookies.browser_binding(&request);
+    let (true, Some(browser)) = (
+        state.cookies.csrf_valid(&request, field("csrf_token")),
+        browser,
+    ) else {
         return state.problem(Problem::FormRejected {
             title: "Nothing was started",
             message: "This form has expired. Go back, reload the page and try again.",
         });
-    }
+    };
     let now = clock::now();
     let (intent, return_to) = if field("intent") == Some("link") {
         match state
@@ -100,7 +104,7 @@ pub async fn start(
     };
     match state
         .upstreams
-        .start(&upstream, return_to, intent, now)
+        .start(&upstream, return_to, intent, browser, now)
         .await
     {
         Ok(started) => see_other(&started.authorize_url)
@@ -115,7 +119,9 @@ pub async fn start(
 }
 
 /// GET /upstream/NAME/callback: finish the flow, then sign in, create or link. The flow
-/// cookie is cleared whatever the outcome: a flow is finished once.
+/// cookie is cleared once it was this browser's flow, whatever the outcome (a flow is
+/// finished once); a callback that is not (a stale tab, a forged link) leaves the flow in
+/// progress alone.
 pub async fn callback(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -125,39 +131,51 @@ pub async fn callback(
         Ok(upstream) => upstream,
         Err(response) => return *response,
     };
-    let mut response = finish(&state, &request, &upstream).await;
-    let _ = response.add_cookie(
-        &state
-            .cookies
-            .expired_upstream_flow_cookie(upstream.name.as_str()),
-    );
+    let (mut response, finished) = finish(&state, &request, &upstream).await;
+    if finished {
+        let _ = response.add_cookie(
+            &state
+                .cookies
+                .expired_upstream_flow_cookie(upstream.name.as_str()),
+        );
+    }
     response
 }
 
-async fn finish(state: &AppState, request: &HttpRequest, upstream: &Upstream) -> HttpResponse {
+/// The answer, and whether the flow was this browser's (and is over now).
+async fn finish(
+    state: &AppState,
+    request: &HttpRequest,
+    upstream: &Upstream,
+) -> (HttpResponse, bool) {
     let params = match forms::query(request) {
         Ok(params) => params,
         Err(error) => {
-            return state.problem(Problem::Unreadable {
+            let page = state.problem(Problem::Unreadable {
                 title: "Sign-in failed",
                 message: error.description(),
-            })
+            });
+            return (page, false);
         }
     };
     let now = clock::now();
     let cookie = state.cookies.upstream_flow_value(request);
+    let browser = state.cookies.browser_binding(request);
     let finished = match state
         .upstreams
-        .finish(upstream, cookie.as_deref(), &params, now)
+        .finish(upstream, cookie.as_deref(), browser, &params, now)
         .await
     {
         Ok(finished) => finished,
-        Err(failure) => return flow_problem(state, upstream, &failure),
+        Err(failure) => {
+            let ours = failure != Failure::NotStarted;
+            return (flow_problem(state, upstream, &failure), ours);
+        }
     };
     let session = state.cookies.session_hash(request);
     let current = match state.account.signed_in(session, now) {
         Ok(account) => account.map(|account| account.user.id),
-        Err(_) => return state.unavailable_page(),
+        Err(_) => return (state.unavailable_page(), true),
     };
     let outcome = state
         .signin
@@ -169,7 +187,7 @@ async fn finish(state: &AppState, request: &HttpRequest, upstream: &Upstream) ->
             problem,
         })
     };
-    match outcome {
+    let page = match outcome {
         Ok(UpstreamOutcome::SignedIn {
             session_cookie,
             device_cookie,
@@ -185,7 +203,8 @@ async fn finish(state: &AppState, request: &HttpRequest, upstream: &Upstream) ->
         Ok(UpstreamOutcome::AlreadyHasOne) => refused(UpstreamProblem::AlreadyHasOne),
         Ok(UpstreamOutcome::SessionChanged) => refused(UpstreamProblem::SessionChanged),
         Err(_) => state.unavailable_page(),
-    }
+    };
+    (page, true)
 }
 
 /// POST /account/identities/unlink: the account page's "Unlink" button.
@@ -206,7 +225,11 @@ pub async fn unlink(
     else {
         return see_other("/account?notice=not-linked").finish();
     };
-    let notice = match state.store.unlink_identity(account.user.id, name).await {
+    let notice = match state
+        .store
+        .unlink_identity(account.user.id, name, state.password_login_on())
+        .await
+    {
         Ok(_) => "identity-unlinked",
         Err(IdentityNotUnlinked::LastWayToSignIn) => "last-way-to-sign-in",
         Err(IdentityNotUnlinked::NotLinked | IdentityNotUnlinked::NoSuchUpstream) => "not-linked",

@@ -23,6 +23,11 @@ pub enum UpstreamNotStored {
     Exists,
     #[error("there is no upstream with this name")]
     NoSuchUpstream,
+    /// The change would move the upstream to another namespace of subjects (another issuer,
+    /// userinfo document or subject field) while identities are linked through it: their
+    /// subjects would then name other people there.
+    #[error("identities are linked through this upstream")]
+    IdentitiesLinked(u64),
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -101,6 +106,17 @@ fn load(tx: &mut Tx<'_>, name: &UpstreamName) -> Result<Option<Upstream>, StoreE
         .transpose()
 }
 
+/// The `user_identities` rows of identities linked through `name`, found by reading every
+/// row: an admin operation, rare, and cheaper than a second index kept on every link.
+fn linked_through(tx: &mut Tx<'_>, name: &UpstreamName) -> Result<Vec<Vec<u8>>, StoreError> {
+    let key = name.as_str().as_bytes();
+    Ok(tx
+        .keys_with_prefix(USER_IDENTITIES, &[])?
+        .into_iter()
+        .filter(|row| row.len() > 16 && &row[16..] == key)
+        .collect())
+}
+
 fn write(tx: &mut Tx<'_>, upstream: &Upstream) -> Result<(), StoreError> {
     let key = upstream.name.as_str().as_bytes();
     let value = seal(tx.sealer, UPSTREAMS, key, &encode(upstream));
@@ -171,7 +187,14 @@ impl Store {
             let Some(mut upstream) = load(tx, &name)? else {
                 return Ok(Err(UpstreamNotStored::NoSuchUpstream));
             };
+            let before = upstream.subject_namespace();
             change(&mut upstream);
+            if upstream.subject_namespace() != before {
+                let linked = linked_through(tx, &name)?.len() as u64;
+                if linked > 0 {
+                    return Ok(Err(UpstreamNotStored::IdentitiesLinked(linked)));
+                }
+            }
             write(tx, &upstream)?;
             Ok(Ok(upstream))
         })
@@ -209,19 +232,14 @@ impl Store {
 
     /// Deletes an upstream and unlinks every identity linked through it, in one write.
     /// Returns how many identities were unlinked, or `None` when there was no such
-    /// upstream. The identities are found by reading every user's index rows: an admin
-    /// operation, rare, and cheaper than a second index kept on every link.
+    /// upstream.
     pub async fn delete_upstream(&self, name: UpstreamName) -> Result<Option<u64>, StoreError> {
         self.write(move |tx| {
             let key = name.as_str().as_bytes();
             if tx.get(UPSTREAMS, key)?.is_none() {
                 return Ok(None);
             }
-            let linked: Vec<Vec<u8>> = tx
-                .keys_with_prefix(USER_IDENTITIES, &[])?
-                .into_iter()
-                .filter(|row| row.len() > 16 && &row[16..] == key)
-                .collect();
+            let linked = linked_through(tx, &name)?;
             let unlinked = remove_identities(tx, linked)?;
             tx.remove(UPSTREAMS, key)?;
             Ok(Some(unlinked))
@@ -332,11 +350,13 @@ impl Store {
 
     /// Unlinks the user's identity at `upstream`, with its index row, in one write, and
     /// returns it. A user cannot lose their last way to sign in: without a usable password
-    /// (`User::has_password`), the last identity stays.
+    /// (`User::has_password`, and only if `password_counts`: the account page passes false
+    /// under `serve --password-login off`), the last identity stays.
     pub async fn unlink_identity(
         &self,
         user: UserId,
         upstream: UpstreamName,
+        password_counts: bool,
     ) -> Result<LinkedIdentity, IdentityNotUnlinked> {
         self.write(move |tx| {
             if tx.get(UPSTREAMS, upstream.as_str().as_bytes())?.is_none() {
@@ -352,7 +372,8 @@ impl Store {
                 return Ok(Err(IdentityNotUnlinked::NotLinked));
             };
             let identity = decode_identity(&unseal(tx.sealer, USER_IDENTITIES, &row, &bytes)?)?;
-            if !record.has_password() && tx.keys_with_prefix(USER_IDENTITIES, key)?.len() <= 1 {
+            let has_password = password_counts && record.has_password();
+            if !has_password && tx.keys_with_prefix(USER_IDENTITIES, key)?.len() <= 1 {
                 return Ok(Err(IdentityNotUnlinked::LastWayToSignIn));
             }
             remove_identities(tx, vec![row])?;
@@ -609,24 +630,32 @@ mod tests {
 
         assert!(matches!(
             store
-                .unlink_identity(alice, UpstreamName::parse("gone").unwrap())
+                .unlink_identity(alice, UpstreamName::parse("gone").unwrap(), true)
                 .await,
             Err(IdentityNotUnlinked::NoSuchUpstream)
         ));
         assert!(matches!(
             store
-                .unlink_identity(UserId(Id::generate(5)), corp.clone())
+                .unlink_identity(UserId(Id::generate(5)), corp.clone(), true)
                 .await,
             Err(IdentityNotUnlinked::NoSuchUser)
         ));
         assert!(matches!(
-            store.unlink_identity(alice, other.clone()).await,
+            store.unlink_identity(alice, other.clone(), true).await,
             Err(IdentityNotUnlinked::NotLinked)
         ));
 
-        // With a password, the only identity may go; its index row goes with it.
+        // With a password, the only identity may go (unless passwords do not count, as under
+        // `serve --password-login off`); its index row goes with it.
+        assert!(matches!(
+            store.unlink_identity(alice, corp.clone(), false).await,
+            Err(IdentityNotUnlinked::LastWayToSignIn)
+        ));
         assert_eq!(
-            store.unlink_identity(alice, corp.clone()).await.unwrap(),
+            store
+                .unlink_identity(alice, corp.clone(), true)
+                .await
+                .unwrap(),
             LinkedIdentity {
                 upstream: "corp".into(),
                 subject: "a-1".into(),
@@ -636,21 +665,68 @@ mod tests {
         assert!(store.user_identities(alice).unwrap().is_empty());
         assert_eq!(store.identity_user(&corp, "a-1").unwrap(), None);
         assert!(matches!(
-            store.unlink_identity(alice, corp.clone()).await,
+            store.unlink_identity(alice, corp.clone(), true).await,
             Err(IdentityNotUnlinked::NotLinked)
         ));
 
         // Without one, one of two may go, and the last stays.
-        store.unlink_identity(bob, corp.clone()).await.unwrap();
+        store
+            .unlink_identity(bob, corp.clone(), true)
+            .await
+            .unwrap();
         assert_eq!(store.identity_user(&corp, "b-1").unwrap(), None);
         assert!(matches!(
-            store.unlink_identity(bob, other.clone()).await,
+            store.unlink_identity(bob, other.clone(), true).await,
             Err(IdentityNotUnlinked::LastWayToSignIn)
         ));
         assert_eq!(store.identity_user(&other, "b-2").unwrap(), Some(bob));
         assert_eq!(store.user_identities(bob).unwrap().len(), 1);
         let report = store.check().await.unwrap();
         assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_upstream_keeps_its_subjects_namespace_while_identities_are_linked() {
+        let (_dir, store) = store();
+        let corp = upstream("corp");
+        store.insert_upstream(corp.clone()).await.unwrap();
+        let moved = || {
+            |upstream: &mut Upstream| {
+                upstream.endpoints = Endpoints::Oidc {
+                    issuer: UpstreamUrl::parse("--issuer", "https://other.example").unwrap(),
+                }
+            }
+        };
+        // Nobody linked yet: the issuer may change.
+        store
+            .update_upstream(corp.name.clone(), moved())
+            .await
+            .unwrap();
+        let alice = user(&store, "alice").await;
+        store
+            .link_identity(corp.name.clone(), "a-1".into(), alice, 7)
+            .await
+            .unwrap();
+        // A display name is no namespace; an issuer is.
+        store
+            .update_upstream(corp.name.clone(), |upstream| {
+                upstream.display_name = DisplayName::parse("name", "Corp SSO").unwrap()
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .update_upstream(corp.name.clone(), |upstream| {
+                    upstream.endpoints = Endpoints::Oidc {
+                        issuer: UpstreamUrl::parse("--issuer", "https://evil.example").unwrap(),
+                    }
+                })
+                .await,
+            Err(UpstreamNotStored::IdentitiesLinked(1))
+        ));
+        let kept = store.upstream(&corp.name).unwrap().unwrap();
+        assert_eq!(kept.subject_namespace().0, "https://other.example");
+        assert_eq!(kept.display_name.as_str(), "Corp SSO");
     }
 
     #[tokio::test]

@@ -28,6 +28,9 @@ use crate::store::{Store, StoreError};
 
 /// How long a started sign-in may take before its callback is refused.
 pub const FLOW_SECONDS: u64 = 600;
+/// The longest sealed flow keyward hands a browser: browsers keep cookies up to 4096
+/// bytes, name and attributes included.
+const MAX_COOKIE_BYTES: usize = 3800;
 /// The longest subject keyward keys an account by.
 const MAX_SUBJECT_BYTES: usize = 255;
 
@@ -46,6 +49,12 @@ pub enum Intent {
 struct Flow {
     id: Id,
     upstream: String,
+    /// The upstream's `created_at`: a flow started before it was deleted and added again
+    /// does not finish against the new one.
+    upstream_created_at: UnixTime,
+    /// The SHA-256 of this browser's CSRF secret: a flow cookie planted in another browser
+    /// (by a server on another port of the host, say) is worth nothing there.
+    browser: [u8; 32],
     state: String,
     nonce: String,
     verifier: String,
@@ -83,9 +92,13 @@ pub struct Finished {
 /// Why a flow did not finish. Each is shown to the user as a page; none changes an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// No flow cookie for this upstream, or one for another `state`: this browser did not
-    /// start this sign-in here.
+    /// No flow cookie for this upstream, or one for another `state` or another browser:
+    /// this browser did not start this sign-in here.
     NotStarted,
+    /// The request that would come back after the sign-in is too long to carry through it.
+    TooLong,
+    /// The callback repeats a parameter (RFC 6749 §3.1).
+    Malformed,
     /// The flow is older than `FLOW_SECONDS`.
     Expired,
     /// This callback was used already.
@@ -187,17 +200,20 @@ impl Flows {
 
     /// A new flow: fresh state, nonce and verifier (256 random bits each), and the
     /// authorization request for them.
+    /// `browser` is the hash of the browser's CSRF secret (`finish` wants it back).
     pub async fn start(
         &self,
         upstream: &Upstream,
         return_to: String,
         intent: Intent,
+        browser: [u8; 32],
         now: UnixTime,
     ) -> Result<Started, Failure> {
-        let resolved = self.resolve(upstream, now).await?;
         let flow = Flow {
             id: Id::generate(crate::clock::now_millis()),
             upstream: upstream.name.as_str().to_owned(),
+            upstream_created_at: upstream.created_at,
+            browser,
             state: random_secret(),
             nonce: random_secret(),
             verifier: random_secret(),
@@ -205,6 +221,11 @@ impl Flows {
             intent,
             started_at: now,
         };
+        let cookie = self.cookies.seal(&flow);
+        if cookie.len() > MAX_COOKIE_BYTES {
+            return Err(Failure::TooLong);
+        }
+        let resolved = self.resolve(upstream, now).await?;
         let challenge = s256(&flow.verifier);
         let redirect_uri = upstream.callback_url(&self.issuer);
         let mut query = form_urlencoded::Serializer::new(String::new());
@@ -226,17 +247,19 @@ impl Flows {
         };
         Ok(Started {
             authorize_url: format!("{}{separator}{}", resolved.authorize_url, query.finish()),
-            cookie: self.cookies.seal(&flow),
+            cookie,
         })
     }
 
     /// The callback at `/upstream/NAME/callback`: the checks in the module's docs, the code
     /// redeemed with the verifier, and the profile read from the ID token or the userinfo
     /// document.
+    /// `browser` is the hash of the CSRF secret the browser presents now.
     pub async fn finish(
         &self,
         upstream: &Upstream,
         cookie: Option<&str>,
+        browser: Option<[u8; 32]>,
         params: &Params,
         now: UnixTime,
     ) -> Result<Finished, Failure> {
@@ -250,8 +273,21 @@ impl Flows {
                 flow.state.as_bytes(),
             ))
         });
-        if !state_matches || flow.upstream != upstream.name.as_str() {
+        let same_browser = browser.is_some_and(|browser| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                &browser[..],
+                &flow.browser[..],
+            ))
+        });
+        if !state_matches
+            || !same_browser
+            || flow.upstream != upstream.name.as_str()
+            || flow.upstream_created_at != upstream.created_at
+        {
             return Err(Failure::NotStarted);
+        }
+        if params.reject_duplicates().is_err() {
+            return Err(Failure::Malformed);
         }
         let expires_at = flow.started_at.saturating_add(FLOW_SECONDS);
         if now >= expires_at {

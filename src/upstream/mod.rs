@@ -361,6 +361,23 @@ impl Upstream {
         self.endpoints.urls().iter().any(|url| url.is_loopback())
     }
 
+    /// What the subjects of its identities are unique within: the issuer of an OpenID
+    /// upstream (OpenID Connect Core §2: `sub` is unique per issuer), the userinfo document
+    /// and subject field of an OAuth 2.0 one. Identities stay linked only while it stays.
+    pub fn subject_namespace(&self) -> (String, Option<String>) {
+        match &self.endpoints {
+            Endpoints::Oidc { issuer } => (issuer.as_str().to_owned(), None),
+            Endpoints::OAuth2 {
+                userinfo_url,
+                fields,
+                ..
+            } => (
+                userinfo_url.as_str().to_owned(),
+                Some(fields.subject.as_str().to_owned()),
+            ),
+        }
+    }
+
     /// The redirect URI to register at the provider, for keyward's `issuer`.
     pub fn callback_url(&self, issuer: &str) -> String {
         format!(

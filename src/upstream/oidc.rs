@@ -114,9 +114,14 @@ struct Cached<T> {
     fetched_at: UnixTime,
 }
 
+/// How long a failed discovery is answered from memory: an upstream that is down costs
+/// one outbound attempt per this many seconds, not one per visitor.
+const FAILURE_SECONDS: u64 = 10;
+
 #[derive(Default)]
 struct Entry {
     provider: Option<Cached<Arc<Provider>>>,
+    failure: Option<Cached<OidcError>>,
     keys: Option<Cached<Arc<Vec<Jwk>>>>,
 }
 
@@ -150,20 +155,42 @@ impl Directory {
         {
             return Ok(cached.value.clone());
         }
+        if let Some(failed) = self
+            .entries()
+            .get(issuer)
+            .and_then(|entry| entry.failure.as_ref())
+            .filter(|failed| now < failed.fetched_at + FAILURE_SECONDS)
+        {
+            return Err(failed.value.clone());
+        }
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let document = self.fetcher.get_json(&url, None).await?;
-        let provider = Arc::new(read_discovery(issuer, document)?);
-        self.entries()
-            .entry(issuer.to_owned())
-            .or_default()
-            .provider = Some(Cached {
-            value: provider.clone(),
-            fetched_at: now,
-        });
-        Ok(provider)
+        let fetched = match self.fetcher.get_json(&url, None).await {
+            Ok(document) => read_discovery(issuer, document),
+            Err(error) => Err(error.into()),
+        };
+        let mut entries = self.entries();
+        let entry = entries.entry(issuer.to_owned()).or_default();
+        match fetched {
+            Ok(provider) => {
+                let provider = Arc::new(provider);
+                entry.provider = Some(Cached {
+                    value: provider.clone(),
+                    fetched_at: now,
+                });
+                entry.failure = None;
+                Ok(provider)
+            }
+            Err(error) => {
+                entry.failure = Some(Cached {
+                    value: error.clone(),
+                    fetched_at: now,
+                });
+                Err(error)
+            }
+        }
     }
 
     /// The provider's keys; fetched again when `stale` and the last fetch is over a minute
@@ -248,8 +275,8 @@ impl Directory {
                 _ => refused("its signature does not verify"),
             },
         )?;
-        let exp = data.claims.get("exp").and_then(serde_json::Value::as_u64);
-        if exp.is_none_or(|exp| now >= exp.saturating_add(LEEWAY_SECONDS)) {
+        let exp = data.claims.get("exp").and_then(serde_json::Value::as_f64);
+        if exp.is_none_or(|exp| now as f64 >= exp + LEEWAY_SECONDS as f64) {
             return Err(refused("it has expired"));
         }
         let audiences = match data.claims.get("aud") {
@@ -262,10 +289,10 @@ impl Directory {
         if claims.sub.is_empty() {
             return Err(refused("its subject is empty"));
         }
-        if audiences > 1 && claims.azp.as_deref() != Some(client_id) {
-            return Err(refused(
-                "it names several audiences but not keyward as the party",
-            ));
+        // OpenID Connect Core §3.1.3.7 (3): audiences keyward does not know are not
+        // trusted, so a token meant for others as well is refused.
+        if audiences > 1 {
+            return Err(refused("it was issued to other clients as well"));
         }
         if claims.azp.as_deref().is_some_and(|azp| azp != client_id) {
             return Err(refused("it was issued to another client"));
@@ -292,15 +319,26 @@ fn read_discovery(issuer: &str, document: serde_json::Value) -> Result<Provider,
             crate::model::truncate_for_message(&document.issuer)
         )));
     }
-    for (what, url) in [
-        ("authorization_endpoint", &document.authorization_endpoint),
-        ("token_endpoint", &document.token_endpoint),
-        ("jwks_uri", &document.jwks_uri),
-    ] {
-        UpstreamUrl::parse(what, url).map_err(|error| bad(error.0))?;
-    }
-    if let Some(url) = &document.userinfo_endpoint {
-        UpstreamUrl::parse("userinfo_endpoint", url).map_err(|error| bad(error.0))?;
+    // An issuer elsewhere may not point keyward (and its client secret) at this host's own
+    // loopback services.
+    let issuer_on_loopback = UpstreamUrl::from_stored(issuer.to_owned()).is_loopback();
+    let endpoints = [
+        (
+            "authorization_endpoint",
+            Some(&document.authorization_endpoint),
+        ),
+        ("token_endpoint", Some(&document.token_endpoint)),
+        ("jwks_uri", Some(&document.jwks_uri)),
+        ("userinfo_endpoint", document.userinfo_endpoint.as_ref()),
+    ];
+    for (what, url) in endpoints {
+        let Some(url) = url else { continue };
+        let url = UpstreamUrl::parse(what, url).map_err(|error| bad(error.0))?;
+        if url.is_loopback() && !issuer_on_loopback {
+            return Err(bad(format!(
+                "its {what} is on a loopback host while the issuer is not"
+            )));
+        }
     }
     let methods = document
         .token_endpoint_auth_methods_supported
@@ -439,6 +477,18 @@ mod tests {
                 Err(OidcError::Discovery(_))
             ));
         }
+    }
+
+    #[test]
+    fn an_issuer_elsewhere_may_not_point_at_loopback_endpoints() {
+        let mut inward = document("https://a.example");
+        inward["token_endpoint"] = json!("http://127.0.0.1:8080/token");
+        assert!(read_discovery("https://a.example", inward).is_err());
+        let mut inward = document("https://a.example");
+        inward["userinfo_endpoint"] = json!("https://localhost/userinfo");
+        assert!(read_discovery("https://a.example", inward).is_err());
+        // A loopback issuer (tests, local setups) keeps its loopback endpoints.
+        assert!(read_discovery("http://127.0.0.1:9", document("http://127.0.0.1:9")).is_ok());
     }
 
     #[test]
