@@ -26,4 +26,5 @@ mod support;
 mod tidy;
 mod token;
 mod upgrade;
+mod upstream_discord;
 mod upstream_oidc;
