@@ -168,7 +168,8 @@ async fn finish(
     {
         Ok(finished) => finished,
         Err(failure) => {
-            let ours = failure != Failure::NotStarted;
+            // Neither another browser's callback nor a malformed one used the flow.
+            let ours = !matches!(failure, Failure::NotStarted | Failure::Malformed);
             return (flow_problem(state, upstream, &failure), ours);
         }
     };

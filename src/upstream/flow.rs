@@ -3,10 +3,12 @@
 //! for (`Profile`). Which keyward account that is, is `accounts.rs`'s business.
 //!
 //! - Nothing about a browser's flow is kept on the server until its callback: `state`, the
-//!   PKCE verifier and (OIDC) the nonce travel in a sealed cookie of their own, named and
-//!   scoped per upstream (`/upstream/NAME`), so the session cookie being overwritten
+//!   PKCE verifier and (OIDC) the nonce travel in a sealed cookie of their own, scoped per
+//!   upstream (`/upstream/NAME`) and naming it, so the session cookie being overwritten
 //!   mid-flow (another server on the same host) breaks nothing, and a code delivered to
-//!   another upstream's callback finds no flow there.
+//!   another upstream's callback finds no flow there. The flow also holds the hash of the
+//!   browser's CSRF secret: a flow cookie planted in another browser does not finish there
+//!   (login CSRF, or linking the victim's identity to the attacker's account).
 //! - `state` is compared before anything else is read: a callback this browser did not ask
 //!   for (login CSRF) ends there. Each flow has a one-time id, marked used in
 //!   `used_tickets` before the code is redeemed, so a replayed callback fails closed even

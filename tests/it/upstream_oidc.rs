@@ -426,6 +426,18 @@ fn issue_12_a_tampered_iss_and_a_missing_or_wrong_nonce_fail_closed() {
         .collect();
     assert!(pairs.iter().any(|(key, _)| key == "iss"), "{callback}");
     callback.query_pairs_mut().clear().extend_pairs(pairs);
+    // Repeated, the forged `iss` is no less refused (RFC 6749 §3.1: no parameter twice).
+    let mut doubled = callback.clone();
+    doubled
+        .query_pairs_mut()
+        .append_pair("iss", "https://evil.example");
+    let answer = browser.get(doubled.as_str());
+    assert_eq!(answer.status, 400, "{}", answer.describe());
+    assert!(
+        answer.body.contains("repeats a parameter"),
+        "{}",
+        answer.body
+    );
     let answer = browser.get(callback.as_str());
     assert_eq!(answer.status, 400, "{}", answer.describe());
     assert!(
@@ -515,4 +527,54 @@ fn issue_12_headless_chromium_signs_in_through_the_upstream_and_approves_an_app(
     callback.code();
     assert_eq!(callback.get("state"), Some("chromium-upstream"));
     assert_eq!(pair.users().len(), 1);
+}
+
+#[test]
+fn issue_12_an_upstream_with_linked_identities_cannot_be_moved_to_another_issuer() {
+    let pair = Pair::start(true);
+    let browser = Browser::new();
+    let login = browser.get(&pair.server.url("/login"));
+    assert_eq!(pair.sign_in_through_corp(&browser, &login).status, 303);
+    assert_eq!(pair.users().len(), 1);
+    let port = pair
+        .upstream
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let moved = pair.data.run(&[
+        "upstream",
+        "set",
+        "corp",
+        "--issuer",
+        &format!("http://localhost:{port}"),
+    ]);
+    assert!(!moved.status.success(), "{}", moved.stdout);
+    assert!(
+        moved.stderr.contains("1 linked identity"),
+        "{}",
+        moved.stderr
+    );
+    assert!(
+        moved.stderr.contains("nothing was changed"),
+        "{}",
+        moved.stderr
+    );
+    let shown = pair
+        .data
+        .run(&["upstream", "show", "corp", "--json"])
+        .json();
+    assert_eq!(shown["issuer"], pair.upstream.base_url.as_str(), "{shown}");
+    assert_eq!(pair.user("alice")["identities"][0]["upstream"], "corp");
+    // What does not move its subjects still changes.
+    pair.data
+        .run(&["upstream", "set", "corp", "--display-name", "Corp SSO"])
+        .ok();
+    let login = Browser::new().get(&pair.server.url("/login"));
+    assert!(
+        login.body.contains("Continue with Corp SSO"),
+        "{}",
+        login.body
+    );
 }

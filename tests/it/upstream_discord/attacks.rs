@@ -65,8 +65,41 @@ fn issue_12_discord_replayed_callback_is_refused_even_with_the_flow_cookie_put_b
         ..
     } = &world(&["--create-users"]);
     let browser = Browser::new();
-    let begun = begin(&browser, server, discord);
+    let login = sign_in_page(&browser, server, "/account");
+    // The flow is bound to this browser's CSRF cookie: a replay from this browser has it.
+    let csrf_cookie = login
+        .set_cookies()
+        .iter()
+        .find_map(|cookie| cookie.strip_prefix("keyward_csrf="))
+        .map(|rest| rest.split(';').next().unwrap().to_owned())
+        .expect("the sign-in page sets the CSRF cookie");
+    let begun = press_continue(&browser, &login, discord, "discord", &[]);
     let flow_cookie = begun.flow_cookie();
+    let path = &begun.callback[url::Position::BeforePath..];
+
+    // The flow cookie planted in another browser (one without this CSRF secret, or with
+    // another): worth nothing there, and the flow in progress is left alone.
+    for planted in [
+        format!("{FLOW_COOKIE}={flow_cookie}"),
+        format!(
+            "{FLOW_COOKIE}={flow_cookie}; keyward_csrf={}",
+            "x".repeat(43)
+        ),
+    ] {
+        let page = crate::support::get_raw(server, path, &[("cookie", &planted)]);
+        assert_eq!(page.status, 400, "{}", page.body);
+        assert!(
+            decode_entities(&page.body).contains("This sign-in was not recognised"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.headers.get("set-cookie").is_none(),
+            "{:?}",
+            page.headers
+        );
+    }
+    assert_eq!(user_count(data), 0);
     assert_signed_in(&browser.get(begun.callback.as_str()), "/account");
     assert_eq!(user_count(data), 1);
 
@@ -75,11 +108,13 @@ fn issue_12_discord_replayed_callback_is_refused_even_with_the_flow_cookie_put_b
     assert_problem(&again, 400, &["This sign-in was not recognised"]);
 
     // The cookie put back by hand: the flow is marked used on the server.
-    let path = &begun.callback[url::Position::BeforePath..];
     let replayed = crate::support::get_raw(
         server,
         path,
-        &[("cookie", &format!("{FLOW_COOKIE}={flow_cookie}"))],
+        &[(
+            "cookie",
+            &format!("{FLOW_COOKIE}={flow_cookie}; keyward_csrf={csrf_cookie}"),
+        )],
     );
     assert_eq!(replayed.status, 400, "{}", replayed.body);
     let text = decode_entities(&replayed.body);
