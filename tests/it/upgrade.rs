@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use base64::Engine;
 use jsonwebtoken::{
     decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Header, Validation,
 };
@@ -706,6 +707,312 @@ fn issue_11_schema_3_fixture_keeps_its_keys_oidc_client_verified_user_and_reuse_
     assert_eq!(state["active"], true, "{state}");
     refresh_as(&server, &rp, &text(grace, "/rotated_refresh_token")).refused(400, "invalid_grant");
     refresh_as(&server, &rp, &successor).refused(400, "invalid_grant");
+}
+
+/// What the schema-4 fixture must never hold as it was given: the client secrets of its
+/// upstreams (sealed with their records) and the invitations' secrets (kept as hashes), as
+/// text and as the bytes their base64url encodes.
+fn schema_4_secrets(secrets: &Value) -> Vec<(String, Vec<u8>)> {
+    let mut given = Vec::new();
+    for name in ["corp", "chat"] {
+        given.push((
+            format!("{name}'s client secret"),
+            text(secrets, &format!("/upstreams/{name}/client_secret")),
+        ));
+    }
+    for invite in ["invite", "revoked_invite"] {
+        let token = text(secrets, &format!("/{invite}/token"));
+        let (_, secret) = token
+            .split_once('.')
+            .expect("an invitation is <id>.<secret>");
+        given.push((format!("the {invite}'s secret"), secret.to_owned()));
+    }
+    let mut needles = Vec::new();
+    for (what, secret) in given {
+        if let Ok(decoded) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&secret) {
+            needles.push((format!("{what}, decoded"), decoded));
+        }
+        needles.push((what, secret.into_bytes()));
+    }
+    needles
+}
+
+/// A byte scan of every file in the data directory for the fixture's secrets.
+#[track_caller]
+fn assert_no_schema_4_secrets(data: &DataDir, secrets: &Value, context: &str) {
+    let files = data.snapshot();
+    let contains = |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    // The scan reads the database itself: its table names are plain text.
+    let database = &files[&data.path.join("keyward.redb")];
+    assert!(contains(database, b"user_identities"), "{context}");
+    for (what, needle) in schema_4_secrets(secrets) {
+        assert!(needle.len() >= 16, "{what}");
+        for (path, bytes) in &files {
+            assert!(
+                !contains(bytes, &needle),
+                "{context}: {what} is in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn issue_12_schema_4_fixture_checks_as_it_is_and_shows_its_upstreams_identity_and_invitations() {
+    let (data, secrets) = fixture(4);
+    let before = data.snapshot();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 4, "{check}");
+    for (table, rows) in [
+        ("upstreams", 2),
+        ("identities", 1),
+        ("user_identities", 1),
+        ("invites", 1),
+    ] {
+        assert_eq!(check["tables"][table], rows, "{table}: {check}");
+    }
+    assert_same_files(&before, &data.snapshot(), "check of the schema-4 fixture");
+    // Anything else after `migrate`, which has nothing to do while schema 4 is current (but
+    // opens the file for writing, and redb writes on closing it, so its bytes change).
+    let migrated = data.run(&["migrate", "--json"]).json();
+    if CURRENT == 4 {
+        assert_eq!(migrated["migrated"], false, "{migrated}");
+    } else {
+        assert_eq!(migrated["from"], 4, "{migrated}");
+    }
+    assert_no_schema_4_secrets(&data, &secrets, "the schema-4 fixture");
+    let before = data.snapshot();
+
+    // Both upstreams as the release wrote them, in name order, their callbacks at the
+    // issuer of the fixture's last serve, and never a secret.
+    let given: Vec<String> = schema_4_secrets(&secrets)
+        .into_iter()
+        .filter_map(|(_, needle)| String::from_utf8(needle).ok())
+        .collect();
+    let listed = data.run(&["upstream", "list", "--json"]).json();
+    let upstreams = listed["upstreams"].as_array().expect("upstreams");
+    let names: Vec<String> = upstreams.iter().map(|u| text(u, "/name")).collect();
+    assert_eq!(names, ["chat", "corp"], "{listed}");
+    let issuer = text(&secrets, "/issuer");
+    for upstream in upstreams {
+        let name = text(upstream, "/name");
+        let recorded = &secrets["upstreams"][name.as_str()];
+        for field in ["kind", "display_name", "client_id", "create_users", "scope"] {
+            assert_eq!(
+                upstream[field], recorded[field],
+                "{name}'s {field}: {upstream}"
+            );
+        }
+        let callback = format!("{issuer}/upstream/{name}/callback");
+        assert_eq!(upstream["callback"], callback.as_str(), "{upstream}");
+        assert_eq!(upstream["callback"], recorded["callback"], "{upstream}");
+        assert_eq!(upstream["loopback"], true, "{upstream}");
+        let shown = data.run(&["upstream", "show", &name, "--json"]).json();
+        assert_eq!(&shown, upstream);
+        let shown_text = data.run(&["upstream", "show", &name]).ok().stdout;
+        assert!(shown_text.contains(&callback), "{shown_text}");
+        assert!(shown_text.contains("(sealed; never shown)"), "{shown_text}");
+        for printed in [shown.to_string(), shown_text] {
+            assert!(!printed.contains("client_secret\""), "{printed}");
+            for secret in &given {
+                assert!(!printed.contains(secret.as_str()), "{name} shows a secret");
+            }
+        }
+    }
+    let corp = &upstreams[1];
+    assert_eq!(
+        corp["issuer"], secrets["upstreams"]["corp"]["issuer"],
+        "{corp}"
+    );
+    assert!(corp.get("authorize_url").is_none(), "{corp}");
+    // The preset's record is the OAuth 2.0 variant: its URLs moved to the base URL, and the
+    // userinfo fields it fills in.
+    let chat = &upstreams[0];
+    assert!(chat.get("issuer").is_none(), "{chat}");
+    for field in ["authorize_url", "token_url", "userinfo_url"] {
+        assert_eq!(chat[field], secrets["upstreams"]["chat"][field], "{chat}");
+    }
+    for (field, value) in [
+        ("subject_field", "id"),
+        ("username_field", "username"),
+        ("email_field", "email"),
+        ("email_verified_field", "verified"),
+    ] {
+        assert_eq!(chat[field], value, "{chat}");
+    }
+
+    // The user signing in through Corp made, linked to Corp's subject; nobody else has an
+    // identity. She has no password, so her identity is the last way she signs in.
+    let made = &secrets["upstream_user"];
+    let username = text(made, "/username");
+    let carol = data.run(&["user", "show", &username, "--json"]).json();
+    assert_eq!(carol["user_id"], made["user_id"], "{carol}");
+    assert_eq!(carol["email"], made["email"], "{carol}");
+    assert_eq!(carol["email_verified"], true, "{carol}");
+    assert_eq!(carol["name"], made["name"], "{carol}");
+    assert_eq!(
+        carol["identities"],
+        serde_json::json!([{
+            "upstream": "corp",
+            "subject": made["subject"],
+            "linked_at": made["linked_at"],
+        }]),
+        "{carol}"
+    );
+    for other in ["alice", "vera", "ivy"] {
+        let user = data.run(&["user", "show", other, "--json"]).json();
+        assert_eq!(user["identities"], serde_json::json!([]), "{user}");
+    }
+    let shown_text = data.run(&["user", "show", &username]).ok().stdout;
+    assert!(shown_text.contains(&text(made, "/subject")), "{shown_text}");
+    let unlink = data.run(&["user", "unlink", &username, "corp"]);
+    assert!(!unlink.status.success(), "{}", unlink.stdout);
+    assert!(unlink.stderr.contains("last way"), "{}", unlink.stderr);
+
+    // The invitation with two of its three uses left; the revoked one is gone.
+    let invite = &secrets["invite"];
+    let listed = data.run(&["invite", "list", "--json"]).json();
+    let invites = listed["invites"].as_array().expect("invites");
+    assert_eq!(invites.len(), 1, "{listed}");
+    assert_eq!(invites[0]["id"], invite["id"], "{listed}");
+    assert_eq!(invites[0]["expires_at"], invite["expires_at"], "{listed}");
+    assert_eq!(invites[0]["uses_total"], 3, "{listed}");
+    assert_eq!(invites[0]["uses_left"], 2, "{listed}");
+    let listed_text = data.run(&["invite", "list"]).ok().stdout;
+    assert!(listed_text.contains("uses left: 2 of 3"), "{listed_text}");
+    for printed in [listed.to_string(), listed_text] {
+        assert!(!printed.contains(&text(&secrets, "/revoked_invite/id")));
+        for secret in &given {
+            assert!(!printed.contains(secret.as_str()), "{printed}");
+        }
+    }
+    assert_same_files(&before, &data.snapshot(), "reads of the schema-4 fixture");
+}
+
+#[test]
+fn issue_12_schema_4_fixture_serves_its_tokens_upstream_buttons_and_invitation() {
+    let (data, secrets) = fixture(4);
+    data.run(&["migrate"]).ok();
+    let server = TestServer::start(
+        &data,
+        &[
+            "--refresh-token-max-lifetime",
+            "3650d",
+            "--signup",
+            "invite",
+        ],
+    );
+    exercise_on(&server, &secrets);
+
+    // The grant of the authorization request Carol signed in to through Corp refreshes,
+    // for her; so does the OpenID client's grant of schema 3.
+    let redirect = text(&secrets, "/redirect_uri");
+    let confidential = App {
+        client_id: text(&secrets, "/confidential/client_id"),
+        client_secret: Some(text(&secrets, "/confidential/client_secret")),
+        redirect_uri: redirect.clone(),
+    };
+    let made = &secrets["upstream_user"];
+    let refreshed = refresh_as(&server, &confidential, &text(made, "/refresh_token")).ok();
+    let state = introspection(
+        &server,
+        confidential.auth(),
+        &text(&refreshed, "/access_token"),
+    );
+    assert_eq!(state["active"], true, "{state}");
+    assert_eq!(state["sub"], made["user_id"], "{state}");
+    assert_eq!(state["username"], made["username"], "{state}");
+    let rp = App {
+        client_id: text(&secrets, "/oidc/client_id"),
+        client_secret: Some(text(&secrets, "/oidc/client_secret")),
+        redirect_uri: redirect.clone(),
+    };
+    refresh_as(&server, &rp, &text(&secrets, "/oidc/refresh_token")).ok();
+    // Ivy, who signed up through the invitation, signs in with her password.
+    let invited = &secrets["invited_user"];
+    let url = crate::support::code_request(&server, &confidential, "openid", "ivy", None);
+    let page = Browser::new().authorize(
+        &url,
+        &text(invited, "/username"),
+        &text(invited, "/password"),
+    );
+    assert!(page.is_consent(), "{}", page.describe());
+
+    // The sign-in page has a button per upstream, by display name.
+    let browser = Browser::new();
+    let login = browser.open(&server.url("/login"));
+    assert!(login.is_login(), "{}", login.describe());
+    for name in ["corp", "chat"] {
+        let display = text(&secrets, &format!("/upstreams/{name}/display_name"));
+        assert!(
+            login.body.contains(&format!("Continue with {display}")),
+            "{}",
+            login.body
+        );
+        login.require_form(&format!("/upstream/{name}/start"));
+    }
+    // Corp's issuer is gone (its port may be anyone's now), so only Discord is pressed: its
+    // endpoints are in the record, so starting contacts nothing, and the authorization
+    // request carries what the fixture stored, for this server's callback.
+    let chat = &secrets["upstreams"]["chat"];
+    let form = login.require_form("/upstream/chat/start");
+    let started = browser.submit(&login, &form, &form.filled(&[]));
+    assert_eq!(started.status, 303, "{}", started.describe());
+    let location = started.location().expect("a Location");
+    assert!(
+        location
+            .as_str()
+            .starts_with(&format!("{}?", text(chat, "/authorize_url"))),
+        "{location}"
+    );
+    let query: std::collections::BTreeMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["response_type"], "code", "{location}");
+    assert_eq!(query["client_id"], text(chat, "/client_id"), "{location}");
+    assert_eq!(
+        query["redirect_uri"],
+        server.url("/upstream/chat/callback"),
+        "{location}"
+    );
+    assert_eq!(query["scope"], text(chat, "/scope"), "{location}");
+    assert_eq!(query["code_challenge_method"], "S256", "{location}");
+    assert!(!query["state"].is_empty(), "{location}");
+    assert!(!query.contains_key("nonce"), "{location}");
+    assert!(
+        started
+            .set_cookies()
+            .iter()
+            .any(|cookie| cookie.contains("Path=/upstream/chat")),
+        "{:?}",
+        started.set_cookies()
+    );
+
+    // The revoked invitation admits nobody; the other one, while it lasts (90 days from
+    // the fixture's writing), shows the form and takes one more of its uses.
+    let signup = |invite: &str| server.url(&format!("/signup?invite={}", text(&secrets, invite)));
+    let revoked = Browser::new().get(&signup("/revoked_invite/token"));
+    assert_eq!(revoked.status, 403, "{}", revoked.describe());
+    let invite = &secrets["invite"];
+    let visitor = Browser::new();
+    let page = visitor.get(&signup("/invite/token"));
+    if unix_now() + 60 < invite["expires_at"].as_u64().unwrap() {
+        assert_eq!(page.status, 200, "{}", page.describe());
+        let form = page.require_form("/signup");
+        assert_eq!(form.value("invite"), Some(text(invite, "/token").as_str()));
+        let fields = form.filled(&[("username", "june"), ("password", "a long enough password")]);
+        let made = visitor.submit(&page, &form, &fields);
+        assert_eq!(made.status, 303, "{}", made.describe());
+        let listed = data.run(&["invite", "list", "--json"]).json();
+        assert_eq!(listed["invites"][0]["uses_left"], 1, "{listed}");
+    } else {
+        assert_eq!(page.status, 403, "{}", page.describe());
+    }
+
+    server.stop();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_no_schema_4_secrets(&data, &secrets, "the schema-4 fixture after serving");
 }
 
 #[test]
