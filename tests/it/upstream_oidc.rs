@@ -509,7 +509,9 @@ fn issue_12_headless_chromium_signs_in_through_the_upstream_and_approves_an_app(
     );
     driver.navigate(&url);
     driver.click("form[action='/upstream/corp/start'] button");
-    // Corp's sign-in page, then Corp's consent page for keyward.
+    // Corp's sign-in page (keyward's own has a username field too: wait until it is gone),
+    // then Corp's consent page for keyward.
+    driver.wait_for_text(r#"<span class="app-name">keyward</span>"#);
     driver.type_into("input[name=username]", "alice");
     driver.type_into("input[name=password]", &format!("{USER_PASSWORD}\u{E007}"));
     driver.click("button[name=decision][value=allow]");
