@@ -265,6 +265,28 @@ pub fn callback_listener() -> (u16, mpsc::Receiver<String>) {
     (port, receiver)
 }
 
+/// The next request `callback_listener` reported, as the `Callback` at `redirect_uri` (on
+/// `port`); `browser_at` says where the browser is, for the message when none comes.
+#[track_caller]
+pub fn next_callback(
+    requests: &mpsc::Receiver<String>,
+    port: u16,
+    redirect_uri: &str,
+    browser_at: impl FnOnce() -> String,
+) -> Callback {
+    let request_line = requests.recv_timeout(STEP).unwrap_or_else(|_| {
+        panic!(
+            "the redirect URI was not reached within {STEP:?}; the browser is at {}",
+            browser_at()
+        )
+    });
+    let target = request_line
+        .strip_prefix("GET ")
+        .and_then(|rest| rest.strip_suffix(" HTTP/1.1"))
+        .unwrap_or_else(|| panic!("unexpected request line {request_line:?}"));
+    Callback::parse(&format!("http://127.0.0.1:{port}{target}"), redirect_uri)
+}
+
 fn serve_one(mut stream: TcpStream, sender: mpsc::Sender<String>) {
     let _ = stream.set_read_timeout(Some(STEP));
     let mut reader = BufReader::new(match stream.try_clone() {
@@ -322,17 +344,7 @@ fn issue_3_headless_chromium_signs_in_approves_and_lands_on_the_redirect_uri_wit
     driver.type_into("input[name=password]", &format!("{USER_PASSWORD}\u{E007}"));
     driver.click("button[name=decision][value=allow]");
 
-    let request_line = requests.recv_timeout(STEP).unwrap_or_else(|_| {
-        panic!(
-            "the redirect URI was not reached within {STEP:?}; the browser is at {}",
-            driver.current_url()
-        )
-    });
-    let target = request_line
-        .strip_prefix("GET ")
-        .and_then(|rest| rest.strip_suffix(" HTTP/1.1"))
-        .unwrap_or_else(|| panic!("unexpected request line {request_line:?}"));
-    let callback = Callback::parse(&format!("http://127.0.0.1:{port}{target}"), &redirect_uri);
+    let callback = next_callback(&requests, port, &redirect_uri, || driver.current_url());
     callback.code();
     assert_eq!(callback.get("state"), Some("chromium-state"));
     assert_eq!(callback.get("iss"), Some(server.base_url.as_str()));

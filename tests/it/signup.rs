@@ -28,19 +28,6 @@ fn link(page: &Page, text: &str) -> Option<String> {
     Some(decode_entities(href))
 }
 
-/// `user show NAME --json`, or `None` when there is no such user.
-fn user(data: &DataDir, username: &str) -> Option<serde_json::Value> {
-    let run = data.run(&["user", "show", username, "--json"]);
-    run.status
-        .success()
-        .then(|| serde_json::from_str(run.stdout.trim()).expect("JSON"))
-}
-
-fn user_count(data: &DataDir) -> usize {
-    let users = data.run(&["user", "list", "--json"]).json();
-    users["users"].as_array().expect("users").len()
-}
-
 /// Opens the sign-up page and submits its form with these fields.
 #[track_caller]
 fn sign_up(browser: &Browser, server: &TestServer, fill: &[(&str, &str)]) -> Page {
@@ -83,7 +70,7 @@ fn issue_12_signup_is_closed_by_default() {
         ],
     );
     assert_eq!(posted.status, 404, "{}", posted.describe());
-    assert!(user(&data, "mallory").is_none());
+    assert!(data.user("mallory").is_none());
 }
 
 #[test]
@@ -128,7 +115,7 @@ fn issue_12_signup_creates_the_user_signs_them_in_and_continues_the_authorizatio
         answer.set_cookies()
     );
 
-    let created = user(&data, "carol").expect("the user exists");
+    let created = data.user("carol").expect("the user exists");
     assert_eq!(created["username"], "Carol");
     assert_eq!(created["email"], "carol@example.com");
     assert_eq!(created["email_verified"], false);
@@ -184,7 +171,7 @@ fn issue_12_signup_without_return_to_lands_on_the_account_page_and_email_is_opti
     assert_eq!(answer.status, 303, "{}", answer.describe());
     assert_eq!(answer.header("location"), Some("/account"));
     assert!(signed_in_as(&browser, &server, "dave"));
-    let created = user(&data, "dave").expect("created");
+    let created = data.user("dave").expect("created");
     assert!(created["email"].is_null(), "{created}");
     assert_eq!(created["email_verified"], false);
 }
@@ -194,7 +181,7 @@ fn issue_12_a_taken_username_in_any_case_is_refused_and_nothing_is_created() {
     let data = DataDir::new();
     data.create_user("Alice", USER_PASSWORD);
     let server = open_server(&data);
-    let before = user(&data, "alice").expect("alice");
+    let before = data.user("alice").expect("alice");
     let browser = Browser::new();
     let answer = sign_up(
         &browser,
@@ -224,8 +211,8 @@ fn issue_12_a_taken_username_in_any_case_is_refused_and_nothing_is_created() {
         Some(""),
         "the password is never shown again"
     );
-    assert_eq!(user(&data, "alice"), Some(before), "alice is unchanged");
-    assert_eq!(user_count(&data), 1);
+    assert_eq!(data.user("alice"), Some(before), "alice is unchanged");
+    assert_eq!(data.user_count(), 1);
     assert!(!signed_in_as(&browser, &server, "Alice"));
     // The other password does not sign in to Alice's account.
     let other = Browser::new();
@@ -315,7 +302,7 @@ fn issue_12_bad_input_gets_a_clear_error_keeps_the_username_and_creates_nothing(
             "no session for a refusal"
         );
     }
-    assert_eq!(user_count(&data), 0, "nothing was created");
+    assert_eq!(data.user_count(), 0, "nothing was created");
 }
 
 #[test]
@@ -344,8 +331,8 @@ fn issue_12_signup_without_its_csrf_token_is_403_and_creates_nothing() {
         &form.filled(&[("username", "frank"), ("password", USER_PASSWORD)]),
     );
     assert_eq!(stolen.status, 403, "{}", stolen.describe());
-    assert!(user(&data, "frank").is_none());
-    assert_eq!(user_count(&data), 0);
+    assert!(data.user("frank").is_none());
+    assert_eq!(data.user_count(), 0);
 }
 
 #[test]
@@ -374,7 +361,7 @@ fn issue_12_signups_count_against_the_address_throttle() {
         );
         assert_eq!(answer.status, 303, "{name}: {}", answer.describe());
     }
-    assert_eq!(user_count(&data), ADDRESS_LIMIT - 3);
+    assert_eq!(data.user_count(), ADDRESS_LIMIT - 3);
     let refused = browser.submit(
         &page,
         &form,
@@ -396,8 +383,8 @@ fn issue_12_signups_count_against_the_address_throttle() {
         refused.require_form("/signup").value("username"),
         Some("one-too-many")
     );
-    assert!(user(&data, "one-too-many").is_none());
-    assert_eq!(user_count(&data), ADDRESS_LIMIT - 3);
+    assert!(data.user("one-too-many").is_none());
+    assert_eq!(data.user_count(), ADDRESS_LIMIT - 3);
     // The throttle is the sign-in one: this address's password guesses wait too.
     let login = browser.get(&server.url("/login"));
     assert_eq!(
@@ -524,7 +511,7 @@ fn issue_12_invite_signup_takes_one_use_per_account_and_refuses_past_its_uses() 
     for username in ["dora", "emil"] {
         let answer = sign_up_invited(&Browser::new(), &server, &path, username);
         assert_eq!(answer.status, 303, "{username}: {}", answer.describe());
-        assert!(user(&data, username).is_some(), "{username}");
+        assert!(data.user(username).is_some(), "{username}");
     }
     let listed = data.run(&["invite", "list", "--json"]).json();
     assert_eq!(listed["invites"][0]["uses_left"], 0, "{listed}");
@@ -537,8 +524,8 @@ fn issue_12_invite_signup_takes_one_use_per_account_and_refuses_past_its_uses() 
         &form.filled(&[("username", "fritz"), ("password", USER_PASSWORD)]),
     );
     assert_invite_refused(&posted, "form of a used-up invitation");
-    assert!(user(&data, "fritz").is_none());
-    assert_eq!(user_count(&data), 2);
+    assert!(data.user("fritz").is_none());
+    assert_eq!(data.user_count(), 2);
 }
 
 #[test]
@@ -568,7 +555,7 @@ fn issue_12_a_tampered_expired_or_revoked_invitation_is_refused() {
         }
     }
     assert_invite_refused(&browser.submit(&page, &form, &fields), "tampered POST");
-    assert!(user(&data, "gina").is_none());
+    assert!(data.user("gina").is_none());
 
     // Revoked: the link and its open form stop working at once.
     let revoked = data.run(&["invite", "revoke", id, "--json"]).json();
@@ -580,7 +567,7 @@ fn issue_12_a_tampered_expired_or_revoked_invitation_is_refused() {
         &form.filled(&[("username", "gina"), ("password", USER_PASSWORD)]),
     );
     assert_invite_refused(&posted, "form of a revoked invitation");
-    assert!(user(&data, "gina").is_none());
+    assert!(data.user("gina").is_none());
 
     // Expired: durations are whole seconds, so 2 s and a wait past them.
     let short = create_invite(&data, &["--expires-in", "2s"]);
@@ -595,7 +582,7 @@ fn issue_12_a_tampered_expired_or_revoked_invitation_is_refused() {
         &form.filled(&[("username", "hana"), ("password", USER_PASSWORD)]),
     );
     assert_invite_refused(&posted, "form of an expired invitation");
-    assert_eq!(user_count(&data), 0);
+    assert_eq!(data.user_count(), 0);
 }
 
 #[test]
@@ -635,7 +622,7 @@ fn issue_12_two_concurrent_signups_on_a_one_use_invitation_make_one_account() {
     let mut sorted = statuses.clone();
     sorted.sort();
     assert_eq!(sorted, vec![303, 403], "{statuses:?}");
-    assert_eq!(user_count(&data), 1);
+    assert_eq!(data.user_count(), 1);
     let listed = data.run(&["invite", "list", "--json"]).json();
     assert_eq!(listed["invites"][0]["uses_left"], 0, "{listed}");
 }
@@ -657,7 +644,7 @@ fn issue_12_closed_signup_ignores_invitations_and_open_signup_needs_none() {
         &[("username", "kim"), ("password", USER_PASSWORD)],
     );
     assert_eq!(answer.status, 303, "{}", answer.describe());
-    assert!(user(&data, "kim").is_some());
+    assert!(data.user("kim").is_some());
     // The invitation was not touched.
     let listed = data.run(&["invite", "list", "--json"]).json();
     assert_eq!(listed["invites"][0]["uses_left"], 1, "{listed}");

@@ -133,6 +133,20 @@ impl DataDir {
         snapshot(&self.path)
     }
 
+    /// `user show NAME --json`, or `None` when there is no such user.
+    pub fn user(&self, username: &str) -> Option<serde_json::Value> {
+        let run = self.run(&["user", "show", username, "--json"]);
+        run.status
+            .success()
+            .then(|| serde_json::from_str(run.stdout.trim()).expect("JSON"))
+    }
+
+    /// How many users `user list` lists.
+    pub fn user_count(&self) -> usize {
+        let users = self.run(&["user", "list", "--json"]).json();
+        users["users"].as_array().expect("users").len()
+    }
+
     pub fn create_user(&self, username: &str, password: &str) -> serde_json::Value {
         self.run_with_stdin(
             &[

@@ -13,7 +13,6 @@ mod failures;
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 use url::Url;
 
 use crate::forms::{assert_page_headers, decode_entities, Browser, Page};
@@ -66,23 +65,12 @@ fn add_upstream(data: &DataDir, name: &str, args: &[&str], secret: &str) -> Run 
     data.run_with_stdin(&all, &format!("{secret}\n"))
 }
 
-/// `user show NAME --json`, or `None` when there is no such user.
-fn user(data: &DataDir, username: &str) -> Option<Value> {
-    let run = data.run(&["user", "show", username, "--json"]);
-    run.status
-        .success()
-        .then(|| serde_json::from_str(run.stdout.trim()).expect("JSON"))
-}
-
-fn user_count(data: &DataDir) -> usize {
-    let users = data.run(&["user", "list", "--json"]).json();
-    users["users"].as_array().expect("users").len()
-}
-
 /// The identities `user show` lists, without the time each was linked.
 #[track_caller]
 fn identities(data: &DataDir, username: &str) -> Vec<(String, String)> {
-    let shown = user(data, username).unwrap_or_else(|| panic!("no user {username}"));
+    let shown = data
+        .user(username)
+        .unwrap_or_else(|| panic!("no user {username}"));
     shown["identities"]
         .as_array()
         .unwrap_or_else(|| panic!("no identities in {shown}"))
@@ -432,7 +420,7 @@ fn issue_12_discord_preset_creates_the_user_on_first_sign_in_and_signs_in_to_it_
     assert_eq!(claims.status, 200, "{}", claims.body);
     let claims = claims.json();
 
-    let nelly = user(data, "nelly").expect("the user was created");
+    let nelly = data.user("nelly").expect("the user was created");
     assert_eq!(nelly["username"], "nelly");
     assert_eq!(nelly["email"], "nelly@discord.com");
     assert_eq!(
@@ -443,7 +431,7 @@ fn issue_12_discord_preset_creates_the_user_on_first_sign_in_and_signs_in_to_it_
         identities(data, "nelly"),
         [("discord".to_owned(), SUBJECT.to_owned())]
     );
-    assert_eq!(user_count(data), 1);
+    assert_eq!(data.user_count(), 1);
     assert_eq!(claims["sub"], nelly["user_id"], "{claims}");
     assert_eq!(claims["preferred_username"], "nelly", "{claims}");
     assert_eq!(claims["email"], "nelly@discord.com", "{claims}");
@@ -462,9 +450,9 @@ fn issue_12_discord_preset_creates_the_user_on_first_sign_in_and_signs_in_to_it_
     let finished = sign_in_through_discord(&again, server, discord);
     assert_signed_in(&finished, "/account");
     assert_signed_in_as(&again, server, "nelly");
-    assert_eq!(user_count(data), 1);
+    assert_eq!(data.user_count(), 1);
     assert_eq!(
-        user(data, "nelly").unwrap(),
+        data.user("nelly").unwrap(),
         nelly,
         "nothing about her changed"
     );
@@ -530,7 +518,7 @@ fn issue_12_oauth2_kind_refuses_an_unknown_identity_and_never_links_by_email() {
     // Discord was asked who this is, and the answer has no account here.
     assert_eq!(discord.token_requests()[0].status, 200);
     assert_eq!(discord.userinfo_requests().len(), 1);
-    assert_eq!(user_count(&data), 0);
+    assert_eq!(data.user_count(), 0);
     assert_signed_out(&browser, &server);
 
     // Someone here has Nelly's address, verified even: a Discord account that claims the
@@ -550,16 +538,16 @@ fn issue_12_oauth2_kind_refuses_an_unknown_identity_and_never_links_by_email() {
         &format!("{USER_PASSWORD}\n"),
     )
     .json();
-    let before = user(&data, "nelly").unwrap();
+    let before = data.user("nelly").unwrap();
     let browser = Browser::new();
     let login = sign_in_page(&browser, &server, "/account");
     let begun = press_continue(&browser, &login, &discord, "chat", &[]);
     let refused = browser.get(begun.callback.as_str());
     assert_problem(&refused, 403, &refused_words);
     assert_signed_out(&browser, &server);
-    assert_eq!(user(&data, "nelly").unwrap(), before, "nelly is unchanged");
+    assert_eq!(data.user("nelly").unwrap(), before, "nelly is unchanged");
     assert_eq!(identities(&data, "nelly"), []);
-    assert_eq!(user_count(&data), 1);
+    assert_eq!(data.user_count(), 1);
 
     // With sign-up through it switched on, her Discord account gets an account of its own.
     data.run(&["upstream", "set", "chat", "--create-users", "true"])
@@ -573,9 +561,9 @@ fn issue_12_oauth2_kind_refuses_an_unknown_identity_and_never_links_by_email() {
         identities(&data, "nelly2"),
         [("chat".to_owned(), SUBJECT.to_owned())]
     );
-    assert_eq!(user(&data, "nelly").unwrap(), before, "nelly is unchanged");
+    assert_eq!(data.user("nelly").unwrap(), before, "nelly is unchanged");
     assert_eq!(identities(&data, "nelly"), []);
-    assert_eq!(user_count(&data), 2);
+    assert_eq!(data.user_count(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@
 
 use base64::Engine;
 
-use crate::browser::{callback_listener, WebDriver};
-use crate::forms::{Browser, Callback, Page};
+use crate::browser::{callback_listener, next_callback, WebDriver};
+use crate::forms::{Browser, Page};
 use crate::support::{
     code_request, pkce_pair, register_client, token, userinfo, App, DataDir, TestServer,
     USER_PASSWORD,
@@ -146,6 +146,13 @@ impl Pair {
     fn sign_in_through_corp(&self, browser: &Browser, login: &Page) -> Page {
         let started = self.continue_with_corp(browser, login);
         self.approve_at_corp(browser, started)
+    }
+
+    /// The upstream's URL by another name of the same host: its discovery document says
+    /// 127.0.0.1, so as an issuer this one is not it.
+    fn upstream_as_localhost(&self) -> String {
+        let port = self.upstream.base_url.rsplit(':').next().expect("a port");
+        format!("http://localhost:{port}")
     }
 
     fn users(&self) -> Vec<serde_json::Value> {
@@ -374,16 +381,7 @@ fn issue_12_an_unknown_identity_is_refused_an_email_never_links_and_a_link_from_
 #[test]
 fn issue_12_a_discovery_document_naming_another_issuer_fails_closed() {
     let pair = Pair::start(true);
-    // The same server reached by another name: its discovery document names 127.0.0.1.
-    let port = pair
-        .upstream
-        .base_url
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
-    let other_name = format!("http://localhost:{port}");
-    pair.add_upstream("corp2", &other_name, true);
+    pair.add_upstream("corp2", &pair.upstream_as_localhost(), true);
     let browser = Browser::new();
     let login = browser.get(&pair.server.url("/login"));
     let form = login.require_form("/upstream/corp2/start");
@@ -518,14 +516,7 @@ fn issue_12_headless_chromium_signs_in_through_the_upstream_and_approves_an_app(
     // Back at keyward, signed in as the new user: its consent page for the app.
     driver.wait_for_text("Chromium App");
     driver.click("button[name=decision][value=allow]");
-    let request_line = requests
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("no callback; the browser is at {}", driver.current_url()));
-    let target = request_line
-        .strip_prefix("GET ")
-        .and_then(|rest| rest.strip_suffix(" HTTP/1.1"))
-        .unwrap_or_else(|| panic!("unexpected request line {request_line:?}"));
-    let callback = Callback::parse(&format!("http://127.0.0.1:{port}{target}"), &redirect_uri);
+    let callback = next_callback(&requests, port, &redirect_uri, || driver.current_url());
     callback.code();
     assert_eq!(callback.get("state"), Some("chromium-upstream"));
     assert_eq!(pair.users().len(), 1);
@@ -538,19 +529,12 @@ fn issue_12_an_upstream_with_linked_identities_cannot_be_moved_to_another_issuer
     let login = browser.get(&pair.server.url("/login"));
     assert_eq!(pair.sign_in_through_corp(&browser, &login).status, 303);
     assert_eq!(pair.users().len(), 1);
-    let port = pair
-        .upstream
-        .base_url
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
     let moved = pair.data.run(&[
         "upstream",
         "set",
         "corp",
         "--issuer",
-        &format!("http://localhost:{port}"),
+        &pair.upstream_as_localhost(),
     ]);
     assert!(!moved.status.success(), "{}", moved.stdout);
     assert!(

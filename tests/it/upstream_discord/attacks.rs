@@ -9,7 +9,7 @@ use url::Url;
 use super::discord::Mode;
 use super::{
     add_upstream, assert_problem, assert_signed_in, assert_signed_out, begin, identities,
-    press_continue, sign_in_page, user_count, with_param, world, World, FLOW_COOKIE, SUBJECT,
+    press_continue, sign_in_page, with_param, world, World, FLOW_COOKIE, SUBJECT,
 };
 use crate::forms::{decode_entities, Browser};
 
@@ -53,7 +53,7 @@ fn issue_12_discord_callback_with_a_tampered_state_or_in_another_browser_is_refu
 
     assert!(discord.token_requests().is_empty(), "no code was redeemed");
     assert!(discord.code_unused(&code));
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
 }
 
 #[test]
@@ -99,9 +99,9 @@ fn issue_12_discord_replayed_callback_is_refused_even_with_the_flow_cookie_put_b
             page.headers
         );
     }
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
     assert_signed_in(&browser.get(begun.callback.as_str()), "/account");
-    assert_eq!(user_count(data), 1);
+    assert_eq!(data.user_count(), 1);
 
     // The same browser again: its flow cookie went with the first callback.
     let again = browser.get(begun.callback.as_str());
@@ -138,7 +138,7 @@ fn issue_12_discord_replayed_callback_is_refused_even_with_the_flow_cookie_put_b
         1,
         "the code went to Discord once"
     );
-    assert_eq!(user_count(data), 1);
+    assert_eq!(data.user_count(), 1);
     assert_eq!(
         identities(data, "nelly"),
         [("discord".to_owned(), SUBJECT.to_owned())]
@@ -199,7 +199,7 @@ fn issue_12_discord_code_delivered_to_another_upstreams_callback_is_refused() {
     assert_problem(&page, 400, &not_recognised);
     assert_signed_out(&browser, server);
     assert!(discord.token_requests().is_empty(), "no code was redeemed");
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
 
     // The code still works where it was meant to go, and links nothing at `other`.
     assert_signed_in(&browser.get(begun.callback.as_str()), "/account");
@@ -240,7 +240,7 @@ fn issue_12_discord_return_to_cannot_send_the_browser_off_site() {
             Url::parse(&server.base_url).unwrap().origin()
         );
     }
-    assert_eq!(user_count(data), 1);
+    assert_eq!(data.user_count(), 1);
 }
 
 #[test]
@@ -293,6 +293,6 @@ fn issue_12_discord_cancel_at_discord_is_a_400_page_naming_access_denied() {
     );
     assert!(discord.code_unused(&begun.callback_param("code")));
     assert!(discord.token_requests().is_empty());
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
     assert_signed_out(&browser, server);
 }

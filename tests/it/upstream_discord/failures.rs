@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::discord::Mode;
 use super::{
-    assert_problem, assert_signed_in, assert_signed_out, begin, sign_in_through_discord,
-    user_count, world, World, CLIENT_SECRET,
+    assert_problem, assert_signed_in, assert_signed_out, begin, sign_in_through_discord, world,
+    World, CLIENT_SECRET,
 };
 use crate::forms::{decode_entities, Browser};
 
@@ -35,7 +35,7 @@ fn issue_12_discord_token_endpoint_failing_or_refusing_is_a_502_page_and_keyward
     assert_eq!(discord.token_requests().len(), 1);
     assert!(discord.userinfo_requests().is_empty());
     assert_eq!(server.healthz(), 200);
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
     assert_signed_out(&browser, server);
 
     // A secret Discord does not know: it refuses the client, and the page says so.
@@ -57,7 +57,7 @@ fn issue_12_discord_token_endpoint_failing_or_refusing_is_a_502_page_and_keyward
     );
     assert_eq!(discord.token_requests().last().unwrap().status, 401);
     assert!(discord.userinfo_requests().is_empty());
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
 
     // Discord fixed, the secret put right: the same server signs the next one in.
     data.run_with_stdin(
@@ -67,7 +67,7 @@ fn issue_12_discord_token_endpoint_failing_or_refusing_is_a_502_page_and_keyward
     .ok();
     let page = sign_in_through_discord(&browser, server, discord);
     assert_signed_in(&page, "/account");
-    assert_eq!(user_count(data), 1);
+    assert_eq!(data.user_count(), 1);
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn issue_12_discord_token_endpoint_that_never_answers_is_a_504_page_after_the_de
         "Discord never answered"
     );
     assert!(discord.userinfo_requests().is_empty());
-    assert_eq!(user_count(data), 0);
+    assert_eq!(data.user_count(), 0);
     assert_signed_out(&browser, server);
     assert_eq!(server.healthz(), 200);
 }
@@ -154,7 +154,7 @@ fn issue_12_discord_token_response_of_10_mb_is_refused_with_a_502_page() {
             started.elapsed()
         );
         assert!(discord.userinfo_requests().is_empty());
-        assert_eq!(user_count(data), 0);
+        assert_eq!(data.user_count(), 0);
         assert_signed_out(&browser, server);
         assert_eq!(server.healthz(), 200);
     }
@@ -192,7 +192,7 @@ fn issue_12_discord_user_document_that_is_not_json_or_names_nobody_is_a_502_page
         assert_problem(&page, 502, words);
         assert!(decode_entities(&page.body).contains("Nothing was changed"));
         assert_eq!(discord.token_requests().last().unwrap().status, 200);
-        assert_eq!(user_count(data), 0, "{mode:?}");
+        assert_eq!(data.user_count(), 0, "{mode:?}");
         assert_signed_out(&browser, server);
     }
     assert_eq!(discord.userinfo_requests().len(), 2);
