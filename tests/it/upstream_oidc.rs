@@ -28,6 +28,11 @@ struct Pair {
 
 impl Pair {
     fn start(create_users: bool) -> Pair {
+        Pair::start_with(create_users, &[])
+    }
+
+    /// `serve_flags` are keyward's (not the upstream's).
+    fn start_with(create_users: bool, serve_flags: &[&str]) -> Pair {
         let upstream_data = DataDir::new();
         upstream_data
             .run_with_stdin(
@@ -49,7 +54,7 @@ impl Pair {
         let upstream = TestServer::start(&upstream_data, &[]);
         let data = DataDir::new();
         let app = register_client(&data, "Score Tracker", &["https://app.example/cb"], &[]);
-        let server = TestServer::start(&data, &[]);
+        let server = TestServer::start(&data, serve_flags);
         let pair = Pair {
             upstream_data,
             upstream,
@@ -106,7 +111,6 @@ impl Pair {
     /// Presses "Continue with Corp" on a sign-in page: keyward's answer (303 to Corp).
     #[track_caller]
     fn continue_with_corp(&self, browser: &Browser, login: &Page) -> Page {
-        assert!(login.is_login(), "{}", login.describe());
         assert!(login.body.contains("Continue with Corp"), "{}", login.body);
         let form = login.require_form("/upstream/corp/start");
         let started = browser.submit(login, &form, &form.filled(&[]));
@@ -563,4 +567,49 @@ fn issue_12_an_upstream_with_linked_identities_cannot_be_moved_to_another_issuer
         "{}",
         login.body
     );
+}
+
+#[test]
+fn issue_12_with_password_sign_in_off_the_upstream_is_the_way_in_and_stays_linked() {
+    let pair = Pair::start_with(true, &["--password-login", "off"]);
+    let browser = Browser::new();
+    let login = browser.get(&pair.server.url("/login"));
+    assert!(login.form("/login").is_none(), "{}", login.body);
+    assert!(
+        login.body.contains("Password sign-in is turned off here"),
+        "{}",
+        login.body
+    );
+    assert_eq!(pair.sign_in_through_corp(&browser, &login).status, 303);
+    // The operator gives alice a password, which this server does not take: it is no way
+    // in, so her one identity must stay. (`user set-password` signs her out everywhere.)
+    pair.data
+        .run_with_stdin(
+            &["user", "set-password", "alice", "--password-stdin"],
+            &format!("{USER_PASSWORD}\n"),
+        )
+        .ok();
+    let login = browser.get(&pair.server.url("/login"));
+    assert_eq!(pair.sign_in_through_corp(&browser, &login).status, 303);
+    let account = browser.get(&pair.server.url("/account"));
+    assert_eq!(account.status, 200, "{}", account.describe());
+    assert!(
+        account.form("/account/password").is_none(),
+        "{}",
+        account.body
+    );
+    assert!(
+        account
+            .body
+            .contains("You sign in here through a linked account, not with a password."),
+        "{}",
+        account.body
+    );
+    let form = account.require_form("/account/identities/unlink");
+    let unlinked = browser.submit(&account, &form, &form.filled(&[]));
+    assert_eq!(
+        unlinked.header("location"),
+        Some("/account?notice=last-way-to-sign-in#sign-in-methods")
+    );
+    assert_eq!(pair.user("alice")["identities"][0]["upstream"], "corp");
 }

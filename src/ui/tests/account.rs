@@ -594,7 +594,7 @@ fn a_user_without_a_password_is_offered_no_password_change() {
     view.has_password = false;
     let html = pages().account(&view);
     assert!(!html.contains(r#"action="/account/password""#));
-    assert!(html.contains("You have no password here"));
+    assert!(html.contains("You sign in here through a linked account, not with a password."));
     view.sign_in_methods.clear();
     view.has_password = true;
     let html = pages().account(&view);
