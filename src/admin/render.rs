@@ -230,12 +230,23 @@ impl AdminOutput {
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
-            AdminOutput::UpstreamDeleted(view) => format!(
-                "deleted {} ({} linked identit{} removed)",
-                view.deleted,
-                view.identities_unlinked,
-                if view.identities_unlinked == 1 { "y" } else { "ies" }
-            ),
+            AdminOutput::UpstreamDeleted(view) => {
+                let mut text = format!(
+                    "deleted {} ({} linked identit{} removed)",
+                    view.deleted,
+                    view.identities_unlinked,
+                    if view.identities_unlinked == 1 { "y" } else { "ies" }
+                );
+                if view.users_without_a_way_in > 0 {
+                    text.push_str(&format!(
+                        "\n{} user{} signed in only through it and now cannot sign in: give \
+                         them a password with `keyward user reset-link` or `user set-password`",
+                        view.users_without_a_way_in,
+                        if view.users_without_a_way_in == 1 { "" } else { "s" }
+                    ));
+                }
+                text
+            }
             AdminOutput::ServerInfo(view) => format!(
                 "keyward {} (pid {}) listening on {}, issuer {}",
                 view.version, view.pid, view.listen, view.issuer

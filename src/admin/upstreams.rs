@@ -488,9 +488,10 @@ pub(super) async fn apply_delete(
     name: UpstreamName,
 ) -> Result<AdminOutput, AdminError> {
     match store.delete_upstream(name.clone()).await? {
-        Some(unlinked) => Ok(AdminOutput::UpstreamDeleted(UpstreamDeletedView {
+        Some(deleted) => Ok(AdminOutput::UpstreamDeleted(UpstreamDeletedView {
             deleted: name.as_str().to_owned(),
-            identities_unlinked: unlinked,
+            identities_unlinked: deleted.identities_unlinked,
+            users_without_a_way_in: deleted.users_stranded,
         })),
         None => Err(not_found(&name)),
     }

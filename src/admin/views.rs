@@ -263,6 +263,9 @@ pub struct UpstreamDeletedView {
     pub deleted: String,
     /// Linked identities removed with it: those users no longer sign in through it.
     pub identities_unlinked: u64,
+    /// Those of them left with no way to sign in (no password, no other identity).
+    #[serde(default)]
+    pub users_without_a_way_in: u64,
 }
 
 /// `invite create`: the link to send (shown once), and what it allows.

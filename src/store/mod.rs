@@ -51,7 +51,7 @@ pub use signing_keys::{SigningKey, SigningKeyNotAdded};
 pub use sweep::SweepCounts;
 use tables::{Table, META, REVOKED_ACCESS};
 pub use upstreams::{
-    IdentityNotLinked, IdentityNotUnlinked, LinkedIdentity, UpstreamNotStored,
+    IdentityNotLinked, IdentityNotUnlinked, LinkedIdentity, UpstreamDeleted, UpstreamNotStored,
     UpstreamUserNotInserted,
 };
 pub use users::{PasswordReset, ResetNotApplied, UserNotInserted};

@@ -81,6 +81,15 @@ pub enum UpstreamUserNotInserted {
     Storage(#[from] StoreError),
 }
 
+/// What deleting an upstream did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamDeleted {
+    pub identities_unlinked: u64,
+    /// Users whose only way to sign in it was: they need `user set-password` or
+    /// `user reset-link` now.
+    pub users_stranded: u64,
+}
+
 /// One of a user's linked identities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedIdentity {
@@ -231,18 +240,41 @@ impl Store {
     }
 
     /// Deletes an upstream and unlinks every identity linked through it, in one write.
-    /// Returns how many identities were unlinked, or `None` when there was no such
-    /// upstream.
-    pub async fn delete_upstream(&self, name: UpstreamName) -> Result<Option<u64>, StoreError> {
+    /// Returns how many identities were unlinked and how many of their users are left
+    /// with no way to sign in (no usable password, no other identity), or `None` when
+    /// there was no such upstream.
+    pub async fn delete_upstream(
+        &self,
+        name: UpstreamName,
+    ) -> Result<Option<UpstreamDeleted>, StoreError> {
         self.write(move |tx| {
             let key = name.as_str().as_bytes();
             if tx.get(UPSTREAMS, key)?.is_none() {
                 return Ok(None);
             }
             let linked = linked_through(tx, &name)?;
+            let mut stranded = 0;
+            for row in &linked {
+                let user_key = &row[..16];
+                let others = tx.keys_with_prefix(USER_IDENTITIES, user_key)?.len();
+                let has_password = match tx.get(USERS, user_key)? {
+                    Some(bytes) => {
+                        let id = super::users::user_id(user_key)?;
+                        decode_user(id, &unseal(tx.sealer, USERS, user_key, &bytes)?)?
+                            .has_password()
+                    }
+                    None => true,
+                };
+                if others <= 1 && !has_password {
+                    stranded += 1;
+                }
+            }
             let unlinked = remove_identities(tx, linked)?;
             tx.remove(UPSTREAMS, key)?;
-            Ok(Some(unlinked))
+            Ok(Some(UpstreamDeleted {
+                identities_unlinked: unlinked,
+                users_stranded: stranded,
+            }))
         })
         .await
     }
@@ -577,7 +609,14 @@ mod tests {
         assert_eq!(store.user_identities(bob).unwrap().len(), 2);
 
         // Deleting the upstream unlinks its identities, and only its own.
-        assert_eq!(store.delete_upstream(corp.clone()).await.unwrap(), Some(2));
+        assert_eq!(
+            store.delete_upstream(corp.clone()).await.unwrap(),
+            // Neither has a password; alice signed in only through corp, bob has `other`.
+            Some(UpstreamDeleted {
+                identities_unlinked: 2,
+                users_stranded: 1
+            })
+        );
         assert_eq!(store.delete_upstream(corp.clone()).await.unwrap(), None);
         assert_eq!(store.identity_user(&corp, "sub-1").unwrap(), None);
         assert_eq!(store.identity_user(&corp, "sub-2").unwrap(), None);

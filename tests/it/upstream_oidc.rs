@@ -613,3 +613,31 @@ fn issue_12_with_password_sign_in_off_the_upstream_is_the_way_in_and_stays_linke
     );
     assert_eq!(pair.user("alice")["identities"][0]["upstream"], "corp");
 }
+
+#[test]
+fn issue_12_deleting_an_upstream_says_who_is_left_without_a_way_to_sign_in() {
+    let pair = Pair::start(true);
+    let browser = Browser::new();
+    let login = browser.get(&pair.server.url("/login"));
+    assert_eq!(pair.sign_in_through_corp(&browser, &login).status, 303);
+    let deleted = pair.data.run(&["upstream", "delete", "corp"]).ok();
+    assert!(
+        deleted.stdout.contains("1 linked identity removed"),
+        "{}",
+        deleted.stdout
+    );
+    assert!(
+        deleted.stdout.contains("1 user signed in only through it"),
+        "{}",
+        deleted.stdout
+    );
+    assert!(
+        deleted.stdout.contains("user reset-link"),
+        "{}",
+        deleted.stdout
+    );
+    assert_eq!(pair.user("alice")["identities"], serde_json::json!([]));
+    // Nobody signs in through corp any more.
+    let login = Browser::new().get(&pair.server.url("/login"));
+    assert!(!login.body.contains("Continue with Corp"), "{}", login.body);
+}

@@ -215,7 +215,7 @@ fn issue_12_upstream_add_list_show_set_delete_with_and_without_a_server() {
     let deleted = data.run(&["upstream", "delete", "corp", "--json"]).json();
     assert_eq!(
         deleted,
-        json!({"deleted": "corp", "identities_unlinked": 0})
+        json!({"deleted": "corp", "identities_unlinked": 0, "users_without_a_way_in": 0})
     );
     let names: Vec<Value> = data.run(&["upstream", "list", "--json"]).json()["upstreams"]
         .as_array()
