@@ -362,10 +362,14 @@ impl Flows {
             .get("access_token")
             .and_then(serde_json::Value::as_str)
             .filter(|token| !token.is_empty());
-        let bearer = answer
-            .get("token_type")
-            .and_then(serde_json::Value::as_str)
-            .is_some_and(|kind| kind.eq_ignore_ascii_case("bearer"));
+        // RFC 6749 requires `token_type`, yet some providers leave it out: only a type that
+        // is there and is not Bearer (a token keyward could not present) is refused.
+        let bearer = match answer.get("token_type") {
+            None => true,
+            Some(kind) => kind
+                .as_str()
+                .is_some_and(|kind| kind.eq_ignore_ascii_case("bearer")),
+        };
         let profile = match (&upstream.endpoints, resolved.provider) {
             (Endpoints::Oidc { .. }, Some(provider)) => {
                 let id_token = answer
