@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::{self, socket, AdminOutput, AdminRequest, ClientCreateRequest};
+use crate::admin::{
+    self, socket, AdminOutput, AdminRequest, ClientCreateRequest, ClientUpdateRequest,
+};
 use crate::app;
 use crate::config::{
     parse_cors_origin, parse_duration, parse_issuer, parse_resource, parse_reuse_grace,
@@ -324,6 +326,46 @@ enum ClientCommand {
         /// The client's id, as `client list` shows it.
         id: String,
     },
+    /// Change a client's settings while it keeps its id, secret and grants; what is not
+    /// given stays as it is. Takes effect with the next request.
+    Update {
+        /// The client's id, as `client list` shows it.
+        id: String,
+        /// The client's name, which users see on the consent page.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replaces every redirect URI with these (repeatable, at most 20; the rules of
+        /// `client create`).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Adds a redirect URI to those it has (repeatable).
+        #[arg(long = "add-redirect-uri", value_name = "URI")]
+        add_redirect_uris: Vec<String>,
+        /// Removes one of its redirect URIs (repeatable); refused if it has no such URI.
+        #[arg(long = "remove-redirect-uri", value_name = "URI")]
+        remove_redirect_uris: Vec<String>,
+        /// Space-separated scopes the client may request.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Comma-separated: authorization_code, refresh_token, client_credentials.
+        #[arg(long)]
+        grant_types: Option<String>,
+        /// What the client's ID tokens are signed with: RS256, ES256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
+        /// Replaces every post-logout redirect URI with these (repeatable).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// opaque or jwt.
+        #[arg(long, value_name = "FORMAT")]
+        access_token_format: Option<String>,
+        /// Replaces every resource the client may ask tokens for with these (repeatable).
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
+        /// Whether ID tokens carry the profile and email claims too.
+        #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+        id_token_claims: Option<bool>,
+    },
     /// Replace a confidential client's secret; the new one is printed once.
     RotateSecret {
         /// The client's id, as `client list` shows it.
@@ -581,6 +623,36 @@ fn client_request(command: ClientCommand) -> AdminRequest {
         ClientCommand::Show { id } => AdminRequest::ClientShow { id },
         ClientCommand::Delete { id } => AdminRequest::ClientDelete { id },
         ClientCommand::RotateSecret { id } => AdminRequest::ClientRotateSecret { id },
+        ClientCommand::Update {
+            id,
+            name,
+            redirect_uris,
+            add_redirect_uris,
+            remove_redirect_uris,
+            scope,
+            grant_types,
+            id_token_alg,
+            post_logout_redirect_uris,
+            access_token_format,
+            resources,
+            id_token_claims,
+        } => {
+            let given = |list: Vec<String>| (!list.is_empty()).then_some(list);
+            AdminRequest::ClientUpdate(ClientUpdateRequest {
+                id,
+                name,
+                redirect_uris: given(redirect_uris),
+                add_redirect_uris,
+                remove_redirect_uris,
+                scope,
+                grant_types,
+                id_token_alg,
+                post_logout_redirect_uris: given(post_logout_redirect_uris),
+                access_token_format,
+                resources: given(resources),
+                id_token_claims,
+            })
+        }
     }
 }
 

@@ -1,14 +1,17 @@
-//! `client create | list | show | delete | rotate-secret`.
+//! `client create | list | show | update | delete | rotate-secret`.
 
 use super::views::{ClientSecretView, ClientView, ClientsView, DeletedView};
-use super::{AdminError, AdminErrorKind, AdminOutput, ClientCreateRequest, Plan, WritePlan};
+use super::{
+    AdminError, AdminErrorKind, AdminOutput, ClientCreateRequest, ClientUpdateRequest, Plan,
+    WritePlan,
+};
 use crate::clock;
 use crate::model::{
     random_secret, AccessTokenFormat, Client, ClientId, DisplayName, GrantType, Id, Invalid,
     RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg,
 };
-use crate::store::SecretNotSet;
 use crate::store::Store;
+use crate::store::{ClientNotUpdated, SecretNotSet};
 
 /// The most redirect URIs one client may register (and the most post-logout redirect URIs).
 pub const MAX_REDIRECT_URIS: usize = 20;
@@ -23,77 +26,252 @@ pub(super) fn create(request: &ClientCreateRequest) -> Result<Plan, AdminError> 
         Some(list) => GrantType::parse_list(list)?,
         None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
     };
-    if request.public && grant_types.contains(&GrantType::ClientCredentials) {
-        return Err(Invalid(
-            "a public client has no secret, so it cannot use client_credentials".into(),
-        )
-        .into());
-    }
-    let redirect_uris = uri_list(&request.redirect_uris, "redirect URIs", |uri| {
-        RedirectUri::parse(uri)
-    })?;
-    if redirect_uris.is_empty() && grant_types.contains(&GrantType::AuthorizationCode) {
-        return Err(Invalid(
-            "at least one --redirect-uri is required for the authorization_code grant".into(),
-        )
-        .into());
-    }
-    // The same rules as for redirect URIs: logout sends the browser there just the same.
-    let post_logout_redirect_uris = uri_list(
-        &request.post_logout_redirect_uris,
-        "post-logout redirect URIs",
-        |uri| {
-            RedirectUri::parse(uri)
-                .map_err(|invalid| Invalid(format!("--post-logout-redirect-uri: {}", invalid.0)))
-        },
-    )?;
     let id_token_alg = match &request.id_token_alg {
-        Some(alg) => SigningAlg::parse(alg)
-            .map_err(|invalid| Invalid(format!("--id-token-alg: {}", invalid.0)))?,
+        Some(alg) => id_token_alg(alg)?,
         None => SigningAlg::default(),
     };
     let access_token_format = match &request.access_token_format {
-        Some(format) => AccessTokenFormat::parse(format)
-            .map_err(|invalid| Invalid(format!("--access-token-format: {}", invalid.0)))?,
+        Some(format) => access_token_format(format)?,
         None => AccessTokenFormat::default(),
     };
-    if request.resources.len() > MAX_RESOURCES {
-        return Err(Invalid(format!("more than {MAX_RESOURCES} resources")).into());
-    }
-    let mut resources: Vec<ResourceUri> = Vec::with_capacity(request.resources.len());
-    for resource in &request.resources {
-        let resource = ResourceUri::parse(resource)
-            .map_err(|invalid| Invalid(format!("--resource: {}", invalid.0)))?;
-        // The order is kept: the first is a JWT-format client's default audience.
-        if !resources.contains(&resource) {
-            resources.push(resource);
-        }
-    }
-    if access_token_format == AccessTokenFormat::Jwt && resources.is_empty() {
-        return Err(Invalid(
-            "--access-token-format jwt needs a --resource: the audience of its tokens, which \
-             resource servers check"
-                .into(),
-        )
-        .into());
-    }
     let scope = Scope::parse(request.scope.as_deref().unwrap_or("openid profile email"))?;
     let secret = (!request.public).then(random_secret);
     let client = Client {
         id: ClientId(Id::generate(clock::now_millis())),
         name,
-        redirect_uris,
+        redirect_uris: redirect_uris(&request.redirect_uris)?,
         scope,
         grant_types,
         secret_hash: secret.as_deref().map(SecretHash::of),
         created_at: clock::now(),
         id_token_alg,
-        post_logout_redirect_uris,
+        post_logout_redirect_uris: post_logout_redirect_uris(&request.post_logout_redirect_uris)?,
         access_token_format,
-        resources,
+        resources: resources(&request.resources)?,
         id_token_claims: request.id_token_claims,
     };
+    check_client(&client)?;
     Ok(Plan::Write(WritePlan::CreateClient(client, secret)))
+}
+
+/// The rules that tie a client's settings together, for `create` and for every `update`
+/// (checked again on the record as it is inside the write).
+fn check_client(client: &Client) -> Result<(), Invalid> {
+    let grants = &client.grant_types;
+    if client.is_public() && grants.contains(&GrantType::ClientCredentials) {
+        return Err(Invalid(
+            "a public client has no secret, so it cannot use client_credentials".into(),
+        ));
+    }
+    if client.redirect_uris.is_empty() && grants.contains(&GrantType::AuthorizationCode) {
+        return Err(Invalid(
+            "at least one --redirect-uri is required for the authorization_code grant".into(),
+        ));
+    }
+    if client.access_token_format == AccessTokenFormat::Jwt && client.resources.is_empty() {
+        return Err(Invalid(
+            "--access-token-format jwt needs a --resource: the audience of its tokens, which \
+             resource servers check"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn redirect_uris(uris: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
+    uri_list(uris, "redirect URIs", RedirectUri::parse)
+}
+
+/// The same rules as for redirect URIs: logout sends the browser there just the same.
+fn post_logout_redirect_uris(uris: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
+    uri_list(uris, "post-logout redirect URIs", |uri| {
+        RedirectUri::parse(uri)
+            .map_err(|invalid| Invalid(format!("--post-logout-redirect-uri: {}", invalid.0)))
+    })
+}
+
+fn id_token_alg(text: &str) -> Result<SigningAlg, Invalid> {
+    SigningAlg::parse(text).map_err(|invalid| Invalid(format!("--id-token-alg: {}", invalid.0)))
+}
+
+fn access_token_format(text: &str) -> Result<AccessTokenFormat, Invalid> {
+    AccessTokenFormat::parse(text)
+        .map_err(|invalid| Invalid(format!("--access-token-format: {}", invalid.0)))
+}
+
+/// Resource indicators in the order given (the first is a JWT-format client's default
+/// audience), without duplicates, at most `MAX_RESOURCES`.
+fn resources(given: &[String]) -> Result<Vec<ResourceUri>, AdminError> {
+    if given.len() > MAX_RESOURCES {
+        return Err(Invalid(format!("more than {MAX_RESOURCES} resources")).into());
+    }
+    let mut resources: Vec<ResourceUri> = Vec::with_capacity(given.len());
+    for resource in given {
+        let resource = ResourceUri::parse(resource)
+            .map_err(|invalid| Invalid(format!("--resource: {}", invalid.0)))?;
+        if !resources.contains(&resource) {
+            resources.push(resource);
+        }
+    }
+    Ok(resources)
+}
+
+/// `client update`'s changes, parsed; applied to the client as stored inside the write.
+pub struct ClientChanges {
+    name: Option<DisplayName>,
+    redirect_uris: Option<Vec<RedirectUri>>,
+    add_redirect_uris: Vec<RedirectUri>,
+    remove_redirect_uris: Vec<RedirectUri>,
+    scope: Option<Scope>,
+    grant_types: Option<Vec<GrantType>>,
+    id_token_alg: Option<SigningAlg>,
+    post_logout_redirect_uris: Option<Vec<RedirectUri>>,
+    access_token_format: Option<AccessTokenFormat>,
+    resources: Option<Vec<ResourceUri>>,
+    id_token_claims: Option<bool>,
+}
+
+impl ClientChanges {
+    /// The changed client, or why it would break a rule (`check_client`, or a redirect URI
+    /// to remove that it does not have).
+    fn apply_to(&self, client: &Client) -> Result<Client, Invalid> {
+        let mut changed = client.clone();
+        if let Some(name) = &self.name {
+            changed.name = name.clone();
+        }
+        if let Some(uris) = &self.redirect_uris {
+            changed.redirect_uris = uris.clone();
+        }
+        for uri in &self.remove_redirect_uris {
+            if !changed.redirect_uris.contains(uri) {
+                return Err(Invalid(format!(
+                    "the client has no redirect URI {}; nothing was changed",
+                    uri.as_str()
+                )));
+            }
+            changed.redirect_uris.retain(|kept| kept != uri);
+        }
+        for uri in &self.add_redirect_uris {
+            if !changed.redirect_uris.contains(uri) {
+                changed.redirect_uris.push(uri.clone());
+            }
+        }
+        if changed.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(Invalid(format!(
+                "more than {MAX_REDIRECT_URIS} redirect URIs"
+            )));
+        }
+        if let Some(scope) = &self.scope {
+            changed.scope = scope.clone();
+        }
+        if let Some(grants) = &self.grant_types {
+            changed.grant_types = grants.clone();
+        }
+        if let Some(alg) = self.id_token_alg {
+            changed.id_token_alg = alg;
+        }
+        if let Some(uris) = &self.post_logout_redirect_uris {
+            changed.post_logout_redirect_uris = uris.clone();
+        }
+        if let Some(format) = self.access_token_format {
+            changed.access_token_format = format;
+        }
+        if let Some(resources) = &self.resources {
+            changed.resources = resources.clone();
+        }
+        if let Some(claims) = self.id_token_claims {
+            changed.id_token_claims = claims;
+        }
+        check_client(&changed)?;
+        Ok(changed)
+    }
+}
+
+/// Parses and checks `client update` against the client as it is now; `apply_update`
+/// applies the same changes again to the record inside the write.
+pub(super) fn update(store: &Store, request: &ClientUpdateRequest) -> Result<Plan, AdminError> {
+    let id = ClientId::parse(&request.id)?;
+    let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
+    let each = |uris: &[String], flag: &str| -> Result<Vec<RedirectUri>, AdminError> {
+        uri_list(uris, "redirect URIs", |uri| {
+            RedirectUri::parse(uri).map_err(|invalid| Invalid(format!("{flag}: {}", invalid.0)))
+        })
+    };
+    let changes = ClientChanges {
+        name: request
+            .name
+            .as_deref()
+            .map(|name| DisplayName::parse("client name", name))
+            .transpose()?,
+        redirect_uris: request
+            .redirect_uris
+            .as_deref()
+            .map(redirect_uris)
+            .transpose()?,
+        add_redirect_uris: each(&request.add_redirect_uris, "--add-redirect-uri")?,
+        remove_redirect_uris: each(&request.remove_redirect_uris, "--remove-redirect-uri")?,
+        scope: request.scope.as_deref().map(Scope::parse).transpose()?,
+        grant_types: request
+            .grant_types
+            .as_deref()
+            .map(GrantType::parse_list)
+            .transpose()?,
+        id_token_alg: request
+            .id_token_alg
+            .as_deref()
+            .map(id_token_alg)
+            .transpose()?,
+        post_logout_redirect_uris: request
+            .post_logout_redirect_uris
+            .as_deref()
+            .map(post_logout_redirect_uris)
+            .transpose()?,
+        access_token_format: request
+            .access_token_format
+            .as_deref()
+            .map(access_token_format)
+            .transpose()?,
+        resources: request.resources.as_deref().map(resources).transpose()?,
+        id_token_claims: request.id_token_claims,
+    };
+    let nothing = request.name.is_none()
+        && request.redirect_uris.is_none()
+        && request.add_redirect_uris.is_empty()
+        && request.remove_redirect_uris.is_empty()
+        && request.scope.is_none()
+        && request.grant_types.is_none()
+        && request.id_token_alg.is_none()
+        && request.post_logout_redirect_uris.is_none()
+        && request.access_token_format.is_none()
+        && request.resources.is_none()
+        && request.id_token_claims.is_none();
+    if nothing {
+        return Err(Invalid(format!(
+            "nothing to change for client {id}: give at least one setting (see `keyward \
+             client update --help`)"
+        ))
+        .into());
+    }
+    changes.apply_to(&client)?;
+    Ok(Plan::Write(WritePlan::UpdateClient(id, Box::new(changes))))
+}
+
+/// The client may have changed since `update` looked: the changes are applied to, and the
+/// rules checked on, the record as it is inside the write.
+pub(super) async fn apply_update(
+    store: &Store,
+    id: ClientId,
+    changes: ClientChanges,
+) -> Result<AdminOutput, AdminError> {
+    match store
+        .update_client(id, move |client| changes.apply_to(client))
+        .await
+    {
+        Ok(Ok(client)) => Ok(AdminOutput::Client(client_view(&client))),
+        Ok(Err(invalid)) => Err(invalid.into()),
+        Err(ClientNotUpdated::NoSuchClient) => Err(client_not_found(id)),
+        Err(ClientNotUpdated::Storage(error)) => Err(error.into()),
+    }
 }
 
 /// Parses a list of URIs, without duplicates, in the order given, at most

@@ -59,6 +59,7 @@ pub enum AdminRequest {
     ClientRotateSecret {
         id: String,
     },
+    ClientUpdate(ClientUpdateRequest),
     UserCreate {
         username: String,
         email: Option<String>,
@@ -198,6 +199,7 @@ impl AdminRequest {
             AdminRequest::ClientCreate(_)
             | AdminRequest::ClientDelete { .. }
             | AdminRequest::ClientRotateSecret { .. }
+            | AdminRequest::ClientUpdate(_)
             | AdminRequest::UserCreate { .. }
             | AdminRequest::UserDelete { .. }
             | AdminRequest::UserSetPassword { .. }
@@ -241,6 +243,38 @@ pub struct ClientCreateRequest {
     pub resources: Vec<String>,
     #[serde(default)]
     pub id_token_claims: bool,
+}
+
+/// `client update ID`: what to change; anything `None` (or empty) stays as it is. Values
+/// arrive as typed and are validated by `prepare`.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct ClientUpdateRequest {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Replaces every redirect URI (when given).
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub add_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub remove_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub grant_types: Option<String>,
+    #[serde(default)]
+    pub id_token_alg: Option<String>,
+    /// Replaces every post-logout redirect URI (when given).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub access_token_format: Option<String>,
+    /// Replaces every resource (when given).
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+    #[serde(default)]
+    pub id_token_claims: Option<bool>,
 }
 
 /// What an admin command produced. `--json` prints the inner object alone.
@@ -331,6 +365,7 @@ pub enum WritePlan {
     CreateClient(Client, Option<String>),
     DeleteClient(ClientId),
     RotateSecret(ClientId, String),
+    UpdateClient(ClientId, Box<clients::ClientChanges>),
     CreateUser(User),
     DeleteUser(Username),
     SetPassword(Username, String),
@@ -385,6 +420,7 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
         AdminRequest::ClientShow { id } => clients::show(store, &id),
         AdminRequest::ClientDelete { id } => clients::delete(store, &id),
         AdminRequest::ClientRotateSecret { id } => clients::rotate_secret(store, &id),
+        AdminRequest::ClientUpdate(request) => clients::update(store, &request),
         AdminRequest::UserCreate {
             username,
             email,
@@ -468,6 +504,7 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         WritePlan::RotateSecret(id, secret) => {
             clients::apply_rotate_secret(store, id, secret).await
         }
+        WritePlan::UpdateClient(id, changes) => clients::apply_update(store, id, *changes).await,
         WritePlan::CreateUser(user) => users::apply_create(store, user).await,
         WritePlan::DeleteUser(username) => users::apply_delete(store, username).await,
         WritePlan::SetPassword(username, hash) => {

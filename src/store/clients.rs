@@ -90,6 +90,40 @@ impl Store {
         deleted
     }
 
+    /// Changes a client in one write: `change` sees the record as it is inside the write
+    /// and answers the new one, or why not (`Ok(Err(..))`, nothing written). The cache is
+    /// invalidated once the write has committed, so the next request sees the change.
+    pub async fn update_client<E: Send + 'static>(
+        &self,
+        id: ClientId,
+        change: impl FnOnce(&Client) -> Result<Client, E> + Send + 'static,
+    ) -> Result<Result<Client, E>, ClientNotUpdated> {
+        let written = self.write(move |tx| {
+            let key = id.0.as_bytes();
+            let Some(bytes) = tx.get(CLIENTS, key)? else {
+                return Ok(None);
+            };
+            let client = decode(id, &unseal(tx.sealer, CLIENTS, key, &bytes)?)?;
+            let changed = match change(&client) {
+                Ok(changed) => changed,
+                Err(refused) => return Ok(Some(Err(refused))),
+            };
+            // The id and the secret are not `update`'s to change.
+            let changed = Client {
+                id,
+                secret_hash: client.secret_hash,
+                created_at: client.created_at,
+                ..changed
+            };
+            let value = seal(tx.sealer, CLIENTS, key, &encode(&changed));
+            tx.insert(CLIENTS, key, &value)?;
+            Ok(Some(Ok(changed)))
+        });
+        let written = written.await;
+        self.inner.client_cache.invalidate();
+        written?.ok_or(ClientNotUpdated::NoSuchClient)
+    }
+
     /// Replaces a confidential client's secret hash.
     pub async fn set_client_secret(
         &self,
@@ -114,6 +148,15 @@ impl Store {
         self.inner.client_cache.invalidate();
         written?
     }
+}
+
+/// Why `update_client` changed nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientNotUpdated {
+    #[error("there is no such client")]
+    NoSuchClient,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 /// Why `set_client_secret` changed nothing.

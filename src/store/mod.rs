@@ -35,7 +35,7 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 use crate::seal::Sealer;
 pub use access::AccessState;
 pub use apikeys::{ApiKey, KeyNotStored};
-pub use clients::SecretNotSet;
+pub use clients::{ClientNotUpdated, SecretNotSet};
 pub use grants::{
     CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
     RedeemedCode, Redemption, RefreshGrace, Refreshed, Rotation, TicketNotConsumed,

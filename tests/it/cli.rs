@@ -1,6 +1,7 @@
 //! The command line itself: its help text, and which commands may bring a data directory
 //! into being (issue 10).
 
+mod clients;
 mod upstream;
 
 use std::collections::BTreeMap;
