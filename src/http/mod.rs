@@ -50,6 +50,12 @@ use forwarded::Forwarding;
 /// Form and token bodies are small; anything larger is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Sign-ins through upstreams one client address may start per window: generous (a whole
+/// office behind one address signs in at nine), and still a bound on what anyone can make
+/// keyward send to a provider.
+const UPSTREAM_STARTS_PER_ADDRESS: u32 = 120;
+const UPSTREAM_STARTS_WINDOW_SECONDS: u64 = 15 * 60;
+
 /// How long a sign-in lasts.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
@@ -72,6 +78,9 @@ pub struct AppState {
     cors: CorsPolicy,
     demo: Option<DemoApp>,
     upstreams: crate::upstream::flow::Flows,
+    /// Sign-ins through an upstream started per client address: each may cost an outbound
+    /// token request with keyward's client credentials at the provider.
+    upstream_starts: crate::throttle::Throttle,
     metrics: Arc<Metrics>,
 }
 
@@ -149,6 +158,11 @@ impl AppState {
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
             upstreams: crate::upstream::flow::Flows::new(store.clone(), &issuer),
+            upstream_starts: crate::throttle::Throttle::new(
+                UPSTREAM_STARTS_PER_ADDRESS,
+                UPSTREAM_STARTS_WINDOW_SECONDS,
+                100_000,
+            ),
             metrics,
             store,
             issuer,

@@ -180,6 +180,8 @@ pub enum UpstreamProblem<'a> {
     AlreadyHasOne,
     /// Linking: this browser is no longer signed in as the account that started it.
     SessionChanged,
+    /// Too many sign-ins through upstreams started from this address lately.
+    Throttled,
 }
 
 impl UpstreamProblem<'_> {
@@ -207,6 +209,7 @@ impl UpstreamProblem<'_> {
             UpstreamProblem::LinkedElsewhere | UpstreamProblem::AlreadyHasOne => {
                 StatusCode::CONFLICT
             }
+            UpstreamProblem::Throttled => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -278,6 +281,10 @@ impl UpstreamProblem<'_> {
             UpstreamProblem::AlreadyHasOne => (
                 format!("A {name} account is linked already"),
                 format!("Your account has a {name} account linked already. Nothing was changed. Unlink it on your account page first."),
+            ),
+            UpstreamProblem::Throttled => (
+                "Too many sign-ins from your network".to_owned(),
+                format!("Too many sign-ins through {name} were started from your network in the last few minutes. Nothing was changed. Wait a few minutes, then try again."),
             ),
             UpstreamProblem::SessionChanged => (
                 "Linking was not finished".to_owned(),

@@ -84,6 +84,18 @@ pub async fn start(
         });
     };
     let now = clock::now();
+    let address = state.forwarding.client_address(&request);
+    if let Err(blocked) = state
+        .upstream_starts
+        .reserve(&crate::oauth::signin::address_key(address), now)
+    {
+        tracing::warn!(address = %address, upstream = %upstream.name, "upstream sign-in throttled");
+        let page = state.problem(Problem::Upstream {
+            upstream: upstream.display_name.as_str(),
+            problem: UpstreamProblem::Throttled,
+        });
+        return super::login::with_retry_after(page, blocked.retry_after);
+    }
     let (intent, return_to) = if field("intent") == Some("link") {
         match state
             .account

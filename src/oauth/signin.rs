@@ -112,7 +112,7 @@ pub struct SignInService {
 
 /// The key of an address in the address throttle. An IPv6 host usually holds a whole /64,
 /// so counting per /128 would give one attacker billions of fresh addresses.
-fn address_key(address: IpAddr) -> String {
+pub(crate) fn address_key(address: IpAddr) -> String {
     match address {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

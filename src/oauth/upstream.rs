@@ -154,8 +154,32 @@ fn new_user(profile: &Profile, now: UnixTime) -> User {
     }
 }
 
+/// Usernames a first sign-in never derives (the operator may still give them with `user
+/// create`).
+const RESERVED: [&str; 18] = [
+    "abuse",
+    "admin",
+    "administrator",
+    "help",
+    "hostmaster",
+    "info",
+    "keyward",
+    "moderator",
+    "no-reply",
+    "noreply",
+    "operator",
+    "postmaster",
+    "root",
+    "security",
+    "staff",
+    "support",
+    "system",
+    "webmaster",
+];
+
 /// Usernames to try, in order: the profile's username (else its name, else "user") cut to
-/// the characters usernames allow, then with 2 to 9 appended, then with random suffixes.
+/// the characters usernames allow (a reserved name becomes "user"), then with 2 to 9
+/// appended, then with random suffixes.
 /// Uniqueness is decided in the write; this only proposes.
 fn username_candidates(profile: &Profile) -> Vec<Username> {
     let source = profile
@@ -181,7 +205,8 @@ fn username_candidates(profile: &Profile) -> Vec<Username> {
         .trim_matches(|c: char| matches!(c, '.' | '_' | '-'))
         .to_owned();
     base.truncate(48);
-    if base.is_empty() {
+    // A name people read as the platform's own is not handed to whoever picks it upstream.
+    if base.is_empty() || RESERVED.contains(&base.to_ascii_lowercase().as_str()) {
         base = "user".to_owned();
     }
     let mut names = vec![base.clone()];
@@ -234,6 +259,9 @@ mod tests {
         assert_eq!(names(profile(Some("..ünï cødé!!"), None))[0], "n-c-d");
         assert_eq!(names(profile(None, None))[0], "user");
         assert_eq!(names(profile(Some("???"), None))[0], "user");
+        assert_eq!(names(profile(Some("Admin"), None))[0], "user");
+        assert_eq!(names(profile(Some("root"), None))[1], "user2");
+        assert_eq!(names(profile(Some("admin2"), None))[0], "admin2");
         assert!(names(profile(Some(&"x".repeat(300)), None))
             .iter()
             .all(|name| name.len() <= Username::MAX_CHARS));

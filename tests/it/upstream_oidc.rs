@@ -641,3 +641,54 @@ fn issue_12_deleting_an_upstream_says_who_is_left_without_a_way_to_sign_in() {
     let login = Browser::new().get(&pair.server.url("/login"));
     assert!(!login.body.contains("Continue with Corp"), "{}", login.body);
 }
+
+#[test]
+fn issue_12_sign_ins_through_upstreams_are_throttled_per_address() {
+    let data = DataDir::new();
+    let server = TestServer::start(&data, &[]);
+    // Never contacted: starting a sign-in through an OAuth 2.0 upstream calls nobody.
+    data.run_with_stdin(
+        &[
+            "upstream",
+            "add",
+            "chat",
+            "--kind",
+            "discord",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--client-id",
+            "123",
+            "--client-secret-stdin",
+        ],
+        "chat-secret\n",
+    )
+    .ok();
+    let browser = Browser::new();
+    let login = browser.get(&server.url("/login"));
+    let form = login.require_form("/upstream/chat/start");
+    let fields = form.filled(&[]);
+    // `http/mod.rs`'s UPSTREAM_STARTS_PER_ADDRESS.
+    for attempt in 0..120 {
+        let started = browser.submit(&login, &form, &fields);
+        assert_eq!(
+            started.status,
+            303,
+            "attempt {attempt}: {}",
+            started.describe()
+        );
+    }
+    let refused = browser.submit(&login, &form, &fields);
+    assert_eq!(refused.status, 429, "{}", refused.describe());
+    assert!(refused.header("retry-after").is_some());
+    assert!(
+        refused.body.contains("Too many sign-ins from your network"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.set_cookies().is_empty(),
+        "{:?}",
+        refused.set_cookies()
+    );
+    assert_eq!(server.healthz(), 200);
+}
