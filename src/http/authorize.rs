@@ -138,7 +138,7 @@ fn consent_page(state: &AppState, request: &HttpRequest, prompt: &ConsentPrompt)
         csrf_token: state.cookies.csrf_token(&csrf_secret),
         request: prompt.ticket.clone(),
         client_name: prompt.client.name.as_str().to_owned(),
-        redirect_host: redirect_host(&prompt.request.redirect_uri),
+        redirect_origin: redirect_origin(&prompt.request.redirect_uri),
         username: prompt.user.username.as_str().to_owned(),
         scopes,
         public_client: prompt.client.is_public(),
@@ -150,14 +150,36 @@ fn consent_page(state: &AppState, request: &HttpRequest, prompt: &ConsentPrompt)
     response
 }
 
-/// The host the user will be sent to, shown on the consent page; for a private-use scheme,
-/// the scheme itself.
-fn redirect_host(redirect_uri: &str) -> String {
+/// Where the user will be sent, shown on the consent page: the redirect URI's origin
+/// (scheme, host, and the port unless it is the scheme's default), so that a look-alike
+/// host or an unexpected port is plain to see; for a private-use scheme, the scheme itself.
+fn redirect_origin(redirect_uri: &str) -> String {
     match url::Url::parse(redirect_uri) {
-        Ok(url) => match url.host_str() {
-            Some(host) => host.to_owned(),
-            None => format!("{}:", url.scheme()),
-        },
+        Ok(url) if url.host_str().is_some() => url.origin().ascii_serialization(),
+        Ok(url) => format!("{}:", url.scheme()),
         Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_origin;
+
+    #[test]
+    fn the_consent_page_names_the_scheme_host_and_port_it_sends_the_browser_to() {
+        assert_eq!(
+            redirect_origin("https://app.example/cb?x=1"),
+            "https://app.example"
+        );
+        assert_eq!(
+            redirect_origin("https://app.example:8443/cb"),
+            "https://app.example:8443"
+        );
+        assert_eq!(
+            redirect_origin("http://127.0.0.1:53682/callback"),
+            "http://127.0.0.1:53682"
+        );
+        assert_eq!(redirect_origin("http://[::1]:9/cb"), "http://[::1]:9");
+        assert_eq!(redirect_origin("com.example.app:/cb"), "com.example.app:");
     }
 }

@@ -110,7 +110,9 @@ pub struct ConsentView {
     /// The server-side handle of the pending authorization request.
     pub request: String,
     pub client_name: String,
-    pub redirect_host: String,
+    /// Where the answer sends the browser: the redirect URI's scheme, host and port (its
+    /// origin), or the scheme alone for an app's own scheme.
+    pub redirect_origin: String,
     pub username: String,
     pub scopes: Vec<ScopeView>,
     pub public_client: bool,

@@ -40,7 +40,7 @@ fn consent_view() -> ConsentView {
         csrf_token: "csrf-consent-456".into(),
         request: "pending-789".into(),
         client_name: "Photo Printer".into(),
-        redirect_host: "printer.example".into(),
+        redirect_origin: "https://printer.example:8443".into(),
         username: "alice".into(),
         scopes: vec![
             ScopeView {
@@ -281,7 +281,7 @@ fn consent_escapes_client_name_and_scope_description() {
     let mut view = consent_view();
     view.client_name = HOSTILE.into();
     view.username = HOSTILE.into();
-    view.redirect_host = HOSTILE.into();
+    view.redirect_origin = HOSTILE.into();
     view.scopes[0].description = Some(r#"quote " apostrophe ' angle <> amp &"#.into());
     view.scopes[1].name = HOSTILE.into();
     let html = pages().consent(&view);
@@ -466,7 +466,11 @@ fn consent_page_says_who_what_and_where() {
     let html = pages().consent(&consent_view());
     assert!(html.contains("<h1>Photo Printer wants to access your account</h1>"));
     assert!(html.contains("Signed in as <strong>alice</strong>"));
-    assert!(html.contains("You will be sent to <strong class=\"host\">printer.example</strong>"));
+    assert!(html.contains(
+        "You will be sent to <strong class=\"host\">https:&#x2f;&#x2f;printer.example:8443</strong>"
+    ));
+    assert!(html.contains("take this access back at any time"));
+    assert!(html.contains("href=\"/account#apps\""));
     assert!(html.contains("<code>photos.read</code>"));
     assert!(html.contains("See your photos"));
     assert!(html.contains("<code>profile</code>"));

@@ -255,8 +255,7 @@ impl Flows {
 
     /// The callback at `/upstream/NAME/callback`: the checks in the module's docs, the code
     /// redeemed with the verifier, and the profile read from the ID token or the userinfo
-    /// document.
-    /// `browser` is the hash of the CSRF secret the browser presents now.
+    /// document. `browser` is the hash of the CSRF secret the browser presents now.
     pub async fn finish(
         &self,
         upstream: &Upstream,
