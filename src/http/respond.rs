@@ -182,6 +182,8 @@ pub enum UpstreamProblem<'a> {
     SessionChanged,
     /// Too many sign-ins through upstreams started from this address lately.
     Throttled,
+    /// Linking wants a recent sign-in, and this session's is older.
+    SignInAgain,
 }
 
 impl UpstreamProblem<'_> {
@@ -205,7 +207,9 @@ impl UpstreamProblem<'_> {
                 }
                 Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             },
-            UpstreamProblem::NotKnown | UpstreamProblem::SessionChanged => StatusCode::FORBIDDEN,
+            UpstreamProblem::NotKnown
+            | UpstreamProblem::SessionChanged
+            | UpstreamProblem::SignInAgain => StatusCode::FORBIDDEN,
             UpstreamProblem::LinkedElsewhere | UpstreamProblem::AlreadyHasOne => {
                 StatusCode::CONFLICT
             }
@@ -281,6 +285,10 @@ impl UpstreamProblem<'_> {
             UpstreamProblem::AlreadyHasOne => (
                 format!("A {name} account is linked already"),
                 format!("Your account has a {name} account linked already. Nothing was changed. Unlink it on your account page first."),
+            ),
+            UpstreamProblem::SignInAgain => (
+                "Sign in again to link".to_owned(),
+                format!("For your safety, linking {name} to your account needs a sign-in in the last 15 minutes. Nothing was changed. Sign in again (open the sign-in page), then press Link on your account page."),
             ),
             UpstreamProblem::Throttled => (
                 "Too many sign-ins from your network".to_owned(),

@@ -12,7 +12,7 @@ use super::pages::see_other;
 use super::respond::{Problem, UpstreamProblem};
 use super::AppState;
 use crate::clock;
-use crate::oauth::upstream::UpstreamOutcome;
+use crate::oauth::upstream::{may_link, UpstreamOutcome};
 use crate::store::IdentityNotUnlinked;
 use crate::upstream::flow::{Failure, Intent};
 use crate::upstream::{Upstream, UpstreamName};
@@ -101,13 +101,25 @@ pub async fn start(
             .account
             .signed_in(state.cookies.session_hash(&request), now)
         {
-            Ok(Some(account)) => (
-                Intent::Link {
-                    user: account.user.id,
-                    session: *account.session.as_bytes(),
-                },
-                "/account".to_owned(),
-            ),
+            Ok(Some(account)) => {
+                match state.store.session(&account.session, now) {
+                    Ok(Some(session)) if may_link(session.auth_time, now) => {}
+                    Ok(_) => {
+                        return state.problem(Problem::Upstream {
+                            upstream: upstream.display_name.as_str(),
+                            problem: UpstreamProblem::SignInAgain,
+                        })
+                    }
+                    Err(_) => return state.unavailable_page(),
+                }
+                (
+                    Intent::Link {
+                        user: account.user.id,
+                        session: *account.session.as_bytes(),
+                    },
+                    "/account".to_owned(),
+                )
+            }
             Ok(None) => return see_other("/login?return_to=%2Faccount").finish(),
             Err(_) => return state.unavailable_page(),
         }

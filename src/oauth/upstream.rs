@@ -9,14 +9,24 @@
 //!   write, the e-mail kept only when the upstream vouches for it); otherwise it is refused.
 //!   Nothing here ever looks a user up by e-mail or username: an upstream account that
 //!   claims someone's address or name gets its own account, or none.
-//! - A link started from `/account` links to the user who started it, and only while the
-//!   session that started it is live and no other user is signed in in this browser.
+//! - A link started from `/account` links to the user who started it, only from a session
+//!   that signed in within `LINK_AFTER_SIGN_IN_SECONDS`, and only while that session is live
+//!   and no other user is signed in in this browser.
 
 use super::signin::SignInService;
 use crate::model::{DisplayName, Email, Id, SecretHash, UnixTime, User, UserId, Username};
 use crate::store::{IdentityNotLinked, StoreError, UpstreamUserNotInserted};
 use crate::upstream::flow::{Finished, Intent, Profile};
 use crate::upstream::Upstream;
+
+/// How recent a sign-in linking a new way to sign in wants.
+pub const LINK_AFTER_SIGN_IN_SECONDS: u64 = 15 * 60;
+
+/// Whether a session that signed in at `auth_time` may start linking: a stolen session must
+/// not add a lasting way in, so a live session is not enough, a recent sign-in is.
+pub fn may_link(auth_time: UnixTime, now: UnixTime) -> bool {
+    now.saturating_sub(auth_time) <= LINK_AFTER_SIGN_IN_SECONDS
+}
 
 /// What a finished flow came to.
 pub enum UpstreamOutcome {
@@ -265,6 +275,15 @@ mod tests {
         assert!(names(profile(Some(&"x".repeat(300)), None))
             .iter()
             .all(|name| name.len() <= Username::MAX_CHARS));
+    }
+
+    #[test]
+    fn linking_wants_a_sign_in_of_the_last_fifteen_minutes() {
+        assert!(may_link(1_000, 1_000));
+        assert!(may_link(1_000, 1_000 + 15 * 60));
+        assert!(!may_link(1_000, 1_000 + 15 * 60 + 1));
+        // A clock that went back is no reason to refuse.
+        assert!(may_link(2_000, 1_000));
     }
 
     #[test]
