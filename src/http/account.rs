@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms;
+use super::login::with_retry_after;
 use super::pages::{html, see_other};
 use super::respond::Problem;
 use super::AppState;
@@ -349,13 +350,42 @@ pub async fn change_password(
         Ok(PasswordOutcome::Changed) => "password-changed",
         Ok(PasswordOutcome::WrongCurrent) => "wrong-password",
         Ok(PasswordOutcome::Invalid) => "invalid-password",
-        Ok(PasswordOutcome::Throttled { .. }) => "password-throttled",
-        Ok(PasswordOutcome::Busy) => "busy",
+        // Nothing was checked: the page itself answers, with the status a client can act
+        // on (as the sign-in form does), instead of a redirect that looks like an outcome.
+        Ok(PasswordOutcome::Throttled { retry_after }) => {
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            let notice = "password-throttled";
+            return refused_page(&state, &request, &account, notice, status, retry_after);
+        }
+        Ok(PasswordOutcome::Busy) => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            return refused_page(&state, &request, &account, "busy", status, 1);
+        }
         // The account went while the form was filled in: its session went with it.
         Ok(PasswordOutcome::UserGone) => return see_other("/login").finish(),
         Err(_) => return state.unavailable_page(),
     };
     see_other(&format!("/account?notice={notice}")).finish()
+}
+
+/// The account page with `notice`, answered with `status` and `Retry-After` (or the
+/// storage-failure page).
+fn refused_page(
+    state: &AppState,
+    request: &HttpRequest,
+    account: &Account,
+    notice: &str,
+    status: StatusCode,
+    retry_after: u64,
+) -> HttpResponse {
+    let Ok(overview) = state.account.overview(account, clock::now()) else {
+        return state.unavailable_page();
+    };
+    let query = format!("notice={notice}");
+    let params = Params::parse(query.as_bytes()).unwrap_or_default();
+    let mut page = account_page(state, request, account, overview, None, &params);
+    *page.status_mut() = status;
+    with_retry_after(page, retry_after)
 }
 
 pub async fn sign_out_others(

@@ -344,10 +344,19 @@ fn issue_12_wrong_current_passwords_are_throttled_like_sign_ins() {
         );
         back_with_notice(&here, answer, "wrong-password");
     }
-    // Now even the right password is not checked, and nothing changes.
-    let answer = change_password(&server, &here, USER_PASSWORD, NEW_PASSWORD);
-    let page = back_with_notice(&here, answer, "password-throttled");
-    assert!(page.body.contains("Too many wrong passwords."));
+    // Now even the right password is not checked, and nothing changes: the account page
+    // says so, with 429 and Retry-After, as the sign-in form does.
+    let page = change_password(&server, &here, USER_PASSWORD, NEW_PASSWORD);
+    assert_eq!(page.status, 429, "{}", page.describe());
+    assert!(page
+        .header("retry-after")
+        .is_some_and(|seconds| seconds.parse::<u64>().is_ok_and(|seconds| seconds > 0)));
+    assert!(
+        page.body.contains("Too many wrong passwords."),
+        "{}",
+        page.body
+    );
+    assert!(page.form("/account/password").is_some(), "{}", page.body);
     assert!(still_signed_in(&server, &here));
     assert!(signs_in(&server, "alice", USER_PASSWORD));
     assert!(!signs_in(&server, "alice", NEW_PASSWORD));
