@@ -804,21 +804,45 @@ fn migrate(options: &OpenOptions, json: bool) -> Result<(), Failure> {
     if !path.exists() {
         return Err(Failure::new(admin::no_database(&options.data_dir).message));
     }
+    let in_use = |path: &std::path::Path| {
+        Failure::new(format!(
+            "database {} is in use by a running keyward server, which migrated it when it \
+             started; nothing to do",
+            path.display()
+        ))
+    };
+    // A database already at this schema is looked at read-only: a read-write open lets redb
+    // write on close, and a command with nothing to do must change no byte.
+    match Store::open_read_only(options) {
+        Ok(store) if store.schema_version() == crate::store::SCHEMA_VERSION => {
+            store
+                .close()
+                .map_err(|error| Failure::new(error.to_string()))?;
+            return print_migration(&path, None, json);
+        }
+        Err(OpenError::InUse(path)) => return Err(in_use(&path)),
+        // Older (to migrate), newer, or unreadable: the read-write open says what it is.
+        Ok(store) => drop(store),
+        Err(_) => {}
+    }
     let store = match Store::open(options) {
         Ok(store) => store,
-        Err(OpenError::InUse(path)) => {
-            return Err(Failure::new(format!(
-                "database {} is in use by a running keyward server, which migrated it when it \
-                 started; nothing to do",
-                path.display()
-            )))
-        }
+        Err(OpenError::InUse(path)) => return Err(in_use(&path)),
         Err(error) => return Err(Failure::new(error.to_string())),
     };
     let report = store.migration().cloned();
     store
         .close()
         .map_err(|error| Failure::new(error.to_string()))?;
+    print_migration(&path, report, json)
+}
+
+/// What `migrate` did, as a line (or JSON).
+fn print_migration(
+    path: &std::path::Path,
+    report: Option<crate::store::MigrationReport>,
+    json: bool,
+) -> Result<(), Failure> {
     let (text, value) = match report {
         Some(report) => (
             format!(
