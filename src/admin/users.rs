@@ -400,9 +400,6 @@ fn user_view(user: &User) -> UserView {
 mod tests {
     use super::super::{execute, AdminRequest};
     use super::*;
-    use crate::model::Scope;
-
-    use crate::upstream::{Endpoints, Upstream, UpstreamKind, UpstreamSecret, UpstreamUrl};
 
     fn store() -> (tempfile::TempDir, Store) {
         crate::store::test_store()
@@ -411,19 +408,7 @@ mod tests {
     async fn add_upstream(store: &Store, name: &str) -> UpstreamName {
         let name = UpstreamName::parse(name).unwrap();
         store
-            .insert_upstream(Upstream {
-                name: name.clone(),
-                kind: UpstreamKind::Oidc,
-                display_name: DisplayName::parse("name", "Corp").unwrap(),
-                endpoints: Endpoints::Oidc {
-                    issuer: UpstreamUrl::parse("--issuer", "https://id.corp.example").unwrap(),
-                },
-                client_id: "keyward".into(),
-                client_secret: UpstreamSecret::parse("s3cret").unwrap(),
-                scope: Scope::parse("openid profile email").unwrap(),
-                create_users: false,
-                created_at: 100,
-            })
+            .insert_upstream(crate::upstream::test_upstream(name.as_str()))
             .await
             .unwrap();
         name

@@ -461,28 +461,16 @@ pub(super) fn upstream_name(key: &[u8]) -> Result<UpstreamName, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DisplayName, Id, Scope};
+    use crate::model::{DisplayName, Id};
 
-    use crate::upstream::{Endpoints, UpstreamKind, UpstreamSecret, UpstreamUrl};
+    use crate::upstream::{Endpoints, UpstreamUrl};
 
     fn store() -> (tempfile::TempDir, Store) {
         crate::store::test_store()
     }
 
     fn upstream(name: &str) -> Upstream {
-        Upstream {
-            name: UpstreamName::parse(name).unwrap(),
-            kind: UpstreamKind::Oidc,
-            display_name: DisplayName::parse("name", "Corp").unwrap(),
-            endpoints: Endpoints::Oidc {
-                issuer: UpstreamUrl::parse("--issuer", "https://id.corp.example").unwrap(),
-            },
-            client_id: "keyward".into(),
-            client_secret: UpstreamSecret::parse("s3cret").unwrap(),
-            scope: Scope::parse("openid profile email").unwrap(),
-            create_users: false,
-            created_at: 100,
-        }
+        crate::upstream::test_upstream(name)
     }
 
     async fn user(store: &Store, username: &str) -> UserId {

@@ -388,6 +388,25 @@ impl Upstream {
     }
 }
 
+/// An OpenID upstream named `name` (at `https://id.corp.example`, no user creation), for
+/// the unit tests of the modules that store and manage upstreams.
+#[cfg(test)]
+pub fn test_upstream(name: &str) -> Upstream {
+    Upstream {
+        name: UpstreamName::parse(name).unwrap(),
+        kind: UpstreamKind::Oidc,
+        display_name: DisplayName::parse("name", "Corp").unwrap(),
+        endpoints: Endpoints::Oidc {
+            issuer: UpstreamUrl::parse("--issuer", "https://id.corp.example").unwrap(),
+        },
+        client_id: "keyward".into(),
+        client_secret: UpstreamSecret::parse("s3cret").unwrap(),
+        scope: Scope::parse("openid profile email").unwrap(),
+        create_users: false,
+        created_at: 100,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
