@@ -692,3 +692,47 @@ fn issue_12_sign_ins_through_upstreams_are_throttled_per_address() {
     );
     assert_eq!(server.healthz(), 200);
 }
+
+#[test]
+fn issue_12_bad_unlink_and_start_forms_change_nothing() {
+    let pair = Pair::start(true);
+    let browser = Browser::new();
+    let login = browser.get(&pair.server.url("/login"));
+    assert_eq!(pair.sign_in_through_corp(&browser, &login).status, 303);
+    let account = browser.get(&pair.server.url("/account"));
+    let csrf = account
+        .require_form("/account/identities/unlink")
+        .require("csrf_token")
+        .to_owned();
+    let unlink = pair.server.url("/account/identities/unlink");
+    // An unknown or malformed upstream name: a notice that nothing was linked there.
+    for name in ["nope", "Not A Name", &"x".repeat(5000)] {
+        let answer = browser.post_form(
+            &unlink,
+            &[("csrf_token", csrf.as_str()), ("upstream", name)],
+        );
+        assert_eq!(answer.status, 303, "{name:?}: {}", answer.describe());
+        assert!(
+            answer
+                .header("location")
+                .is_some_and(|location| location.starts_with("/account?notice=not-linked")),
+            "{}",
+            answer.describe()
+        );
+    }
+    // Without the CSRF token: 403, and the identity stays.
+    let forged = browser.post_form(&unlink, &[("upstream", "corp")]);
+    assert_eq!(forged.status, 403, "{}", forged.describe());
+    // A start form without its token, or for an upstream that does not exist.
+    let start = browser.post_form(
+        &pair.server.url("/upstream/corp/start"),
+        &[("return_to", "/account")],
+    );
+    assert_eq!(start.status, 403, "{}", start.describe());
+    let missing = browser.post_form(
+        &pair.server.url("/upstream/nope/start"),
+        &[("csrf_token", csrf.as_str())],
+    );
+    assert_eq!(missing.status, 404, "{}", missing.describe());
+    assert_eq!(pair.user("alice")["identities"][0]["upstream"], "corp");
+}
