@@ -82,6 +82,11 @@ fn client(alg: SigningAlg) -> Client {
         access_token_format: AccessTokenFormat::Opaque,
         resources: Vec::new(),
         id_token_claims: false,
+        origin: keyward::model::ClientOrigin::Operator,
+        homepage: None,
+        privacy_policy: None,
+        verified: false,
+        previous_secret: None,
     }
 }
 
@@ -120,6 +125,7 @@ fn main() {
         created_at: 1_700_000_000,
         email_verified: true,
         updated_at: 1_700_000_000,
+        developer: false,
     };
     let grant = Grant {
         id: Id::from_bytes([3; 16]),

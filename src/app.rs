@@ -92,6 +92,9 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    // Before anything can sign or verify a JWT: jsonwebtoken would otherwise install its
+    // own provider on first use, and keyward's signing keys would then not sign.
+    crate::oidc::keys::install_provider();
     // The port is taken before the store is opened, which may create a new installation:
     // a start that fails for a busy port must leave no data directory, key or database.
     let listener = match std::net::TcpListener::bind(config.listen) {

@@ -193,6 +193,11 @@ enum ScopeCommand {
         /// and email, which keys may always carry). Without it, they may not.
         #[arg(long)]
         api_keys: bool,
+        /// Let apps that users register themselves (the developer page) ask for this scope
+        /// (besides openid, profile and email, which they may always ask for). Without it,
+        /// they may not.
+        #[arg(long)]
+        self_service: bool,
     },
     /// List the scopes that have a description, and whether API keys may carry them.
     List,
@@ -313,6 +318,18 @@ enum ClientCommand {
         /// Put the profile and email claims into ID tokens too, not only into userinfo.
         #[arg(long)]
         id_token_claims: bool,
+        /// The app's homepage (http or https), shown by its host on the consent page.
+        #[arg(long, value_name = "URL")]
+        homepage: Option<String>,
+        /// The app's privacy policy (http or https), linked from the consent page.
+        #[arg(long, value_name = "URL")]
+        privacy_policy: Option<String>,
+        /// Register the app for this user, as the developer page would: it is theirs to
+        /// change on /account/apps, the consent page says "by" them, and it may ask only for
+        /// self-service scopes (`scope set --self-service`) and the authorization_code and
+        /// refresh_token grants.
+        #[arg(long, value_name = "USERNAME")]
+        owner: Option<String>,
     },
     /// List every client, without secrets.
     List,
@@ -365,11 +382,30 @@ enum ClientCommand {
         /// Whether ID tokens carry the profile and email claims too.
         #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
         id_token_claims: Option<bool>,
+        /// The app's homepage (http or https); an empty value removes it.
+        #[arg(long, value_name = "URL")]
+        homepage: Option<String>,
+        /// The app's privacy policy (http or https); an empty value removes it.
+        #[arg(long, value_name = "URL")]
+        privacy_policy: Option<String>,
     },
     /// Replace a confidential client's secret; the new one is printed once.
     RotateSecret {
         /// The client's id, as `client list` shows it.
         id: String,
+        /// How long the previous secret keeps working, like 1h or 7d (at most 30d), so the
+        /// app's deployments can be updated meanwhile. Default 0: it stops at once.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        grace: Option<Duration>,
+    },
+    /// Mark an app as reviewed by you: the consent page stops telling users that nobody
+    /// has reviewed it. (The operator's own apps never carry that notice.)
+    Verify {
+        /// The client's id, as `client list` shows it.
+        id: String,
+        /// Take the mark back: the notice shows again.
+        #[arg(long)]
+        undo: bool,
     },
 }
 
@@ -413,6 +449,15 @@ enum UserCommand {
         username: String,
         #[command(flatten)]
         password: PasswordArgs,
+    },
+    /// Change what the operator allows a user.
+    Set {
+        /// The user's username.
+        username: String,
+        /// Whether the user may register apps on the developer page under
+        /// `serve --developer-apps allowed`.
+        #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+        developer: Option<bool>,
     },
     /// End every session of a user: they must sign in again on every browser.
     SignOut {
@@ -501,10 +546,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             name,
             description,
             api_keys,
+            self_service,
         }) => AdminRequest::ScopeSet {
             name,
             description,
             api_keys,
+            self_service,
         },
         Command::Scope(ScopeCommand::List) => AdminRequest::ScopeList,
         Command::Scope(ScopeCommand::Delete { name }) => AdminRequest::ScopeDelete { name },
@@ -607,6 +654,9 @@ fn client_request(command: ClientCommand) -> AdminRequest {
             access_token_format,
             resources,
             id_token_claims,
+            homepage,
+            privacy_policy,
+            owner,
         } => AdminRequest::ClientCreate(ClientCreateRequest {
             name,
             redirect_uris,
@@ -618,11 +668,23 @@ fn client_request(command: ClientCommand) -> AdminRequest {
             access_token_format,
             resources,
             id_token_claims,
+            homepage,
+            privacy_policy,
+            owner,
+            ..ClientCreateRequest::default()
         }),
         ClientCommand::List => AdminRequest::ClientList,
         ClientCommand::Show { id } => AdminRequest::ClientShow { id },
-        ClientCommand::Delete { id } => AdminRequest::ClientDelete { id },
-        ClientCommand::RotateSecret { id } => AdminRequest::ClientRotateSecret { id },
+        ClientCommand::Delete { id } => AdminRequest::ClientDelete { id, owner: None },
+        ClientCommand::RotateSecret { id, grace } => AdminRequest::ClientRotateSecret {
+            id,
+            grace: grace.map(|grace| grace.as_secs()),
+            owner: None,
+        },
+        ClientCommand::Verify { id, undo } => AdminRequest::ClientVerify {
+            id,
+            verified: !undo,
+        },
         ClientCommand::Update {
             id,
             name,
@@ -636,6 +698,8 @@ fn client_request(command: ClientCommand) -> AdminRequest {
             access_token_format,
             resources,
             id_token_claims,
+            homepage,
+            privacy_policy,
         } => {
             let given = |list: Vec<String>| (!list.is_empty()).then_some(list);
             AdminRequest::ClientUpdate(ClientUpdateRequest {
@@ -651,6 +715,9 @@ fn client_request(command: ClientCommand) -> AdminRequest {
                 access_token_format,
                 resources: given(resources),
                 id_token_claims,
+                homepage,
+                privacy_policy,
+                owner: None,
             })
         }
     }
@@ -677,6 +744,13 @@ fn user_request(command: UserCommand) -> Result<AdminRequest, Failure> {
         UserCommand::SetPassword { username, password } => AdminRequest::UserSetPassword {
             username,
             password: read_password(&password)?,
+        },
+        UserCommand::Set {
+            username,
+            developer,
+        } => AdminRequest::UserSet {
+            username,
+            developer,
         },
         UserCommand::SignOut { username } => AdminRequest::UserSignOut { username },
         UserCommand::Unlink { username, upstream } => {

@@ -515,6 +515,29 @@ impl Scope {
     pub fn is_subset_of(&self, other: &Scope) -> bool {
         self.0.iter().all(|token| other.0.contains(token))
     }
+
+    /// The same set without `token`.
+    pub fn without(&self, token: &str) -> Scope {
+        Scope(
+            self.0
+                .iter()
+                .filter(|held| held.as_str() != token)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The tokens of this set that `other` lacks, space-separated: what an `invalid_scope`
+    /// answer names.
+    pub fn beyond(&self, other: &Scope) -> String {
+        let missing: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|token| !other.0.contains(token))
+            .map(|token| token.as_str())
+            .collect();
+        missing.join(" ")
+    }
 }
 
 impl fmt::Display for Scope {
@@ -713,6 +736,80 @@ impl ResourceUri {
     }
 }
 
+/// A web page about a client (its homepage, its privacy policy): an absolute `http` or
+/// `https` URL, shown to users as a link and by its host. Kept as `url` serializes it, so
+/// what is shown is what a browser would open.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PageUrl(String);
+
+impl PageUrl {
+    pub const MAX_BYTES: usize = 2000;
+
+    /// `what` names the field in the message ("homepage", "privacy policy URL").
+    pub fn parse(what: &str, text: &str) -> Result<PageUrl, Invalid> {
+        let shown = truncate_for_message(text);
+        if text.len() > Self::MAX_BYTES {
+            return invalid(format!("{what} is longer than {} bytes", Self::MAX_BYTES));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return invalid(format!(
+                "{what} '{shown}' contains whitespace or control characters"
+            ));
+        }
+        let parsed = match url::Url::parse(text) {
+            Ok(parsed) => parsed,
+            Err(_) => return invalid(format!("{what} '{shown}' is not an absolute URL")),
+        };
+        if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
+            return invalid(format!(
+                "{what} '{shown}' is not a web address (https://… or http://…)"
+            ));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return invalid(format!(
+                "{what} '{shown}' has user information in its authority"
+            ));
+        }
+        Ok(PageUrl(parsed.as_str().to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host users are shown (`example.com`, `[::1]`).
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.0)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> PageUrl {
+        PageUrl(text)
+    }
+}
+
+/// Who registered a client. It decides what the consent page says about who asks, and what
+/// the client may ask for: only the operator's own may have any scope or grant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ClientOrigin {
+    /// The operator, with `client create`: the platform's own apps.
+    #[default]
+    Operator,
+    /// A user, on the developer page (`/account/apps`).
+    Developer(UserId),
+}
+
+/// The secret a client had before its last rotation, and when it stops working
+/// (`client rotate-secret --grace`): a deployment keeps working while it is updated.
+#[derive(Clone, Copy, Debug)]
+pub struct PreviousSecret {
+    pub hash: SecretHash,
+    pub until: UnixTime,
+}
+
 /// SHA-256 of a 256-bit random secret (client secret, code, token, API key). A slow hash
 /// buys nothing for such values and would cost every request; comparison is constant-time.
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -766,11 +863,41 @@ pub struct Client {
     pub resources: Vec<ResourceUri>,
     /// Put the profile and email claims into the ID token too, not only into userinfo.
     pub id_token_claims: bool,
+    pub origin: ClientOrigin,
+    pub homepage: Option<PageUrl>,
+    pub privacy_policy: Option<PageUrl>,
+    /// The operator has reviewed a self-registered app (`client verify`): the consent page
+    /// no longer warns that nobody has.
+    pub verified: bool,
+    pub previous_secret: Option<PreviousSecret>,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
+    }
+
+    /// Registered by someone other than the operator: it may ask only for what the
+    /// operator allows for self-service.
+    pub fn is_self_registered(&self) -> bool {
+        self.origin != ClientOrigin::Operator
+    }
+
+    pub fn owner(&self) -> Option<UserId> {
+        match self.origin {
+            ClientOrigin::Developer(user) => Some(user),
+            ClientOrigin::Operator => None,
+        }
+    }
+
+    /// Whether `secret` is the client's secret at `now`: its current one, or the one before
+    /// within its grace. Both are compared every time, in constant time.
+    pub fn secret_matches(&self, secret: &str, now: UnixTime) -> bool {
+        let current = self.secret_hash.is_some_and(|hash| hash.matches(secret));
+        let previous = self
+            .previous_secret
+            .is_some_and(|previous| previous.hash.matches(secret) && now < previous.until);
+        current | previous
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -793,6 +920,9 @@ pub struct User {
     pub email_verified: bool,
     /// When the profile (username, email, name) last changed: the `updated_at` claim.
     pub updated_at: UnixTime,
+    /// The operator lets this user register apps under `serve --developer-apps allowed`
+    /// (`user set --developer`).
+    pub developer: bool,
 }
 
 impl User {

@@ -117,6 +117,7 @@ mod tests {
                 created_at: 0,
                 email_verified: false,
                 updated_at: 0,
+                developer: false,
             })
             .await
             .unwrap();

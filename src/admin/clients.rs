@@ -7,21 +7,50 @@ use super::{
 };
 use crate::clock;
 use crate::model::{
-    random_secret, AccessTokenFormat, Client, ClientId, DisplayName, GrantType, Id, Invalid,
-    RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg,
+    random_secret, AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, GrantType, Id,
+    Invalid, PageUrl, RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg, UnixTime, UserId,
 };
 use crate::store::Store;
-use crate::store::{ClientNotUpdated, SecretNotSet};
+use crate::store::{ClientNotInserted, ClientNotUpdated, SecretNotSet};
 
 /// The most redirect URIs one client may register (and the most post-logout redirect URIs).
 pub const MAX_REDIRECT_URIS: usize = 20;
 /// The most resource indicators one client may register.
 pub const MAX_RESOURCES: usize = 20;
 
-/// Checks the new client and makes its id and secret; nothing is read, so nothing can be
-/// stale by the time `apply_create` inserts it.
-pub(super) fn create(request: &ClientCreateRequest) -> Result<Plan, AdminError> {
+/// The scopes a self-registered app may always ask for, whatever the operator set: the
+/// standard OpenID Connect ones (`offline_access` changes nothing here, see `authorize`).
+pub const SELF_SERVICE_ALWAYS: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The longest `rotate-secret --grace`.
+pub const MAX_GRACE_SECONDS: u64 = 30 * 86_400;
+
+/// A checked new client, its secret (shown once), and for a developer's app the most apps
+/// its owner may have.
+pub struct NewClient {
+    client: Client,
+    secret: Option<String>,
+    owner_app_limit: Option<u32>,
+}
+
+/// A checked `rotate-secret`.
+pub struct Rotation {
+    id: ClientId,
+    secret: String,
+    grace: u64,
+    owner: Option<UserId>,
+}
+
+/// Checks the new client and makes its id and secret. For a developer's app (`owner`) the
+/// self-service rules apply: what it may ask for is read here, and its owner's app count is
+/// checked again inside the write.
+pub(super) fn create(store: &Store, request: &ClientCreateRequest) -> Result<Plan, AdminError> {
     let name = DisplayName::parse("client name", &request.name)?;
+    let owner = request
+        .owner
+        .as_deref()
+        .map(|username| super::users::existing_user(store, username))
+        .transpose()?;
     let grant_types = match &request.grant_types {
         Some(list) => GrantType::parse_list(list)?,
         None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -49,9 +78,76 @@ pub(super) fn create(request: &ClientCreateRequest) -> Result<Plan, AdminError> 
         access_token_format,
         resources: resources(&request.resources)?,
         id_token_claims: request.id_token_claims,
+        origin: owner.as_ref().map_or(ClientOrigin::Operator, |owner| {
+            ClientOrigin::Developer(owner.id)
+        }),
+        homepage: page_url("--homepage", request.homepage.as_deref())?,
+        privacy_policy: page_url("--privacy-policy", request.privacy_policy.as_deref())?,
+        verified: false,
+        previous_secret: None,
     };
     check_client(&client)?;
-    Ok(Plan::Write(WritePlan::CreateClient(client, secret)))
+    if client.is_self_registered() {
+        check_self_service(&client, &self_service_scopes(store)?)?;
+    }
+    Ok(Plan::Write(WritePlan::CreateClient(Box::new(NewClient {
+        client,
+        secret,
+        owner_app_limit: request.owner_app_limit.filter(|_| owner.is_some()),
+    }))))
+}
+
+/// A homepage or privacy policy URL as given; an empty one is none.
+fn page_url(flag: &str, given: Option<&str>) -> Result<Option<PageUrl>, Invalid> {
+    match given {
+        None | Some("") => Ok(None),
+        Some(text) => PageUrl::parse(flag, text).map(Some),
+    }
+}
+
+/// Every scope a self-registered app may ask for now: the standard ones, and those the
+/// operator set with `scope set --self-service`.
+pub fn self_service_scopes(store: &Store) -> Result<Vec<String>, AdminError> {
+    let mut allowed: Vec<String> = SELF_SERVICE_ALWAYS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    allowed.extend(
+        store
+            .scopes()?
+            .into_iter()
+            .filter(|(_, settings)| settings.self_service)
+            .map(|(scope, _)| scope),
+    );
+    Ok(allowed)
+}
+
+/// What a self-registered app may be: the code flow and refresh only (client_credentials
+/// would hand its owner tokens that no user approved), and self-service scopes only.
+fn check_self_service(client: &Client, allowed: &[String]) -> Result<(), Invalid> {
+    if client.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(Invalid(
+            "an app registered by a user may use only the authorization_code and \
+             refresh_token grants, not client_credentials"
+                .into(),
+        ));
+    }
+    let refused: Vec<&str> = client
+        .scope
+        .tokens()
+        .iter()
+        .map(|token| token.as_str())
+        .filter(|token| !allowed.iter().any(|allowed| allowed == token))
+        .collect();
+    if !refused.is_empty() {
+        return Err(Invalid(format!(
+            "an app registered by a user may not ask for {}: the operator has not allowed it \
+             for self-service (allowed: {})",
+            refused.join(" "),
+            allowed.join(" ")
+        )));
+    }
+    Ok(())
 }
 
 /// The rules that tie a client's settings together, for `create` and for every `update`
@@ -129,12 +225,22 @@ pub struct ClientChanges {
     access_token_format: Option<AccessTokenFormat>,
     resources: Option<Vec<ResourceUri>>,
     id_token_claims: Option<bool>,
+    homepage: Option<Option<PageUrl>>,
+    privacy_policy: Option<Option<PageUrl>>,
+    /// The developer page's changes: only to this user's app, and within what
+    /// self-service allows (the scopes allowed when the change was checked).
+    owner: Option<(UserId, Vec<String>)>,
 }
 
 impl ClientChanges {
-    /// The changed client, or why it would break a rule (`check_client`, or a redirect URI
-    /// to remove that it does not have).
-    fn apply_to(&self, client: &Client) -> Result<Client, Invalid> {
+    /// The changed client, or why it would break a rule (`check_client`, the self-service
+    /// rules, or a redirect URI to remove that it does not have).
+    fn apply_to(&self, client: &Client) -> Result<Client, AdminError> {
+        if let Some((owner, _)) = &self.owner {
+            if client.owner() != Some(*owner) {
+                return Err(client_not_found(client.id));
+            }
+        }
         let mut changed = client.clone();
         if let Some(name) = &self.name {
             changed.name = name.clone();
@@ -147,7 +253,8 @@ impl ClientChanges {
                 return Err(Invalid(format!(
                     "the client has no redirect URI {}; nothing was changed",
                     uri.as_str()
-                )));
+                ))
+                .into());
             }
             changed.redirect_uris.retain(|kept| kept != uri);
         }
@@ -157,9 +264,7 @@ impl ClientChanges {
             }
         }
         if changed.redirect_uris.len() > MAX_REDIRECT_URIS {
-            return Err(Invalid(format!(
-                "more than {MAX_REDIRECT_URIS} redirect URIs"
-            )));
+            return Err(Invalid(format!("more than {MAX_REDIRECT_URIS} redirect URIs")).into());
         }
         if let Some(scope) = &self.scope {
             changed.scope = scope.clone();
@@ -182,7 +287,16 @@ impl ClientChanges {
         if let Some(claims) = self.id_token_claims {
             changed.id_token_claims = claims;
         }
+        if let Some(homepage) = &self.homepage {
+            changed.homepage = homepage.clone();
+        }
+        if let Some(policy) = &self.privacy_policy {
+            changed.privacy_policy = policy.clone();
+        }
         check_client(&changed)?;
+        if let Some((_, allowed)) = &self.owner {
+            check_self_service(&changed, allowed)?;
+        }
         Ok(changed)
     }
 }
@@ -233,6 +347,23 @@ pub(super) fn update(store: &Store, request: &ClientUpdateRequest) -> Result<Pla
             .transpose()?,
         resources: request.resources.as_deref().map(resources).transpose()?,
         id_token_claims: request.id_token_claims,
+        homepage: request
+            .homepage
+            .as_deref()
+            .map(|given| page_url("--homepage", Some(given)))
+            .transpose()?,
+        privacy_policy: request
+            .privacy_policy
+            .as_deref()
+            .map(|given| page_url("--privacy-policy", Some(given)))
+            .transpose()?,
+        owner: match request.owner.as_deref() {
+            Some(username) => Some((
+                super::users::existing_user(store, username)?.id,
+                self_service_scopes(store)?,
+            )),
+            None => None,
+        },
     };
     let nothing = request.name.is_none()
         && request.redirect_uris.is_none()
@@ -244,7 +375,9 @@ pub(super) fn update(store: &Store, request: &ClientUpdateRequest) -> Result<Pla
         && request.post_logout_redirect_uris.is_none()
         && request.access_token_format.is_none()
         && request.resources.is_none()
-        && request.id_token_claims.is_none();
+        && request.id_token_claims.is_none()
+        && request.homepage.is_none()
+        && request.privacy_policy.is_none();
     if nothing {
         return Err(Invalid(format!(
             "nothing to change for client {id}: give at least one setting (see `keyward \
@@ -267,8 +400,36 @@ pub(super) async fn apply_update(
         .update_client(id, move |client| changes.apply_to(client))
         .await
     {
-        Ok(Ok(client)) => Ok(AdminOutput::Client(client_view(&client))),
-        Ok(Err(invalid)) => Err(invalid.into()),
+        Ok(Ok(client)) => Ok(AdminOutput::Client(Box::new(client_view(store, &client)))),
+        Ok(Err(refused)) => Err(refused),
+        Err(ClientNotUpdated::NoSuchClient) => Err(client_not_found(id)),
+        Err(ClientNotUpdated::Storage(error)) => Err(error.into()),
+    }
+}
+
+/// `client verify`: the operator's review mark, on the client as it is inside the write.
+pub(super) fn verify(store: &Store, id: &str, verified: bool) -> Result<Plan, AdminError> {
+    let id = ClientId::parse(id)?;
+    store.client(id)?.ok_or_else(|| client_not_found(id))?;
+    Ok(Plan::Write(WritePlan::VerifyClient(id, verified)))
+}
+
+pub(super) async fn apply_verify(
+    store: &Store,
+    id: ClientId,
+    verified: bool,
+) -> Result<AdminOutput, AdminError> {
+    let marked = store
+        .update_client(id, move |client| {
+            Ok::<_, AdminError>(Client {
+                verified,
+                ..client.clone()
+            })
+        })
+        .await;
+    match marked {
+        Ok(Ok(client)) => Ok(AdminOutput::Client(Box::new(client_view(store, &client)))),
+        Ok(Err(refused)) => Err(refused),
         Err(ClientNotUpdated::NoSuchClient) => Err(client_not_found(id)),
         Err(ClientNotUpdated::Storage(error)) => Err(error.into()),
     }
@@ -296,46 +457,116 @@ fn uri_list(
 
 pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
     Ok(Plan::Done(AdminOutput::Clients(ClientsView {
-        clients: store.clients()?.iter().map(client_view).collect(),
+        clients: store
+            .clients()?
+            .iter()
+            .map(|client| client_view(store, client))
+            .collect(),
     })))
 }
 
 pub(super) fn show(store: &Store, id: &str) -> Result<Plan, AdminError> {
     let id = ClientId::parse(id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
-    Ok(Plan::Done(AdminOutput::Client(client_view(&client))))
+    Ok(Plan::Done(AdminOutput::Client(Box::new(client_view(
+        store, &client,
+    )))))
 }
 
-pub(super) fn delete(store: &Store, id: &str) -> Result<Plan, AdminError> {
-    let id = ClientId::parse(id)?;
-    store.client(id)?.ok_or_else(|| client_not_found(id))?;
-    Ok(Plan::Write(WritePlan::DeleteClient(id)))
-}
-
-pub(super) fn rotate_secret(store: &Store, id: &str) -> Result<Plan, AdminError> {
+/// The client, which must exist and, when `owner` names a user, be theirs: to anyone else a
+/// developer's app does not exist.
+fn owned_client(
+    store: &Store,
+    id: &str,
+    owner: Option<&str>,
+) -> Result<(Client, Option<UserId>), AdminError> {
     let id = ClientId::parse(id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
-    if client.is_public() {
-        return Err(public_has_no_secret(id));
+    let owner = owner
+        .map(|username| super::users::existing_user(store, username))
+        .transpose()?
+        .map(|user| user.id);
+    if owner.is_some_and(|owner| client.owner() != Some(owner)) {
+        return Err(client_not_found(id));
     }
-    Ok(Plan::Write(WritePlan::RotateSecret(id, random_secret())))
+    Ok(((*client).clone(), owner))
 }
 
-pub(super) async fn apply_create(
+pub(super) fn delete(store: &Store, id: &str, owner: Option<&str>) -> Result<Plan, AdminError> {
+    let (client, owner) = owned_client(store, id, owner)?;
+    Ok(Plan::Write(WritePlan::DeleteClient(client.id, owner)))
+}
+
+pub(super) fn rotate_secret(
     store: &Store,
-    client: Client,
-    secret: Option<String>,
-) -> Result<AdminOutput, AdminError> {
+    id: &str,
+    grace: Option<u64>,
+    owner: Option<&str>,
+) -> Result<Plan, AdminError> {
+    let (client, owner) = owned_client(store, id, owner)?;
+    if client.is_public() {
+        return Err(public_has_no_secret(client.id));
+    }
+    let grace = grace.unwrap_or(0);
+    if grace > MAX_GRACE_SECONDS {
+        return Err(Invalid(
+            "--grace is at most 30d: a previous secret should not outlive the update of the \
+             app's deployments; no secret was changed"
+                .into(),
+        )
+        .into());
+    }
+    Ok(Plan::Write(WritePlan::RotateSecret(Rotation {
+        id: client.id,
+        secret: random_secret(),
+        grace,
+        owner,
+    })))
+}
+
+pub(super) async fn apply_create(store: &Store, new: NewClient) -> Result<AdminOutput, AdminError> {
+    let NewClient {
+        client,
+        secret,
+        owner_app_limit,
+    } = new;
     let client_id = client.id;
-    store.insert_client(client).await?;
+    if client.is_self_registered() {
+        match store.insert_owned_client(client, owner_app_limit).await {
+            Ok(()) => {}
+            Err(ClientNotInserted::LimitReached(limit)) => {
+                return Err(AdminError::new(
+                    AdminErrorKind::Conflict,
+                    format!(
+                        "the owner has {limit} apps already, the most one user may have; \
+                         delete one first"
+                    ),
+                ))
+            }
+            Err(ClientNotInserted::NoOwner) => {
+                return Err(AdminError::new(
+                    AdminErrorKind::NotFound,
+                    "the app's owner no longer exists",
+                ))
+            }
+            Err(ClientNotInserted::Storage(error)) => return Err(error.into()),
+        }
+    } else {
+        store.insert_client(client).await?;
+    }
     Ok(AdminOutput::ClientSecret(ClientSecretView {
         client_id: client_id.to_string(),
         client_secret: secret,
+        previous_secret_valid_until: None,
     }))
 }
 
-pub(super) async fn apply_delete(store: &Store, id: ClientId) -> Result<AdminOutput, AdminError> {
-    if !store.delete_client(id).await? {
+pub(super) async fn apply_delete(
+    store: &Store,
+    id: ClientId,
+    owner: Option<UserId>,
+) -> Result<AdminOutput, AdminError> {
+    if !store.delete_client_if(id, owner).await? {
         return Err(client_not_found(id));
     }
     Ok(AdminOutput::Deleted(DeletedView {
@@ -347,13 +578,23 @@ pub(super) async fn apply_delete(store: &Store, id: ClientId) -> Result<AdminOut
 /// checks again in the write.
 pub(super) async fn apply_rotate_secret(
     store: &Store,
-    id: ClientId,
-    secret: String,
+    rotation: Rotation,
 ) -> Result<AdminOutput, AdminError> {
-    match store.set_client_secret(id, SecretHash::of(&secret)).await {
-        Ok(()) => Ok(AdminOutput::ClientSecret(ClientSecretView {
+    let Rotation {
+        id,
+        secret,
+        grace,
+        owner,
+    } = rotation;
+    let until: Option<UnixTime> = (grace > 0).then(|| clock::now() + grace);
+    match store
+        .set_client_secret(id, SecretHash::of(&secret), until, owner)
+        .await
+    {
+        Ok(_) => Ok(AdminOutput::ClientSecret(ClientSecretView {
             client_id: id.to_string(),
             client_secret: Some(secret),
+            previous_secret_valid_until: until,
         })),
         Err(SecretNotSet::NoSuchClient) => Err(client_not_found(id)),
         Err(SecretNotSet::PublicClient) => Err(public_has_no_secret(id)),
@@ -372,7 +613,12 @@ fn client_not_found(id: ClientId) -> AdminError {
     AdminError::new(AdminErrorKind::NotFound, format!("no client with id {id}"))
 }
 
-fn client_view(client: &Client) -> ClientView {
+fn client_view(store: &Store, client: &Client) -> ClientView {
+    // A name for the owner; one whose user cannot be read is shown by id.
+    let owner = client.owner().map(|owner| match store.user(owner) {
+        Ok(Some(user)) => user.username.as_str().to_owned(),
+        _ => format!("user {owner}"),
+    });
     ClientView {
         client_id: client.id.to_string(),
         name: client.name.as_str().to_owned(),
@@ -402,5 +648,16 @@ fn client_view(client: &Client) -> ClientView {
             .map(|resource| resource.as_str().to_owned())
             .collect(),
         id_token_claims: client.id_token_claims,
+        owner,
+        homepage: client.homepage.as_ref().map(|url| url.as_str().to_owned()),
+        privacy_policy: client
+            .privacy_policy
+            .as_ref()
+            .map(|url| url.as_str().to_owned()),
+        verified: client.verified,
+        previous_secret_valid_until: client
+            .previous_secret
+            .filter(|previous| clock::now() < previous.until)
+            .map(|previous| previous.until),
     }
 }

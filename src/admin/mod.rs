@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Client, ClientId, Id, Invalid, ScopeToken, User, UserId, Username};
+use crate::model::{ClientId, Id, Invalid, ScopeToken, User, UserId, Username};
 use crate::oauth::apikeys::NewApiKey;
 use crate::store::{ScopeSettings, Store, StoreError};
 
@@ -55,11 +55,25 @@ pub enum AdminRequest {
     },
     ClientDelete {
         id: String,
+        /// Only if it is this user's app (the developer page asks so).
+        #[serde(default)]
+        owner: Option<String>,
     },
     ClientRotateSecret {
         id: String,
+        /// Seconds the previous secret keeps working (default 0).
+        #[serde(default)]
+        grace: Option<u64>,
+        /// Only if it is this user's app (the developer page asks so).
+        #[serde(default)]
+        owner: Option<String>,
     },
     ClientUpdate(ClientUpdateRequest),
+    /// The operator's review mark (`client verify`, `--undo`).
+    ClientVerify {
+        id: String,
+        verified: bool,
+    },
     UserCreate {
         username: String,
         email: Option<String>,
@@ -79,6 +93,12 @@ pub enum AdminRequest {
     UserSetPassword {
         username: String,
         password: String,
+    },
+    /// What the operator allows a user (`user set`).
+    UserSet {
+        username: String,
+        #[serde(default)]
+        developer: Option<bool>,
     },
     /// End every session of a user (they must sign in again).
     UserSignOut {
@@ -106,6 +126,9 @@ pub enum AdminRequest {
         /// Users may put the scope on their personal API keys. Absent (an older CLI): no.
         #[serde(default)]
         api_keys: bool,
+        /// Self-registered apps may ask for the scope. Absent (an older CLI): no.
+        #[serde(default)]
+        self_service: bool,
     },
     ScopeList,
     ScopeDelete {
@@ -200,6 +223,8 @@ impl AdminRequest {
             | AdminRequest::ClientDelete { .. }
             | AdminRequest::ClientRotateSecret { .. }
             | AdminRequest::ClientUpdate(_)
+            | AdminRequest::ClientVerify { .. }
+            | AdminRequest::UserSet { .. }
             | AdminRequest::UserCreate { .. }
             | AdminRequest::UserDelete { .. }
             | AdminRequest::UserSetPassword { .. }
@@ -243,6 +268,17 @@ pub struct ClientCreateRequest {
     pub resources: Vec<String>,
     #[serde(default)]
     pub id_token_claims: bool,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub privacy_policy: Option<String>,
+    /// A developer's app, for this username: the self-service rules apply.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The most apps the owner may have, counting this one (the developer page's limit;
+    /// none for the operator).
+    #[serde(default)]
+    pub owner_app_limit: Option<u32>,
 }
 
 /// `client update ID`: what to change; anything `None` (or empty) stays as it is. Values
@@ -275,6 +311,16 @@ pub struct ClientUpdateRequest {
     pub resources: Option<Vec<String>>,
     #[serde(default)]
     pub id_token_claims: Option<bool>,
+    /// Replaces the homepage; an empty string removes it.
+    #[serde(default)]
+    pub homepage: Option<String>,
+    /// Replaces the privacy policy URL; an empty string removes it.
+    #[serde(default)]
+    pub privacy_policy: Option<String>,
+    /// Only if it is this user's app, and then with the self-service rules (the developer
+    /// page asks so).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// What an admin command produced. `--json` prints the inner object alone.
@@ -282,7 +328,8 @@ pub struct ClientUpdateRequest {
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum AdminOutput {
     ClientSecret(ClientSecretView),
-    Client(ClientView),
+    /// Boxed: one of the largest answers, and answers travel by value.
+    Client(Box<ClientView>),
     Clients(ClientsView),
     User(UserRef),
     /// One user's details (`user show`).
@@ -362,10 +409,12 @@ pub enum Plan {
 /// A checked write. Built by `prepare` without writing anything, so a refused command never
 /// needs the database opened for writing.
 pub enum WritePlan {
-    CreateClient(Client, Option<String>),
-    DeleteClient(ClientId),
-    RotateSecret(ClientId, String),
+    CreateClient(Box<clients::NewClient>),
+    DeleteClient(ClientId, Option<UserId>),
+    RotateSecret(clients::Rotation),
     UpdateClient(ClientId, Box<clients::ClientChanges>),
+    VerifyClient(ClientId, bool),
+    SetUser(UserId, Username, users::UserSettings),
     CreateUser(User),
     DeleteUser(Username),
     SetPassword(Username, String),
@@ -415,12 +464,19 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             AdminErrorKind::NotFound,
             "no keyward server is running on this data directory",
         )),
-        AdminRequest::ClientCreate(request) => clients::create(&request),
+        AdminRequest::ClientCreate(request) => clients::create(store, &request),
         AdminRequest::ClientList => clients::list(store),
         AdminRequest::ClientShow { id } => clients::show(store, &id),
-        AdminRequest::ClientDelete { id } => clients::delete(store, &id),
-        AdminRequest::ClientRotateSecret { id } => clients::rotate_secret(store, &id),
+        AdminRequest::ClientDelete { id, owner } => clients::delete(store, &id, owner.as_deref()),
+        AdminRequest::ClientRotateSecret { id, grace, owner } => {
+            clients::rotate_secret(store, &id, grace, owner.as_deref())
+        }
         AdminRequest::ClientUpdate(request) => clients::update(store, &request),
+        AdminRequest::ClientVerify { id, verified } => clients::verify(store, &id, verified),
+        AdminRequest::UserSet {
+            username,
+            developer,
+        } => users::set(store, &username, developer),
         AdminRequest::UserCreate {
             username,
             email,
@@ -459,7 +515,8 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
             name,
             description,
             api_keys,
-        } => scopes::set(&name, &description, api_keys),
+            self_service,
+        } => scopes::set(&name, &description, api_keys, self_service),
         AdminRequest::ScopeList => scopes::list(store),
         AdminRequest::ScopeDelete { name } => scopes::delete(store, &name),
         AdminRequest::ApiKeyCreate {
@@ -497,14 +554,14 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
 /// username taken a moment ago) is checked again inside the write transaction.
 pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminError> {
     match plan {
-        WritePlan::CreateClient(client, secret) => {
-            clients::apply_create(store, client, secret).await
-        }
-        WritePlan::DeleteClient(id) => clients::apply_delete(store, id).await,
-        WritePlan::RotateSecret(id, secret) => {
-            clients::apply_rotate_secret(store, id, secret).await
-        }
+        WritePlan::CreateClient(new) => clients::apply_create(store, *new).await,
+        WritePlan::DeleteClient(id, owner) => clients::apply_delete(store, id, owner).await,
+        WritePlan::RotateSecret(rotation) => clients::apply_rotate_secret(store, rotation).await,
         WritePlan::UpdateClient(id, changes) => clients::apply_update(store, id, *changes).await,
+        WritePlan::VerifyClient(id, verified) => clients::apply_verify(store, id, verified).await,
+        WritePlan::SetUser(id, username, settings) => {
+            users::apply_set(store, id, username, settings).await
+        }
         WritePlan::CreateUser(user) => users::apply_create(store, user).await,
         WritePlan::DeleteUser(username) => users::apply_delete(store, username).await,
         WritePlan::SetPassword(username, hash) => {

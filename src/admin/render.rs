@@ -40,13 +40,24 @@ impl AdminOutput {
     /// The text a person reads.
     pub fn human(&self) -> String {
         match self {
-            AdminOutput::ClientSecret(view) => match &view.client_secret {
-                Some(secret) => format!(
-                    "client_id:     {}\nclient_secret: {secret}\n\nThe secret is shown once and never again: store it now.",
-                    view.client_id
-                ),
-                None => format!("client_id: {}\n(public client: no secret)", view.client_id),
-            },
+            AdminOutput::ClientSecret(view) => {
+                let mut text = match &view.client_secret {
+                    Some(secret) => format!(
+                        "client_id:     {}\nclient_secret: {secret}\n\nThe secret is shown once and never again: store it now.",
+                        view.client_id
+                    ),
+                    None => {
+                        format!("client_id: {}\n(public client: no secret)", view.client_id)
+                    }
+                };
+                if let Some(until) = view.previous_secret_valid_until {
+                    text.push_str(&format!(
+                        "\nThe previous secret keeps working until {} ({until}); after that only this one does.",
+                        crate::clock::format_time(until)
+                    ));
+                }
+                text
+            }
             AdminOutput::Client(view) => human_client(view),
             AdminOutput::Clients(view) if view.clients.is_empty() => "no clients".to_owned(),
             AdminOutput::Clients(view) => view
@@ -256,12 +267,19 @@ impl AdminOutput {
 }
 
 fn human_scope(view: &ScopeDescriptionView) -> String {
-    let api_keys = if view.api_keys {
-        "  (allowed on API keys)"
+    let allowed: Vec<&str> = [
+        (view.api_keys, "API keys"),
+        (view.self_service, "self-registered apps"),
+    ]
+    .into_iter()
+    .filter_map(|(allowed, what)| allowed.then_some(what))
+    .collect();
+    let allowed = if allowed.is_empty() {
+        String::new()
     } else {
-        ""
+        format!("  (allowed on {})", allowed.join(" and "))
     };
-    format!("{}: {}{api_keys}", view.scope, view.description)
+    format!("{}: {}{allowed}", view.scope, view.description)
 }
 
 /// `key: value` lines with the values aligned, for one record shown alone.
@@ -307,6 +325,29 @@ fn human_client(view: &ClientView) -> String {
             "post_logout_redirect_uris",
             list(&view.post_logout_redirect_uris),
         ),
+        (
+            "owner",
+            view.owner
+                .clone()
+                .unwrap_or_else(|| "(the operator)".to_owned()),
+        ),
+        ("verified", yes_no(view.verified)),
+        (
+            "homepage",
+            view.homepage.clone().unwrap_or_else(|| "(none)".to_owned()),
+        ),
+        (
+            "privacy_policy",
+            view.privacy_policy
+                .clone()
+                .unwrap_or_else(|| "(none)".to_owned()),
+        ),
+        (
+            "previous_secret_until",
+            view.previous_secret_valid_until
+                .map(crate::clock::format_time)
+                .unwrap_or_else(|| "(none)".to_owned()),
+        ),
     ])
 }
 
@@ -320,6 +361,7 @@ fn human_user(view: &UserView) -> String {
         ("name", or_none(&view.name)),
         ("created_at", view.created_at.to_string()),
         ("updated_at", view.updated_at.to_string()),
+        ("developer", yes_no(view.developer)),
     ];
     let identities = view.identities.as_deref().unwrap_or_default();
     if identities.is_empty() {

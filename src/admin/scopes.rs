@@ -1,12 +1,18 @@
 //! `scope set | list | delete`: the operator's settings for a scope (the description users
-//! see on the consent page, and whether personal API keys may carry it).
+//! see on the consent page, whether personal API keys may carry it, and whether
+//! self-registered apps may ask for it).
 
 use super::views::{DeletedView, ScopeDescriptionView, ScopesView};
 use super::{AdminError, AdminErrorKind, AdminOutput, Plan, WritePlan};
 use crate::model::{DisplayName, ScopeToken};
 use crate::store::{ScopeSettings, Store};
 
-pub(super) fn set(name: &str, description: &str, api_keys: bool) -> Result<Plan, AdminError> {
+pub(super) fn set(
+    name: &str,
+    description: &str,
+    api_keys: bool,
+    self_service: bool,
+) -> Result<Plan, AdminError> {
     let scope = ScopeToken::parse(name)?;
     let description = DisplayName::parse("scope description", description)?;
     Ok(Plan::Write(WritePlan::SetScope(
@@ -14,6 +20,7 @@ pub(super) fn set(name: &str, description: &str, api_keys: bool) -> Result<Plan,
         ScopeSettings {
             description: description.as_str().to_owned(),
             api_keys,
+            self_service,
         },
     )))
 }
@@ -72,5 +79,6 @@ fn scope_view(scope: String, settings: ScopeSettings) -> ScopeDescriptionView {
         scope,
         description: settings.description,
         api_keys: settings.api_keys,
+        self_service: settings.self_service,
     }
 }

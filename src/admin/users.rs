@@ -61,6 +61,7 @@ pub(super) async fn plan_user(store: &Store, new: NewUser<'_>) -> Result<User, A
         created_at: now,
         email_verified: new.email_verified,
         updated_at: now,
+        developer: false,
     })
 }
 
@@ -354,6 +355,48 @@ pub(super) async fn apply_end_sessions(
     }))
 }
 
+/// `user set`'s changes.
+pub struct UserSettings {
+    developer: Option<bool>,
+}
+
+/// `user set U --developer true|false`.
+pub(super) fn set(
+    store: &Store,
+    username: &str,
+    developer: Option<bool>,
+) -> Result<Plan, AdminError> {
+    let user = existing_user(store, username)?;
+    if developer.is_none() {
+        return Err(Invalid(format!(
+            "nothing to change for user '{}': give --developer true|false",
+            user.username.as_str()
+        ))
+        .into());
+    }
+    Ok(Plan::Write(WritePlan::SetUser(
+        user.id,
+        user.username,
+        UserSettings { developer },
+    )))
+}
+
+pub(super) async fn apply_set(
+    store: &Store,
+    id: UserId,
+    username: Username,
+    settings: UserSettings,
+) -> Result<AdminOutput, AdminError> {
+    let mut user = None;
+    if let Some(developer) = settings.developer {
+        user = store.set_user_developer(id, developer).await?;
+    }
+    match user {
+        Some(user) => Ok(AdminOutput::UserDetails(user_view(&user))),
+        None => Err(user_not_found(&username)),
+    }
+}
+
 /// The user a command names, which must exist: shared by the families that act on one
 /// user's things (API keys, grants).
 pub(super) fn existing_user(store: &Store, username: &str) -> Result<User, AdminError> {
@@ -392,6 +435,7 @@ fn user_view(user: &User) -> UserView {
         created_at: user.created_at,
         email_verified: user.email_verified,
         updated_at: user.updated_at,
+        developer: user.developer,
         identities: None,
     }
 }
@@ -426,6 +470,7 @@ mod tests {
                 created_at: 1,
                 email_verified: false,
                 updated_at: 1,
+                developer: false,
             })
             .await
             .unwrap();

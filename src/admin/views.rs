@@ -9,6 +9,9 @@ pub struct ClientSecretView {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// After `rotate-secret --grace`: until when (Unix seconds) the previous secret works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -32,6 +35,21 @@ pub struct ClientView {
     pub resources: Vec<String>,
     #[serde(default)]
     pub id_token_claims: bool,
+    /// The fields below came with the developer page (0.5).
+    /// The username of the user who registered it on the developer page; `None` for the
+    /// operator's own.
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub privacy_policy: Option<String>,
+    /// The operator reviewed it (`client verify`); the operator's own need no review.
+    #[serde(default)]
+    pub verified: bool,
+    /// Until when (Unix seconds) the secret before the last rotation still works.
+    #[serde(default)]
+    pub previous_secret_valid_until: Option<u64>,
 }
 
 fn default_id_token_alg() -> String {
@@ -77,6 +95,9 @@ pub struct UserView {
     /// When the profile last changed. (A server of an earlier version does not send it.)
     #[serde(default)]
     pub updated_at: u64,
+    /// May register apps under `serve --developer-apps allowed` (`user set --developer`).
+    #[serde(default)]
+    pub developer: bool,
     /// The identities linked to the user, by upstream (`user show` only; `user list`
     /// leaves it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +145,9 @@ pub struct ScopeDescriptionView {
     /// Whether personal API keys may carry the scope.
     #[serde(default)]
     pub api_keys: bool,
+    /// Whether self-registered apps may ask for the scope.
+    #[serde(default)]
+    pub self_service: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -30,12 +30,11 @@ use crate::oauth::{OAuthError, Params};
 /// How an endpoint shares its answers with other origins.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sharing {
-    /// Public documents (discovery, JWKS): `Access-Control-Allow-Origin: *`. They hold no
-    /// secret and are meant for anyone (OpenID Connect Discovery 1.0 §4, RFC 8414 §3), any
-    /// server can fetch them anyway, and `*` is one answer for every origin, so a shared
-    /// cache may keep the `Cache-Control: public` metadata without `Vary: Origin`. With no
-    /// credentials mode, `*` exposes nothing a cookie would (Fetch, "CORS protocol and
-    /// credentials").
+    /// Public documents (discovery, JWKS): any allowed origin, echoed, like userinfo but
+    /// without a challenge to expose. They hold no secret and any server may fetch them;
+    /// a page may read them only from the origins keyward knows (a registered redirect
+    /// URI's, or `serve --cors-origin`), as for every other endpoint here, so one rule
+    /// says which pages may talk to keyward at all.
     Public,
     /// Userinfo: any allowed origin, echoed. The Bearer token is the authorization; the
     /// origin only says whether the page may read the answer.
@@ -227,14 +226,7 @@ fn actual(
     origin: Option<&HeaderValue>,
 ) -> Result<Shared, OAuthError> {
     Ok(match endpoint.sharing {
-        Sharing::Public => Shared {
-            // Sent with or without an `Origin`: a static value is the same for everyone,
-            // and caches then need no `Vary` (Fetch, "CORS protocol and HTTP caches").
-            allow_origin: Some(HeaderValue::from_static("*")),
-            varies: false,
-            challenge: false,
-        },
-        Sharing::AnyAllowed => {
+        Sharing::Public | Sharing::AnyAllowed => {
             let allowed = match origin.and_then(|origin| origin.to_str().ok()) {
                 Some(text) => state.cors.allows(text)?,
                 None => false,
@@ -242,7 +234,7 @@ fn actual(
             Shared {
                 allow_origin: origin.filter(|_| allowed).cloned(),
                 varies: true,
-                challenge: true,
+                challenge: endpoint.sharing == Sharing::AnyAllowed,
             }
         }
         // The handler adds `Access-Control-Allow-Origin` (`share`).
@@ -257,37 +249,29 @@ fn actual(
 /// A preflight's answer: 204 with what the page may send, for an allowed origin; 403
 /// without any CORS header otherwise, which the browser reports as a failed preflight.
 fn preflight(state: &AppState, endpoint: &Endpoint, origin: &HeaderValue) -> HttpResponse {
-    let allow_origin = match endpoint.sharing {
-        Sharing::Public => HeaderValue::from_static("*"),
-        Sharing::AnyAllowed | Sharing::ClientBound => {
-            match origin.to_str().map(|text| state.cors.allows(text)) {
-                Ok(Ok(true)) => origin.clone(),
-                Ok(Err(error)) => return vary(oauth_error(&error.into(), false)),
-                Ok(Ok(false)) | Err(_) => {
-                    return vary(
-                        HttpResponse::Forbidden()
-                            .insert_header(("Cache-Control", "no-store"))
-                            .content_type("text/plain; charset=utf-8")
-                            .body(
-                                "This origin may not call this endpoint: it is not the origin \
-                                 of a registered redirect URI, nor one added with \
-                                 serve --cors-origin.",
-                            ),
-                    )
-                }
-            }
+    let allow_origin = match origin.to_str().map(|text| state.cors.allows(text)) {
+        Ok(Ok(true)) => origin.clone(),
+        Ok(Err(error)) => return vary(oauth_error(&error.into(), false)),
+        Ok(Ok(false)) | Err(_) => {
+            return vary(
+                HttpResponse::Forbidden()
+                    .insert_header(("Cache-Control", "no-store"))
+                    .content_type("text/plain; charset=utf-8")
+                    .body(
+                        "This origin may not call this endpoint: it is not the origin of a \
+                         registered redirect URI, nor one added with serve --cors-origin.",
+                    ),
+            )
         }
     };
-    let mut response = HttpResponse::NoContent()
-        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin))
-        .insert_header((ACCESS_CONTROL_ALLOW_METHODS, endpoint.methods))
-        .insert_header((ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
-        .insert_header((ACCESS_CONTROL_MAX_AGE, MAX_AGE))
-        .finish();
-    if endpoint.sharing != Sharing::Public {
-        response = vary(response);
-    }
-    response
+    vary(
+        HttpResponse::NoContent()
+            .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin))
+            .insert_header((ACCESS_CONTROL_ALLOW_METHODS, endpoint.methods))
+            .insert_header((ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
+            .insert_header((ACCESS_CONTROL_MAX_AGE, MAX_AGE))
+            .finish(),
+    )
 }
 
 fn vary(mut response: HttpResponse) -> HttpResponse {

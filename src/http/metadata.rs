@@ -53,7 +53,7 @@ fn metadata(state: &AppState) -> Result<serde_json::Value, OAuthError> {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
         "claims_supported": CLAIMS_SUPPORTED,
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -149,7 +149,10 @@ pub fn validate(
     let scope = match params.get("scope").map_err(redirect)? {
         Some(text) => Scope::parse(text)
             .map_err(|invalid| redirect(OAuthError::new(ErrorCode::InvalidScope, invalid.0)))?,
-        None => client.scope.clone(),
+        // Without a scope this is a plain OAuth 2.0 request: the client's scopes, but not
+        // `openid`, which only a request that asks for it makes an OpenID Connect one (Core
+        // §3.1.2.1), with the rules that come with it (a named redirect_uri, an ID token).
+        None => client.scope.without("openid"),
     };
     // OpenID Connect Core §11: `offline_access` asks for a refresh token, which a client
     // with the refresh_token grant gets anyway; it is accepted for such a client, and

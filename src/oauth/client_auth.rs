@@ -8,7 +8,7 @@ use base64::Engine;
 
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use crate::model::{Client, ClientId, SecretHash};
+use crate::model::{Client, ClientId, SecretHash, UnixTime};
 use crate::store::Store;
 
 /// How the client presented itself.
@@ -116,8 +116,13 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 /// Checks the credentials against the store. The secret is compared as SHA-256 hashes in
-/// constant time; an unknown client costs the same hash, so timing tells nothing either.
-pub fn authenticate(store: &Store, presented: &Presented) -> Result<Arc<Client>, AuthError> {
+/// constant time (with the previous secret too, while its grace lasts); an unknown client
+/// costs the same hash, so timing tells nothing either.
+pub fn authenticate(
+    store: &Store,
+    presented: &Presented,
+    now: UnixTime,
+) -> Result<Arc<Client>, AuthError> {
     let (client_id, secret, basic) = match presented {
         Presented::Basic { client_id, secret } => (client_id, Some(secret), true),
         Presented::Post { client_id, secret } => (client_id, Some(secret), false),
@@ -132,7 +137,7 @@ pub fn authenticate(store: &Store, presented: &Presented) -> Result<Arc<Client>,
     };
     match (client, secret) {
         (Some(client), Some(secret)) => {
-            let accepted = client.secret_hash.is_some_and(|hash| hash.matches(secret));
+            let accepted = client.secret_matches(secret, now);
             if accepted {
                 Ok(client)
             } else {

@@ -67,13 +67,14 @@ impl TokenService {
         &self,
         authorization: Option<&str>,
         params: &Params,
+        now: UnixTime,
     ) -> Result<std::sync::Arc<crate::model::Client>, AuthError> {
         let basic = authorization.is_some();
         params
             .reject_duplicates()
             .map_err(|error| AuthError { error, basic })?;
         let presented = client_auth::presented(authorization, params)?;
-        client_auth::authenticate(&self.store, &presented)
+        client_auth::authenticate(&self.store, &presented, now)
     }
 
     /// A revocation request as a whole (RFC 7009 §2.1): the calling client, then `token`.
@@ -84,7 +85,7 @@ impl TokenService {
         now: UnixTime,
     ) -> Result<(), AuthError> {
         let basic = authorization.is_some();
-        let client = self.caller(authorization, params)?;
+        let client = self.caller(authorization, params, now)?;
         let token = params
             .require("token")
             .map_err(|error| AuthError { error, basic })?;
@@ -105,7 +106,7 @@ impl TokenService {
     ) -> Result<Option<Introspection<'a>>, AuthError> {
         let basic = authorization.is_some();
         let refuse = |error| AuthError { error, basic };
-        if self.caller(authorization, params)?.is_public() {
+        if self.caller(authorization, params, now)?.is_public() {
             return Err(refuse(OAuthError::new(
                 ErrorCode::InvalidClient,
                 "client authentication failed",

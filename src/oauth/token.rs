@@ -163,7 +163,7 @@ impl TokenService {
         }
         let presented = client_auth::presented(authorization, &params)?;
         let grant_type = params.require("grant_type").map_err(plain)?.to_owned();
-        let client = client_auth::authenticate(&self.store, &presented)?;
+        let client = client_auth::authenticate(&self.store, &presented, now)?;
         let result = match grant_type.as_str() {
             "authorization_code" => self.authorization_code(&client, &params, now).await,
             "refresh_token" => self.refresh_token(&client, &params, now).await,
@@ -331,14 +331,18 @@ impl TokenService {
                         ));
                     }
                     resources::narrowed(&grant.resources, &resources_check)?;
-                    if requested_check
+                    if let Some(scope) = requested_check
                         .as_ref()
-                        .is_some_and(|scope| !scope.is_subset_of(&grant.scope))
+                        .filter(|scope| !scope.is_subset_of(&grant.scope))
                     {
                         // RFC 6749 §6: scope may narrow, never grow.
                         return Err(OAuthError::new(
                             ErrorCode::InvalidScope,
-                            "the requested scope exceeds the scope originally granted",
+                            format!(
+                                "the requested scope exceeds the scope originally granted: {} \
+                                 was not granted",
+                                scope.beyond(&grant.scope)
+                            ),
                         ));
                     }
                     refresh_expiry(&lifetimes, grant.created_at, now).ok_or_else(|| {
@@ -609,7 +613,10 @@ fn requested_scope(params: &Params, allowed: &Scope, limit: &str) -> Result<Scop
     if !scope.is_subset_of(allowed) {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
-            format!("the requested scope exceeds {limit}"),
+            format!(
+                "the requested scope exceeds {limit}: {} is not allowed",
+                scope.beyond(allowed)
+            ),
         ));
     }
     Ok(scope)
@@ -685,6 +692,7 @@ mod tests {
                 created_at: 0,
                 email_verified: false,
                 updated_at: 0,
+                developer: false,
             })
             .await
             .unwrap();
@@ -702,6 +710,11 @@ mod tests {
             access_token_format: AccessTokenFormat::default(),
             resources: Vec::new(),
             id_token_claims: false,
+            origin: crate::model::ClientOrigin::Operator,
+            homepage: None,
+            privacy_policy: None,
+            verified: false,
+            previous_secret: None,
         };
         let client_id = client.id;
         store.insert_client(client).await.unwrap();

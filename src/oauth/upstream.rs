@@ -161,6 +161,7 @@ fn new_user(profile: &Profile, now: UnixTime) -> User {
         password_hash: String::new(),
         created_at: now,
         updated_at: now,
+        developer: false,
     }
 }
 

@@ -4,8 +4,11 @@
 //!
 //! The browser goes back to the application only when a valid `id_token_hint` names the
 //! application (§2: without one "the OP MUST NOT perform post-logout redirection") and the
-//! `post_logout_redirect_uri` is one it registered, byte for byte. Anything else that is
-//! wrong is an error page; nothing is ever redirected to an address the request made up.
+//! `post_logout_redirect_uri` is one it registered, byte for byte. Otherwise (no hint, an
+//! address it did not register, a `client_id` that is not the hint's audience) the user
+//! still signs out, after confirming, and sees the signed-out page: the request was for a
+//! sign-out, and only the redirect is unproven. A malformed request is an error page;
+//! nothing is ever redirected to an address the request made up.
 
 use std::sync::Arc;
 
@@ -113,13 +116,15 @@ impl EndSession {
                 })?),
                 None => None,
             };
-        if let (Some(hinted), Some(named)) = (hinted_client, named_client) {
-            if hinted != named {
-                return Err(invalid(
-                    "The client_id is not the application the id_token_hint was issued to.",
-                ));
-            }
-        }
+        // A client_id other than the hint's audience: the two disagree about who asks, so
+        // neither is believed (no redirect, no name, a confirmation).
+        let disagree =
+            matches!((hinted_client, named_client), (Some(hinted), Some(named)) if hinted != named);
+        let (hint, hinted_client) = if disagree {
+            (None, None)
+        } else {
+            (hint, hinted_client)
+        };
         let client =
             match hinted_client.or(named_client) {
                 Some(id) => Some(self.store.client(id)?.ok_or_else(|| {
@@ -131,27 +136,31 @@ impl EndSession {
         if state.is_some_and(|state| state.len() > MAX_STATE) {
             return Err(invalid("The state parameter is too long."));
         }
+        let mut unregistered = false;
         let redirect = match (get("post_logout_redirect_uri")?, &client, hinted_client) {
             (None, _, _) => None,
             (Some(sent), Some(client), Some(_)) => {
-                if !client
+                if client
                     .post_logout_redirect_uris
                     .iter()
                     .any(|uri| uri.as_str() == sent)
                 {
-                    return Err(invalid(
-                        "The application asked to send you to an address it has not registered for after signing out.",
-                    ));
+                    // Byte for byte as registered; re-serialized only to add the state.
+                    Some(match state {
+                        Some(state) => redirect_with(sent, &[("state", state)]),
+                        None => sent.to_owned(),
+                    })
+                } else {
+                    unregistered = true;
+                    None
                 }
-                // Byte for byte as registered; re-serialized only to add the state.
-                Some(match state {
-                    Some(state) => redirect_with(sent, &[("state", state)]),
-                    None => sent.to_owned(),
-                })
             }
             // Without a hint nothing proves the application sent the request: stay here.
             (Some(_), _, _) => None,
         };
+        // A request that asked for an address it may not have proves nothing about the
+        // session either: the user confirms.
+        let hint = hint.filter(|_| !unregistered);
         let hinted_sid = hint.as_ref().and_then(|hint| hint.sid.clone());
         let hinted_user = hint.and_then(|hint| UserId::parse(&hint.sub).ok());
         // A bare client_id proves nothing: only a hint may put an app's name on the page.

@@ -56,7 +56,8 @@ impl OidcRequest {
                     "none" => request.prompt_none = true,
                     "login" => request.prompt_login = true,
                     "consent" => request.prompt_consent = true,
-                    // There is one account per browser here: nothing to select.
+                    // There is one account per browser here: nothing to select. Accepted
+                    // (Core lists it), but not advertised in prompt_values_supported.
                     "select_account" => {}
                     _ => {
                         return Err(OAuthError::invalid_request(format!(
@@ -99,11 +100,14 @@ impl OidcRequest {
     }
 
     /// Whether a session whose user signed in at `auth_time` must sign in again at `now`.
+    /// Both are whole seconds, so a session that reached `max_age` counts as older than
+    /// it: 1.9 s may read as 1 s, and erring towards a new sign-in is the safe side (the
+    /// return after that sign-in drops `max_age`, so this cannot loop).
     pub fn needs_fresh_sign_in(&self, auth_time: u64, now: u64) -> bool {
         self.prompt_login
             || self
                 .max_age
-                .is_some_and(|max_age| now > auth_time.saturating_add(max_age))
+                .is_some_and(|max_age| now >= auth_time.saturating_add(max_age))
     }
 }
 
@@ -196,8 +200,8 @@ mod tests {
     #[test]
     fn a_fresh_sign_in_is_needed_for_prompt_login_or_an_old_session() {
         let request = parse("max_age=60").unwrap();
-        assert!(!request.needs_fresh_sign_in(1000, 1060));
-        assert!(request.needs_fresh_sign_in(1000, 1061));
+        assert!(!request.needs_fresh_sign_in(1000, 1059));
+        assert!(request.needs_fresh_sign_in(1000, 1060));
         assert!(parse("prompt=login")
             .unwrap()
             .needs_fresh_sign_in(1000, 1000));

@@ -6,13 +6,53 @@ use super::codec::{seal, unseal};
 use super::records::clients::{decode, encode};
 use super::tables::{CLIENTS, CLIENT_GRANTS};
 use super::{Store, StoreError};
-use crate::model::{Client, ClientId, Id, SecretHash};
+use crate::model::{
+    Client, ClientId, ClientOrigin, Id, PreviousSecret, SecretHash, UnixTime, UserId,
+};
 
 pub(super) fn key_id(key: &[u8]) -> Result<ClientId, StoreError> {
     let bytes: [u8; 16] = key
         .try_into()
         .map_err(|_| StoreError::Corrupt("client key is not 16 bytes".into()))?;
     Ok(ClientId(Id::from_bytes(bytes)))
+}
+
+/// Every client in a write, decoded.
+fn all_clients(tx: &mut super::writer::Tx<'_>) -> Result<Vec<Client>, StoreError> {
+    let mut clients = Vec::new();
+    for key in tx.keys_with_prefix(CLIENTS, &[])? {
+        if let Some(bytes) = tx.get(CLIENTS, &key)? {
+            clients.push(decode(
+                key_id(&key)?,
+                &unseal(tx.sealer, CLIENTS, &key, &bytes)?,
+            )?);
+        }
+    }
+    Ok(clients)
+}
+
+/// Removes a client and every grant it holds, inside a write.
+fn remove_client(tx: &mut super::writer::Tx<'_>, id: ClientId) -> Result<(), StoreError> {
+    for index_key in tx.keys_with_prefix(CLIENT_GRANTS, id.0.as_bytes())? {
+        super::grants::remove_grant(tx, &index_key[16..])?;
+    }
+    tx.remove(CLIENTS, id.0.as_bytes())?;
+    Ok(())
+}
+
+/// Removes the apps `owner` registered on the developer page, with their grants: part of
+/// deleting the user. Clients are few (an operator's and their developers'), so they are
+/// read all rather than indexed by owner.
+pub(super) fn remove_owned_clients(
+    tx: &mut super::writer::Tx<'_>,
+    owner: UserId,
+) -> Result<(), StoreError> {
+    for client in all_clients(tx)? {
+        if client.owner() == Some(owner) {
+            remove_client(tx, client.id)?;
+        }
+    }
+    Ok(())
 }
 
 impl Store {
@@ -26,6 +66,71 @@ impl Store {
             .await;
         self.inner.client_cache.invalidate();
         written
+    }
+
+    /// Inserts a developer's app unless its owner already has `limit` apps (counted inside
+    /// the write, so two forms posted at once cannot both slip under it) or is gone.
+    pub async fn insert_owned_client(
+        &self,
+        client: Client,
+        limit: Option<u32>,
+    ) -> Result<(), ClientNotInserted> {
+        let written = self
+            .write(move |tx| {
+                let Some(owner) = client.owner() else {
+                    return Ok(Err(ClientNotInserted::NoOwner));
+                };
+                if tx.get(super::tables::USERS, owner.0.as_bytes())?.is_none() {
+                    return Ok(Err(ClientNotInserted::NoOwner));
+                }
+                if let Some(limit) = limit {
+                    let owned = all_clients(tx)?
+                        .iter()
+                        .filter(|other| other.owner() == Some(owner))
+                        .count();
+                    if owned >= limit as usize {
+                        return Ok(Err(ClientNotInserted::LimitReached(limit)));
+                    }
+                }
+                let key = client.id.0.as_bytes();
+                let value = seal(tx.sealer, CLIENTS, key, &encode(&client));
+                tx.insert(CLIENTS, key, &value)?;
+                Ok(Ok(()))
+            })
+            .await;
+        self.inner.client_cache.invalidate();
+        written?
+    }
+
+    /// The apps a user registered on the developer page, oldest first.
+    pub fn clients_of_owner(&self, owner: UserId) -> Result<Vec<Client>, StoreError> {
+        let mut owned: Vec<Client> = self
+            .clients()?
+            .into_iter()
+            .filter(|client| client.origin == ClientOrigin::Developer(owner))
+            .collect();
+        owned.sort_by_key(|client| (client.created_at, client.id));
+        Ok(owned)
+    }
+
+    /// How many users have a grant to the client that lasts past `now`: how many people
+    /// use the app.
+    pub fn client_user_count(&self, id: ClientId, now: UnixTime) -> Result<u64, StoreError> {
+        let ids = self.read(|reader| reader.with_prefix(CLIENT_GRANTS, id.0.as_bytes()))?;
+        let mut users: Vec<UserId> = Vec::with_capacity(ids.len());
+        for (key, _) in ids {
+            let grant_id: [u8; 16] = key[16..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("client_grants key is not 32 bytes".into()))?;
+            if let Some(grant) = self.grant(Id::from_bytes(grant_id))? {
+                if now < grant.expires_at {
+                    users.push(grant.user_id);
+                }
+            }
+        }
+        users.sort();
+        users.dedup();
+        Ok(users.len() as u64)
     }
 
     /// A client, from the in-memory cache when possible: every token request and every
@@ -76,14 +181,28 @@ impl Store {
     /// Returns whether the client existed.
     /// Deleting a client ends every grant it holds, so none of its tokens work after.
     pub async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError> {
+        self.delete_client_if(id, None).await
+    }
+
+    /// Deletes a client, as `delete_client`, but only if `owner` (when given) registered
+    /// it: the developer page deletes its user's own apps, never another's.
+    pub async fn delete_client_if(
+        &self,
+        id: ClientId,
+        owner: Option<UserId>,
+    ) -> Result<bool, StoreError> {
         let deleted = self.write(move |tx| {
-            if tx.get(CLIENTS, id.0.as_bytes())?.is_none() {
+            let key = id.0.as_bytes();
+            let Some(bytes) = tx.get(CLIENTS, key)? else {
                 return Ok(false);
+            };
+            if let Some(owner) = owner {
+                if decode(id, &unseal(tx.sealer, CLIENTS, key, &bytes)?)?.owner() != Some(owner) {
+                    return Ok(false);
+                }
             }
-            for index_key in tx.keys_with_prefix(CLIENT_GRANTS, id.0.as_bytes())? {
-                super::grants::remove_grant(tx, &index_key[16..])?;
-            }
-            tx.remove(CLIENTS, id.0.as_bytes())
+            remove_client(tx, id)?;
+            Ok(true)
         });
         let deleted = deleted.await;
         self.inner.client_cache.invalidate();
@@ -112,6 +231,8 @@ impl Store {
             let changed = Client {
                 id,
                 secret_hash: client.secret_hash,
+                previous_secret: client.previous_secret,
+                origin: client.origin,
                 created_at: client.created_at,
                 ..changed
             };
@@ -124,30 +245,54 @@ impl Store {
         written?.ok_or(ClientNotUpdated::NoSuchClient)
     }
 
-    /// Replaces a confidential client's secret hash.
+    /// Replaces a confidential client's secret hash. With `previous_until`, the secret it
+    /// had keeps working until then (and a secret still in an earlier grace stops); without
+    /// it, only the new one works. `owner`, when given, must have registered the client.
     pub async fn set_client_secret(
         &self,
         id: ClientId,
         secret_hash: SecretHash,
-    ) -> Result<(), SecretNotSet> {
+        previous_until: Option<UnixTime>,
+        owner: Option<UserId>,
+    ) -> Result<Client, SecretNotSet> {
         let written = self.write(move |tx| {
             let key = id.0.as_bytes();
             let Some(bytes) = tx.get(CLIENTS, key)? else {
                 return Ok(Err(SecretNotSet::NoSuchClient));
             };
             let mut client = decode(id, &unseal(tx.sealer, CLIENTS, key, &bytes)?)?;
-            if client.secret_hash.is_none() {
-                return Ok(Err(SecretNotSet::PublicClient));
+            if owner.is_some_and(|owner| client.owner() != Some(owner)) {
+                return Ok(Err(SecretNotSet::NoSuchClient));
             }
+            let Some(current) = client.secret_hash else {
+                return Ok(Err(SecretNotSet::PublicClient));
+            };
+            client.previous_secret = previous_until.map(|until| PreviousSecret {
+                hash: current,
+                until,
+            });
             client.secret_hash = Some(secret_hash);
             let value = seal(tx.sealer, CLIENTS, key, &encode(&client));
             tx.insert(CLIENTS, key, &value)?;
-            Ok(Ok(()))
+            Ok(Ok(client))
         });
         let written = written.await;
         self.inner.client_cache.invalidate();
         written?
     }
+}
+
+/// Why `insert_owned_client` inserted nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientNotInserted {
+    /// The owner has this many apps already.
+    #[error("the owner has {0} apps already, the most one user may have")]
+    LimitReached(u32),
+    /// The owner was deleted meanwhile (or the client names none).
+    #[error("the owner does not exist")]
+    NoOwner,
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 /// Why `update_client` changed nothing.

@@ -72,6 +72,10 @@ const STEPS: &[Step] = &[
         from: 3,
         run: schema_3_to_4,
     },
+    Step {
+        from: 4,
+        run: schema_4_to_5,
+    },
 ];
 
 /// Schema 2 adds `user_sessions`, an index of each user's sessions. Every session of a
@@ -118,6 +122,17 @@ fn schema_2_to_3(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Res
 /// serving a database whose users may sign in only through an upstream, and from deleting
 /// a user while leaving the identities that point at them (docs/storage-format.md §14).
 fn schema_3_to_4(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Result<(), String> {
+    Ok(())
+}
+
+/// Schema 5 adds format 3 of `clients` (who registered the app, its pages, the operator's
+/// review, the previous secret in its grace), of `users` (`developer`) and of `scopes`
+/// (`self_service`). Older rows are read as they are, with the defaults their format
+/// implies (the operator's own clients; nobody a developer; no scope for self-service),
+/// and stay as they are until next written: nothing to rewrite. The bump keeps a keyward of
+/// schema 4 from reading a format-3 row as corrupt, and from serving apps registered by
+/// users without the limits on what they may ask for.
+fn schema_4_to_5(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Result<(), String> {
     Ok(())
 }
 

@@ -35,7 +35,7 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 use crate::seal::Sealer;
 pub use access::AccessState;
 pub use apikeys::{ApiKey, KeyNotStored};
-pub use clients::{ClientNotUpdated, SecretNotSet};
+pub use clients::{ClientNotInserted, ClientNotUpdated, SecretNotSet};
 pub use grants::{
     CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
     RedeemedCode, Redemption, RefreshGrace, Refreshed, Rotation, TicketNotConsumed,
@@ -60,7 +60,7 @@ use writer::{Tx, Writer};
 
 /// The schema this binary reads and writes. A database with a larger number was written by
 /// a newer keyward and is refused rather than misread.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 const DATABASE_FILE: &str = "keyward.redb";
 const META_SCHEMA_VERSION: &[u8] = b"schema_version";
@@ -888,6 +888,7 @@ pub(crate) async fn insert_test_user(store: &Store, id: crate::model::UserId, us
             created_at: 0,
             email_verified: false,
             updated_at: 0,
+            developer: false,
         })
         .await
         .unwrap();

@@ -13,6 +13,8 @@ pub struct ScopeSettings {
     pub description: String,
     /// Users may make personal API keys that carry this scope (`scope set --api-keys`).
     pub api_keys: bool,
+    /// Self-registered apps may ask for this scope (`scope set --self-service`).
+    pub self_service: bool,
 }
 
 /// Whether the stored settings of `scope` let API keys carry it, inside a write.

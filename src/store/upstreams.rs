@@ -489,6 +489,7 @@ mod tests {
                 created_at: 1,
                 email_verified: false,
                 updated_at: 1,
+                developer: false,
             })
             .await
             .unwrap();

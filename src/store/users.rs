@@ -120,12 +120,36 @@ impl Store {
                 super::apikeys::remove_api_key(tx, &index_key[16..])?;
             }
             super::sessions::remove_user_sessions(tx, id, None)?;
+            // The apps they registered on the developer page are theirs alone to keep up:
+            // they go too, with every grant other users made to them.
+            super::clients::remove_owned_clients(tx, id)?;
             // Their codes are refused because the user is gone (redemption checks); the
             // fences have nothing left to guard.
             super::grants::remove_code_fences(tx, id)?;
             tx.remove(USERS, id.0.as_bytes())?;
             tx.remove(USERNAMES, &index_key)?;
             Ok(Some(id))
+        })
+        .await
+    }
+
+    /// Sets whether the user may register apps (`user set --developer`); returns the user
+    /// as stored now, if they still exist.
+    pub async fn set_user_developer(
+        &self,
+        id: UserId,
+        developer: bool,
+    ) -> Result<Option<User>, StoreError> {
+        self.write(move |tx| {
+            let key = id.0.as_bytes();
+            let Some(bytes) = tx.get(USERS, key)? else {
+                return Ok(None);
+            };
+            let mut user = decode(id, &unseal(tx.sealer, USERS, key, &bytes)?)?;
+            user.developer = developer;
+            let value = seal(tx.sealer, USERS, key, &encode(&user));
+            tx.insert(USERS, key, &value)?;
+            Ok(Some(user))
         })
         .await
     }

@@ -242,20 +242,28 @@ fn issue_11_preflights_are_answered_for_allowed_origins_only() {
             assert!(varies_by_origin(&answer), "{what}: no Vary: Origin");
         }
     }
-    // The public documents, the JWKS path included (answered by path before it is
-    // served), may be read from any origin: `*`.
+    // The public documents, the JWKS path included, are shared with the same origins as
+    // everything else here: an allowed one, echoed; any other gets nothing to read.
     for path in [
         "/.well-known/oauth-authorization-server",
         "/.well-known/openid-configuration",
         "/oauth2/jwks",
     ] {
-        for origin in [APP_ORIGIN, UNKNOWN_ORIGIN] {
-            let answer = preflight(&server, path, origin, "GET");
-            assert_eq!(answer.status, 204, "preflight of {path} from {origin}");
-            assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
-            assert_eq!(answer.header("access-control-allow-methods"), Some("GET"));
-            assert_eq!(answer.header("access-control-allow-credentials"), None);
-        }
+        let answer = preflight(&server, path, APP_ORIGIN, "GET");
+        assert_eq!(answer.status, 204, "preflight of {path} from {APP_ORIGIN}");
+        assert_eq!(
+            answer.header("access-control-allow-origin"),
+            Some(APP_ORIGIN)
+        );
+        assert_eq!(answer.header("access-control-allow-methods"), Some("GET"));
+        assert_eq!(answer.header("access-control-allow-credentials"), None);
+        assert!(varies_by_origin(&answer), "{path}: no Vary: Origin");
+        let answer = preflight(&server, path, UNKNOWN_ORIGIN, "GET");
+        assert_eq!(
+            answer.status, 403,
+            "preflight of {path} from {UNKNOWN_ORIGIN}"
+        );
+        assert_not_shared(&answer, path);
     }
     // An OPTIONS that is no preflight is what it was: POST-only, 405.
     let plain = reply(
@@ -489,12 +497,18 @@ fn issue_11_userinfo_is_shared_with_any_allowed_origin_and_the_documents_with_al
         assert!(varies_by_origin(&answer));
     }
 
-    // Discovery is public: `*` for every origin, with or without one.
-    for origin in [None, Some(UNKNOWN_ORIGIN), Some(APP_ORIGIN)] {
-        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
-        let answer = get_raw(&server, "/.well-known/oauth-authorization-server", &headers);
+    // Discovery and the JWKS: readable from an allowed origin only.
+    for path in ["/.well-known/oauth-authorization-server", "/oauth2/jwks"] {
+        for origin in [None, Some(UNKNOWN_ORIGIN)] {
+            let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+            let answer = get_raw(&server, path, &headers);
+            assert_eq!(answer.status, 200);
+            assert_not_shared(&answer, path);
+            assert!(varies_by_origin(&answer), "{path}");
+        }
+        let answer = get_raw(&server, path, &[("origin", APP_ORIGIN)]);
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+        assert_shared_with(&answer, APP_ORIGIN, path);
         assert_eq!(answer.header("access-control-allow-credentials"), None);
     }
 }

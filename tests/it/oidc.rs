@@ -277,6 +277,44 @@ fn issue_11_discovery_matches_rfc_8414_and_the_jwks_names_every_key() {
         serde_json::json!(["RS256", "ES256", "EdDSA"])
     );
     assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        oidc["end_session_endpoint"],
+        server.url("/oauth2/logout").as_str()
+    );
+    assert_eq!(
+        oidc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    // Only what works: select_account would change nothing here, so it is not offered.
+    assert_eq!(
+        oidc["prompt_values_supported"],
+        serde_json::json!(["none", "login", "consent"])
+    );
+    for flag in [
+        "claims_parameter_supported",
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
+        assert_eq!(oidc[flag], false, "{flag}");
+    }
+    let claims: Vec<&str> = oidc["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|claim| claim.as_str().unwrap())
+        .collect();
+    for claim in [
+        "sub",
+        "auth_time",
+        "nonce",
+        "email",
+        "email_verified",
+        "preferred_username",
+        "updated_at",
+        "sid",
+    ] {
+        assert!(claims.contains(&claim), "{claim} in {claims:?}");
+    }
     let jwks = get("/oauth2/jwks");
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 3, "{jwks}");
@@ -287,6 +325,12 @@ fn issue_11_discovery_matches_rfc_8414_and_the_jwks_names_every_key() {
     kids.sort();
     kids.dedup();
     assert_eq!(kids.len(), 3, "distinct kids: {jwks}");
+    let mut algs: Vec<&str> = keys
+        .iter()
+        .map(|key| key["alg"].as_str().unwrap())
+        .collect();
+    algs.sort();
+    assert_eq!(algs, ["ES256", "EdDSA", "RS256"], "{jwks}");
     for key in keys {
         assert_eq!(key["use"], "sig");
         assert!(key.get("d").is_none(), "a private part is published: {key}");
@@ -560,7 +604,7 @@ fn logout_url(server: &TestServer, pairs: &[(&str, &str)]) -> String {
 
 #[test]
 fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
-    let (_data, server, rp) = logout_world();
+    let (data, server, rp) = logout_world();
     let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
     let discovery: Value = reqwest::blocking::get(server.url("/.well-known/openid-configuration"))
         .unwrap()
@@ -577,21 +621,47 @@ fn issue_11_logout_ends_the_session_and_redirects_only_to_a_registered_uri() {
         .to_string();
     let signed_in = |browser: &Browser| !browser.open(&server.url("/account")).is_login();
 
-    // Not registered for after sign-out (a redirect URI is not enough): an error page, no
-    // redirect, and the session stands.
-    for uri in [
-        REDIRECT,
-        "http://127.0.0.1:9/signed-out/",
-        "https://evil.example/",
-    ] {
-        let page = browser.get(&logout_url(
-            &server,
-            &[("id_token_hint", &hint), ("post_logout_redirect_uri", uri)],
-        ));
-        assert_eq!(page.status, 400, "{uri}: {}", page.describe());
-        assert!(page.header("location").is_none(), "{uri}");
+    // Not registered for after sign-out (a redirect URI is not enough), or a client_id that
+    // is not the hint's audience: no redirect, and nothing ends without the user's say; once
+    // they confirm, they are signed out here, on the signed-out page.
+    let other_app = register_client(&data, "Other app", &[REDIRECT], &[]).client_id;
+    let unproven: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", REDIRECT),
+        ],
+        vec![
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", "http://127.0.0.1:9/signed-out/"),
+        ],
+        vec![
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ],
+        vec![
+            ("id_token_hint", &hint),
+            ("client_id", &other_app),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ],
+    ];
+    for pairs in &unproven {
+        let page = browser.get(&logout_url(&server, pairs));
+        assert_eq!(page.status, 200, "{pairs:?}: {}", page.describe());
+        assert!(page.header("location").is_none(), "{pairs:?}");
+        assert!(signed_in(&browser), "{pairs:?}: asked, nothing ended yet");
     }
-    // A client_id other than the hint's audience.
+    let page = browser.get(&logout_url(&server, &unproven[2]));
+    let form = page.require_form("/oauth2/logout");
+    let done = browser.submit(&page, &form, &form.filled(&[]));
+    assert_eq!(done.status, 200, "{}", done.describe());
+    assert!(done.header("location").is_none(), "{}", done.describe());
+    assert!(done.body.contains("signed out"), "{}", done.describe());
+    assert!(!signed_in(&browser), "confirmed: signed out here");
+    // A malformed client_id is an error page.
+    let hint = rp
+        .sign_in(&browser, rs256.clone(), &[])
+        .id_token
+        .to_string();
     let page = browser.get(&logout_url(
         &server,
         &[
@@ -1076,4 +1146,112 @@ fn issue_11_malformed_logout_requests_are_clear_errors_and_end_nothing() {
     );
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(signed_in(&browser));
+}
+
+/// Item 9 and Core §3.1.2.1: `offline_access` is accepted (no prompt=consent) from a client
+/// with the refresh grant and changes nothing else; `invalid_scope` names what was refused;
+/// a request without `scope` is plain OAuth 2.0 (no ID token).
+#[test]
+fn issue_11_offline_access_is_accepted_invalid_scope_names_the_scope_and_no_scope_is_plain_oauth() {
+    let (data, server, app) = world("EdDSA");
+    let authorize = |app: &App, scope: Option<&str>| {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("state", "o"),
+        ];
+        if let Some(scope) = scope {
+            pairs.push(("scope", scope));
+        }
+        authorize_url(&server, &pairs)
+    };
+    let redeem = |app: &App, code: &str| {
+        crate::support::token(
+            &server,
+            app.auth(),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .ok()
+    };
+    let browser = Browser::new();
+    let callback = browser.approve(
+        &authorize(&app, Some("openid offline_access")),
+        "alice",
+        USER_PASSWORD,
+        REDIRECT,
+    );
+    let tokens = redeem(&app, callback.code());
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+
+    // Without openid: a refresh token all the same, and no ID token.
+    let callback = browser.approve(
+        &authorize(&app, Some("profile")),
+        "alice",
+        USER_PASSWORD,
+        REDIRECT,
+    );
+    let plain = redeem(&app, callback.code());
+    assert!(plain["refresh_token"].is_string(), "{plain}");
+    assert!(plain.get("id_token").is_none(), "{plain}");
+    // Growing the scope on refresh is refused, naming what was not granted.
+    let refused = crate::support::token(
+        &server,
+        app.auth(),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", plain["refresh_token"].as_str().unwrap()),
+            ("scope", "profile email"),
+        ],
+    );
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.error(), "invalid_scope");
+    let description = refused.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(description.contains("email"), "{description}");
+
+    // No scope at all: the client's scopes without openid, so no ID token.
+    let callback = browser.approve(&authorize(&app, None), "alice", USER_PASSWORD, REDIRECT);
+    let unscoped = redeem(&app, callback.code());
+    assert!(unscoped.get("id_token").is_none(), "{unscoped}");
+    assert!(
+        !unscoped["scope"].as_str().unwrap_or("").contains("openid"),
+        "{unscoped}"
+    );
+
+    // A scope the client may not ask for is named; offline_access without the refresh grant
+    // is refused too.
+    let callback = browser
+        .get(&authorize(&app, Some("openid files:write")))
+        .callback(REDIRECT);
+    assert_eq!(callback.get("error"), Some("invalid_scope"));
+    assert!(
+        callback
+            .get("error_description")
+            .is_some_and(|text| text.contains("files:write")),
+        "{callback:?}"
+    );
+    let no_refresh = register_client(
+        &data,
+        "No refresh",
+        &[REDIRECT],
+        &["--grant-types", "authorization_code"],
+    );
+    let callback = browser
+        .get(&authorize(&no_refresh, Some("openid offline_access")))
+        .callback(REDIRECT);
+    assert_eq!(callback.get("error"), Some("invalid_scope"), "{callback:?}");
+    assert!(
+        callback
+            .get("error_description")
+            .is_some_and(|text| text.contains("offline_access")),
+        "{callback:?}"
+    );
 }

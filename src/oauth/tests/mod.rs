@@ -29,6 +29,7 @@ pub async fn user(store: &Store, name: &str, password: &str) -> User {
         created_at: T0,
         email_verified: false,
         updated_at: T0,
+        developer: false,
     };
     store.insert_user(user.clone()).await.unwrap();
     user
@@ -48,6 +49,11 @@ pub async fn client(store: &Store, public: bool) -> Client {
         access_token_format: AccessTokenFormat::default(),
         resources: Vec::new(),
         id_token_claims: false,
+        origin: crate::model::ClientOrigin::Operator,
+        homepage: None,
+        privacy_policy: None,
+        verified: false,
+        previous_secret: None,
     };
     store.insert_client(client.clone()).await.unwrap();
     client

@@ -1,5 +1,5 @@
-//! `clients` values: `ClientRecordV2` (format 1, `ClientRecordV1`, still read), sealed (it
-//! holds the secret's hash).
+//! `clients` values: `ClientRecordV3` (formats 1 and 2, `ClientRecordV1` and
+//! `ClientRecordV2`, still read), sealed (it holds the secrets' hashes).
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +8,8 @@ use super::{
     signing_alg_code, signing_alg_of_code,
 };
 use crate::model::{
-    AccessTokenFormat, Client, ClientId, DisplayName, GrantType, RedirectUri, SecretHash,
-    SigningAlg,
+    AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, GrantType, Id, PageUrl,
+    PreviousSecret, RedirectUri, SecretHash, SigningAlg, UserId,
 };
 use crate::store::codec::{body, frame, split, unknown_version};
 use crate::store::tables::CLIENTS;
@@ -17,6 +17,7 @@ use crate::store::StoreError;
 
 const CLIENT_V1: u8 = 1;
 const CLIENT_V2: u8 = 2;
+const CLIENT_V3: u8 = 3;
 
 /// A client, format 1. The id is the row's key, not a field.
 #[derive(Serialize, Deserialize)]
@@ -51,6 +52,51 @@ struct ClientRecordV2 {
     /// RFC 8707 resource indicators, in the order registered.
     resources: Vec<String>,
     id_token_claims: bool,
+}
+
+/// A client, format 3 (schema 5): format 2's fields, then who registered it, the pages
+/// about it, whether the operator reviewed it, and the secret it had before its last
+/// rotation with the end of that secret's grace.
+#[derive(Serialize, Deserialize)]
+struct ClientRecordV3 {
+    name: String,
+    redirect_uris: Vec<String>,
+    scope: Vec<String>,
+    grant_types: Vec<u8>,
+    secret_hash: Option<[u8; 32]>,
+    created_at: u64,
+    id_token_alg: u8,
+    post_logout_redirect_uris: Vec<String>,
+    access_token_format: u8,
+    resources: Vec<String>,
+    id_token_claims: bool,
+    /// An origin code (`origin_code`); `owner` is the user of a developer's app.
+    origin: u8,
+    owner: Option<[u8; 16]>,
+    homepage: Option<String>,
+    privacy_policy: Option<String>,
+    verified: bool,
+    previous_secret_hash: Option<[u8; 32]>,
+    previous_secret_until: u64,
+}
+
+/// The code of a client's origin on disk; never renumbered or reused.
+fn origin_code(origin: ClientOrigin) -> (u8, Option<[u8; 16]>) {
+    match origin {
+        ClientOrigin::Operator => (0, None),
+        ClientOrigin::Developer(user) => (1, Some(*user.0.as_bytes())),
+    }
+}
+
+fn origin_of_code(code: u8, owner: Option<[u8; 16]>) -> Result<ClientOrigin, StoreError> {
+    match (code, owner) {
+        (0, None) => Ok(ClientOrigin::Operator),
+        (1, Some(owner)) => Ok(ClientOrigin::Developer(UserId(Id::from_bytes(owner)))),
+        (code, _) => Err(StoreError::Corrupt(format!(
+            "record in clients names origin code {code} (with or without an owner), which \
+             this keyward does not know"
+        ))),
+    }
 }
 
 /// The code of an access token format on disk; never renumbered or reused.
@@ -95,6 +141,45 @@ fn grant_type_of_code(code: u8) -> Result<GrantType, StoreError> {
 }
 
 pub(crate) fn encode(client: &Client) -> Vec<u8> {
+    let (origin, owner) = origin_code(client.origin);
+    frame(
+        CLIENT_V3,
+        &ClientRecordV3 {
+            name: client.name.as_str().to_owned(),
+            redirect_uris: uris_to_stored(&client.redirect_uris),
+            scope: scope_to_stored(&client.scope),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|grant| grant_type_code(*grant))
+                .collect(),
+            secret_hash: client.secret_hash.map(|hash| *hash.as_bytes()),
+            created_at: client.created_at,
+            id_token_alg: signing_alg_code(client.id_token_alg),
+            post_logout_redirect_uris: uris_to_stored(&client.post_logout_redirect_uris),
+            access_token_format: access_token_format_code(client.access_token_format),
+            resources: resources_to_stored(&client.resources),
+            id_token_claims: client.id_token_claims,
+            origin,
+            owner,
+            homepage: client.homepage.as_ref().map(|url| url.as_str().to_owned()),
+            privacy_policy: client
+                .privacy_policy
+                .as_ref()
+                .map(|url| url.as_str().to_owned()),
+            verified: client.verified,
+            previous_secret_hash: client
+                .previous_secret
+                .map(|previous| *previous.hash.as_bytes()),
+            previous_secret_until: client.previous_secret.map_or(0, |previous| previous.until),
+        },
+    )
+}
+
+/// Format 2, as keyward 0.3 and 0.4 wrote it: for the tests that prove its reader loses
+/// nothing.
+#[cfg(test)]
+pub(crate) fn encode_v2(client: &Client) -> Vec<u8> {
     frame(
         CLIENT_V2,
         &ClientRecordV2 {
@@ -153,6 +238,33 @@ fn grant_types_from_stored(codes: Vec<u8>) -> Result<Vec<GrantType>, StoreError>
 /// The client stored under `id`.
 pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
     match split(CLIENTS, bytes)? {
+        (CLIENT_V3, rest) => {
+            let record: ClientRecordV3 = body(CLIENTS, rest)?;
+            Ok(Client {
+                id,
+                name: DisplayName::from_stored(record.name),
+                redirect_uris: uris_from_stored(record.redirect_uris),
+                scope: scope_from_stored(record.scope),
+                grant_types: grant_types_from_stored(record.grant_types)?,
+                secret_hash: record.secret_hash.map(SecretHash::from_bytes),
+                created_at: record.created_at,
+                id_token_alg: signing_alg_of_code(CLIENTS, record.id_token_alg)?,
+                post_logout_redirect_uris: uris_from_stored(record.post_logout_redirect_uris),
+                access_token_format: access_token_format_of_code(record.access_token_format)?,
+                resources: resources_from_stored(record.resources),
+                id_token_claims: record.id_token_claims,
+                origin: origin_of_code(record.origin, record.owner)?,
+                homepage: record.homepage.map(PageUrl::from_stored),
+                privacy_policy: record.privacy_policy.map(PageUrl::from_stored),
+                verified: record.verified,
+                previous_secret: record.previous_secret_hash.map(|hash| PreviousSecret {
+                    hash: SecretHash::from_bytes(hash),
+                    until: record.previous_secret_until,
+                }),
+            })
+        }
+        // Before the developer page: every client was the operator's, and rotating a
+        // secret ended the old one at once.
         (CLIENT_V2, rest) => {
             let record: ClientRecordV2 = body(CLIENTS, rest)?;
             Ok(Client {
@@ -168,6 +280,12 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 access_token_format: access_token_format_of_code(record.access_token_format)?,
                 resources: resources_from_stored(record.resources),
                 id_token_claims: record.id_token_claims,
+                // Format 3's additions, as every client was before it.
+                origin: ClientOrigin::Operator,
+                homepage: None,
+                privacy_policy: None,
+                verified: false,
+                previous_secret: None,
             })
         }
         // Written before OpenID Connect: the defaults every client had then (RS256 would
@@ -187,9 +305,15 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 access_token_format: AccessTokenFormat::default(),
                 resources: Vec::new(),
                 id_token_claims: false,
+                // Format 3's additions, as every client was before it.
+                origin: ClientOrigin::Operator,
+                homepage: None,
+                privacy_policy: None,
+                verified: false,
+                previous_secret: None,
             })
         }
-        (version, _) => Err(unknown_version(CLIENTS, version, "1 or 2")),
+        (version, _) => Err(unknown_version(CLIENTS, version, "1, 2 or 3")),
     }
 }
 

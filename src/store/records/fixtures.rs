@@ -47,8 +47,10 @@ impl Fixture for Client {
     }
     fn describe(&self) -> String {
         format!(
-            "{self:?} {:?}",
-            self.secret_hash.map(|hash| hex(hash.as_bytes()))
+            "{self:?} {:?} {:?}",
+            self.secret_hash.map(|hash| hex(hash.as_bytes())),
+            self.previous_secret
+                .map(|previous| hex(previous.hash.as_bytes()))
         )
     }
 }
@@ -351,6 +353,11 @@ fn confidential_client() -> Client {
         access_token_format: AccessTokenFormat::Opaque,
         resources: Vec::new(),
         id_token_claims: false,
+        origin: crate::model::ClientOrigin::Operator,
+        homepage: None,
+        privacy_policy: None,
+        verified: false,
+        previous_secret: None,
     }
 }
 
@@ -372,6 +379,23 @@ fn oidc_client() -> Client {
     }
 }
 
+/// A developer's app of format 3: every field format 3 added away from its default.
+fn developer_client() -> Client {
+    Client {
+        origin: crate::model::ClientOrigin::Developer(user_id()),
+        homepage: Some(crate::model::PageUrl::parse("homepage", "https://app.example/").unwrap()),
+        privacy_policy: Some(
+            crate::model::PageUrl::parse("privacy policy", "https://app.example/privacy").unwrap(),
+        ),
+        verified: true,
+        previous_secret: Some(crate::model::PreviousSecret {
+            hash: SecretHash::of("old client secret"),
+            until: 1_700_003_600,
+        }),
+        ..confidential_client()
+    }
+}
+
 fn public_client() -> Client {
     Client {
         id: client_id(),
@@ -386,6 +410,11 @@ fn public_client() -> Client {
         access_token_format: AccessTokenFormat::Opaque,
         resources: Vec::new(),
         id_token_claims: false,
+        origin: crate::model::ClientOrigin::Operator,
+        homepage: None,
+        privacy_policy: None,
+        verified: false,
+        previous_secret: None,
     }
 }
 
@@ -403,6 +432,11 @@ fn service_client() -> Client {
         access_token_format: AccessTokenFormat::Opaque,
         resources: Vec::new(),
         id_token_claims: false,
+        origin: crate::model::ClientOrigin::Operator,
+        homepage: None,
+        privacy_policy: None,
+        verified: false,
+        previous_secret: None,
     }
 }
 
@@ -416,6 +450,7 @@ fn full_user() -> User {
         created_at: 1_700_000_001,
         email_verified: false,
         updated_at: 1_700_000_001,
+        developer: false,
     }
 }
 
@@ -425,6 +460,14 @@ fn verified_user() -> User {
         email_verified: true,
         updated_at: 1_700_086_401,
         ..full_user()
+    }
+}
+
+/// A user of format 3 whom the operator lets register apps.
+fn developer_user() -> User {
+    User {
+        developer: true,
+        ..verified_user()
     }
 }
 
@@ -438,6 +481,7 @@ fn bare_user() -> User {
         created_at: 0,
         email_verified: false,
         updated_at: 0,
+        developer: false,
     }
 }
 
@@ -664,9 +708,23 @@ fn clients() {
     check(
         "confidential client",
         &confidential_client(),
-        CONFIDENTIAL_CLIENT_V2,
+        CONFIDENTIAL_CLIENT_V3,
     );
-    check("OpenID Connect client", &oidc_client(), OIDC_CLIENT_V2);
+    check("OpenID Connect client", &oidc_client(), OIDC_CLIENT_V3);
+    check("developer's app", &developer_client(), DEVELOPER_CLIENT_V3);
+    // Format 2, written by keyward 0.3 and 0.4: read, never written.
+    check_older(
+        "confidential client, format 2",
+        &confidential_client(),
+        CONFIDENTIAL_CLIENT_V2,
+        clients::encode_v2,
+    );
+    check_older(
+        "OpenID Connect client, format 2",
+        &oidc_client(),
+        OIDC_CLIENT_V2,
+        clients::encode_v2,
+    );
     // Format 1, written by keyward 0.1 and 0.2: read, never written.
     check_older(
         "confidential client, format 1",
@@ -690,13 +748,33 @@ fn clients() {
 
 #[test]
 fn users() {
-    check("user", &full_user(), FULL_USER_V2);
+    check("user", &full_user(), FULL_USER_V3);
     check(
         "user with a verified email",
         &verified_user(),
-        VERIFIED_USER_V2,
+        VERIFIED_USER_V3,
     );
-    check("user without email or name", &bare_user(), BARE_USER_V2);
+    check("developer", &developer_user(), DEVELOPER_USER_V3);
+    check("user without email or name", &bare_user(), BARE_USER_V3);
+    // Format 2, written by keyward 0.3 and 0.4: read, never written.
+    check_older(
+        "user, format 2",
+        &full_user(),
+        FULL_USER_V2,
+        users::encode_v2,
+    );
+    check_older(
+        "user with a verified email, format 2",
+        &verified_user(),
+        VERIFIED_USER_V2,
+        users::encode_v2,
+    );
+    check_older(
+        "user without email or name, format 2",
+        &bare_user(),
+        BARE_USER_V2,
+        users::encode_v2,
+    );
     check_older("user, format 1", &full_user(), FULL_USER, users::encode_v1);
     check_older(
         "user without email or name, format 1",
@@ -841,13 +919,33 @@ fn scopes() {
     let deploy = ScopeSettings {
         description: "Deploy".into(),
         api_keys: true,
+        self_service: false,
     };
-    check("scope", &deploy, SCOPE);
+    check("scope", &deploy, SCOPE_V3);
     let read = ScopeSettings {
         description: "Read your files".into(),
         api_keys: false,
+        self_service: false,
     };
-    check("scope not for API keys", &read, SCOPE_NOT_FOR_KEYS);
+    check("scope not for API keys", &read, SCOPE_NOT_FOR_KEYS_V3);
+    let shared = ScopeSettings {
+        description: "See your scores".into(),
+        api_keys: false,
+        self_service: true,
+    };
+    check(
+        "scope for self-registered apps",
+        &shared,
+        SCOPE_SELF_SERVICE_V3,
+    );
+    // Format 2, written by keyward 0.2 to 0.4: read, never written.
+    check_older("scope, format 2", &deploy, SCOPE, scopes::encode_v2);
+    check_older(
+        "scope not for API keys, format 2",
+        &read,
+        SCOPE_NOT_FOR_KEYS,
+        scopes::encode_v2,
+    );
     // Format 1, written by keyward 0.1.0: read, never written.
     let decoded = ScopeSettings::decode(&unhex(SCOPE_V1)).unwrap();
     assert_eq!(decoded, read);
@@ -1454,11 +1552,12 @@ fn reencode_fixture(schema: u32) -> usize {
                     records += 1;
                 }
             }
-            // keyward 0.1 wrote scopes at format 1, which is read and never written.
+            // keyward 0.1 wrote scopes at format 1, and 0.2 to 0.4 at format 2: both are
+            // read and no longer written.
             for (_, value) in reader.all(SCOPES)? {
                 let settings = scopes::decode(&value)?;
                 if value[0] == 2 {
-                    assert_eq!(scopes::encode(&settings), value);
+                    assert_eq!(scopes::encode_v2(&settings), value);
                 }
                 records += 1;
             }
@@ -1489,3 +1588,71 @@ fn every_record_of_the_schema_1_fixture_encodes_back_to_its_bytes() {
 fn every_record_of_the_schema_2_fixture_encodes_back_to_its_bytes() {
     assert_eq!(reencode_fixture(2), SCHEMA_2_RECORDS);
 }
+
+// Format 3 (schema 5, keyward 0.5): the format-version byte, then the postcard body.
+const CONFIDENTIAL_CLIENT_V3: &str = concat!(
+    "03", // format version 3
+    // format 2's fields, then origin 0 (the operator), no owner, no homepage or privacy policy, not verified, no previous secret, until 0
+    "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
+    "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa06000000000000000000000000",
+);
+const OIDC_CLIENT_V3: &str = concat!(
+    "03", // format version 3
+    // the OpenID Connect settings of OIDC_CLIENT_V2, then format 3's defaults
+    "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
+    "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0602021568747470733a2f2f612e6578616d70",
+    "6c652f62796514636f6d2e6578616d706c652e6170703a2f6f757401021368747470733a2f2f6170692e6578616d706c",
+    "650b75726e3a783a66696c65730100000000000000",
+);
+const DEVELOPER_CLIENT_V3: &str = concat!(
+    "03", // format version 3
+    // origin 1 with its owner, homepage, privacy policy, verified, the previous secret's hash and the end of its grace
+    "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
+    "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0600000000000101018bcfe568007a3c9d1e0f",
+    "2a4b6c8da1011468747470733a2f2f6170702e6578616d706c652f011b68747470733a2f2f6170702e6578616d706c65",
+    "2f7072697661637901015937909679c4d3f696838b1ac651997a46d4f6af2719e321ab11defc2dc35f3890fecfaa06",
+);
+const FULL_USER_V3: &str = concat!(
+    "03", // format version 3
+    // format 2's fields, then developer: false
+    "05416c6963650111616c696365406578616d706c652e636f6d010d416c696365204578616d706c6536246172676f6e32",
+    "696424763d3139246d3d31393435362c743d322c703d31246332467364484e68624851246147467a6147686863326781",
+    "e2cfaa060081e2cfaa0600",
+);
+const VERIFIED_USER_V3: &str = concat!(
+    "03", // format version 3
+    // format 2's fields, then developer: false
+    "05416c6963650111616c696365406578616d706c652e636f6d010d416c696365204578616d706c6536246172676f6e32",
+    "696424763d3139246d3d31393435362c743d322c703d31246332467364484e68624851246147467a6147686863326781",
+    "e2cfaa06018185d5aa0600",
+);
+const DEVELOPER_USER_V3: &str = concat!(
+    "03", // format version 3
+    // format 2's fields, then developer: true
+    "05416c6963650111616c696365406578616d706c652e636f6d010d416c696365204578616d706c6536246172676f6e32",
+    "696424763d3139246d3d31393435362c743d322c703d31246332467364484e68624851246147467a6147686863326781",
+    "e2cfaa06018185d5aa0601",
+);
+const BARE_USER_V3: &str = concat!(
+    "03", // format version 3
+    // format 2's fields, then developer: false
+    "03626f6200000b246172676f6e326964247800000000",
+);
+const SCOPE_V3: &str = concat!(
+    "03", // format version 3
+    // description, api_keys: true, self_service: false
+    "064465706c6f790100",
+);
+const SCOPE_NOT_FOR_KEYS_V3: &str = concat!(
+    "03", // format version 3
+    // description, api_keys: false, self_service: false
+    "0f5265616420796f75722066696c65730000",
+);
+const SCOPE_SELF_SERVICE_V3: &str = concat!(
+    "03", // format version 3
+    // description, api_keys: false, self_service: true
+    "0f53656520796f75722073636f7265730001",
+);

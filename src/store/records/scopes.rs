@@ -1,5 +1,6 @@
 //! `scopes` values, not sealed (operator text, neither secret nor personal): written as
-//! `ScopeRecordV2`; `ScopeRecordV1`, written by keyward 0.1, is still read.
+//! `ScopeRecordV3`; `ScopeRecordV1` (keyward 0.1) and `ScopeRecordV2` (0.2 to 0.4) are
+//! still read.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,7 @@ use crate::store::{ScopeSettings, StoreError};
 /// stays in it until the operator next sets that scope.
 const SCOPE_V1: u8 = 1;
 const SCOPE_V2: u8 = 2;
+const SCOPE_V3: u8 = 3;
 
 /// A scope's description, format 1.
 #[derive(Serialize, Deserialize)]
@@ -27,7 +29,30 @@ struct ScopeRecordV2 {
     api_keys: bool,
 }
 
+/// A scope's settings, format 3 (schema 5).
+#[derive(Serialize, Deserialize)]
+struct ScopeRecordV3 {
+    description: String,
+    api_keys: bool,
+    /// Self-registered apps may ask for the scope (`scope set … --self-service`).
+    self_service: bool,
+}
+
 pub(crate) fn encode(settings: &ScopeSettings) -> Vec<u8> {
+    frame(
+        SCOPE_V3,
+        &ScopeRecordV3 {
+            description: settings.description.clone(),
+            api_keys: settings.api_keys,
+            self_service: settings.self_service,
+        },
+    )
+}
+
+/// Format 2, as keyward 0.2 to 0.4 wrote it: for the tests that prove its reader loses
+/// nothing.
+#[cfg(test)]
+pub(crate) fn encode_v2(settings: &ScopeSettings) -> Vec<u8> {
     frame(
         SCOPE_V2,
         &ScopeRecordV2 {
@@ -44,6 +69,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ScopeSettings, StoreError> {
             Ok(ScopeSettings {
                 description: record.description,
                 api_keys: false,
+                self_service: false,
             })
         }
         (SCOPE_V2, rest) => {
@@ -51,9 +77,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ScopeSettings, StoreError> {
             Ok(ScopeSettings {
                 description: record.description,
                 api_keys: record.api_keys,
+                self_service: false,
             })
         }
-        (version, _) => Err(unknown_version(SCOPES, version, "1 or 2")),
+        // Before format 3 no scope was offered for self-service beyond the standard ones.
+        (SCOPE_V3, rest) => {
+            let record: ScopeRecordV3 = body(SCOPES, rest)?;
+            Ok(ScopeSettings {
+                description: record.description,
+                api_keys: record.api_keys,
+                self_service: record.self_service,
+            })
+        }
+        (version, _) => Err(unknown_version(SCOPES, version, "1, 2 or 3")),
     }
 }
 
@@ -63,7 +99,7 @@ mod tests {
 
     #[test]
     fn other_versions_and_damaged_bodies_are_refused() {
-        assert!(decode(&[3, 0, 0]).is_err());
+        assert!(decode(&[4, 0, 0]).is_err());
         assert!(decode(&[]).is_err());
         assert!(decode(&[2, 1, b'x', 7]).is_err(), "a bool is 0 or 1");
     }
