@@ -152,6 +152,8 @@ pub async fn serve_with(
                 resources: config.resources.clone(),
                 signup: config.signup,
                 password_login: config.password_login,
+                developer_apps: config.developer_apps,
+                developer_app_limit: config.developer_app_limit,
                 demo: config.demo.as_ref().map(|client| {
                     DemoApp::new(
                         client,

@@ -274,6 +274,15 @@ struct ServeArgs {
     /// password form and refuses it, for platforms that sign in only through an upstream.
     #[arg(long, value_enum, default_value = "on")]
     password_login: crate::config::PasswordLogin,
+    /// Who may register their own apps on the developer page (/account/apps): off (only
+    /// the operator, with `client create`); everyone signed in; or allowed (users given
+    /// `user set U --developer true`). Their apps may ask only for self-service scopes.
+    #[arg(long, value_enum, default_value = "off")]
+    developer_apps: crate::config::DeveloperApps,
+    /// The most apps one user may register on the developer page (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_DEVELOPER_APP_LIMIT,
+          value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_DEVELOPER_APP_LIMIT as i64))]
+    developer_app_limit: u32,
 }
 
 #[derive(Subcommand)]
@@ -978,6 +987,8 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
         resources: args.resources,
         signup: args.signup,
         password_login: args.password_login,
+        developer_apps: args.developer_apps,
+        developer_app_limit: args.developer_app_limit,
         demo: None,
     })
 }
@@ -1021,6 +1032,8 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             resources: Vec::new(),
             signup: crate::config::SignUp::Closed,
             password_login: crate::config::PasswordLogin::On,
+            developer_apps: crate::config::DeveloperApps::Off,
+            developer_app_limit: crate::config::DEFAULT_DEVELOPER_APP_LIMIT,
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

@@ -160,9 +160,30 @@ pub struct ServeConfig {
     pub signup: SignUp,
     /// Whether users may sign in with a password on `/login` (`--password-login`).
     pub password_login: PasswordLogin,
+    /// Who may register apps on the developer page (`--developer-apps`), and how many
+    /// each (`--developer-app-limit`).
+    pub developer_apps: DeveloperApps,
+    pub developer_app_limit: u32,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }
+
+/// `serve --developer-apps`: who may register their own apps on `/account/apps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeveloperApps {
+    /// Nobody: only the operator registers clients (`keyward client create`).
+    #[default]
+    Off,
+    /// Every signed-in user.
+    Everyone,
+    /// Users the operator allowed with `keyward user set U --developer true`.
+    Allowed,
+}
+
+/// The default of `serve --developer-app-limit`.
+pub const DEFAULT_DEVELOPER_APP_LIMIT: u32 = 10;
+/// The most `serve --developer-app-limit` may be.
+pub const MAX_DEVELOPER_APP_LIMIT: u32 = 1000;
 
 /// `serve --signup`: who may create an account on the sign-up page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

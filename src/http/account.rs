@@ -190,6 +190,7 @@ fn account_page(
         // Under `--password-login off` a password is no way in: no form, and the page does
         // not say otherwise.
         has_password: account.user.has_password() && state.password_login_on(),
+        developer_link: state.shows_developer_link(account),
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_csrf_cookie {

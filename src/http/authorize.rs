@@ -134,14 +134,33 @@ fn consent_page(state: &AppState, request: &HttpRequest, prompt: &ConsentPrompt)
             description,
         });
     }
+    let client = &prompt.client;
+    // A developer's app is "by" them; one whose owner cannot be read says so rather than
+    // pass for the operator's own.
+    let owner = match client.owner() {
+        Some(owner) => Some(match state.store.user(owner) {
+            Ok(Some(user)) => user.username.as_str().to_owned(),
+            Ok(None) => "a deleted account".to_owned(),
+            Err(_) => return state.unavailable_page(),
+        }),
+        None => None,
+    };
     let body = state.pages.consent(&ConsentView {
         csrf_token: state.cookies.csrf_token(&csrf_secret),
         request: prompt.ticket.clone(),
-        client_name: prompt.client.name.as_str().to_owned(),
+        client_name: client.name.as_str().to_owned(),
         redirect_origin: redirect_origin(&prompt.request.redirect_uri),
         username: prompt.user.username.as_str().to_owned(),
         scopes,
-        public_client: prompt.client.is_public(),
+        public_client: client.is_public(),
+        owner,
+        homepage_host: client.homepage.as_ref().map(|url| url.host()),
+        homepage: client.homepage.as_ref().map(|url| url.as_str().to_owned()),
+        privacy_policy: client
+            .privacy_policy
+            .as_ref()
+            .map(|url| url.as_str().to_owned()),
+        unreviewed: client.is_self_registered() && !client.verified,
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_cookie {

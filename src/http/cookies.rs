@@ -10,6 +10,7 @@ use crate::model::{random_secret, SecretHash};
 use crate::seal::MacKey;
 
 const NEW_KEY_COOKIE: &str = "keyward_new_key";
+const NEW_SECRET_COOKIE: &str = "keyward_new_secret";
 const DEMO_FLOW_COOKIE: &str = "keyward_demo_flow";
 const UPSTREAM_FLOW_COOKIE: &str = "keyward_upstream_flow";
 
@@ -78,6 +79,29 @@ impl CookieSettings {
         let mut cookie = self.new_key_cookie(String::new(), 0);
         cookie.make_removal();
         cookie
+    }
+
+    /// The developer page's new client secret, for the app pages only.
+    pub fn new_secret_cookie(&self, value: String, seconds: i64) -> Cookie<'static> {
+        Cookie::build(NEW_SECRET_COOKIE, value)
+            .path("/account/apps")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Strict)
+            .max_age(actix_web::cookie::time::Duration::seconds(seconds))
+            .finish()
+    }
+
+    pub fn expired_new_secret_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.new_secret_cookie(String::new(), 0);
+        cookie.make_removal();
+        cookie
+    }
+
+    pub fn new_secret_value(&self, request: &HttpRequest) -> Option<String> {
+        request
+            .cookie(NEW_SECRET_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
     }
 
     pub fn new_key_value(&self, request: &HttpRequest) -> Option<String> {

@@ -6,6 +6,7 @@ mod cookies;
 mod cors;
 mod deadline;
 mod demo;
+mod developer;
 mod end_session;
 mod forms;
 mod forwarded;
@@ -25,7 +26,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::config::{Lifetimes, PasswordLogin, SignUp};
+use crate::config::{DeveloperApps, Lifetimes, PasswordLogin, SignUp};
 use crate::demo::DemoApp;
 use crate::metrics::Metrics;
 use crate::oauth::account::AccountService;
@@ -74,6 +75,8 @@ pub struct AppState {
     signin: SignInService,
     signup: SignUp,
     password_login: PasswordLogin,
+    developer_apps: DeveloperApps,
+    developer_app_limit: u32,
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
@@ -98,6 +101,9 @@ pub struct StateConfig {
     pub signup: SignUp,
     /// `--password-login`: whether `/login` shows and accepts the password form.
     pub password_login: PasswordLogin,
+    /// `--developer-apps` and `--developer-app-limit`.
+    pub developer_apps: DeveloperApps,
+    pub developer_app_limit: u32,
     /// `keyward demo`'s app, served at `/demo`.
     pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
@@ -120,6 +126,8 @@ impl AppState {
             resources,
             signup,
             password_login,
+            developer_apps,
+            developer_app_limit,
             demo,
             keys,
         } = config;
@@ -154,6 +162,8 @@ impl AppState {
             signin: SignInService::new(store.clone(), SESSION_TTL).await,
             signup,
             password_login,
+            developer_apps,
+            developer_app_limit,
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
@@ -276,6 +286,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
     post_only(config, "/account/api-keys/delete", account::delete_key);
     post_only(config, "/account/apps/revoke", account::revoke_app);
     post_only(config, "/account/password", account::change_password);
+    // After /account/apps/revoke, which would otherwise be taken for an app's id.
+    config
+        .route("/account/apps", web::get().to(developer::list))
+        .route("/account/apps", web::post().to(developer::create))
+        .route("/account/apps/{id}", web::get().to(developer::show))
+        .route("/account/apps/{id}", web::post().to(developer::update));
+    post_only(
+        config,
+        "/account/apps/{id}/secret",
+        developer::rotate_secret,
+    );
+    post_only(config, "/account/apps/{id}/delete", developer::delete);
     post_only(config, "/account/identities/unlink", upstream::unlink);
     post_only(
         config,

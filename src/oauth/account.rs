@@ -33,6 +33,24 @@ struct Flash {
     expires_at: UnixTime,
 }
 
+/// A client secret just made on the developer page (a new app, or a rotation), carried to
+/// the app's page like a new key (`Flash`), single use the same way; bound to the app too.
+#[derive(Serialize, Deserialize)]
+struct SecretFlash {
+    id: Id,
+    session: [u8; 32],
+    client_id: String,
+    secret: String,
+    previous_valid_until: Option<UnixTime>,
+    expires_at: UnixTime,
+}
+
+/// A client secret to show once, and until when the one before it still works.
+pub struct NewSecret {
+    pub secret: String,
+    pub previous_valid_until: Option<UnixTime>,
+}
+
 /// The signed-in user, and the session they are signed in with.
 pub struct Account {
     pub session: SecretHash,
@@ -121,13 +139,66 @@ pub enum Removal {
 pub struct AccountService {
     store: Store,
     flash: SealedBox,
+    secret_flash: SealedBox,
 }
 
 impl AccountService {
     pub fn new(store: Store) -> AccountService {
         AccountService {
             flash: SealedBox::new(store.derived_key("flash v1"), "keyward flash v1"),
+            secret_flash: SealedBox::new(
+                store.derived_key("secret flash v1"),
+                "keyward secret flash v1",
+            ),
             store,
+        }
+    }
+
+    /// Seals a client secret for the app page's next view (`take_new_secret`).
+    pub fn seal_new_secret(
+        &self,
+        account: &Account,
+        client_id: &str,
+        secret: NewSecret,
+        now: UnixTime,
+        now_millis: u64,
+    ) -> String {
+        self.secret_flash.seal(&SecretFlash {
+            id: Id::generate(now_millis),
+            session: *account.session.as_bytes(),
+            client_id: client_id.to_owned(),
+            secret: secret.secret,
+            previous_valid_until: secret.previous_valid_until,
+            expires_at: now + NEW_KEY_SECONDS,
+        })
+    }
+
+    /// The secret a flash cookie carries for this app, the first time it is shown in the
+    /// session it was made in; its id is used up, durably, before it is handed back.
+    pub async fn take_new_secret(
+        &self,
+        flash: Option<&str>,
+        account: &Account,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<NewSecret>, StoreError> {
+        let Some(flash) = flash
+            .and_then(|sealed| self.secret_flash.open::<SecretFlash>(sealed))
+            .filter(|flash| {
+                flash.session == *account.session.as_bytes()
+                    && flash.client_id == client_id
+                    && now < flash.expires_at
+            })
+        else {
+            return Ok(None);
+        };
+        match self.store.consume_ticket(flash.id, flash.expires_at).await {
+            Ok(()) => Ok(Some(NewSecret {
+                secret: flash.secret,
+                previous_valid_until: flash.previous_valid_until,
+            })),
+            Err(TicketNotConsumed::AlreadyUsed) => Ok(None),
+            Err(TicketNotConsumed::Storage(error)) => Err(error),
         }
     }
 

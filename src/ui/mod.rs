@@ -116,6 +116,76 @@ pub struct ConsentView {
     pub username: String,
     pub scopes: Vec<ScopeView>,
     pub public_client: bool,
+    /// Who registered the app: a user's name for one registered on the developer page;
+    /// `None` for the operator's own (the page then names the product).
+    pub owner: Option<String>,
+    /// The host of the app's homepage, when it named one.
+    pub homepage_host: Option<String>,
+    pub homepage: Option<String>,
+    pub privacy_policy: Option<String>,
+    /// A self-registered app the operator has not reviewed (`client verify`).
+    pub unreviewed: bool,
+}
+
+/// The developer page, `/account/apps`: the user's apps and the form for a new one.
+#[derive(Serialize)]
+pub struct DeveloperAppsView {
+    pub csrf_token: String,
+    pub username: String,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    /// Why this user may not register apps, when they may not: said instead of the form.
+    pub closed: Option<String>,
+    pub apps: Vec<DeveloperAppRowView>,
+    /// The form, with what the user typed when it was refused.
+    pub form: DeveloperAppFormView,
+    pub limit: u32,
+    pub at_limit: bool,
+    /// The scopes such an app may ask for, space-separated.
+    pub allowed_scopes: String,
+}
+
+/// One of the user's apps in the list.
+#[derive(Serialize)]
+pub struct DeveloperAppRowView {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub users: u64,
+    pub created: String,
+}
+
+/// The fields of a developer app's form.
+#[derive(Serialize, Default)]
+pub struct DeveloperAppFormView {
+    pub name: String,
+    /// One redirect URI per line.
+    pub redirect_uris: String,
+    pub public: bool,
+    pub scope: String,
+    pub homepage: String,
+    pub privacy_policy: String,
+}
+
+/// One app on the developer page: its id, its secret once, its settings to edit, and
+/// what can be done with it.
+#[derive(Serialize)]
+pub struct DeveloperAppView {
+    pub csrf_token: String,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub client_id: String,
+    pub public: bool,
+    pub created: String,
+    pub users: u64,
+    pub verified: bool,
+    /// Shown once, on the page after the app was made or its secret rotated.
+    pub new_secret: Option<String>,
+    /// Until when the secret before still works, after a rotation with a grace.
+    pub previous_valid_until: Option<String>,
+    pub form: DeveloperAppFormView,
+    pub grace_choices: Vec<ChoiceView>,
+    pub allowed_scopes: String,
 }
 
 /// One requested scope on the consent page.
@@ -190,6 +260,8 @@ pub struct AccountView {
     pub sign_in_methods: Vec<SignInMethodView>,
     /// Whether the user has a password (a user made through an upstream may not).
     pub has_password: bool,
+    /// Link to the developer page (`/account/apps`).
+    pub developer_link: bool,
 }
 
 /// One browser signed in as the user. Times are already formatted for people.
@@ -301,6 +373,14 @@ impl Pages {
 
     pub fn account(&self, view: &AccountView) -> String {
         self.render("account.html", Value::from_serialize(view))
+    }
+
+    pub fn developer_apps(&self, view: &DeveloperAppsView) -> String {
+        self.render("developer_apps.html", Value::from_serialize(view))
+    }
+
+    pub fn developer_app(&self, view: &DeveloperAppView) -> String {
+        self.render("developer_app.html", Value::from_serialize(view))
     }
 
     pub fn error(&self, view: &ErrorView) -> String {

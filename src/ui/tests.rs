@@ -53,6 +53,11 @@ fn consent_view() -> ConsentView {
             },
         ],
         public_client: false,
+        owner: None,
+        homepage_host: None,
+        homepage: None,
+        privacy_policy: None,
+        unreviewed: false,
     }
 }
 
@@ -147,7 +152,96 @@ fn all_pages() -> Vec<(&'static str, String)> {
                 app_name: Some("<b>App</b>".into()),
             }),
         ),
+        (
+            "consent for a developer's app nobody reviewed",
+            pages.consent(&ConsentView {
+                owner: Some("alice".into()),
+                homepage_host: Some("printer.example".into()),
+                homepage: Some("https://printer.example/".into()),
+                privacy_policy: Some("https://printer.example/privacy".into()),
+                unreviewed: true,
+                ..consent_view()
+            }),
+        ),
+        (
+            "developer apps",
+            pages.developer_apps(&developer_apps_view(None)),
+        ),
+        (
+            "developer apps, a refused form",
+            pages.developer_apps(&developer_apps_view(Some(
+                "redirect URI 'x' is not an absolute URI",
+            ))),
+        ),
+        (
+            "developer apps, closed",
+            pages.developer_apps(&DeveloperAppsView {
+                closed: Some("Registering apps is not open on this site.".into()),
+                ..developer_apps_view(None)
+            }),
+        ),
+        (
+            "developer app",
+            pages.developer_app(&developer_app_view(None)),
+        ),
+        (
+            "developer app with its new secret",
+            pages.developer_app(&developer_app_view(Some("s3cr3t-value"))),
+        ),
     ]
+}
+
+fn developer_form() -> DeveloperAppFormView {
+    DeveloperAppFormView {
+        name: "Score <Tracker>".into(),
+        redirect_uris: "https://scores.example/cb\nhttp://127.0.0.1:8080/cb".into(),
+        public: false,
+        scope: "openid profile".into(),
+        homepage: "https://scores.example/".into(),
+        privacy_policy: String::new(),
+    }
+}
+
+fn developer_apps_view(error: Option<&str>) -> DeveloperAppsView {
+    DeveloperAppsView {
+        csrf_token: "csrf-dev".into(),
+        username: "alice".into(),
+        message: None,
+        error: error.map(str::to_owned),
+        closed: None,
+        apps: vec![DeveloperAppRowView {
+            client_id: "0123456789abcdef0123456789abcdef".into(),
+            name: "Score <Tracker>".into(),
+            public: false,
+            users: 3,
+            created: "2026-12-01 12:00 UTC".into(),
+        }],
+        form: developer_form(),
+        limit: 10,
+        at_limit: false,
+        allowed_scopes: "openid profile email offline_access".into(),
+    }
+}
+
+fn developer_app_view(secret: Option<&str>) -> DeveloperAppView {
+    DeveloperAppView {
+        csrf_token: "csrf-dev".into(),
+        message: Some("App registered.".into()),
+        error: None,
+        client_id: "0123456789abcdef0123456789abcdef".into(),
+        public: false,
+        created: "2026-12-01 12:00 UTC".into(),
+        users: 0,
+        verified: false,
+        new_secret: secret.map(str::to_owned),
+        previous_valid_until: secret.map(|_| "2026-12-01 13:00 UTC".to_owned()),
+        form: developer_form(),
+        grace_choices: vec![ChoiceView {
+            value: "0".into(),
+            label: "No".into(),
+        }],
+        allowed_scopes: "openid profile email offline_access".into(),
+    }
 }
 
 /// A start tag and its attributes, as a browser would read them from our own markup. Enough
@@ -242,6 +336,9 @@ fn every_embedded_template_parses() {
             "demo_failed.html",
             "demo_signed_in.html",
             "demo_start.html",
+            "developer_app.html",
+            "developer_app_fields.html",
+            "developer_apps.html",
             "error.html",
             "login.html",
             "reset.html",

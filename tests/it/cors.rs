@@ -753,9 +753,20 @@ fn issue_11_headless_chromium_calls_the_token_endpoint_from_a_registered_origin_
             .is_some_and(|error| error.starts_with("TypeError")),
         "a CORS failure is a network error: {refused}"
     );
-    // The stranger's page may still read the public metadata.
+    // Nor the metadata: only pages keyward knows may read it.
     let metadata = fetch_from(
         stranger_port,
+        &server.url("/.well-known/oauth-authorization-server"),
+        &json!({}),
+    );
+    assert!(
+        metadata["error"]
+            .as_str()
+            .is_some_and(|error| error.starts_with("TypeError")),
+        "{metadata}"
+    );
+    let metadata = fetch_from(
+        app_port,
         &server.url("/.well-known/oauth-authorization-server"),
         &json!({}),
     );

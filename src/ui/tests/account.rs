@@ -74,6 +74,7 @@ pub(super) fn account_view() -> AccountView {
             },
         ],
         has_password: true,
+        developer_link: false,
     }
 }
 
