@@ -404,7 +404,7 @@ enum ClientCommand {
         id: String,
         /// How long the previous secret keeps working, like 1h or 7d (at most 30d), so the
         /// app's deployments can be updated meanwhile. Default 0: it stops at once.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
         grace: Option<Duration>,
     },
     /// Mark an app as reviewed by you: the consent page stops telling users that nobody
@@ -650,6 +650,14 @@ fn print_output(output: &AdminOutput, json: bool) -> Result<(), Failure> {
     }
 }
 
+/// `rotate-secret --grace`: a duration, or 0 (no grace, as without the flag).
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "0" | "0s" | "0m" | "0h" | "0d" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
+}
+
 fn client_request(command: ClientCommand) -> AdminRequest {
     match command {
         ClientCommand::Create {
@@ -687,7 +695,9 @@ fn client_request(command: ClientCommand) -> AdminRequest {
         ClientCommand::Delete { id } => AdminRequest::ClientDelete { id, owner: None },
         ClientCommand::RotateSecret { id, grace } => AdminRequest::ClientRotateSecret {
             id,
-            grace: grace.map(|grace| grace.as_secs()),
+            grace: grace
+                .map(|grace| grace.as_secs())
+                .filter(|seconds| *seconds > 0),
             owner: None,
         },
         ClientCommand::Verify { id, undo } => AdminRequest::ClientVerify {

@@ -1068,4 +1068,66 @@ mod tests {
         assert!(Email::parse("@c").is_err());
         assert!(Password::parse("short").is_err());
     }
+
+    #[test]
+    fn a_previous_secret_works_until_its_grace_ends_and_the_current_one_always() {
+        let client = Client {
+            id: ClientId(Id::from_bytes([1; 16])),
+            name: DisplayName::parse("name", "App").unwrap(),
+            redirect_uris: Vec::new(),
+            scope: Scope::default(),
+            grant_types: vec![GrantType::ClientCredentials],
+            secret_hash: Some(SecretHash::of("new")),
+            created_at: 0,
+            id_token_alg: SigningAlg::default(),
+            post_logout_redirect_uris: Vec::new(),
+            access_token_format: AccessTokenFormat::default(),
+            resources: Vec::new(),
+            id_token_claims: false,
+            origin: ClientOrigin::Operator,
+            homepage: None,
+            privacy_policy: None,
+            verified: false,
+            previous_secret: Some(PreviousSecret {
+                hash: SecretHash::of("old"),
+                until: 1000,
+            }),
+        };
+        assert!(client.secret_matches("new", 0));
+        assert!(client.secret_matches("new", u64::MAX));
+        assert!(client.secret_matches("old", 999));
+        assert!(
+            !client.secret_matches("old", 1000),
+            "the grace ends at `until`"
+        );
+        assert!(!client.secret_matches("other", 0));
+        let public = Client {
+            secret_hash: None,
+            previous_secret: None,
+            ..client
+        };
+        assert!(!public.secret_matches("", 0));
+    }
+
+    #[test]
+    fn page_urls_are_web_addresses_shown_by_their_host() {
+        let url = PageUrl::parse("homepage", "https://Scores.Example:8443/about").unwrap();
+        assert_eq!(url.as_str(), "https://scores.example:8443/about");
+        assert_eq!(url.host(), "scores.example");
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://files.example/",
+            "/relative",
+            "https://user:pw@example.com/",
+            "https://exa mple.com/",
+            "data:text/html,hi",
+        ] {
+            assert!(PageUrl::parse("homepage", bad).is_err(), "{bad}");
+        }
+        assert!(PageUrl::parse(
+            "homepage",
+            &format!("https://a.example/{}", "x".repeat(2000))
+        )
+        .is_err());
+    }
 }

@@ -101,9 +101,15 @@ fn posted_form(params: &Params) -> Result<DeveloperAppFormView, String> {
             .map(|value| value.unwrap_or("").to_owned())
             .map_err(|error| error.description().to_owned())
     };
+    // Redirect URIs: one text area, one per line; a form of its own may send them as
+    // repeated fields instead, which mean the same.
+    let redirect_uris: Vec<&str> = ["redirect_uris", "redirect_uri"]
+        .iter()
+        .flat_map(|name| params.all(name))
+        .collect();
     Ok(DeveloperAppFormView {
         name: field("name")?,
-        redirect_uris: field("redirect_uris")?,
+        redirect_uris: redirect_uris.join("\n"),
         public: field("type")? == "public",
         scope: field("scope")?,
         homepage: field("homepage")?,
@@ -112,10 +118,9 @@ fn posted_form(params: &Params) -> Result<DeveloperAppFormView, String> {
 }
 
 fn redirect_uri_lines(form: &DeveloperAppFormView) -> Vec<String> {
+    // A URI holds no whitespace, so any of it separates two.
     form.redirect_uris
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
+        .split_whitespace()
         .take(MAX_FORM_LINES + 1)
         .map(str::to_owned)
         .collect()

@@ -21,15 +21,18 @@ const PASSWORD_OFF: &str = "Password sign-in is turned off here. Use one of the 
 const PASSWORD_OFF_NO_METHOD: &str =
     "Password sign-in is turned off by the operator, and no other way to sign in is set up.";
 
-/// Where a successful sign-in may go: only our own authorization endpoint or account
-/// page, never an absolute URL, so the login form is no open redirector. Only visible
+/// Where a successful sign-in may go: only our own authorization endpoint, the account
+/// page or the developer page, never an absolute URL, so the login form is no open
+/// redirector. Only visible
 /// ASCII: anything else (NUL, VT, DEL, spaces, raw UTF-8) cannot be a `Location` header, and
 /// a query the browser sent us arrives percent-encoded anyway.
 pub fn safe_return_to(requested: Option<&str>) -> String {
     match requested {
         Some(path)
             if path.len() <= 8192
-                && (path.starts_with("/oauth2/authorize?") || path == "/account")
+                && (path.starts_with("/oauth2/authorize?")
+                    || path == "/account"
+                    || path == "/account/apps")
                 && path
                     .bytes()
                     .all(|byte| byte.is_ascii_graphic() && byte != b'\\') =>

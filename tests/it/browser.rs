@@ -349,3 +349,72 @@ fn issue_3_headless_chromium_signs_in_approves_and_lands_on_the_redirect_uri_wit
     assert_eq!(callback.get("state"), Some("chromium-state"));
     assert_eq!(callback.get("iss"), Some(server.base_url.as_str()));
 }
+
+/// Issue 13: a person registers an app on the developer page in Chromium, reads its id and
+/// secret off the page, and the app completes a code flow with them.
+#[test]
+fn issue_13_headless_chromium_registers_an_app_on_the_developer_page() {
+    let Some(driver) = WebDriver::start() else {
+        return;
+    };
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    let server = TestServer::start(&data, &["--developer-apps", "everyone"]);
+    let (port, requests) = callback_listener();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+
+    driver.navigate(&server.url("/account/apps"));
+    driver.type_into("input[name=username]", "alice");
+    driver.type_into("input[name=password]", &format!("{USER_PASSWORD}\u{E007}"));
+    driver.wait_for_text("Register an app");
+    driver.type_into("#new-name", "Chromium Scores");
+    driver.type_into("#new-redirect-uris", &redirect_uri);
+    driver.type_into("#new-scope", "openid profile");
+    driver.type_into("#new-homepage", "https://scores.example/");
+    driver.click("#new-app button[type=submit]");
+    driver.wait_for_text("Copy it now");
+    let read = |id: &str| {
+        driver
+            .execute_async(
+                "arguments[arguments.length - 1](document.getElementById(arguments[0]).value)",
+                serde_json::json!([id]),
+            )
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let client_id = read("client-id");
+    let client_secret = read("client-secret");
+    assert_eq!(client_id.len(), 32, "{client_id}");
+    assert!(client_secret.len() >= 40, "{client_secret}");
+
+    // The app, with what the page showed: Alice approves it, and the code redeems.
+    let app = crate::support::App {
+        client_id,
+        client_secret: Some(client_secret),
+        redirect_uri: redirect_uri.clone(),
+    };
+    let (verifier, challenge) = pkce_pair();
+    driver.navigate(&code_request(
+        &server,
+        &app,
+        "openid profile",
+        "dev",
+        Some(&challenge),
+    ));
+    driver.wait_for_text("by alice");
+    driver.click("button[name=decision][value=allow]");
+    let callback = next_callback(&requests, port, &redirect_uri, || driver.current_url());
+    assert_eq!(callback.get("state"), Some("dev"));
+    crate::support::token(
+        &server,
+        app.auth(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", callback.code()),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .ok();
+}

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod core;
 mod cors;
+mod developer;
 mod durability;
 mod expiry;
 mod flow;

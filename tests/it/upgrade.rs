@@ -27,7 +27,7 @@ const SIGNING_KEYS: redb::TableDefinition<&[u8], &[u8]> =
 const UPSTREAMS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("upstreams");
 
 /// The schema this keyward writes.
-const CURRENT: u64 = 4;
+const CURRENT: u64 = 5;
 
 /// The ten years the fixtures' lifetimes are made with.
 const TEN_YEARS: u64 = 3650 * 86_400;
@@ -399,7 +399,7 @@ fn issue_12_a_schema_3_database_migrates_to_schema_4_with_empty_upstream_tables(
     let migrated = data.run(&["migrate", "--json"]).json();
     assert_eq!(migrated["migrated"], true, "{migrated}");
     assert_eq!(migrated["from"], 3);
-    assert_eq!(migrated["to"], 4);
+    assert_eq!(migrated["to"], CURRENT);
     let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
     assert!(
         snapshot
@@ -414,10 +414,10 @@ fn issue_12_a_schema_3_database_migrates_to_schema_4_with_empty_upstream_tables(
     assert_eq!(snapshots(&data), vec![snapshot.clone()]);
     // The snapshot is the database as it was: schema 3, which a keyward 0.3 opens.
     assert_eq!(schema_version(&snapshot), 3);
-    assert_eq!(schema_version(&database), 4);
+    assert_eq!(u64::from(schema_version(&database)), CURRENT);
     let check = data.run(&["check", "--json"]).json();
     assert_eq!(check["ok"], true, "{check}");
-    assert_eq!(check["schema_version"], 4);
+    assert_eq!(check["schema_version"], CURRENT);
     for table in ["upstreams", "identities", "user_identities", "invites"] {
         assert_eq!(check["tables"][table], 0, "{table}: {check}");
     }
@@ -773,14 +773,10 @@ fn issue_12_schema_4_fixture_checks_as_it_is_and_shows_its_upstreams_identity_an
         assert_eq!(check["tables"][table], rows, "{table}: {check}");
     }
     assert_same_files(&before, &data.snapshot(), "check of the schema-4 fixture");
-    // Then `migrate`: while schema 4 is current it has nothing to do and changes no byte.
+    // Then `migrate`, to the current schema.
     let migrated = data.run(&["migrate", "--json"]).json();
-    if CURRENT == 4 {
-        assert_eq!(migrated["migrated"], false, "{migrated}");
-        assert_same_files(&before, &data.snapshot(), "migrate of a current database");
-    } else {
-        assert_eq!(migrated["from"], 4, "{migrated}");
-    }
+    assert_eq!(migrated["from"], 4, "{migrated}");
+    assert_eq!(migrated["to"], CURRENT, "{migrated}");
     assert_no_schema_4_secrets(&data, &secrets, "the schema-4 fixture");
     let before = data.snapshot();
 
@@ -1127,4 +1123,109 @@ fn issue_10_a_migration_killed_at_any_moment_leaves_one_schema_and_completes_nex
         assert_eq!(check["ok"], true, "round {round}: {check}");
     }
     assert!(!seen.is_empty());
+}
+
+/// Issue 13: schema 5 adds client format 3 (who registered it, its pages, the review mark, a
+/// previous secret in its grace), user format 3 (`developer`) and scope format 3
+/// (`self_service`). A schema-4 database is refused until migrated (nothing written), then
+/// every client in it is the operator's own, nobody is a developer, no scope is for
+/// self-service, and its rows take the new settings when next written.
+#[test]
+fn issue_13_a_schema_4_database_migrates_to_schema_5_and_its_clients_are_the_operators() {
+    let (data, secrets) = fixture(4);
+    let database = data.path.join("keyward.redb");
+    let before = data.snapshot();
+    let refused = data.run(&["client", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("keyward migrate"),
+        "{}",
+        refused.stderr
+    );
+    assert_same_files(&before, &data.snapshot(), "a read of a schema-4 database");
+
+    let migrated = data.run(&["migrate", "--json"]).json();
+    assert_eq!(migrated["migrated"], true, "{migrated}");
+    assert_eq!(
+        (migrated["from"].as_u64(), migrated["to"].as_u64()),
+        (Some(4), Some(5))
+    );
+    let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
+    assert_eq!(
+        schema_version(&snapshot),
+        4,
+        "the snapshot is the database as it was"
+    );
+    assert_eq!(schema_version(&database), 5);
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+
+    let confidential = text(&secrets, "/confidential/client_id");
+    let shown = data
+        .run(&["client", "show", &confidential, "--json"])
+        .json();
+    assert_eq!(shown["owner"], Value::Null, "{shown}");
+    assert_eq!(shown["verified"], false, "{shown}");
+    assert_eq!(shown["homepage"], Value::Null, "{shown}");
+    assert_eq!(shown["previous_secret_valid_until"], Value::Null, "{shown}");
+    let user = data
+        .run(&["user", "show", &text(&secrets, "/user/username"), "--json"])
+        .json();
+    assert_eq!(user["developer"], false, "{user}");
+    let scopes = data.run(&["scope", "list", "--json"]).json();
+    for scope in scopes["scopes"].as_array().expect("scopes") {
+        assert_eq!(scope["self_service"], false, "{scope}");
+    }
+
+    // The fixture's tokens and clients keep working after the upgrade.
+    exercise(&data, &secrets);
+
+    // An old client takes the new settings: a homepage, and a secret rotated with a grace
+    // while the one the fixture recorded keeps working.
+    data.run(&[
+        "client",
+        "update",
+        &confidential,
+        "--homepage",
+        "https://fixture.example/",
+    ])
+    .ok();
+    let rotated = data
+        .run(&[
+            "client",
+            "rotate-secret",
+            &confidential,
+            "--grace",
+            "1h",
+            "--json",
+        ])
+        .json();
+    assert!(
+        rotated["previous_secret_valid_until"].as_u64().is_some(),
+        "{rotated}"
+    );
+    let server = serve_fixture(&data);
+    let old_secret = text(&secrets, "/confidential/client_secret");
+    let new_secret = text(&rotated, "/client_secret");
+    for secret in [&old_secret, &new_secret] {
+        let state = introspection(
+            &server,
+            crate::support::ClientAuth::Basic(&confidential, secret),
+            "not-a-token",
+        );
+        assert_eq!(state["active"], false, "{state}");
+    }
+    let wrong = crate::support::introspect(
+        &server,
+        Some(crate::support::ClientAuth::Basic(&confidential, "wrong")),
+        "not-a-token",
+    );
+    assert_eq!(wrong.status, 401);
+    drop(server);
+    let shown = data
+        .run(&["client", "show", &confidential, "--json"])
+        .json();
+    assert_eq!(shown["homepage"], "https://fixture.example/", "{shown}");
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
 }
