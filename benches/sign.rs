@@ -87,6 +87,7 @@ fn client(alg: SigningAlg) -> Client {
         privacy_policy: None,
         verified: false,
         previous_secret: None,
+        registration_token_hash: None,
     }
 }
 

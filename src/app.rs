@@ -154,6 +154,7 @@ pub async fn serve_with(
                 password_login: config.password_login,
                 developer_apps: config.developer_apps,
                 developer_app_limit: config.developer_app_limit,
+                registration: config.registration,
                 demo: config.demo.as_ref().map(|client| {
                     DemoApp::new(
                         client,
@@ -217,6 +218,7 @@ pub async fn serve_with(
         metrics,
         usage,
         config.sweep_interval,
+        config.registration_unused_ttl,
         async {
             let _ = sweeper_stopped.await;
         },

@@ -74,6 +74,9 @@ enum Command {
     /// Make, list and revoke sign-up invitations (for `serve --signup invite`).
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Initial access tokens for dynamic client registration (`serve --registration token`).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
     /// Manage the providers users may sign in through (Discord, GitHub, Google, GitLab, any
     /// OpenID provider or OAuth 2.0 service).
     #[command(subcommand)]
@@ -145,6 +148,32 @@ enum InviteCommand {
     /// Revoke an invitation: its link stops working at once.
     Revoke {
         /// The invitation's id, as `invite list` shows it.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistrationTokenCommand {
+    /// Make an initial access token and print it, once. A program sends it as
+    /// `Authorization: Bearer` to /oauth2/register to register a client (RFC 7591).
+    Create {
+        /// How many clients it may register (default: any number, at most 100000).
+        #[arg(long, value_name = "N")]
+        uses: Option<u64>,
+        /// How long it works, like 2h or 30d (default: until revoked; at most 365d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+        /// Space-separated scopes the clients it registers may ask for besides the
+        /// self-service ones (`scope set --self-service`; openid profile email always).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// List the initial access tokens: id, when made, expiry, uses left, scopes. The
+    /// tokens themselves are never shown again.
+    List,
+    /// Revoke an initial access token: it registers nothing more. Clients it registered stay.
+    Revoke {
+        /// The token's id, as `registration-token list` shows it.
         id: String,
     },
 }
@@ -283,6 +312,16 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_DEVELOPER_APP_LIMIT,
           value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_DEVELOPER_APP_LIMIT as i64))]
     developer_app_limit: u32,
+    /// Whether programs may register their own clients at /oauth2/register (RFC 7591 and
+    /// 7592): off; token (only with an initial access token from `keyward
+    /// registration-token create`); or open (anyone, throttled per address). Registered
+    /// clients may ask only for self-service scopes and the code flow.
+    #[arg(long, value_enum, default_value = "off")]
+    registration: crate::config::Registration,
+    /// How long a client registered at /oauth2/register is kept while nobody uses it (no
+    /// grant names it), like 1d or 7d.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    registration_unused_ttl: Duration,
 }
 
 #[derive(Subcommand)]
@@ -601,6 +640,21 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             issuer,
         },
         Command::Invite(InviteCommand::List) => AdminRequest::InviteList,
+        Command::RegistrationToken(RegistrationTokenCommand::Create {
+            uses,
+            expires_in,
+            scope,
+        }) => AdminRequest::RegistrationTokenCreate {
+            expires_in: expires_in.map(|duration| duration.as_secs()),
+            uses,
+            scope,
+        },
+        Command::RegistrationToken(RegistrationTokenCommand::List) => {
+            AdminRequest::RegistrationTokenList
+        }
+        Command::RegistrationToken(RegistrationTokenCommand::Revoke { id }) => {
+            AdminRequest::RegistrationTokenRevoke { id }
+        }
         Command::Invite(InviteCommand::Revoke { id }) => AdminRequest::InviteRevoke { id },
         Command::Migrate => return migrate(&options, cli.json),
     };
@@ -999,6 +1053,8 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
         password_login: args.password_login,
         developer_apps: args.developer_apps,
         developer_app_limit: args.developer_app_limit,
+        registration: args.registration,
+        registration_unused_ttl: args.registration_unused_ttl,
         demo: None,
     })
 }
@@ -1044,6 +1100,8 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             password_login: crate::config::PasswordLogin::On,
             developer_apps: crate::config::DeveloperApps::Off,
             developer_app_limit: crate::config::DEFAULT_DEVELOPER_APP_LIMIT,
+            registration: crate::config::Registration::Off,
+            registration_unused_ttl: crate::config::DEFAULT_REGISTRATION_UNUSED_TTL,
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

@@ -164,6 +164,10 @@ pub struct ServeConfig {
     /// each (`--developer-app-limit`).
     pub developer_apps: DeveloperApps,
     pub developer_app_limit: u32,
+    /// Whether programs may register clients at `/oauth2/register` (`--registration`), and
+    /// how long a registered client nobody uses is kept (`--registration-unused-ttl`).
+    pub registration: Registration,
+    pub registration_unused_ttl: Duration,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }
@@ -179,6 +183,21 @@ pub enum DeveloperApps {
     /// Users the operator allowed with `keyward user set U --developer true`.
     Allowed,
 }
+
+/// `serve --registration`: dynamic client registration (RFC 7591) at `/oauth2/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Registration {
+    /// Not offered: the endpoint answers 404 and the metadata does not name it.
+    #[default]
+    Off,
+    /// Only with an initial access token from `keyward registration-token create`.
+    Token,
+    /// Anyone may register, throttled per client address.
+    Open,
+}
+
+/// The default of `serve --registration-unused-ttl`: a week.
+pub const DEFAULT_REGISTRATION_UNUSED_TTL: Duration = Duration::from_secs(7 * 86_400);
 
 /// The default of `serve --developer-app-limit`.
 pub const DEFAULT_DEVELOPER_APP_LIMIT: u32 = 10;

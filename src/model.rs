@@ -800,6 +800,8 @@ pub enum ClientOrigin {
     Operator,
     /// A user, on the developer page (`/account/apps`).
     Developer(UserId),
+    /// A program, through dynamic client registration (RFC 7591, `/oauth2/register`).
+    Registered,
 }
 
 /// The secret a client had before its last rotation, and when it stops working
@@ -870,6 +872,9 @@ pub struct Client {
     /// no longer warns that nobody has.
     pub verified: bool,
     pub previous_secret: Option<PreviousSecret>,
+    /// A registered client's RFC 7592 registration access token, as SHA-256: what lets its
+    /// program read, change and delete its registration.
+    pub registration_token_hash: Option<SecretHash>,
 }
 
 impl Client {
@@ -886,7 +891,7 @@ impl Client {
     pub fn owner(&self) -> Option<UserId> {
         match self.origin {
             ClientOrigin::Developer(user) => Some(user),
-            ClientOrigin::Operator => None,
+            ClientOrigin::Operator | ClientOrigin::Registered => None,
         }
     }
 
@@ -1092,6 +1097,7 @@ mod tests {
                 hash: SecretHash::of("old"),
                 until: 1000,
             }),
+            registration_token_hash: None,
         };
         assert!(client.secret_matches("new", 0));
         assert!(client.secret_matches("new", u64::MAX));

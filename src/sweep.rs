@@ -39,6 +39,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     usage: Arc<UsageLog>,
     interval: Duration,
+    unused_registration_ttl: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mut ticks = tokio::time::interval(interval);
@@ -53,6 +54,15 @@ pub async fn run(
             _ = ticks.tick() => {}
         }
         flush_usage(&store, &usage).await;
+        let registered_before = clock::now().saturating_sub(unused_registration_ttl.as_secs());
+        match store
+            .sweep_unused_registered_clients(registered_before)
+            .await
+        {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "removed registered clients nobody used"),
+            Err(error) => tracing::warn!(%error, "could not sweep unused registered clients"),
+        }
         match sweep_once(&store, clock::now()).await {
             Ok(counts) => {
                 metrics.record_sweep(&counts);

@@ -45,12 +45,42 @@ pub struct Rotation {
 /// self-service rules apply: what it may ask for is read here, and its owner's app count is
 /// checked again inside the write.
 pub(super) fn create(store: &Store, request: &ClientCreateRequest) -> Result<Plan, AdminError> {
-    let name = DisplayName::parse("client name", &request.name)?;
     let owner = request
         .owner
         .as_deref()
         .map(|username| super::users::existing_user(store, username))
         .transpose()?;
+    let origin = owner.as_ref().map_or(ClientOrigin::Operator, |owner| {
+        ClientOrigin::Developer(owner.id)
+    });
+    let (client, secret) = build_client(store, request, origin, None)?;
+    Ok(Plan::Write(WritePlan::CreateClient(Box::new(NewClient {
+        client,
+        secret,
+        owner_app_limit: request.owner_app_limit.filter(|_| owner.is_some()),
+    }))))
+}
+
+/// A client a program registers (RFC 7591): `create`'s checks and the self-service rules,
+/// with `extra_scopes` (its initial access token's allowance) allowed besides. Not stored:
+/// the registration inserts it together with the use of its token.
+pub fn plan_registered_client(
+    store: &Store,
+    request: &ClientCreateRequest,
+    extra_scopes: Option<&Scope>,
+) -> Result<(Client, Option<String>), AdminError> {
+    build_client(store, request, ClientOrigin::Registered, extra_scopes)
+}
+
+/// The new client `request` describes, checked (`check_client`, and the self-service rules
+/// for any origin but the operator), and its secret.
+fn build_client(
+    store: &Store,
+    request: &ClientCreateRequest,
+    origin: ClientOrigin,
+    extra_scopes: Option<&Scope>,
+) -> Result<(Client, Option<String>), AdminError> {
+    let name = DisplayName::parse("client name", &request.name)?;
     let grant_types = match &request.grant_types {
         Some(list) => GrantType::parse_list(list)?,
         None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -78,23 +108,22 @@ pub(super) fn create(store: &Store, request: &ClientCreateRequest) -> Result<Pla
         access_token_format,
         resources: resources(&request.resources)?,
         id_token_claims: request.id_token_claims,
-        origin: owner.as_ref().map_or(ClientOrigin::Operator, |owner| {
-            ClientOrigin::Developer(owner.id)
-        }),
+        origin,
         homepage: page_url("--homepage", request.homepage.as_deref())?,
         privacy_policy: page_url("--privacy-policy", request.privacy_policy.as_deref())?,
         verified: false,
         previous_secret: None,
+        registration_token_hash: None,
     };
     check_client(&client)?;
     if client.is_self_registered() {
-        check_self_service(&client, &self_service_scopes(store)?)?;
+        let mut allowed = self_service_scopes(store)?;
+        if let Some(extra) = extra_scopes {
+            allowed.extend(extra.tokens().iter().map(|token| token.as_str().to_owned()));
+        }
+        check_self_service(&client, &allowed)?;
     }
-    Ok(Plan::Write(WritePlan::CreateClient(Box::new(NewClient {
-        client,
-        secret,
-        owner_app_limit: request.owner_app_limit.filter(|_| owner.is_some()),
-    }))))
+    Ok((client, secret))
 }
 
 /// A homepage or privacy policy URL as given; an empty one is none.

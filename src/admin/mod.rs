@@ -16,6 +16,7 @@ mod grants;
 mod invites;
 mod keys;
 mod maintenance;
+mod registration;
 mod render;
 mod scopes;
 pub mod socket;
@@ -31,13 +32,14 @@ use crate::model::{ClientId, Id, Invalid, ScopeToken, User, UserId, Username};
 use crate::oauth::apikeys::NewApiKey;
 use crate::store::{ScopeSettings, Store, StoreError};
 
-pub use clients::{self_service_scopes, MAX_REDIRECT_URIS};
+pub use clients::{plan_registered_client, self_service_scopes, MAX_REDIRECT_URIS};
 pub use invites::{invite_url, DEFAULT_INVITE_SECONDS, MAX_INVITE_SECONDS, MAX_INVITE_USES};
 pub use upstreams::{UpstreamAddRequest, UpstreamEndpointFlags, UpstreamSetRequest};
 pub use views::{
     ApiKeyView, ApiKeysView, BackupView, CheckView, ClientSecretView, ClientView, ClientsView,
     DeletedView, GrantView, GrantsView, InviteListItem, InviteView, InvitesView, KeyView, KeysView,
-    NewApiKeyView, ResetLinkView, RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView,
+    NewApiKeyView, RegistrationTokenItem, RegistrationTokenView, RegistrationTokensView,
+    ResetLinkView, RevokedView, ScopeDescriptionView, ScopesView, ServerInfoView,
     SessionsEndedView, UnlinkedView, UpstreamDeletedView, UpstreamView, UpstreamsView, UserRef,
     UserView, UsersView,
 };
@@ -196,6 +198,23 @@ pub enum AdminRequest {
     InviteRevoke {
         id: String,
     },
+    /// An initial access token for dynamic client registration: printed once.
+    RegistrationTokenCreate {
+        /// Seconds it works (default: it does not expire; at most a year).
+        #[serde(default)]
+        expires_in: Option<u64>,
+        /// Registrations it allows (default: any number).
+        #[serde(default)]
+        uses: Option<u64>,
+        /// Scopes its clients may ask for beyond the self-service ones.
+        #[serde(default)]
+        scope: Option<String>,
+    },
+    RegistrationTokenList,
+    /// Deletes an initial access token: it registers nothing more.
+    RegistrationTokenRevoke {
+        id: String,
+    },
 }
 
 impl AdminRequest {
@@ -218,6 +237,7 @@ impl AdminRequest {
             | AdminRequest::UpstreamList
             | AdminRequest::UpstreamShow { .. }
             | AdminRequest::InviteList
+            | AdminRequest::RegistrationTokenList
             | AdminRequest::Check => true,
             AdminRequest::ClientCreate(_)
             | AdminRequest::ClientDelete { .. }
@@ -240,7 +260,9 @@ impl AdminRequest {
             | AdminRequest::UpstreamSet(_)
             | AdminRequest::UpstreamDelete { .. }
             | AdminRequest::InviteCreate { .. }
-            | AdminRequest::InviteRevoke { .. } => false,
+            | AdminRequest::InviteRevoke { .. }
+            | AdminRequest::RegistrationTokenCreate { .. }
+            | AdminRequest::RegistrationTokenRevoke { .. } => false,
         }
     }
 }
@@ -358,6 +380,9 @@ pub enum AdminOutput {
     /// A new invitation's link (`invite create`).
     Invite(InviteView),
     Invites(InvitesView),
+    /// A new initial access token (`registration-token create`).
+    RegistrationToken(RegistrationTokenView),
+    RegistrationTokens(RegistrationTokensView),
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,6 +459,8 @@ pub enum WritePlan {
     DeleteUpstream(crate::upstream::UpstreamName),
     CreateInvite(Box<invites::NewInvite>),
     RevokeInvite(Id),
+    CreateRegistrationToken(Box<registration::NewRegistrationToken>),
+    RevokeRegistrationToken(Id),
 }
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
@@ -547,6 +574,13 @@ pub async fn prepare(store: &Store, request: AdminRequest) -> Result<Plan, Admin
         } => invites::create(store, expires_in, uses, issuer.as_deref()),
         AdminRequest::InviteList => invites::list(store),
         AdminRequest::InviteRevoke { id } => invites::revoke(store, &id),
+        AdminRequest::RegistrationTokenCreate {
+            expires_in,
+            uses,
+            scope,
+        } => registration::create(expires_in, uses, scope.as_deref()),
+        AdminRequest::RegistrationTokenList => registration::list(store),
+        AdminRequest::RegistrationTokenRevoke { id } => registration::revoke(store, &id),
     }
 }
 
@@ -584,6 +618,8 @@ pub async fn apply(store: &Store, plan: WritePlan) -> Result<AdminOutput, AdminE
         WritePlan::DeleteUpstream(name) => upstreams::apply_delete(store, name).await,
         WritePlan::CreateInvite(new) => invites::apply_create(store, *new).await,
         WritePlan::RevokeInvite(id) => invites::apply_revoke(store, id).await,
+        WritePlan::CreateRegistrationToken(new) => registration::apply_create(store, *new).await,
+        WritePlan::RevokeRegistrationToken(id) => registration::apply_revoke(store, id).await,
     }
 }
 

@@ -33,6 +33,8 @@ impl AdminOutput {
             AdminOutput::UpstreamDeleted(view) => serde_json::to_value(view),
             AdminOutput::Invite(view) => serde_json::to_value(view),
             AdminOutput::Invites(view) => serde_json::to_value(view),
+            AdminOutput::RegistrationToken(view) => serde_json::to_value(view),
+            AdminOutput::RegistrationTokens(view) => serde_json::to_value(view),
         };
         value.expect("admin views serialize to JSON")
     }
@@ -163,6 +165,52 @@ impl AdminOutput {
                 },
                 crate::clock::format_time(view.expires_at)
             ),
+            AdminOutput::RegistrationToken(view) => {
+                let uses = match view.uses {
+                    Some(1) => "one registration".to_owned(),
+                    Some(uses) => format!("{uses} registrations"),
+                    None => "any number of registrations".to_owned(),
+                };
+                let until = match view.expires_at {
+                    Some(at) => format!("until {}", crate::clock::format_time(at)),
+                    None => "without expiry".to_owned(),
+                };
+                format!(
+                    "{}\n\nAn initial access token for /oauth2/register (send it as \
+                     Authorization: Bearer): it allows {uses}, {until}{}. It is shown once \
+                     and never again.",
+                    view.token,
+                    view.scope
+                        .as_deref()
+                        .map(|scope| format!(", with the scopes {scope} besides the \
+                             self-service ones"))
+                        .unwrap_or_default()
+                )
+            }
+            AdminOutput::RegistrationTokens(view) if view.tokens.is_empty() => {
+                "no registration tokens".to_owned()
+            }
+            AdminOutput::RegistrationTokens(view) => view
+                .tokens
+                .iter()
+                .map(|token| {
+                    format!(
+                        "{}  created: {}  expires: {}  uses left: {}  scope: {}",
+                        token.id,
+                        crate::clock::format_time(token.created_at),
+                        token
+                            .expires_at
+                            .map(crate::clock::format_time)
+                            .unwrap_or_else(|| "never".to_owned()),
+                        match (token.uses_left, token.uses_total) {
+                            (Some(left), Some(total)) => format!("{left} of {total}"),
+                            _ => "any".to_owned(),
+                        },
+                        token.scope.as_deref().unwrap_or("(self-service only)")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
             AdminOutput::Invites(view) if view.invites.is_empty() => "no invitations".to_owned(),
             AdminOutput::Invites(view) => view
                 .invites

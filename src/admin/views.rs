@@ -315,3 +315,29 @@ pub struct InviteListItem {
 pub struct InvitesView {
     pub invites: Vec<InviteListItem>,
 }
+
+/// A new initial access token (`registration-token create`): printed once.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RegistrationTokenView {
+    pub token: String,
+    pub id: String,
+    pub expires_at: Option<u64>,
+    pub uses: Option<u32>,
+    pub scope: Option<String>,
+}
+
+/// One initial access token in `registration-token list`: never its secret.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RegistrationTokenItem {
+    pub id: String,
+    pub created_at: u64,
+    pub expires_at: Option<u64>,
+    pub uses_left: Option<u32>,
+    pub uses_total: Option<u32>,
+    pub scope: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RegistrationTokensView {
+    pub tokens: Vec<RegistrationTokenItem>,
+}

@@ -161,6 +161,7 @@ fn consent_page(state: &AppState, request: &HttpRequest, prompt: &ConsentPrompt)
             .as_ref()
             .map(|url| url.as_str().to_owned()),
         unreviewed: client.is_self_registered() && !client.verified,
+        registered: client.origin == crate::model::ClientOrigin::Registered,
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_cookie {

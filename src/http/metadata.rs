@@ -32,7 +32,7 @@ const CLAIMS_SUPPORTED: [&str; 15] = [
 
 fn metadata(state: &AppState) -> Result<serde_json::Value, OAuthError> {
     let issuer = &state.issuer;
-    Ok(serde_json::json!({
+    let mut document = serde_json::json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
         "token_endpoint": format!("{issuer}/oauth2/token"),
@@ -57,7 +57,12 @@ fn metadata(state: &AppState) -> Result<serde_json::Value, OAuthError> {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-    }))
+    });
+    // RFC 8414 §2 / RFC 7591 §3: named only where programs may register.
+    if state.registration != crate::config::Registration::Off {
+        document["registration_endpoint"] = format!("{issuer}/oauth2/register").into();
+    }
+    Ok(document)
 }
 
 fn public_json(body: Vec<u8>, content_type: &'static str) -> HttpResponse {

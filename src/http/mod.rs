@@ -14,6 +14,7 @@ mod lifecycle;
 mod login;
 mod metadata;
 mod pages;
+mod registration;
 mod reset;
 mod respond;
 mod signup;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::config::{DeveloperApps, Lifetimes, PasswordLogin, SignUp};
+use crate::config::{DeveloperApps, Lifetimes, PasswordLogin, Registration, SignUp};
 use crate::demo::DemoApp;
 use crate::metrics::Metrics;
 use crate::oauth::account::AccountService;
@@ -60,6 +61,11 @@ const UPSTREAM_STARTS_WINDOW_SECONDS: u64 = 15 * 60;
 /// How long a sign-in lasts.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
+/// Open registrations (`--registration open`) one client address may make per window: a
+/// program registers once, so a few cover retries, and a flood from one address stops.
+const REGISTRATIONS_PER_ADDRESS: u32 = 10;
+const REGISTRATIONS_WINDOW_SECONDS: u64 = 3600;
+
 /// What every handler may reach. Built once by `app.rs`.
 pub struct AppState {
     pub store: Store,
@@ -77,6 +83,10 @@ pub struct AppState {
     password_login: PasswordLogin,
     developer_apps: DeveloperApps,
     developer_app_limit: u32,
+    registration: Registration,
+    registrar: crate::oauth::registration::Registrar,
+    /// Open registrations per client address.
+    registrations: crate::throttle::Throttle,
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
@@ -104,6 +114,8 @@ pub struct StateConfig {
     /// `--developer-apps` and `--developer-app-limit`.
     pub developer_apps: DeveloperApps,
     pub developer_app_limit: u32,
+    /// `--registration`.
+    pub registration: Registration,
     /// `keyward demo`'s app, served at `/demo`.
     pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
@@ -128,6 +140,7 @@ impl AppState {
             password_login,
             developer_apps,
             developer_app_limit,
+            registration,
             demo,
             keys,
         } = config;
@@ -164,6 +177,13 @@ impl AppState {
             password_login,
             developer_apps,
             developer_app_limit,
+            registration,
+            registrar: crate::oauth::registration::Registrar::new(store.clone(), issuer.clone()),
+            registrations: crate::throttle::Throttle::new(
+                REGISTRATIONS_PER_ADDRESS,
+                REGISTRATIONS_WINDOW_SECONDS,
+                100_000,
+            ),
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
@@ -280,6 +300,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(upstream::callback),
         );
     post_only(config, "/upstream/{name}/start", upstream::start);
+    post_only(config, "/oauth2/register", registration::register);
+    config.service(
+        web::resource("/oauth2/register/{client_id}")
+            .route(web::get().to(registration::read))
+            .route(web::put().to(registration::update))
+            .route(web::delete().to(registration::delete)),
+    );
     post_only(config, "/oauth2/consent", authorize::decide);
     post_only(config, "/oauth2/revoke", lifecycle::revoke);
     post_only(config, "/account/api-keys", account::create_key);

@@ -11,6 +11,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod params;
 pub mod pkce;
+pub mod registration;
 pub mod reset;
 pub mod resources;
 pub mod signin;

@@ -715,6 +715,7 @@ mod tests {
             privacy_policy: None,
             verified: false,
             previous_secret: None,
+            registration_token_hash: None,
         };
         let client_id = client.id;
         store.insert_client(client).await.unwrap();

@@ -354,7 +354,7 @@ impl ClientCache {
         clients.insert(client.id, client);
     }
 
-    fn invalidate(&self) {
+    pub(super) fn invalidate(&self) {
         let mut clients = self
             .clients
             .write()

@@ -266,6 +266,9 @@ fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<
             let name = super::upstreams::upstream_name(key)?;
             records::upstreams::decode(name, &opened()?)?;
         }
+        "registration_tokens" => {
+            records::registration_tokens::decode(super::invites::invite_id(key)?, &opened()?)?;
+        }
         "invites" => {
             records::invites::decode(super::invites::invite_id(key)?, &opened()?)?;
         }
@@ -390,8 +393,8 @@ mod tests {
     use crate::seal::MasterKey;
     use crate::store::tables::{
         API_KEYS, CLIENTS, CODES, CODE_FENCES, CONSENTS, GRANTS, INVITES, REFRESH_TOKENS,
-        REVOKED_ACCESS, SCOPES, SESSIONS, SIGNING_KEYS, UPSTREAMS, USED_TICKETS, USERS,
-        USER_IDENTITIES, USER_SESSIONS,
+        REGISTRATION_TOKENS, REVOKED_ACCESS, SCOPES, SESSIONS, SIGNING_KEYS, UPSTREAMS,
+        USED_TICKETS, USERS, USER_IDENTITIES, USER_SESSIONS,
     };
     use crate::store::{KeyLocation, OpenOptions};
 
@@ -419,6 +422,7 @@ mod tests {
                 | "upstreams"
                 | "user_identities"
                 | "invites"
+                | "registration_tokens"
         )
     }
 
@@ -454,6 +458,7 @@ mod tests {
             (SIGNING_KEYS, vec![13; 16]),
             (UPSTREAMS, b"corp".to_vec()),
             (INVITES, vec![15; 16]),
+            (REGISTRATION_TOKENS, vec![16; 16]),
             (USER_IDENTITIES, [[14; 16].as_slice(), b"corp"].concat()),
         ];
         let written = rows.clone();

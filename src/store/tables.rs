@@ -71,11 +71,15 @@ pub(crate) const USER_IDENTITIES: Table = Table::new("user_identities");
 /// invite id (16 bytes) → sealed invitation (SHA-256 of its secret, when it was made and
 /// expires, the sign-ups it still allows and allowed at first). (Schema 4.)
 pub(crate) const INVITES: Table = Table::new("invites");
+/// registration token id (16 bytes) → sealed initial access token for dynamic client
+/// registration (SHA-256 of its secret, when made, its expiry, the registrations it still
+/// allows, the scopes it allows beyond self-service). (Schema 5.)
+pub(crate) const REGISTRATION_TOKENS: Table = Table::new("registration_tokens");
 /// expires_at (u64 BE) ‖ kind (1 byte) ‖ record key → empty. Read in order by the sweeper,
 /// so it touches only what has expired.
 pub(crate) const EXPIRY: Table = Table::new("expiry");
 
-pub(crate) const ALL: [Table; 24] = [
+pub(crate) const ALL: [Table; 25] = [
     META,
     CLIENTS,
     USERS,
@@ -100,6 +104,7 @@ pub(crate) const ALL: [Table; 24] = [
     IDENTITIES,
     USER_IDENTITIES,
     INVITES,
+    REGISTRATION_TOKENS,
 ];
 
 /// The schema version that brought a table in. A database of an older schema lacks the
@@ -110,6 +115,7 @@ pub(crate) fn introduced_in(table: Table) -> u32 {
         "user_sessions" | "code_fences" => 2,
         "signing_keys" => 3,
         "upstreams" | "identities" | "user_identities" | "invites" => 4,
+        "registration_tokens" => 5,
         _ => 1,
     }
 }

@@ -125,6 +125,8 @@ pub struct ConsentView {
     pub privacy_policy: Option<String>,
     /// A self-registered app the operator has not reviewed (`client verify`).
     pub unreviewed: bool,
+    /// Registered by a program (RFC 7591), not by a person: nobody to name.
+    pub registered: bool,
 }
 
 /// The developer page, `/account/apps`: the user's apps and the form for a new one.

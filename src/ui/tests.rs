@@ -58,6 +58,7 @@ fn consent_view() -> ConsentView {
         homepage: None,
         privacy_policy: None,
         unreviewed: false,
+        registered: false,
     }
 }
 

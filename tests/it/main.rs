@@ -20,6 +20,7 @@ mod lifecycle;
 mod node_client;
 mod oidc;
 mod refresh_grace;
+mod registration;
 mod reset;
 mod signin;
 mod signup;

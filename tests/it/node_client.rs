@@ -20,7 +20,7 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const AFTER_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
 
 /// `target/node-test`, with openid-client@6 installed in it.
-fn node_modules() -> Option<PathBuf> {
+pub fn node_modules() -> Option<PathBuf> {
     if !tools_present(
         "the openid-client test",
         &["node", "npm"],

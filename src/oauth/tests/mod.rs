@@ -54,6 +54,7 @@ pub async fn client(store: &Store, public: bool) -> Client {
         privacy_policy: None,
         verified: false,
         previous_secret: None,
+        registration_token_hash: None,
     };
     store.insert_client(client.clone()).await.unwrap();
     client

@@ -78,6 +78,8 @@ struct ClientRecordV3 {
     verified: bool,
     previous_secret_hash: Option<[u8; 32]>,
     previous_secret_until: u64,
+    /// SHA-256 of a registered client's RFC 7592 registration access token.
+    registration_token_hash: Option<[u8; 32]>,
 }
 
 /// The code of a client's origin on disk; never renumbered or reused.
@@ -85,6 +87,7 @@ fn origin_code(origin: ClientOrigin) -> (u8, Option<[u8; 16]>) {
     match origin {
         ClientOrigin::Operator => (0, None),
         ClientOrigin::Developer(user) => (1, Some(*user.0.as_bytes())),
+        ClientOrigin::Registered => (2, None),
     }
 }
 
@@ -92,6 +95,7 @@ fn origin_of_code(code: u8, owner: Option<[u8; 16]>) -> Result<ClientOrigin, Sto
     match (code, owner) {
         (0, None) => Ok(ClientOrigin::Operator),
         (1, Some(owner)) => Ok(ClientOrigin::Developer(UserId(Id::from_bytes(owner)))),
+        (2, None) => Ok(ClientOrigin::Registered),
         (code, _) => Err(StoreError::Corrupt(format!(
             "record in clients names origin code {code} (with or without an owner), which \
              this keyward does not know"
@@ -172,6 +176,7 @@ pub(crate) fn encode(client: &Client) -> Vec<u8> {
                 .previous_secret
                 .map(|previous| *previous.hash.as_bytes()),
             previous_secret_until: client.previous_secret.map_or(0, |previous| previous.until),
+            registration_token_hash: client.registration_token_hash.map(|hash| *hash.as_bytes()),
         },
     )
 }
@@ -261,6 +266,7 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                     hash: SecretHash::from_bytes(hash),
                     until: record.previous_secret_until,
                 }),
+                registration_token_hash: record.registration_token_hash.map(SecretHash::from_bytes),
             })
         }
         // Before the developer page: every client was the operator's, and rotating a
@@ -286,6 +292,7 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 privacy_policy: None,
                 verified: false,
                 previous_secret: None,
+                registration_token_hash: None,
             })
         }
         // Written before OpenID Connect: the defaults every client had then (RS256 would
@@ -311,6 +318,7 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 privacy_policy: None,
                 verified: false,
                 previous_secret: None,
+                registration_token_hash: None,
             })
         }
         (version, _) => Err(unknown_version(CLIENTS, version, "1, 2 or 3")),

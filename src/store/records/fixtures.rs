@@ -47,10 +47,12 @@ impl Fixture for Client {
     }
     fn describe(&self) -> String {
         format!(
-            "{self:?} {:?} {:?}",
+            "{self:?} {:?} {:?} {:?}",
             self.secret_hash.map(|hash| hex(hash.as_bytes())),
             self.previous_secret
-                .map(|previous| hex(previous.hash.as_bytes()))
+                .map(|previous| hex(previous.hash.as_bytes())),
+            self.registration_token_hash
+                .map(|hash| hex(hash.as_bytes()))
         )
     }
 }
@@ -358,6 +360,7 @@ fn confidential_client() -> Client {
         privacy_policy: None,
         verified: false,
         previous_secret: None,
+        registration_token_hash: None,
     }
 }
 
@@ -396,6 +399,15 @@ fn developer_client() -> Client {
     }
 }
 
+/// A client registered by a program (RFC 7591), with its registration access token.
+fn registered_client() -> Client {
+    Client {
+        origin: crate::model::ClientOrigin::Registered,
+        registration_token_hash: Some(SecretHash::of("registration access token")),
+        ..public_client()
+    }
+}
+
 fn public_client() -> Client {
     Client {
         id: client_id(),
@@ -415,6 +427,7 @@ fn public_client() -> Client {
         privacy_policy: None,
         verified: false,
         previous_secret: None,
+        registration_token_hash: None,
     }
 }
 
@@ -437,6 +450,7 @@ fn service_client() -> Client {
         privacy_policy: None,
         verified: false,
         previous_secret: None,
+        registration_token_hash: None,
     }
 }
 
@@ -712,6 +726,11 @@ fn clients() {
     );
     check("OpenID Connect client", &oidc_client(), OIDC_CLIENT_V3);
     check("developer's app", &developer_client(), DEVELOPER_CLIENT_V3);
+    check(
+        "registered client",
+        &registered_client(),
+        REGISTERED_CLIENT_V3,
+    );
     // Format 2, written by keyward 0.3 and 0.4: read, never written.
     check_older(
         "confidential client, format 2",
@@ -1592,10 +1611,10 @@ fn every_record_of_the_schema_2_fixture_encodes_back_to_its_bytes() {
 // Format 3 (schema 5, keyward 0.5): the format-version byte, then the postcard body.
 const CONFIDENTIAL_CLIENT_V3: &str = concat!(
     "03", // format version 3
-    // format 2's fields, then origin 0 (the operator), no owner, no homepage or privacy policy, not verified, no previous secret, until 0
+    // format 2's fields, then origin 0 (the operator), no owner, no homepage or privacy policy, not verified, no previous secret, until 0, no registration access token
     "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
     "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
-    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa06000000000000000000000000",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0600000000000000000000000000",
 );
 const OIDC_CLIENT_V3: &str = concat!(
     "03", // format version 3
@@ -1604,7 +1623,7 @@ const OIDC_CLIENT_V3: &str = concat!(
     "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
     "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0602021568747470733a2f2f612e6578616d70",
     "6c652f62796514636f6d2e6578616d706c652e6170703a2f6f757401021368747470733a2f2f6170692e6578616d706c",
-    "650b75726e3a783a66696c65730100000000000000",
+    "650b75726e3a783a66696c6573010000000000000000",
 );
 const DEVELOPER_CLIENT_V3: &str = concat!(
     "03", // format version 3
@@ -1613,7 +1632,7 @@ const DEVELOPER_CLIENT_V3: &str = concat!(
     "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
     "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0600000000000101018bcfe568007a3c9d1e0f",
     "2a4b6c8da1011468747470733a2f2f6170702e6578616d706c652f011b68747470733a2f2f6170702e6578616d706c65",
-    "2f7072697661637901015937909679c4d3f696838b1ac651997a46d4f6af2719e321ab11defc2dc35f3890fecfaa06",
+    "2f7072697661637901015937909679c4d3f696838b1ac651997a46d4f6af2719e321ab11defc2dc35f3890fecfaa0600",
 );
 const FULL_USER_V3: &str = concat!(
     "03", // format version 3
@@ -1655,4 +1674,10 @@ const SCOPE_SELF_SERVICE_V3: &str = concat!(
     "03", // format version 3
     // description, api_keys: false, self_service: true
     "0f53656520796f75722073636f7265730001",
+);
+const REGISTERED_CLIENT_V3: &str = concat!(
+    "03", // format version 3
+    // the public client, origin 2 (registered by a program), and its registration access token's hash
+    "09c3896c616e20434c490113636f6d2e6578616d706c652e6170703a2f63620002000100ac0200000000000200000000",
+    "0000012c789ac074039c871312ca2d22163811e386edc8468fabee577b726e1cc99f48",
 );

@@ -28,6 +28,7 @@
 //! | `upstreams` | `UpstreamRecordV1` | `upstreams.rs` |
 //! | `user_identities` | `UserIdentityRecordV1` | `upstreams.rs` |
 //! | `invites` | `InviteRecordV1` | `invites.rs` |
+//! | `registration_tokens` | `RegistrationTokenRecordV1` | `registration_tokens.rs` |
 //!
 //! The other tables hold no record: `meta` (checked at every open), the username and
 //! identity indexes and the index tables (their layout is checked by `keyward check`), `expiry`.
@@ -39,6 +40,7 @@ pub(crate) mod apikeys;
 pub(crate) mod clients;
 pub(crate) mod grants;
 pub(crate) mod invites;
+pub(crate) mod registration_tokens;
 pub(crate) mod scopes;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
