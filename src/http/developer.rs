@@ -25,10 +25,10 @@ use crate::ui::{
 
 /// How long the secret before a rotation may keep working: (form value, label).
 const GRACE_CHOICES: [(&str, &str); 4] = [
-    ("0", "No: it stops working at once"),
-    ("1h", "For 1 more hour"),
-    ("1d", "For 1 more day"),
-    ("7d", "For 7 more days"),
+    ("0", "Stop it at once (for a leaked secret)"),
+    ("1h", "1 more hour"),
+    ("1d", "1 more day"),
+    ("7d", "7 more days"),
 ];
 
 /// The most redirect URIs the form's text area is read for (the rule itself is the
@@ -277,6 +277,10 @@ fn app_page(
             })
             .collect(),
         allowed_scopes: allowed_scopes(state),
+        previous_secret_until: client
+            .previous_secret
+            .filter(|previous| clock::now() < previous.until)
+            .map(|previous| format_time(previous.until)),
     });
     let mut response = html(page.status, body);
     if let Some(cookie) = new_csrf_cookie {

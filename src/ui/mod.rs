@@ -188,6 +188,8 @@ pub struct DeveloperAppView {
     pub form: DeveloperAppFormView,
     pub grace_choices: Vec<ChoiceView>,
     pub allowed_scopes: String,
+    /// Until when the secret before the last rotation still works, while it does.
+    pub previous_secret_until: Option<String>,
 }
 
 /// One requested scope on the consent page.

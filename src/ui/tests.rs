@@ -242,6 +242,7 @@ fn developer_app_view(secret: Option<&str>) -> DeveloperAppView {
             label: "No".into(),
         }],
         allowed_scopes: "openid profile email offline_access".into(),
+        previous_secret_until: secret.map(|_| "2026-12-01 13:00 UTC".to_owned()),
     }
 }
 
