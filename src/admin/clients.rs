@@ -10,6 +10,7 @@ use crate::model::{
     random_secret, AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, GrantType, Id,
     Invalid, PageUrl, RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg, UnixTime, UserId,
 };
+use crate::oauth::registration::{NewRegistration, PlanRefused};
 use crate::store::Store;
 use crate::store::{ClientNotInserted, ClientNotUpdated, SecretNotSet};
 
@@ -61,15 +62,38 @@ pub(super) fn create(store: &Store, request: &ClientCreateRequest) -> Result<Pla
     }))))
 }
 
-/// A client a program registers (RFC 7591): `create`'s checks and the self-service rules,
-/// with `extra_scopes` (its initial access token's allowance) allowed besides. Not stored:
-/// the registration inserts it together with the use of its token.
+/// A client a program registers (RFC 7591; `oauth::registration::PlanClient`): `create`'s
+/// checks and the self-service rules, with `extra_scopes` (its initial access token's
+/// allowance) allowed besides. Not stored: the registration inserts it together with the
+/// use of its token.
 pub fn plan_registered_client(
     store: &Store,
-    request: &ClientCreateRequest,
+    registration: &NewRegistration,
     extra_scopes: Option<&Scope>,
-) -> Result<(Client, Option<String>), AdminError> {
-    build_client(store, request, ClientOrigin::Registered, extra_scopes)
+) -> Result<(Client, Option<String>), PlanRefused> {
+    let request = ClientCreateRequest {
+        name: registration.name.clone(),
+        redirect_uris: registration.redirect_uris.clone(),
+        scope: registration.scope.clone(),
+        public: registration.public,
+        grant_types: Some(registration.grant_types.clone()),
+        id_token_alg: registration.id_token_alg.clone(),
+        post_logout_redirect_uris: registration.post_logout_redirect_uris.clone(),
+        homepage: registration.homepage.clone(),
+        privacy_policy: registration.privacy_policy.clone(),
+        ..ClientCreateRequest::default()
+    };
+    build_client(store, &request, ClientOrigin::Registered, extra_scopes).map_err(|error| {
+        // RFC 7591 §3.2.2 names a bad redirect URI apart from any other bad metadata.
+        if error.kind == AdminErrorKind::Unavailable {
+            PlanRefused::Storage(crate::store::StoreError::Corrupt(error.message))
+        } else if error.message.contains("redirect URI") || error.message.contains("--redirect-uri")
+        {
+            PlanRefused::RedirectUri(error.message)
+        } else {
+            PlanRefused::Metadata(error.message)
+        }
+    })
 }
 
 /// The new client `request` describes, checked (`check_client`, and the self-service rules

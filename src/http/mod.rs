@@ -178,7 +178,11 @@ impl AppState {
             developer_apps,
             developer_app_limit,
             registration,
-            registrar: crate::oauth::registration::Registrar::new(store.clone(), issuer.clone()),
+            registrar: crate::oauth::registration::Registrar::new(
+                store.clone(),
+                issuer.clone(),
+                crate::admin::plan_registered_client,
+            ),
             registrations: crate::throttle::Throttle::new(
                 REGISTRATIONS_PER_ADDRESS,
                 REGISTRATIONS_WINDOW_SECONDS,

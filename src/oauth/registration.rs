@@ -1,7 +1,9 @@
 //! Dynamic client registration (RFC 7591) and its management protocol (RFC 7592), as
-//! decisions: what a program may register (the same checks as `keyward client create`
-//! through `admin::plan_registered_client`, and the self-service rules), the answers, and
-//! who may read, change or delete a registration (its registration access token).
+//! decisions: what a program may register, the answers, and who may read, change or delete
+//! a registration (its registration access token). The client itself is checked by a
+//! `PlanClient` step the caller hands in (the HTTP side passes
+//! `admin::plan_registered_client`: `keyward client create`'s checks and the self-service
+//! rules), so `oauth/` never calls `admin/`.
 //!
 //! The registration access token is kept only as SHA-256, like every secret here, so the
 //! server cannot hand back the one it issued: every read and update answers with a new one
@@ -11,8 +13,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::admin::{self, AdminErrorKind, ClientCreateRequest};
-use crate::model::{random_secret, Client, ClientId, ClientOrigin, SecretHash, UnixTime};
+use crate::model::{random_secret, Client, ClientId, ClientOrigin, Scope, SecretHash, UnixTime};
 use crate::oauth::tokens::OpaqueToken;
 use crate::store::{ClientNotUpdated, RegistrationNotStored, Store, StoreError};
 
@@ -76,6 +77,33 @@ pub fn parse_metadata(body: &[u8]) -> Result<ClientMetadata, RegistrationError> 
     serde_json::from_value(value).map_err(|error| invalid(format!("client metadata: {error}")))
 }
 
+/// A client a program asks for, as `keyward client create` would take it.
+#[derive(Default)]
+pub struct NewRegistration {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scope: Option<String>,
+    pub public: bool,
+    /// Comma-separated, as `--grant-types`.
+    pub grant_types: String,
+    pub id_token_alg: Option<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub homepage: Option<String>,
+    pub privacy_policy: Option<String>,
+}
+
+/// Why a planned client was refused: a redirect URI of it, or anything else.
+pub enum PlanRefused {
+    RedirectUri(String),
+    Metadata(String),
+    Storage(StoreError),
+}
+
+/// Checks a registration and makes the client (with its secret, unless public) without
+/// storing it; `extra_scopes` is an initial access token's allowance beyond self-service.
+pub type PlanClient =
+    fn(&Store, &NewRegistration, Option<&Scope>) -> Result<(Client, Option<String>), PlanRefused>;
+
 /// How a client authenticates at the token endpoint, as RFC 7591 names it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AuthMethod {
@@ -120,7 +148,7 @@ impl AuthMethod {
 /// The metadata as `client create` would take it, with the method it asked for.
 fn to_request(
     metadata: &ClientMetadata,
-) -> Result<(ClientCreateRequest, AuthMethod), RegistrationError> {
+) -> Result<(NewRegistration, AuthMethod), RegistrationError> {
     let method = AuthMethod::parse(metadata.token_endpoint_auth_method.as_deref())?;
     let redirect_uris = metadata.redirect_uris.clone().unwrap_or_default();
     if redirect_uris.is_empty() {
@@ -155,7 +183,7 @@ fn to_request(
             ));
         }
     }
-    let request = ClientCreateRequest {
+    let request = NewRegistration {
         name: metadata
             .client_name
             .clone()
@@ -166,7 +194,7 @@ fn to_request(
             .clone()
             .filter(|scope| !scope.trim().is_empty()),
         public: method == AuthMethod::None,
-        grant_types: Some(grant_types.join(",")),
+        grant_types: grant_types.join(","),
         id_token_alg: metadata.id_token_signed_response_alg.clone(),
         post_logout_redirect_uris: metadata
             .post_logout_redirect_uris
@@ -174,21 +202,15 @@ fn to_request(
             .unwrap_or_default(),
         homepage: metadata.client_uri.clone(),
         privacy_policy: metadata.policy_uri.clone(),
-        ..ClientCreateRequest::default()
     };
     Ok((request, method))
 }
 
-/// An admin refusal in RFC 7591's terms: one about a redirect URI is
-/// `invalid_redirect_uri`, anything else `invalid_client_metadata`.
-fn refused(error: admin::AdminError) -> RegistrationError {
-    if error.kind == AdminErrorKind::Unavailable {
-        return RegistrationError::Storage(StoreError::Corrupt(error.message));
-    }
-    if error.message.contains("redirect URI") || error.message.contains("--redirect-uri") {
-        RegistrationError::InvalidRedirectUri(error.message)
-    } else {
-        RegistrationError::InvalidMetadata(error.message)
+fn refused(refusal: PlanRefused) -> RegistrationError {
+    match refusal {
+        PlanRefused::RedirectUri(text) => RegistrationError::InvalidRedirectUri(text),
+        PlanRefused::Metadata(text) => RegistrationError::InvalidMetadata(text),
+        PlanRefused::Storage(error) => RegistrationError::Storage(error),
     }
 }
 
@@ -268,11 +290,16 @@ fn information(
 pub struct Registrar {
     store: Store,
     issuer: String,
+    plan: PlanClient,
 }
 
 impl Registrar {
-    pub fn new(store: Store, issuer: String) -> Registrar {
-        Registrar { store, issuer }
+    pub fn new(store: Store, issuer: String, plan: PlanClient) -> Registrar {
+        Registrar {
+            store,
+            issuer,
+            plan,
+        }
     }
 
     /// RFC 7591 §3: registers a client. `initial_token` is the Bearer token the request
@@ -312,8 +339,7 @@ impl Registrar {
         let (request, method) = to_request(&metadata)?;
         let extra = token.as_ref().and_then(|(_, stored)| stored.scope.clone());
         let (mut client, secret) =
-            admin::plan_registered_client(&self.store, &request, extra.as_ref())
-                .map_err(refused)?;
+            (self.plan)(&self.store, &request, extra.as_ref()).map_err(refused)?;
         let registration_token = random_secret();
         client.registration_token_hash = Some(SecretHash::of(&registration_token));
         let answer = information(
@@ -398,8 +424,7 @@ impl Registrar {
                  one with a secret; register a new client instead",
             ));
         }
-        let (planned, _) =
-            admin::plan_registered_client(&self.store, &request, None).map_err(refused)?;
+        let (planned, _) = (self.plan)(&self.store, &request, None).map_err(refused)?;
         self.rotate_and_answer(client, token.unwrap_or_default(), method, move |stored| {
             Ok(Client {
                 id: stored.id,
@@ -490,7 +515,7 @@ mod tests {
             Err(RegistrationError::InvalidRedirectUri(_))
         ));
         let ok = with(r#"{"redirect_uris": ["https://a.example/cb"]}"#).unwrap();
-        assert_eq!(ok.0.grant_types.as_deref(), Some("authorization_code"));
+        assert_eq!(ok.0.grant_types, "authorization_code");
         assert!(!ok.0.public);
         for bad in [
             r#"{"redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]}"#,
@@ -505,9 +530,6 @@ mod tests {
         }
         let public = with(r#"{"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}"#).unwrap();
         assert!(public.0.public);
-        assert_eq!(
-            public.0.grant_types.as_deref(),
-            Some("authorization_code,refresh_token")
-        );
+        assert_eq!(public.0.grant_types, "authorization_code,refresh_token");
     }
 }
