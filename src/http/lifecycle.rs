@@ -8,7 +8,7 @@ use super::AppState;
 use super::{cors, forms};
 use crate::clock;
 use crate::oauth::client_auth::AuthError;
-use crate::oauth::lifecycle::userinfo as userinfo_claims;
+use crate::oauth::lifecycle::userinfo_body;
 
 fn authorization(request: &HttpRequest) -> Option<&str> {
     request
@@ -129,10 +129,7 @@ pub async fn userinfo(
             bearer_error(BearerError::InvalidToken)
         }
         Ok(Some(active)) => match active.user {
-            Some(user) => json(
-                StatusCode::OK,
-                &userinfo_claims(&user, &active.claims.scope),
-            ),
+            Some(user) => json_bytes(StatusCode::OK, userinfo_body(&user, &active.claims.scope)),
             // A client-credentials token acts for no user: there is no one to describe.
             None => bearer_error(BearerError::InvalidToken),
         },

@@ -263,11 +263,13 @@ impl AppState {
 pub fn configure(config: &mut web::ServiceConfig) {
     config.app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
     // The router tries resources in order: the machine-to-machine endpoints that carry
-    // nearly all the traffic come first. POST-only endpoints answer any other method with
+    // nearly all the traffic (token, introspection, userinfo) come first. POST-only endpoints answer any other method with
     // 405 and `Allow: POST`, not a 404.
     post_only(config, "/oauth2/token", token::token);
     post_only(config, "/oauth2/introspect", lifecycle::introspect);
     config
+        .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))
+        .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
         .route("/healthz", web::get().to(healthz))
         .route("/metrics", web::get().to(metrics))
         .route(
@@ -281,8 +283,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/oauth2/jwks", web::get().to(metadata::jwks))
         .route("/oauth2/authorize", web::get().to(authorize::get))
         .route("/oauth2/authorize", web::post().to(authorize::post))
-        .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))
-        .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
         .route("/account", web::get().to(account::show))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))

@@ -125,9 +125,11 @@ fn schema_3_to_4(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Res
     Ok(())
 }
 
-/// Schema 5 adds format 3 of `clients` (who registered the app, its pages, the operator's
-/// review, the previous secret in its grace), of `users` (`developer`) and of `scopes`
-/// (`self_service`). Older rows are read as they are, with the defaults their format
+/// Schema 5 adds `registration_tokens` (created by `run`, empty: initial access tokens are
+/// made by the operator) and format 3 of `clients` (who registered the app, its pages, the
+/// operator's review, the previous secret in its grace, a registered client's registration
+/// access token), of `users` (`developer`) and of `scopes` (`self_service`). Older rows are
+/// read as they are, with the defaults their format
 /// implies (the operator's own clients; nobody a developer; no scope for self-service),
 /// and stay as they are until next written: nothing to rewrite. The bump keeps a keyward of
 /// schema 4 from reading a format-3 row as corrupt, and from serving apps registered by

@@ -19,7 +19,7 @@ use crate::support::{register_client, tools_present, DataDir, TestServer, USER_P
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const AFTER_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
 
-/// `target/node-test`, with openid-client@6 installed in it.
+/// `target/node-test`, with openid-client@6 and @modelcontextprotocol/sdk@1 installed in it.
 pub fn node_modules() -> Option<PathBuf> {
     if !tools_present(
         "the openid-client test",
@@ -29,18 +29,24 @@ pub fn node_modules() -> Option<PathBuf> {
         return None;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/node-test");
-    if !root
-        .join("node_modules/openid-client/package.json")
-        .exists()
-    {
+    let installed = ["openid-client", "@modelcontextprotocol/sdk"]
+        .iter()
+        .all(|package| {
+            root.join(format!("node_modules/{package}/package.json"))
+                .exists()
+        });
+    if !installed {
         std::fs::create_dir_all(&root).expect("target/node-test");
         let status = Command::new("npm")
             .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
             .arg(&root)
-            .arg("openid-client@6")
+            .args(["openid-client@6", "@modelcontextprotocol/sdk@1"])
             .status()
             .expect("npm runs");
-        assert!(status.success(), "npm install openid-client@6 failed");
+        assert!(
+            status.success(),
+            "npm install openid-client@6 @modelcontextprotocol/sdk@1 failed"
+        );
     }
     Some(root)
 }

@@ -450,3 +450,95 @@ fn issue_13_registered_clients_nobody_uses_are_swept() {
     let left = data.run(&["client", "list", "--json"]).json();
     assert_eq!(left["clients"][0]["name"], "Operator App", "{left}");
 }
+
+/// Issue 13: a real MCP client (@modelcontextprotocol/sdk) against a minimal MCP server that
+/// names keyward as its authorization server (RFC 9728): the client discovers keyward,
+/// registers (RFC 7591, open registration), gets a token whose audience is the MCP server's
+/// resource (RFC 8707, `serve --resource`) and calls a tool with it.
+#[test]
+fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
+    let Some(root) = crate::node_client::node_modules() else {
+        return;
+    };
+    let mcp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let resource = format!("http://127.0.0.1:{mcp_port}/mcp");
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    // The MCP server checks tokens by introspection, as a confidential client of its own.
+    let introspector = crate::support::register_client(
+        &data,
+        "MCP server",
+        &[],
+        &["--grant-types", "client_credentials"],
+    );
+    let server = TestServer::start(&data, &["--registration", "open", "--resource", &resource]);
+    let script = root.join("mcp_flow.mjs");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/mcp_flow.mjs"),
+        &script,
+    )
+    .expect("the script is copied");
+    let mut node = Command::new("node")
+        .arg(&script)
+        .arg(&server.base_url)
+        .arg(mcp_port.to_string())
+        .arg(&introspector.client_id)
+        .arg(introspector.secret())
+        .arg(REDIRECT)
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut next = || -> Value {
+        let line = lines.next().expect("a line from node").expect("readable");
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("node said {line}"))
+    };
+    let first = next();
+    let authorize = first["authorize"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no authorization URL: {first}"));
+    let url = reqwest::Url::parse(authorize).unwrap();
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    assert_eq!(
+        param("resource").as_deref(),
+        Some(resource.as_str()),
+        "{authorize}"
+    );
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    let browser = Browser::new();
+    let consent = browser.authorize(authorize, "alice", USER_PASSWORD);
+    assert!(consent.is_consent(), "{}", consent.describe());
+    assert!(crate::forms::decode_entities(&consent.body).contains("MCP Test Agent"));
+    let callback = browser.decide(&consent, "allow").callback(REDIRECT);
+    writeln!(stdin, "{}", callback.location).unwrap();
+    drop(stdin);
+    let result = next();
+    assert!(node.wait().unwrap().success(), "{result}");
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["tool"], "you are alice", "{result}");
+    assert!(
+        result["audiences"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|aud| aud == &json!([resource]))),
+        "{result}"
+    );
+    // The agent's client is one a program registered, with the self-service rules.
+    let registered = result["registered_client_id"]
+        .as_str()
+        .expect("a client id");
+    let shown = data.run(&["client", "show", registered, "--json"]).json();
+    assert_eq!(shown["public"], true, "{shown}");
+    assert_eq!(shown["owner"], Value::Null);
+}

@@ -527,7 +527,11 @@ pub fn register_client(data: &DataDir, name: &str, redirect_uris: &[&str], extra
     App {
         client_id: created["client_id"].as_str().expect("client_id").to_owned(),
         client_secret: created["client_secret"].as_str().map(str::to_owned),
-        redirect_uri: redirect_uris[0].to_owned(),
+        redirect_uri: redirect_uris
+            .first()
+            .copied()
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 

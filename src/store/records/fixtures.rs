@@ -219,6 +219,18 @@ impl Fixture for crate::store::Invite {
     }
 }
 
+impl Fixture for crate::store::RegistrationToken {
+    fn encode(&self) -> Vec<u8> {
+        super::registration_tokens::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        super::registration_tokens::decode(id(0xd1), bytes)
+    }
+    fn describe(&self) -> String {
+        format!("{self:?} {}", hex(self.secret_hash.as_bytes()))
+    }
+}
+
 /// The value of `used_tickets` (and of `revoked_access`, the same format): an expiry.
 struct UsedTicket(UnixTime);
 struct RevokedAccess(UnixTime);
@@ -910,6 +922,50 @@ fn invites() {
         PARTLY_USED_INVITE,
     );
 }
+
+/// An initial access token with every field set, and one with none of the optional ones.
+fn registration_tokens_fixed() -> [crate::store::RegistrationToken; 2] {
+    let limited = crate::store::RegistrationToken {
+        id: id(0xd1),
+        secret_hash: SecretHash::of("initial access token"),
+        created_at: 1_700_000_400,
+        expires_at: Some(1_702_592_400),
+        uses_left: Some(4),
+        uses_total: Some(5),
+        scope: Some(scope("scores:read")),
+    };
+    let open = crate::store::RegistrationToken {
+        expires_at: None,
+        uses_left: None,
+        uses_total: None,
+        scope: None,
+        ..limited.clone()
+    };
+    [limited, open]
+}
+
+#[test]
+fn registration_tokens() {
+    let [limited, open] = registration_tokens_fixed();
+    check(
+        "limited registration token",
+        &limited,
+        LIMITED_REGISTRATION_TOKEN,
+    );
+    check("open registration token", &open, OPEN_REGISTRATION_TOKEN);
+}
+
+const LIMITED_REGISTRATION_TOKEN: &str = concat!(
+    "01", // format version 1 (schema 5)
+    // secret hash, created_at, Some(expires_at), Some(4) of Some(5) uses, Some(["scores:read"])
+    "3c5e3bc396d710a5733798a03df33ef2a4227ae7cb1018c91c3416851ac5cdbc90e5cfaa060190ffedab060104010501",
+    "010b73636f7265733a72656164",
+);
+const OPEN_REGISTRATION_TOKEN: &str = concat!(
+    "01", // format version 1 (schema 5)
+    // secret hash, created_at, then four Nones: no expiry, any number of uses, no extra scope
+    "3c5e3bc396d710a5733798a03df33ef2a4227ae7cb1018c91c3416851ac5cdbc90e5cfaa0600000000",
+);
 
 const PARTLY_USED_INVITE: &str = concat!(
     "01",                                               // format version 1
