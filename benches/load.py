@@ -7,8 +7,9 @@ Runs, in one session and against one server:
   introspection of an access token   the resource-server hot path
   userinfo (Bearer, openid profile email)  the relying-party hot path, read-only
   authorization-code redemption      durable: one write per request, group-committed;
-                                     without openid, then with openid (an ID token) for an
-                                     RS256, an ES256 and an EdDSA client
+                                     without openid, and with openid (an ID token) for an
+                                     RS256, an ES256 and an EdDSA client, in --rounds rounds
+                                     of rotating order, each figure the median of its rounds
   refresh-token rotation             durable: one write per request, group-committed
 and reports idle RSS, RSS after load, binary size, `serve` startup over 1,000,000 stored
 records (filled by the sweep benchmark's startup mode), and the cost of signing one ID token
@@ -17,7 +18,7 @@ checked (status 200 and a well-formed body); a run with any bad response is repo
 such, never as throughput. Each figure is printed with its ratio to /healthz from the same
 run; the OpenID Connect redemptions also with their ratio to the redemption without openid.
 
-Usage: python3 benches/load.py [--duration SECONDS] [--connections N] [--node]
+Usage: python3 benches/load.py [--duration SECONDS] [--connections N] [--node] [--rounds N]
                                [--records N | --no-startup] [--no-signing]
   --node also runs client_credentials and introspection against node-oidc-provider
   (installed from npm into a temp dir) for a same-machine comparison.
@@ -363,6 +364,9 @@ def main():
                         help="skip the startup measurement (it fills a database first)")
     parser.add_argument("--no-signing", action="store_true",
                         help="skip the ID-token signing figures (sign bench, openssl speed)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the redemption comparison (each: one run without "
+                             "openid and one per algorithm, in a rotating order)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
@@ -420,56 +424,64 @@ def main():
         # Each redemption run gets a pool made for it, of `--prepare` seconds of codes:
         # making a code is one durable write, as redeeming one is, so a pool made for longer
         # than the run lasts it out (and `check` says when one did not).
-        # The redemption without openid runs before each one with it and once after the
-        # last: every durable run grows the database, so later runs are slower, and each
-        # ID-token run is compared with the higher of the plain runs on either side of it,
-        # made against a database of nearly the same size. (The higher reading as the
-        # reference can only make the shares look worse.) Half of the last plain run's
-        # codes become the refresh tokens for rotation.
-        def plain_run(what, keep_for_refresh=False):
-            codes = make_codes(port, cookie, client_id, args.prepare, c, PLAIN_SCOPE)
-            refresh = []
-            if keep_for_refresh:
-                codes, refresh = codes[: len(codes) // 2], codes[len(codes) // 2:]
-            result = redeem(port, clients["plain"], codes, c, d, '"refresh_token"')
-            check(result, what)
-            return result, len(codes), refresh
+        # The redemption without openid against the ones with an ID token, in rounds: each
+        # round runs all four, in an order that rotates from round to round, and each
+        # figure is the median of its rounds. Every durable run grows the database, and a
+        # disk's fsync time wanders from one run to the next by more than an ID token
+        # costs, so one run of each, in a fixed order, says more about the order and the
+        # moment than about signing. Half of the last round's plain codes become the
+        # refresh tokens for rotation.
+        kinds = ["plain", *ALGS]
+        runs = {kind: [] for kind in kinds}
+        refresh_codes = []
+        made_rate = None
+        for round_index in range(args.rounds):
+            order = kinds[round_index % len(kinds):] + kinds[:round_index % len(kinds)]
+            for kind in order:
+                if kind == "plain":
+                    codes = make_codes(port, cookie, client_id, args.prepare, c, PLAIN_SCOPE)
+                    if made_rate is None:
+                        made_rate = len(codes) / args.prepare
+                        print(f"{'authorize with remembered consent (durable)':<44} {made_rate:>12,.0f} req/s"
+                              f"  ({made_rate / base:.0%} of /healthz; {len(codes):,} codes made for the next run)",
+                              flush=True)
+                    if round_index == args.rounds - 1:
+                        codes, refresh_codes = codes[: len(codes) // 2], codes[len(codes) // 2:]
+                    result = redeem(port, clients["plain"], codes, c, d, '"refresh_token"')
+                    check(result, f"code redemption (round {round_index + 1})")
+                else:
+                    codes = make_codes(port, cookie, clients[kind][0], args.prepare, c, OIDC_SCOPE,
+                                       nonce="bench-nonce-0S6_WzA2Mj")
+                    result = redeem(port, clients[kind], codes, c, d, '"id_token":"')
+                    check(result, f"code redemption with openid, {kind} (round {round_index + 1})")
+                runs[kind].append(result)
 
-        plains = []
-        with_openid = {}
-        for index, alg in enumerate(ALGS):
-            result, made, _ = plain_run("code redemption" if index == 0 else
-                                        f"code redemption (before {alg})")
-            if index == 0:
-                print(f"{'authorize with remembered consent (durable)':<44} {made / args.prepare:>12,.0f} req/s"
-                      f"  ({made / args.prepare / base:.0%} of /healthz; {made:,} codes made for the next run)",
-                      flush=True)
-            plains.append(result)
-            codes = make_codes(port, cookie, clients[alg][0], args.prepare, c, OIDC_SCOPE,
-                               nonce="bench-nonce-0S6_WzA2Mj")
-            with_openid[alg] = redeem(port, clients[alg], codes, c, d, '"id_token":"')
-            check(with_openid[alg], f"code redemption with openid, {alg}")
-        last, _, refresh_codes = plain_run("code redemption (again)", keep_for_refresh=True)
-        plains.append(last)
-        plain = max(plains, key=lambda result: result["rate"])
-        readings = ", ".join(f"{result['rate']:,.0f}" for result in plains)
-        line("authorization_code redemption (durable)", plain["rate"], "req/s", base,
-             f"  highest of {len(plains)} ({readings}, one before each run with openid and one"
-             f" after); p99 {plain['p99_ms']:.2f} ms, {plain['good']:,} redeemed;"
-             f" scope {PLAIN_SCOPE}, no ID token")
-        for index, (alg, oidc) in enumerate(with_openid.items()):
-            reference = max(plains[index]["rate"], plains[index + 1]["rate"])
-            share = oidc["rate"] / reference
+        def median(results):
+            rates = sorted(result["rate"] for result in results)
+            middle = len(rates) // 2
+            return rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
+
+        def readings(results):
+            return ", ".join(f"{result['rate']:,.0f}" for result in results)
+
+        plain_rate = median(runs["plain"])
+        plain_best = max(runs["plain"], key=lambda result: result["rate"])
+        line("authorization_code redemption (durable)", plain_rate, "req/s", base,
+             f"  median of {len(runs['plain'])} ({readings(runs['plain'])});"
+             f" p99 {plain_best['p99_ms']:.2f} ms; scope {PLAIN_SCOPE}, no ID token")
+        for alg in ALGS:
+            rate = median(runs[alg])
+            share = rate / plain_rate
             target = REDEMPTION_TARGETS.get(alg)
             verdict = (f"; target >= {target:.0%}: {'met' if share >= target else 'NOT met'}"
                        if target else "")
-            line(f"  ... with openid, {alg} ID token", oidc["rate"], "req/s", base,
-                 f"  {share:.0%} of the redemption without openid beside it"
-                 f" ({reference:,.0f}){verdict};"
-                 f" p99 {oidc['p99_ms']:.2f} ms, {oidc['good']:,} redeemed")
+            worst_p99 = max(result["p99_ms"] for result in runs[alg])
+            line(f"  ... with openid, {alg} ID token", rate, "req/s", base,
+                 f"  {share:.0%} of the median without openid{verdict};"
+                 f" median of ({readings(runs[alg])}); p99 up to {worst_p99:.2f} ms")
 
         # Refresh tokens for rotation: redeemed outside the measurement.
-        refresh_tokens = redeem_for_refresh(port, basic, refresh_codes, c, plain["rate"])
+        refresh_tokens = redeem_for_refresh(port, basic, refresh_codes, c, plain_rate)
         refresh_pool = write_pool("refresh-pool.txt", refresh_tokens)
         rotation = wrk(port, "/oauth2/token", c, d, AUTH=basic, POOL=refresh_pool,
                        BODY_PREFIX="grant_type=refresh_token&refresh_token=",
