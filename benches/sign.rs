@@ -147,7 +147,7 @@ fn main() {
         let client = client(alg);
         let request = || IdTokenRequest {
             client: &client,
-            user: &user,
+            user: Some(&user),
             grant: &grant,
             scope: &grant.scope,
             nonce: Some("n-0S6_WzA2Mj"),

@@ -120,12 +120,19 @@ impl TokenService {
         if !response.scope.contains("openid") {
             return Ok(response);
         }
-        let Some(user) = self.store.user(grant.user_id)? else {
-            return Err(OAuthError::invalid_grant("the user no longer exists"));
+        // The user's record is read only for the claims it would give: the grant's write has
+        // just checked that the user exists.
+        let user = if client.id_token_claims {
+            let Some(user) = self.store.user(grant.user_id)? else {
+                return Err(OAuthError::invalid_grant("the user no longer exists"));
+            };
+            Some(user)
+        } else {
+            None
         };
         response.id_token = Some(self.id_tokens.issue(IdTokenRequest {
             client,
-            user: &user,
+            user: user.as_ref(),
             grant,
             scope: &response.scope,
             nonce,

@@ -4,7 +4,7 @@
 use base64::Engine;
 use sha2::Digest;
 
-use crate::model::{ClientId, Scope, SigningAlg, UnixTime, User};
+use crate::model::{ClientId, Scope, SigningAlg, UnixTime, User, UserId};
 
 /// The user's claims that `scope` allows: `sub` always; `profile` gives `name`,
 /// `preferred_username` and `updated_at`; `email` gives `email` and `email_verified`.
@@ -32,7 +32,11 @@ pub fn user_claims(user: &User, scope: &Scope) -> serde_json::Map<String, serde_
 pub struct IdToken<'a> {
     pub issuer: &'a str,
     pub client_id: ClientId,
-    pub user: &'a User,
+    /// Whom it is about: the grant's user.
+    pub subject: UserId,
+    /// The user's record, needed only for `with_user_claims` (a redemption has just checked
+    /// that the user exists, so the others spare the read).
+    pub user: Option<&'a User>,
     pub scope: &'a Scope,
     pub auth_time: UnixTime,
     /// The authorization request's `nonce`; never on a token from a refresh (§12.2).
@@ -49,14 +53,13 @@ pub struct IdToken<'a> {
 
 impl IdToken<'_> {
     pub fn claims(&self, alg: SigningAlg) -> serde_json::Value {
-        let mut claims = if self.with_user_claims {
-            user_claims(self.user, self.scope)
-        } else {
-            serde_json::Map::new()
+        let mut claims = match (self.with_user_claims, self.user) {
+            (true, Some(user)) => user_claims(user, self.scope),
+            _ => serde_json::Map::new(),
         };
         let client = self.client_id.to_string();
         claims.insert("iss".into(), self.issuer.into());
-        claims.insert("sub".into(), self.user.id.to_string().into());
+        claims.insert("sub".into(), self.subject.to_string().into());
         claims.insert("aud".into(), client.clone().into());
         // §2: azp is the party the token was issued to; with a single audience it is that
         // audience, and some libraries require it to be present.

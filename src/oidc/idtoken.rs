@@ -35,7 +35,9 @@ fn hex(bytes: &[u8]) -> String {
 /// What an ID token is made from at the token endpoint.
 pub struct IdTokenRequest<'a> {
     pub client: &'a Client,
-    pub user: &'a User,
+    /// The grant's user, for a client whose ID tokens carry the user's claims
+    /// (`--id-token-claims`); `None` otherwise.
+    pub user: Option<&'a User>,
     pub grant: &'a Grant,
     /// The scope of this response (a refresh may narrow the grant's).
     pub scope: &'a crate::model::Scope,
@@ -85,6 +87,7 @@ impl IdTokens {
         let token = IdToken {
             issuer: &self.issuer,
             client_id: request.client.id,
+            subject: request.grant.user_id,
             user: request.user,
             scope: request.scope,
             auth_time: request.grant.auth_time,

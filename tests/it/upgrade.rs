@@ -1229,3 +1229,127 @@ fn issue_13_a_schema_4_database_migrates_to_schema_5_and_its_clients_are_the_ope
     let check = data.run(&["check", "--json"]).json();
     assert_eq!(check["ok"], true, "{check}");
 }
+
+/// Issue 13: the schema-5 fixture, written by keyward 0.5.0 with `make_fixture.py --schema
+/// 5`: it checks as it is (and `migrate` changes no byte while schema 5 is current), the
+/// developer's app is his with its pages and its graced secret, the registration token has
+/// 2 of 3 uses left, and the registered client keeps its grant and its RFC 7592 access.
+#[test]
+fn issue_13_schema_5_fixture_keeps_its_developer_app_registration_token_and_registered_client() {
+    let (data, secrets) = fixture(5);
+    let before = data.snapshot();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 5, "{check}");
+    assert_eq!(check["tables"]["registration_tokens"], 1, "{check}");
+    let migrated = data.run(&["migrate", "--json"]).json();
+    if CURRENT == 5 {
+        assert_eq!(migrated["migrated"], false, "{migrated}");
+        assert_same_files(&before, &data.snapshot(), "migrate of a current database");
+    } else {
+        assert_eq!(migrated["from"], 5, "{migrated}");
+    }
+
+    let app_id = text(&secrets, "/developer_app/client_id");
+    let shown = data.run(&["client", "show", &app_id, "--json"]).json();
+    assert_eq!(shown["owner"], "dan", "{shown}");
+    assert_eq!(shown["verified"], false);
+    assert_eq!(
+        shown["homepage"],
+        text(&secrets, "/developer_app/homepage").as_str()
+    );
+    assert_eq!(shown["scope"], "openid scores:read");
+    let user = data.run(&["user", "show", "dan", "--json"]).json();
+    assert_eq!(user["developer"], true, "{user}");
+    let scopes = data.run(&["scope", "list", "--json"]).json();
+    assert!(
+        scopes["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|scope| scope["scope"] == "scores:read" && scope["self_service"] == true),
+        "{scopes}"
+    );
+    let tokens = data.run(&["registration-token", "list", "--json"]).json();
+    assert_eq!(tokens["tokens"].as_array().unwrap().len(), 1, "{tokens}");
+    assert_eq!(tokens["tokens"][0]["uses_left"], 2, "{tokens}");
+    assert_eq!(tokens["tokens"][0]["scope"], "scores:read", "{tokens}");
+
+    // Served: the app's current secret works, the previous one while its grace lasts; the
+    // registered client refreshes, and its registration access token reads it.
+    exercise(&data, &secrets);
+    let server = TestServer::start(
+        &data,
+        &[
+            "--refresh-token-max-lifetime",
+            "3650d",
+            "--registration",
+            "token",
+        ],
+    );
+    let introspect_with = |client: &str, secret: &str| {
+        crate::support::introspect(
+            &server,
+            Some(crate::support::ClientAuth::Basic(client, secret)),
+            "not-a-token",
+        )
+        .status
+    };
+    assert_eq!(
+        introspect_with(&app_id, &text(&secrets, "/developer_app/client_secret")),
+        200
+    );
+    let until = secrets["developer_app"]["previous_secret_valid_until"]
+        .as_u64()
+        .unwrap();
+    let previous = introspect_with(
+        &app_id,
+        &text(&secrets, "/developer_app/previous_client_secret"),
+    );
+    assert_eq!(previous, if unix_now() < until { 200 } else { 401 });
+    let registered = text(&secrets, "/registered_client/client_id");
+    let registered_secret = text(&secrets, "/registered_client/client_secret");
+    let refreshed = crate::support::token(
+        &server,
+        crate::support::ClientAuth::Post(&registered, &registered_secret),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                &text(&secrets, "/registered_client/refresh_token"),
+            ),
+        ],
+    )
+    .ok();
+    assert!(refreshed["refresh_token"].is_string(), "{refreshed}");
+    let read = reqwest::blocking::Client::new()
+        .get(server.url(&text(
+            &secrets,
+            "/registered_client/registration_client_uri_path",
+        )))
+        .bearer_auth(text(
+            &secrets,
+            "/registered_client/registration_access_token",
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    let read: Value = read.json().unwrap();
+    assert_eq!(read["client_name"], "Registered Fixture Agent", "{read}");
+    // The revoked token registers nothing; the live one still does.
+    let register = |token: &str| {
+        reqwest::blocking::Client::new()
+            .post(server.url("/oauth2/register"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"redirect_uris": [text(&secrets, "/redirect_uri")]}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        register(&text(&secrets, "/revoked_registration_token/token")),
+        401
+    );
+    assert_eq!(register(&text(&secrets, "/registration_token/token")), 201);
+}
