@@ -51,6 +51,71 @@ pub fn node_modules() -> Option<PathBuf> {
     Some(root)
 }
 
+/// A script of `tests/node/` running under node: it speaks one JSON line at a time on
+/// stdout and takes lines (a callback URL) on stdin.
+pub struct NodeScript {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl NodeScript {
+    /// Copies `tests/node/{name}` beside `root`'s node_modules (ES modules resolve packages
+    /// from the script's own directory; NODE_PATH is for CommonJS only) and runs it there.
+    pub fn start(root: &std::path::Path, name: &str, args: &[&str]) -> NodeScript {
+        let script = root.join(name);
+        std::fs::copy(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/node")
+                .join(name),
+            &script,
+        )
+        .expect("the script is copied");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .args(args)
+            .current_dir(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let stdin = child.stdin.take();
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        NodeScript {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// The next JSON line the script printed.
+    #[track_caller]
+    pub fn next(&mut self) -> Value {
+        let line = self
+            .lines
+            .next()
+            .expect("a line from node")
+            .expect("readable");
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("node said {line}"))
+    }
+
+    /// Sends the script one line, and closes its stdin.
+    pub fn send(&mut self, line: &str) {
+        let mut stdin = self.stdin.take().expect("stdin still open");
+        writeln!(stdin, "{line}").unwrap();
+    }
+
+    /// The last line, once the script has exited with success.
+    #[track_caller]
+    pub fn finish(mut self) -> Value {
+        let result = self.next();
+        assert!(self.child.wait().unwrap().success(), "{result}");
+        assert!(result["error"].is_null(), "{result}");
+        result
+    }
+}
+
 #[test]
 fn issue_11_node_openid_client_runs_discovery_the_code_flow_userinfo_refresh_and_logout() {
     let Some(root) = node_modules() else {
@@ -70,44 +135,25 @@ fn issue_11_node_openid_client_runs_discovery_the_code_flow_userinfo_refresh_and
             AFTER_LOGOUT,
         ],
     );
-    // ES modules resolve packages from the script's own directory (NODE_PATH is for
-    // CommonJS only), so the script runs from beside its node_modules.
-    let script = root.join("oidc_flow.mjs");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/oidc_flow.mjs"),
-        &script,
-    )
-    .expect("the script is copied");
-    let mut node = Command::new("node")
-        .arg(&script)
-        .arg(&server.base_url)
-        .arg(&app.client_id)
-        .arg(app.secret())
-        .arg(REDIRECT)
-        .arg(AFTER_LOGOUT)
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node runs");
-    let mut stdin = node.stdin.take().unwrap();
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let mut next = || -> Value {
-        let line = lines.next().expect("a line from node").expect("readable");
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("node said {line}"))
-    };
-    let first = next();
+    let mut node = NodeScript::start(
+        &root,
+        "oidc_flow.mjs",
+        &[
+            &server.base_url,
+            &app.client_id,
+            app.secret(),
+            REDIRECT,
+            AFTER_LOGOUT,
+        ],
+    );
+    let first = node.next();
     let authorize = first["authorize"]
         .as_str()
         .unwrap_or_else(|| panic!("no authorization URL: {first}"));
     let browser = Browser::new();
     let callback = browser.approve(authorize, "alice", USER_PASSWORD, REDIRECT);
-    writeln!(stdin, "{}", callback.location).unwrap();
-    drop(stdin);
-    let result = next();
-    assert!(node.wait().unwrap().success(), "{result}");
-    assert!(result["error"].is_null(), "{result}");
+    node.send(&callback.location);
+    let result = node.finish();
     assert_eq!(result["nonce_matched"], true, "{result}");
     assert_eq!(result["userinfo_sub"], result["sub"], "{result}");
     assert_eq!(result["refreshed_sub"], result["sub"], "{result}");

@@ -4,10 +4,6 @@
 //! fail without it; open registration is throttled; bad metadata stores nothing; unused
 //! registrations are swept.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use serde_json::{json, Value};
 
 use crate::forms::Browser;
@@ -70,30 +66,12 @@ fn issue_13_node_openid_client_registers_with_an_initial_access_token_and_comple
         .json();
     let initial = made["token"].as_str().expect("a token").to_owned();
 
-    let script = root.join("dcr_flow.mjs");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/dcr_flow.mjs"),
-        &script,
-    )
-    .expect("the script is copied");
-    let mut node = Command::new("node")
-        .arg(&script)
-        .arg(&server.base_url)
-        .arg(&initial)
-        .arg(REDIRECT)
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node runs");
-    let mut stdin = node.stdin.take().unwrap();
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let mut next = || -> Value {
-        let line = lines.next().expect("a line from node").expect("readable");
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("node said {line}"))
-    };
-    let first = next();
+    let mut node = crate::node_client::NodeScript::start(
+        &root,
+        "dcr_flow.mjs",
+        &[&server.base_url, &initial, REDIRECT],
+    );
+    let first = node.next();
     let authorize = first["authorize"]
         .as_str()
         .unwrap_or_else(|| panic!("no authorization URL: {first}"));
@@ -112,11 +90,8 @@ fn issue_13_node_openid_client_registers_with_an_initial_access_token_and_comple
     );
     assert!(text.contains("registered by a program"), "{text}");
     let callback = browser.decide(&consent, "allow").callback(REDIRECT);
-    writeln!(stdin, "{}", callback.location).unwrap();
-    drop(stdin);
-    let result = next();
-    assert!(node.wait().unwrap().success(), "{result}");
-    assert!(result["error"].is_null(), "{result}");
+    node.send(&callback.location);
+    let result = node.finish();
     assert_eq!(result["refreshed"], true, "{result}");
 
     // The token had one use: a second registration is refused.
@@ -476,32 +451,19 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
         &["--grant-types", "client_credentials"],
     );
     let server = TestServer::start(&data, &["--registration", "open", "--resource", &resource]);
-    let script = root.join("mcp_flow.mjs");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/mcp_flow.mjs"),
-        &script,
-    )
-    .expect("the script is copied");
-    let mut node = Command::new("node")
-        .arg(&script)
-        .arg(&server.base_url)
-        .arg(mcp_port.to_string())
-        .arg(&introspector.client_id)
-        .arg(introspector.secret())
-        .arg(REDIRECT)
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node runs");
-    let mut stdin = node.stdin.take().unwrap();
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let mut next = || -> Value {
-        let line = lines.next().expect("a line from node").expect("readable");
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("node said {line}"))
-    };
-    let first = next();
+    let port = mcp_port.to_string();
+    let mut node = crate::node_client::NodeScript::start(
+        &root,
+        "mcp_flow.mjs",
+        &[
+            &server.base_url,
+            &port,
+            &introspector.client_id,
+            introspector.secret(),
+            REDIRECT,
+        ],
+    );
+    let first = node.next();
     let authorize = first["authorize"]
         .as_str()
         .unwrap_or_else(|| panic!("no authorization URL: {first}"));
@@ -522,11 +484,8 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
     assert!(consent.is_consent(), "{}", consent.describe());
     assert!(crate::forms::decode_entities(&consent.body).contains("MCP Test Agent"));
     let callback = browser.decide(&consent, "allow").callback(REDIRECT);
-    writeln!(stdin, "{}", callback.location).unwrap();
-    drop(stdin);
-    let result = next();
-    assert!(node.wait().unwrap().success(), "{result}");
-    assert!(result["error"].is_null(), "{result}");
+    node.send(&callback.location);
+    let result = node.finish();
     assert_eq!(result["tool"], "you are alice", "{result}");
     assert!(
         result["audiences"]
