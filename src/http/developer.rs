@@ -131,6 +131,20 @@ fn optional(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// An admin command's refusal as a sentence on a page: it starts with a capital and ends
+/// with a full stop (the CLI prints the same words as a line of its own).
+fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut text: String = first.to_uppercase().chain(chars).collect();
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
+}
+
 fn status_of(error: &AdminError) -> StatusCode {
     match error.kind {
         AdminErrorKind::Invalid => StatusCode::BAD_REQUEST,
@@ -387,7 +401,7 @@ pub async fn create(
         }
         Ok(_) => state.unavailable_page(),
         Err(error) if error.kind == AdminErrorKind::Unavailable => state.unavailable_page(),
-        Err(error) => refuse(status_of(&error), form, error.message),
+        Err(error) => refuse(status_of(&error), form, sentence(&error.message)),
     }
 }
 
@@ -469,7 +483,7 @@ pub async fn update(
                 form,
                 new_secret: None,
                 message: None,
-                error: Some(error.message.clone()),
+                error: Some(sentence(&error.message)),
             },
         )
     };
@@ -531,7 +545,7 @@ pub async fn rotate_secret(
                 form: None,
                 new_secret: None,
                 message: None,
-                error: Some(error.message.clone()),
+                error: Some(sentence(&error.message)),
             },
         )
     };
@@ -610,5 +624,18 @@ pub async fn delete(
         }
         Err(error) if error.kind == AdminErrorKind::NotFound => no_such_app(&state),
         Err(_) => state.unavailable_page(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refusals_read_as_sentences() {
+        assert_eq!(
+            super::sentence("redirect URI 'x' is bad"),
+            "Redirect URI 'x' is bad."
+        );
+        assert_eq!(super::sentence("Done."), "Done.");
+        assert_eq!(super::sentence(""), "");
     }
 }
