@@ -309,7 +309,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         web::resource("/oauth2/register/{client_id}")
             .route(web::get().to(registration::read))
             .route(web::put().to(registration::update))
-            .route(web::delete().to(registration::delete)),
+            .route(web::delete().to(registration::delete))
+            .default_service(web::to(|| async {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header(("Allow", "GET, PUT, DELETE"))
+                    .insert_header(("Cache-Control", "no-store"))
+                    .finish()
+            })),
     );
     post_only(config, "/oauth2/consent", authorize::decide);
     post_only(config, "/oauth2/revoke", lifecycle::revoke);

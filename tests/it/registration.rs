@@ -170,6 +170,18 @@ fn issue_13_node_openid_client_registers_with_an_initial_access_token_and_comple
         json!([REDIRECT, "http://127.0.0.1:9/other"])
     );
 
+    // Other methods are 405, naming the three RFC 7592 uses.
+    let posted = reqwest::blocking::Client::new()
+        .post(&uri)
+        .bearer_auth(&token3)
+        .json(&new_metadata)
+        .send()
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 405);
+    assert_eq!(
+        posted.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, PUT, DELETE")
+    );
     // Delete: gone, and the token with it.
     assert_eq!(call(reqwest::Method::DELETE, &uri, None, None).status, 401);
     let deleted = call(reqwest::Method::DELETE, &uri, Some(&token3), None);
