@@ -86,7 +86,7 @@ pub fn plan_registered_client(
     build_client(store, &request, ClientOrigin::Registered, extra_scopes).map_err(|error| {
         // RFC 7591 §3.2.2 names a bad redirect URI apart from any other bad metadata.
         if error.kind == AdminErrorKind::Unavailable {
-            PlanRefused::Storage(crate::store::StoreError::Corrupt(error.message))
+            PlanRefused::Storage(crate::store::StoreError::Unavailable(error.message))
         } else if error.message.contains("redirect URI") || error.message.contains("--redirect-uri")
         {
             PlanRefused::RedirectUri(error.message)

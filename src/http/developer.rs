@@ -254,6 +254,29 @@ struct AppPage {
     error: Option<String>,
 }
 
+/// The app's page again, saying why a form on it changed nothing (`form`: what was typed,
+/// when the settings form was refused).
+fn refused_app_page(
+    state: &AppState,
+    request: &HttpRequest,
+    client: &Client,
+    form: Option<DeveloperAppFormView>,
+    error: &AdminError,
+) -> HttpResponse {
+    app_page(
+        state,
+        request,
+        client,
+        AppPage {
+            status: status_of(error),
+            form,
+            new_secret: None,
+            message: None,
+            error: Some(sentence(&error.message)),
+        },
+    )
+}
+
 fn app_page(
     state: &AppState,
     request: &HttpRequest,
@@ -474,18 +497,7 @@ pub async fn update(
         Err(response) => return *response,
     };
     let refuse = |form: Option<DeveloperAppFormView>, error: &AdminError| {
-        app_page(
-            &state,
-            &request,
-            &client,
-            AppPage {
-                status: status_of(error),
-                form,
-                new_secret: None,
-                message: None,
-                error: Some(sentence(&error.message)),
-            },
-        )
+        refused_app_page(&state, &request, &client, form, error)
     };
     let form = match posted_form(&params) {
         Ok(form) => form,
@@ -535,20 +547,7 @@ pub async fn rotate_secret(
         Ok(guarded) => guarded,
         Err(response) => return *response,
     };
-    let refuse = |error: &AdminError| {
-        app_page(
-            &state,
-            &request,
-            &client,
-            AppPage {
-                status: status_of(error),
-                form: None,
-                new_secret: None,
-                message: None,
-                error: Some(sentence(&error.message)),
-            },
-        )
-    };
+    let refuse = |error: &AdminError| refused_app_page(&state, &request, &client, None, error);
     let grace = match params.get("grace") {
         Ok(None) | Ok(Some("0")) => None,
         Ok(Some(text)) => match parse_duration(text) {
@@ -600,18 +599,11 @@ pub async fn delete(
         Err(response) => return *response,
     };
     if params.get("confirm").ok().flatten() != Some("yes") {
-        return app_page(
-            &state,
-            &request,
-            &client,
-            AppPage {
-                status: StatusCode::BAD_REQUEST,
-                form: None,
-                new_secret: None,
-                message: None,
-                error: Some("Tick the box to confirm; the app was not deleted.".to_owned()),
-            },
-        );
+        let unconfirmed = AdminError {
+            kind: AdminErrorKind::Invalid,
+            message: "Tick the box to confirm; the app was not deleted.".to_owned(),
+        };
+        return refused_app_page(&state, &request, &client, None, &unconfirmed);
     }
     let delete = AdminRequest::ClientDelete {
         id,

@@ -81,9 +81,13 @@ fn metadata(request: &HttpRequest, body: &[u8]) -> Result<ClientMetadata, Regist
     parse_metadata(body)
 }
 
-fn not_offered(state: &AppState) -> Option<HttpResponse> {
-    (state.registration == Registration::Off)
-        .then(|| state.problem(super::respond::Problem::NotFound))
+/// What every registration request starts with: 404 while registration is off, then the
+/// Bearer token (`None` without an `Authorization` header), or the answer to give.
+fn opened(state: &AppState, request: &HttpRequest) -> Result<Option<String>, Box<HttpResponse>> {
+    if state.registration == Registration::Off {
+        return Err(Box::new(state.problem(super::respond::Problem::NotFound)));
+    }
+    bearer(request).map_err(|refused| Box::new(error(refused)))
 }
 
 /// POST /oauth2/register.
@@ -92,12 +96,9 @@ pub async fn register(
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(response) = not_offered(&state) {
-        return response;
-    }
-    let token = match bearer(&request) {
+    let token = match opened(&state, &request) {
         Ok(token) => token,
-        Err(refused) => return error(refused),
+        Err(response) => return *response,
     };
     let metadata = match metadata(&request, &body) {
         Ok(metadata) => metadata,
@@ -144,12 +145,9 @@ pub async fn read(
     request: HttpRequest,
     client_id: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(response) = not_offered(&state) {
-        return response;
-    }
-    let token = match bearer(&request) {
+    let token = match opened(&state, &request) {
         Ok(token) => token,
-        Err(refused) => return error(refused),
+        Err(response) => return *response,
     };
     match state.registrar.read(&client_id, token.as_deref()).await {
         Ok(answer) => json(StatusCode::OK, &answer),
@@ -164,12 +162,9 @@ pub async fn update(
     client_id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(response) = not_offered(&state) {
-        return response;
-    }
-    let token = match bearer(&request) {
+    let token = match opened(&state, &request) {
         Ok(token) => token,
-        Err(refused) => return error(refused),
+        Err(response) => return *response,
     };
     let metadata = match metadata(&request, &body) {
         Ok(metadata) => metadata,
@@ -191,12 +186,9 @@ pub async fn delete(
     request: HttpRequest,
     client_id: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(response) = not_offered(&state) {
-        return response;
-    }
-    let token = match bearer(&request) {
+    let token = match opened(&state, &request) {
         Ok(token) => token,
-        Err(refused) => return error(refused),
+        Err(response) => return *response,
     };
     match state.registrar.delete(&client_id, token.as_deref()).await {
         Ok(()) => HttpResponse::NoContent()

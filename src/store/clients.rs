@@ -116,18 +116,21 @@ impl Store {
     /// How many users have a grant to the client that lasts past `now`: how many people
     /// use the app.
     pub fn client_user_count(&self, id: ClientId, now: UnixTime) -> Result<u64, StoreError> {
-        let ids = self.read(|reader| reader.with_prefix(CLIENT_GRANTS, id.0.as_bytes()))?;
-        let mut users: Vec<UserId> = Vec::with_capacity(ids.len());
-        for (key, _) in ids {
-            let grant_id: [u8; 16] = key[16..]
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("client_grants key is not 32 bytes".into()))?;
-            if let Some(grant) = self.grant(Id::from_bytes(grant_id))? {
-                if now < grant.expires_at {
-                    users.push(grant.user_id);
+        // One read snapshot for the index and every grant it names.
+        let mut users: Vec<UserId> = self.read(|reader| {
+            let mut users = Vec::new();
+            for (key, _) in reader.with_prefix(CLIENT_GRANTS, id.0.as_bytes())? {
+                let grant_id: [u8; 16] = key[16..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("client_grants key is not 32 bytes".into()))?;
+                if let Some(grant) = super::grants::read_grant(reader, Id::from_bytes(grant_id))? {
+                    if now < grant.expires_at {
+                        users.push(grant.user_id);
+                    }
                 }
             }
-        }
+            Ok(users)
+        })?;
         users.sort();
         users.dedup();
         Ok(users.len() as u64)

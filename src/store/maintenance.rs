@@ -267,7 +267,7 @@ fn check_row(sealer: &Sealer, table: Table, key: &[u8], value: &[u8]) -> Result<
             records::upstreams::decode(name, &opened()?)?;
         }
         "registration_tokens" => {
-            records::registration_tokens::decode(super::invites::invite_id(key)?, &opened()?)?;
+            records::registration_tokens::decode(super::registration::token_id(key)?, &opened()?)?;
         }
         "invites" => {
             records::invites::decode(super::invites::invite_id(key)?, &opened()?)?;

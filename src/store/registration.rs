@@ -43,7 +43,7 @@ pub enum RegistrationNotStored {
     Storage(#[from] StoreError),
 }
 
-fn token_id(key: &[u8]) -> Result<Id, StoreError> {
+pub(super) fn token_id(key: &[u8]) -> Result<Id, StoreError> {
     let bytes: [u8; 16] = key
         .try_into()
         .map_err(|_| StoreError::Corrupt("registration token id is not 16 bytes".into()))?;

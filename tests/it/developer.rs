@@ -315,6 +315,20 @@ fn issue_13_developers_edit_rotate_with_a_grace_and_delete_their_own_apps_only()
     );
     assert_eq!(status(&third_secret), 200);
 
+    // A grace that is no duration, or longer than 30 days, or repeated: the page says so,
+    // and no secret changes.
+    let page = browser.open(&app_url);
+    let form = page.require_form(&format!("/account/apps/{client_id}/secret"));
+    for grace in ["soon", "31d", "-1h", &"9".repeat(300)] {
+        let answer = browser.submit(&page, &form, &form.filled(&[("grace", grace)]));
+        assert_eq!(answer.status, 400, "{grace:?}: {}", answer.describe());
+        assert!(input_value_by_id(&answer.body, "client-secret").is_none());
+    }
+    let mut repeated = form.filled(&[("grace", "1h")]);
+    repeated.push(("grace".into(), "1d".into()));
+    assert_eq!(browser.submit(&page, &form, &repeated).status, 400);
+    assert_eq!(status(&third_secret), 200, "the secret stands");
+
     // Alice deletes it: without the confirmation box nothing happens; with it, its tokens end.
     let page = browser.open(&app_url);
     let form = page.require_form(&format!("/account/apps/{client_id}/delete"));

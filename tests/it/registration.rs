@@ -513,3 +513,73 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
     assert_eq!(shown["public"], true, "{shown}");
     assert_eq!(shown["owner"], Value::Null);
 }
+
+/// Bad `serve` flags of the developer page and of registration stop the start with a line
+/// naming the flag, and change nothing; a malformed `Authorization` header at the
+/// registration endpoint is a 401 that stores nothing.
+#[test]
+fn issue_13_bad_registration_and_developer_flags_and_headers_change_nothing() {
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    let before = data.snapshot();
+    for (flag, value) in [
+        ("--developer-apps", "sometimes"),
+        ("--developer-app-limit", "0"),
+        ("--developer-app-limit", "1001"),
+        ("--developer-app-limit", "ten"),
+        ("--registration", "maybe"),
+        ("--registration-unused-ttl", "soon"),
+        ("--registration-unused-ttl", "0s"),
+    ] {
+        let refused = TestServer::try_start(&data, &[flag, value]);
+        let stderr = refused
+            .err()
+            .unwrap_or_else(|| panic!("{flag} {value} accepted"));
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+    }
+    for value in ["maybe", "", "yes"] {
+        let run = data.run(&["user", "set", "alice", "--developer", value]);
+        assert!(!run.status.success(), "--developer {value:?} accepted");
+        assert!(
+            run.stderr.contains("--developer"),
+            "{value:?}: {}",
+            run.stderr
+        );
+    }
+    crate::support::assert_same_files(&before, &data.snapshot(), "refused flags");
+
+    let server = TestServer::start(&data, &["--registration", "open"]);
+    let metadata = json!({"redirect_uris": [REDIRECT]});
+    for header in [
+        "Basic YTpi",
+        "Bearer",
+        "Bearer    ",
+        "token abc",
+        "Bearer a b",
+    ] {
+        let answer = reqwest::blocking::Client::new()
+            .post(server.url("/oauth2/register"))
+            .header("authorization", header)
+            .json(&metadata)
+            .send()
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 401, "{header:?}");
+        assert!(
+            answer.headers().get("www-authenticate").is_some(),
+            "{header:?}"
+        );
+    }
+    let twice = reqwest::blocking::Client::new()
+        .post(server.url("/oauth2/register"))
+        .header("authorization", "Bearer a")
+        .header("authorization", "Bearer b")
+        .json(&metadata)
+        .send()
+        .unwrap();
+    assert_eq!(twice.status().as_u16(), 401);
+    assert_eq!(
+        client_count(&data),
+        0,
+        "refused registrations store nothing"
+    );
+}
