@@ -88,6 +88,7 @@ fn client(alg: SigningAlg) -> Client {
         verified: false,
         previous_secret: None,
         registration_token_hash: None,
+        document: None,
     }
 }
 

@@ -155,6 +155,7 @@ pub async fn serve_with(
                 developer_apps: config.developer_apps,
                 developer_app_limit: config.developer_app_limit,
                 registration: config.registration,
+                client_documents: config.client_documents.clone(),
                 demo: config.demo.as_ref().map(|client| {
                     DemoApp::new(
                         client,
@@ -233,6 +234,13 @@ pub async fn serve_with(
     })
     .await;
     tracing::info!(%address, %issuer, data_dir = %options.data_dir.display(), "keyward listening");
+    if config.client_documents.insecure_loopback {
+        tracing::warn!(
+            "INSECURE: --client-metadata-insecure-loopback is set: client metadata documents \
+             are fetched from 127.0.0.1 over plain http, or over https without checking the \
+             certificate. This flag is for tests; never use it on a server people sign in to"
+        );
+    }
     on_bound(address);
     let served = if asked_already {
         None

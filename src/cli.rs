@@ -322,6 +322,44 @@ struct ServeArgs {
     /// grant names it), like 1d or 7d.
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
     registration_unused_ttl: Duration,
+    /// Whether an authorization request may name its client by the https URL of a client
+    /// metadata document (as MCP clients do): off; or on (the document is fetched, checked
+    /// and kept; such clients are public and may ask only for self-service scopes).
+    #[arg(long, value_enum, default_value = "off")]
+    client_metadata_documents: crate::config::ClientMetadataDocuments,
+    /// A host client metadata documents may come from (repeatable); without any, every https
+    /// host with a public address. Needs --client-metadata-documents on.
+    #[arg(long = "client-metadata-allow", value_name = "HOST", value_parser = parse_document_host)]
+    client_metadata_allow: Vec<String>,
+    /// For tests only: fetch client metadata documents from 127.0.0.1 too, over http or
+    /// over https without checking the certificate. Never on a server people use.
+    #[arg(long)]
+    client_metadata_insecure_loopback: bool,
+}
+
+/// A `--client-metadata-allow` host: a DNS name as it appears in a URL, compared in
+/// lowercase.
+fn parse_document_host(text: &str) -> Result<String, String> {
+    let host = text.trim().to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if valid {
+        Ok(host)
+    } else {
+        Err(format!(
+            "'{}' is not a host name (like agent.example.com; no scheme, port or path)",
+            crate::model::truncate_for_message(text)
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -1055,7 +1093,37 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
         developer_app_limit: args.developer_app_limit,
         registration: args.registration,
         registration_unused_ttl: args.registration_unused_ttl,
+        client_documents: client_documents(
+            args.client_metadata_documents,
+            args.client_metadata_allow,
+            args.client_metadata_insecure_loopback,
+        )?,
         demo: None,
+    })
+}
+
+/// The `--client-metadata-*` flags together: the allow list and the loopback exception
+/// mean nothing while documents are off, so naming them then is a mistake said out loud.
+fn client_documents(
+    mode: crate::config::ClientMetadataDocuments,
+    allow: Vec<String>,
+    insecure_loopback: bool,
+) -> Result<crate::documents::DocumentPolicy, Failure> {
+    let enabled = mode == crate::config::ClientMetadataDocuments::On;
+    if !enabled && (!allow.is_empty() || insecure_loopback) {
+        return Err(Failure::new(format!(
+            "{} needs --client-metadata-documents on",
+            if allow.is_empty() {
+                "--client-metadata-insecure-loopback"
+            } else {
+                "--client-metadata-allow"
+            }
+        )));
+    }
+    Ok(crate::documents::DocumentPolicy {
+        enabled,
+        allow,
+        insecure_loopback,
     })
 }
 
@@ -1102,6 +1170,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             developer_app_limit: crate::config::DEFAULT_DEVELOPER_APP_LIMIT,
             registration: crate::config::Registration::Off,
             registration_unused_ttl: crate::config::DEFAULT_REGISTRATION_UNUSED_TTL,
+            client_documents: crate::documents::DocumentPolicy::default(),
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

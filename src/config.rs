@@ -168,6 +168,9 @@ pub struct ServeConfig {
     /// how long a registered client nobody uses is kept (`--registration-unused-ttl`).
     pub registration: Registration,
     pub registration_unused_ttl: Duration,
+    /// `--client-metadata-documents`, `--client-metadata-allow` and
+    /// `--client-metadata-insecure-loopback`.
+    pub client_documents: crate::documents::DocumentPolicy,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }
@@ -194,6 +197,16 @@ pub enum Registration {
     Token,
     /// Anyone may register, throttled per client address.
     Open,
+}
+
+/// `serve --client-metadata-documents`: clients named by the URL of their metadata document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ClientMetadataDocuments {
+    /// A URL as `client_id` is refused; the metadata does not offer it.
+    #[default]
+    Off,
+    /// Such documents are fetched, checked and used.
+    On,
 }
 
 /// The default of `serve --registration-unused-ttl`: a week.

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod http;
 pub mod limits;
 pub mod metrics;

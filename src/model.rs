@@ -119,6 +119,38 @@ id_newtype!(
     ClientId,
     "client id"
 );
+impl ClientId {
+    /// The id of the client a metadata document describes: its first two bytes 0xFFFF (a
+    /// creation time in the year 10889, which `Id::generate` never makes, so `is_document`
+    /// tells the two kinds apart without a lookup), then 112 bits of SHA-256 of the URL
+    /// exactly as sent. Two spellings of one URL are two ids; only the one stored matches.
+    pub fn of_document(url: &str) -> ClientId {
+        use sha2::Digest;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"keyward client metadata document\n")
+            .chain_update(url.as_bytes())
+            .finalize();
+        let mut bytes = [0xFF; 16];
+        bytes[2..].copy_from_slice(&digest[..14]);
+        ClientId(Id::from_bytes(bytes))
+    }
+
+    /// Whether this is the id of a client described by a metadata document.
+    pub fn is_document(&self) -> bool {
+        self.0.as_bytes()[..2] == [0xFF, 0xFF]
+    }
+
+    /// A `client_id` as a client sends it: the hex id of a registered client, or the URL
+    /// of a client metadata document (which names the stored stand-in, if there is one).
+    pub fn parse_presented(text: &str) -> Result<ClientId, Invalid> {
+        if text.starts_with("https://") || text.starts_with("http://") {
+            Ok(ClientId::of_document(text))
+        } else {
+            ClientId::parse(text)
+        }
+    }
+}
+
 id_newtype!(
     /// The stable identifier of a user; the OpenID Connect `sub`.
     UserId,
@@ -802,6 +834,147 @@ pub enum ClientOrigin {
     Developer(UserId),
     /// A program, through dynamic client registration (RFC 7591, `/oauth2/register`).
     Registered,
+    /// A program that names itself by the URL of its client metadata document
+    /// (draft-ietf-oauth-client-id-metadata-document): the record is a stand-in for the
+    /// document, refreshed from it (`Client::document`).
+    Document,
+}
+
+/// The URL of a client metadata document, as a client sends it for `client_id`: https,
+/// with a path, no fragment, no user information, in canonical form (it is compared byte
+/// for byte with the document's own `client_id`), and not an IP literal of a private,
+/// loopback or link-local address. (Names that resolve to such addresses are refused when
+/// the document is fetched, on the address actually connected to.)
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DocumentUrl(String);
+
+impl DocumentUrl {
+    pub const MAX_BYTES: usize = 2000;
+
+    /// `loopback_http` (`serve --client-metadata-insecure-loopback`, for tests) lets
+    /// `http://127.0.0.1:PORT/…` and `https://127.0.0.1:PORT/…` through as well.
+    pub fn parse(text: &str, loopback_http: bool) -> Result<DocumentUrl, Invalid> {
+        let shown = truncate_for_message(text);
+        if text.len() > Self::MAX_BYTES {
+            return invalid(format!(
+                "the client_id URL is longer than {} bytes",
+                Self::MAX_BYTES
+            ));
+        }
+        if text.contains('#') {
+            return invalid(format!("the client_id URL '{shown}' has a fragment"));
+        }
+        let Ok(parsed) = url::Url::parse(text) else {
+            return invalid(format!("the client_id '{shown}' is not a URL"));
+        };
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return invalid(format!(
+                "the client_id URL '{shown}' has user information in it"
+            ));
+        }
+        let loopback_literal =
+            parsed.host() == Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST));
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback_http && loopback_literal => {}
+            _ => {
+                return invalid(format!(
+                    "the client_id URL '{shown}' is not https: a client metadata document is \
+                     fetched only over https"
+                ))
+            }
+        }
+        if parsed.path() == "/" || parsed.path().is_empty() {
+            return invalid(format!(
+                "the client_id URL '{shown}' has no path: a client metadata document's URL \
+                 names the document, not just a host"
+            ));
+        }
+        if parsed.as_str() != text {
+            return invalid(format!(
+                "the client_id URL '{shown}' is not in canonical form (dot segments, case or \
+                 escaping differ from '{}')",
+                truncate_for_message(parsed.as_str())
+            ));
+        }
+        let literal = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(ip) = literal {
+            if !(is_public_address(ip) || loopback_http && loopback_literal) {
+                return invalid(format!(
+                    "the client_id URL '{shown}' names a private, loopback or link-local \
+                     address, which keyward never fetches from"
+                ));
+            }
+        }
+        Ok(DocumentUrl(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Its host, as the consent page shows it.
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.0)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    pub fn client_id(&self) -> ClientId {
+        ClientId::of_document(&self.0)
+    }
+
+    /// A value as the store kept it, without `parse`'s checks (see the module's docs).
+    pub fn from_stored(text: String) -> DocumentUrl {
+        DocumentUrl(text)
+    }
+}
+
+/// Whether `ip` is an address on the public internet: not loopback, private, shared
+/// (CGNAT), link-local, unique-local, multicast, documentation, benchmarking, reserved or
+/// unspecified, and no IPv6 form of one of those (IPv4-mapped, NAT64). What keyward
+/// fetches a client's document from must be one.
+pub fn is_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            let [a, b, c, _] = ip.octets();
+            !(a == 0
+                || a == 10
+                || a == 127
+                || a >= 224
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 169 && b == 254)
+                || (a == 172 && (16..32).contains(&b))
+                || (a == 192 && b == 168)
+                || (a == 192 && b == 0 && (c == 0 || c == 2))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113))
+        }
+        IpAddr::V6(ip) => {
+            if let Some(v4) = ip.to_ipv4_mapped() {
+                return is_public_address(IpAddr::V4(v4));
+            }
+            let segments = ip.segments();
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [a, b] = segments[6].to_be_bytes();
+                let [c, d] = segments[7].to_be_bytes();
+                return is_public_address(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
+            let first = segments[0];
+            // Global unicast is 2000::/3; inside it, documentation (2001:db8::/32) and
+            // the 6to4 and Teredo relays, which reach addresses of their own choosing.
+            (first & 0xe000) == 0x2000
+                && !(first == 0x2001 && segments[1] == 0x0db8)
+                && !(first == 0x2001 && segments[1] == 0)
+                && first != 0x2002
+        }
+    }
 }
 
 /// The secret a client had before its last rotation, and when it stops working
@@ -875,9 +1048,21 @@ pub struct Client {
     /// A registered client's RFC 7592 registration access token, as SHA-256: what lets its
     /// program read, change and delete its registration.
     pub registration_token_hash: Option<SecretHash>,
+    /// The metadata document this client is a stand-in for (origin `Document`): its URL
+    /// is the `client_id` the client sends and is told.
+    pub document: Option<DocumentUrl>,
 }
 
 impl Client {
+    /// The `client_id` as clients and resource servers know it: the document's URL for a
+    /// client described by one, the hex id otherwise.
+    pub fn public_id(&self) -> String {
+        match &self.document {
+            Some(url) => url.as_str().to_owned(),
+            None => self.id.to_string(),
+        }
+    }
+
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
     }
@@ -891,7 +1076,7 @@ impl Client {
     pub fn owner(&self) -> Option<UserId> {
         match self.origin {
             ClientOrigin::Developer(user) => Some(user),
-            ClientOrigin::Operator | ClientOrigin::Registered => None,
+            ClientOrigin::Operator | ClientOrigin::Registered | ClientOrigin::Document => None,
         }
     }
 
@@ -944,6 +1129,92 @@ mod tests {
 
     fn redirect_ok(text: &str) -> bool {
         RedirectUri::parse(text).is_ok()
+    }
+
+    #[test]
+    fn a_document_url_names_its_own_client_id_and_only_canonical_https_urls_parse() {
+        let url = DocumentUrl::parse("https://agent.example/client.json", false).unwrap();
+        let id = url.client_id();
+        assert!(id.is_document());
+        assert_eq!(ClientId::parse_presented(url.as_str()).unwrap(), id);
+        assert_ne!(
+            ClientId::of_document("https://agent.example/client.json/"),
+            id,
+            "another spelling is another client"
+        );
+        assert!(!ClientId(Id::generate(1_700_000_000_000)).is_document());
+        assert_eq!(url.host(), "agent.example");
+        let hex = ClientId(Id::from_bytes([7; 16]));
+        assert_eq!(ClientId::parse_presented(&hex.to_string()).unwrap(), hex);
+        for bad in [
+            "http://agent.example/client.json",
+            "https://agent.example",
+            "https://agent.example/",
+            "https://agent.example/c#f",
+            "https://u:p@agent.example/c",
+            "https://agent.example/a/../c",
+            "https://AGENT.example/c",
+            "https://127.0.0.1/c",
+            "https://[::1]/c",
+            "https://169.254.169.254/latest",
+            "ftp://agent.example/c",
+            "agent.example/c",
+        ] {
+            assert!(
+                DocumentUrl::parse(bad, false).is_err(),
+                "{bad} must be refused"
+            );
+        }
+        assert!(DocumentUrl::parse("http://127.0.0.1:8080/c.json", true).is_ok());
+        assert!(DocumentUrl::parse("http://127.0.0.2:8080/c.json", true).is_err());
+        assert!(DocumentUrl::parse("http://localhost:8080/c.json", true).is_err());
+        assert!(DocumentUrl::parse("https://93.184.215.14/c.json", false).is_ok());
+        assert!(
+            DocumentUrl::parse(&format!("https://a.example/{}", "x".repeat(2000)), false).is_err()
+        );
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.2.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+            "2002:a00:1::1",
+            "ff02::1",
+        ] {
+            assert!(
+                !is_public_address(private.parse().unwrap()),
+                "{private} must be refused"
+            );
+        }
+        for public in [
+            "93.184.215.14",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
+            assert!(
+                is_public_address(public.parse().unwrap()),
+                "{public} is public"
+            );
+        }
     }
 
     #[test]
@@ -1098,6 +1369,7 @@ mod tests {
                 until: 1000,
             }),
             registration_token_hash: None,
+            document: None,
         };
         assert!(client.secret_matches("new", 0));
         assert!(client.secret_matches("new", u64::MAX));

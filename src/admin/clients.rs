@@ -7,8 +7,9 @@ use super::{
 };
 use crate::clock;
 use crate::model::{
-    random_secret, AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, GrantType, Id,
-    Invalid, PageUrl, RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg, UnixTime, UserId,
+    random_secret, AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, DocumentUrl,
+    GrantType, Id, Invalid, PageUrl, RedirectUri, ResourceUri, Scope, SecretHash, SigningAlg,
+    UnixTime, UserId,
 };
 use crate::oauth::registration::{NewRegistration, PlanRefused};
 use crate::store::Store;
@@ -71,6 +72,35 @@ pub fn plan_registered_client(
     registration: &NewRegistration,
     extra_scopes: Option<&Scope>,
 ) -> Result<(Client, Option<String>), PlanRefused> {
+    plan_self_registered(store, registration, ClientOrigin::Registered, extra_scopes)
+}
+
+/// The stand-in for a client metadata document (`documents`): `create`'s checks and the
+/// self-service rules, for a public client whose id is derived from the document's URL.
+/// Not stored here.
+pub fn plan_document_client(
+    store: &Store,
+    registration: &NewRegistration,
+    url: &DocumentUrl,
+) -> Result<Client, PlanRefused> {
+    let registration = NewRegistration {
+        public: true,
+        ..registration.clone()
+    };
+    let (client, _) = plan_self_registered(store, &registration, ClientOrigin::Document, None)?;
+    Ok(Client {
+        id: url.client_id(),
+        document: Some(url.clone()),
+        ..client
+    })
+}
+
+fn plan_self_registered(
+    store: &Store,
+    registration: &NewRegistration,
+    origin: ClientOrigin,
+    extra_scopes: Option<&Scope>,
+) -> Result<(Client, Option<String>), PlanRefused> {
     let request = ClientCreateRequest {
         name: registration.name.clone(),
         redirect_uris: registration.redirect_uris.clone(),
@@ -83,7 +113,7 @@ pub fn plan_registered_client(
         privacy_policy: registration.privacy_policy.clone(),
         ..ClientCreateRequest::default()
     };
-    build_client(store, &request, ClientOrigin::Registered, extra_scopes).map_err(|error| {
+    build_client(store, &request, origin, extra_scopes).map_err(|error| {
         // RFC 7591 §3.2.2 names a bad redirect URI apart from any other bad metadata.
         if error.kind == AdminErrorKind::Unavailable {
             PlanRefused::Storage(crate::store::StoreError::Unavailable(error.message))
@@ -138,6 +168,7 @@ fn build_client(
         verified: false,
         previous_secret: None,
         registration_token_hash: None,
+        document: None,
     };
     check_client(&client)?;
     if client.is_self_registered() {
@@ -357,8 +388,16 @@ impl ClientChanges {
 /// Parses and checks `client update` against the client as it is now; `apply_update`
 /// applies the same changes again to the record inside the write.
 pub(super) fn update(store: &Store, request: &ClientUpdateRequest) -> Result<Plan, AdminError> {
-    let id = ClientId::parse(&request.id)?;
+    let id = ClientId::parse_presented(&request.id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
+    if client.origin == ClientOrigin::Document {
+        return Err(Invalid(format!(
+            "client {} is described by its metadata document, which decides its settings \
+             (it is read again when it goes stale); change the document instead",
+            client.public_id()
+        ))
+        .into());
+    }
     let each = |uris: &[String], flag: &str| -> Result<Vec<RedirectUri>, AdminError> {
         uri_list(uris, "redirect URIs", |uri| {
             RedirectUri::parse(uri).map_err(|invalid| Invalid(format!("{flag}: {}", invalid.0)))
@@ -462,7 +501,7 @@ pub(super) async fn apply_update(
 
 /// `client verify`: the operator's review mark, on the client as it is inside the write.
 pub(super) fn verify(store: &Store, id: &str, verified: bool) -> Result<Plan, AdminError> {
-    let id = ClientId::parse(id)?;
+    let id = ClientId::parse_presented(id)?;
     store.client(id)?.ok_or_else(|| client_not_found(id))?;
     Ok(Plan::Write(WritePlan::VerifyClient(id, verified)))
 }
@@ -519,7 +558,7 @@ pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
 }
 
 pub(super) fn show(store: &Store, id: &str) -> Result<Plan, AdminError> {
-    let id = ClientId::parse(id)?;
+    let id = ClientId::parse_presented(id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
     Ok(Plan::Done(AdminOutput::Client(Box::new(client_view(
         store, &client,
@@ -533,7 +572,7 @@ fn owned_client(
     id: &str,
     owner: Option<&str>,
 ) -> Result<(Client, Option<UserId>), AdminError> {
-    let id = ClientId::parse(id)?;
+    let id = ClientId::parse_presented(id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
     let owner = owner
         .map(|username| super::users::existing_user(store, username))
@@ -663,6 +702,12 @@ fn public_has_no_secret(id: ClientId) -> AdminError {
 }
 
 fn client_not_found(id: ClientId) -> AdminError {
+    if id.is_document() {
+        return AdminError::new(
+            AdminErrorKind::NotFound,
+            "no client has been seen with that metadata document URL",
+        );
+    }
     AdminError::new(AdminErrorKind::NotFound, format!("no client with id {id}"))
 }
 
@@ -673,7 +718,7 @@ fn client_view(store: &Store, client: &Client) -> ClientView {
         _ => format!("user {owner}"),
     });
     ClientView {
-        client_id: client.id.to_string(),
+        client_id: client.public_id(),
         name: client.name.as_str().to_owned(),
         redirect_uris: client
             .redirect_uris
@@ -712,5 +757,12 @@ fn client_view(store: &Store, client: &Client) -> ClientView {
             .previous_secret
             .filter(|previous| clock::now() < previous.until)
             .map(|previous| previous.until),
+        registered_by: match client.origin {
+            ClientOrigin::Operator => "operator",
+            ClientOrigin::Developer(_) => "developer",
+            ClientOrigin::Registered => "registration",
+            ClientOrigin::Document => "document",
+        }
+        .to_owned(),
     }
 }

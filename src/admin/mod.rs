@@ -32,7 +32,9 @@ use crate::model::{ClientId, Id, Invalid, ScopeToken, User, UserId, Username};
 use crate::oauth::apikeys::NewApiKey;
 use crate::store::{ScopeSettings, Store, StoreError};
 
-pub use clients::{plan_registered_client, self_service_scopes, MAX_REDIRECT_URIS};
+pub use clients::{
+    plan_document_client, plan_registered_client, self_service_scopes, MAX_REDIRECT_URIS,
+};
 pub use invites::{invite_url, DEFAULT_INVITE_SECONDS, MAX_INVITE_SECONDS, MAX_INVITE_USES};
 pub use upstreams::{UpstreamAddRequest, UpstreamEndpointFlags, UpstreamSetRequest};
 pub use views::{

@@ -373,11 +373,16 @@ fn human_client(view: &ClientView) -> String {
             "post_logout_redirect_uris",
             list(&view.post_logout_redirect_uris),
         ),
+        ("registered_by", view.registered_by.clone()),
         (
             "owner",
-            view.owner
-                .clone()
-                .unwrap_or_else(|| "(the operator)".to_owned()),
+            view.owner.clone().unwrap_or_else(|| {
+                if view.registered_by == "operator" {
+                    "(the operator)".to_owned()
+                } else {
+                    "(none)".to_owned()
+                }
+            }),
         ),
         ("verified", yes_no(view.verified)),
         (

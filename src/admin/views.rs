@@ -50,6 +50,15 @@ pub struct ClientView {
     /// Until when (Unix seconds) the secret before the last rotation still works.
     #[serde(default)]
     pub previous_secret_valid_until: Option<u64>,
+    /// Who registered it: operator, developer (the developer page), registration (RFC
+    /// 7591) or document (a client metadata document, whose URL is its client_id). Came
+    /// with 0.6.
+    #[serde(default = "default_registered_by")]
+    pub registered_by: String,
+}
+
+fn default_registered_by() -> String {
+    "operator".to_owned()
 }
 
 fn default_id_token_alg() -> String {

@@ -44,6 +44,35 @@ async fn authorize(
             )
         }
     };
+    // A client named by its metadata document's URL is fetched (or found fresh) and
+    // stored first; the authorization then reads it like any other client.
+    if let Ok(Some(client_id)) = params.get("client_id") {
+        if client_id.starts_with("https://") || client_id.starts_with("http://") {
+            let address = state.forwarding.client_address(request);
+            if let Err(refused) = state
+                .documents
+                .resolve(
+                    &state.store,
+                    client_id,
+                    &crate::oauth::signin::address_key(address),
+                    clock::now(),
+                )
+                .await
+            {
+                tracing::info!(
+                    refused = ?refused,
+                    "an authorization request's client metadata document was refused"
+                );
+                let page = state.problem(Problem::ClientDocument(&refused));
+                return match refused {
+                    crate::documents::DocumentRefused::Throttled { retry_after } => {
+                        super::login::with_retry_after(page, retry_after)
+                    }
+                    _ => page,
+                };
+            }
+        }
+    }
     let outcome = state
         .authorizer
         .authorize(
@@ -162,6 +191,7 @@ fn consent_page(state: &AppState, request: &HttpRequest, prompt: &ConsentPrompt)
             .map(|url| url.as_str().to_owned()),
         unreviewed: client.is_self_registered() && !client.verified,
         registered: client.origin == crate::model::ClientOrigin::Registered,
+        document_host: client.document.as_ref().map(|url| url.host()),
     });
     let mut response = html(StatusCode::OK, body);
     if let Some(cookie) = new_cookie {

@@ -62,6 +62,11 @@ fn metadata(state: &AppState) -> Result<serde_json::Value, OAuthError> {
     if state.registration != crate::config::Registration::Off {
         document["registration_endpoint"] = format!("{issuer}/oauth2/register").into();
     }
+    // draft-ietf-oauth-client-id-metadata-document: a URL may be the client_id ("none"
+    // is listed above already, the method such clients use).
+    if state.documents.enabled() {
+        document["client_id_metadata_document_supported"] = true.into();
+    }
     Ok(document)
 }
 

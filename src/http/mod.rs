@@ -87,6 +87,8 @@ pub struct AppState {
     registrar: crate::oauth::registration::Registrar,
     /// Open registrations per client address.
     registrations: crate::throttle::Throttle,
+    /// Clients named by their metadata document's URL (`--client-metadata-documents`).
+    documents: crate::documents::ClientDocuments,
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
@@ -116,6 +118,8 @@ pub struct StateConfig {
     pub developer_app_limit: u32,
     /// `--registration`.
     pub registration: Registration,
+    /// `--client-metadata-*`.
+    pub client_documents: crate::documents::DocumentPolicy,
     /// `keyward demo`'s app, served at `/demo`.
     pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
@@ -141,6 +145,7 @@ impl AppState {
             developer_apps,
             developer_app_limit,
             registration,
+            client_documents,
             demo,
             keys,
         } = config;
@@ -188,6 +193,7 @@ impl AppState {
                 REGISTRATIONS_WINDOW_SECONDS,
                 100_000,
             ),
+            documents: crate::documents::ClientDocuments::new(client_documents),
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,

@@ -11,6 +11,7 @@
 //! A storage failure is always 503, as a page (`Problem::Unavailable`) or as JSON
 //! (`temporarily_unavailable`), never "not found" or an empty answer.
 
+use crate::documents::DocumentRefused;
 use actix_web::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -118,6 +119,9 @@ pub enum Problem<'a> {
         upstream: &'a str,
         problem: UpstreamProblem<'a>,
     },
+    /// An authorization request whose `client_id` is a metadata document's URL that gave
+    /// no client (`documents::ClientDocuments::resolve`).
+    ClientDocument(&'a DocumentRefused),
     /// Nothing is served at this path: 404.
     NotFound,
     /// Storage failed: 503, and nothing was promised.
@@ -138,6 +142,15 @@ impl Problem<'_> {
             Problem::Unreadable { .. } | Problem::ResetLink(_) => StatusCode::BAD_REQUEST,
             Problem::FormRejected { .. } | Problem::InviteNotValid => StatusCode::FORBIDDEN,
             Problem::Upstream { problem, .. } => problem.status(),
+            Problem::ClientDocument(refused) => match refused {
+                DocumentRefused::Off | DocumentRefused::Invalid(_) => StatusCode::BAD_REQUEST,
+                DocumentRefused::Fetch {
+                    timed_out: true, ..
+                } => StatusCode::GATEWAY_TIMEOUT,
+                DocumentRefused::Fetch { .. } => StatusCode::BAD_GATEWAY,
+                DocumentRefused::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                DocumentRefused::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -146,6 +159,7 @@ impl Problem<'_> {
     fn words(&self) -> (String, String) {
         let (title, message) = match self {
             Problem::Upstream { upstream, problem } => return problem.words(upstream),
+            Problem::ClientDocument(refused) => return document_words(refused),
             Problem::Authorize(error) => (error.title(), error.message()),
             Problem::ResetLink(refused) => (refused.title(), refused.message()),
             Problem::Unreadable { title, message } | Problem::FormRejected { title, message } => {
@@ -165,6 +179,33 @@ impl Problem<'_> {
             ),
         };
         (title.to_owned(), message.to_owned())
+    }
+}
+
+fn document_words(refused: &DocumentRefused) -> (String, String) {
+    let title = "This application could not be identified".to_owned();
+    let message = match refused {
+        DocumentRefused::Off => {
+            "The application named itself by a web address (a client metadata document), which this server does not accept. Nothing was stored. Ask the application's developer to register it here.".to_owned()
+        }
+        DocumentRefused::Invalid(problem) | DocumentRefused::Fetch { message: problem, .. } => {
+            format!("{}. Nothing was stored. Tell the application's developer.", capitalized(problem))
+        }
+        DocumentRefused::Throttled { .. } => {
+            "Too many applications were looked up from your address lately. Nothing was stored. Try again later.".to_owned()
+        }
+        DocumentRefused::Unavailable => {
+            "The server could not save the application's details. Nothing was changed. Please try again in a moment.".to_owned()
+        }
+    };
+    (title, message)
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

@@ -70,7 +70,7 @@ pub enum AuthorizeError {
 pub fn client_id(params: &Params) -> Result<ClientId, AuthorizeError> {
     let show = |error: OAuthError| AuthorizeError::ShowToUser(error.description().to_owned());
     let text = params.require("client_id").map_err(show)?;
-    ClientId::parse(text).map_err(|_| {
+    ClientId::parse_presented(text).map_err(|_| {
         AuthorizeError::ShowToUser("The application that sent you here is not registered.".into())
     })
 }
@@ -527,7 +527,11 @@ impl Authorizer {
         })?;
         let hint = hint::read(&keys, &self.issuer, token)
             .map_err(|rejected| OAuthError::invalid_request(rejected.to_string()))?;
-        if hint.client() != Some(request.client_id.to_string().as_str()) {
+        // The hint's audience as the client knows itself: a hex id or a document's URL.
+        let audience = hint
+            .client()
+            .and_then(|client| ClientId::parse_presented(client).ok());
+        if audience != Some(request.client_id) {
             return Err(OAuthError::invalid_request(
                 "id_token_hint was issued to another application",
             ));

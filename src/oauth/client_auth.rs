@@ -128,7 +128,7 @@ pub fn authenticate(
         Presented::Post { client_id, secret } => (client_id, Some(secret), false),
         Presented::Public { client_id } => (client_id, None, false),
     };
-    let client = match ClientId::parse(client_id) {
+    let client = match ClientId::parse_presented(client_id) {
         Ok(id) => store.client(id).map_err(|error| AuthError {
             error: error.into(),
             basic,

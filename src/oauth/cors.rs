@@ -174,7 +174,7 @@ impl CorsPolicy {
     ) -> Result<(), OAuthError> {
         let named = client_auth::presented(authorization, params)
             .ok()
-            .and_then(|presented| ClientId::parse(presented.client_id()).ok());
+            .and_then(|presented| ClientId::parse_presented(presented.client_id()).ok());
         if self.allows_for(origin, named)? {
             return Ok(());
         }

@@ -18,7 +18,7 @@ pub struct Introspection<'a> {
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_some"
     )]
-    pub client_id: Option<ClientId>,
+    pub client_id: Option<ShownClientId>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_some"
@@ -35,6 +35,22 @@ pub struct Introspection<'a> {
     /// The resources the token is for (RFC 8707): a string for one, an array for several.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "one_or_many")]
     pub aud: Vec<String>,
+}
+
+/// A `client_id` as introspection tells it: the hex id, or a metadata document's URL.
+#[derive(Debug)]
+pub enum ShownClientId {
+    Id(ClientId),
+    Url(String),
+}
+
+impl std::fmt::Display for ShownClientId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShownClientId::Id(id) => id.fmt(formatter),
+            ShownClientId::Url(url) => formatter.write_str(url),
+        }
+    }
 }
 
 fn one_or_many<S: serde::Serializer>(values: &[String], serializer: S) -> Result<S::Ok, S::Error> {
@@ -147,6 +163,18 @@ impl TokenService {
         Ok(())
     }
 
+    /// The client as it knows itself. Only a metadata document's client (told apart by its
+    /// id, without a lookup) needs its record for that.
+    fn shown_client_id(&self, id: ClientId) -> Result<ShownClientId, OAuthError> {
+        if !id.is_document() {
+            return Ok(ShownClientId::Id(id));
+        }
+        Ok(match self.store.client(id)? {
+            Some(client) => ShownClientId::Url(client.public_id()),
+            None => ShownClientId::Id(id),
+        })
+    }
+
     /// RFC 7662: `None` means `{"active": false}`, whatever the reason.
     pub fn introspect<'a>(
         &self,
@@ -159,7 +187,10 @@ impl TokenService {
             return Ok(Some(Introspection {
                 active: true,
                 scope: claims.scope,
-                client_id: claims.client_id,
+                client_id: claims
+                    .client_id
+                    .map(|id| self.shown_client_id(id))
+                    .transpose()?,
                 sub: claims.user_id,
                 username: active.user.map(|user| user.username.as_str().to_owned()),
                 exp: claims.expires_at,
@@ -178,7 +209,7 @@ impl TokenService {
         else {
             return Ok(None);
         };
-        let (Some(_), Some(user)) = (
+        let (Some(client), Some(user)) = (
             self.store.client(grant.client_id)?,
             self.store.user(grant.user_id)?,
         ) else {
@@ -193,7 +224,10 @@ impl TokenService {
         Ok(Some(Introspection {
             active: true,
             scope: grant.scope,
-            client_id: Some(grant.client_id),
+            client_id: Some(match &client.document {
+                Some(url) => ShownClientId::Url(url.as_str().to_owned()),
+                None => ShownClientId::Id(client.id),
+            }),
             sub: Some(user.id),
             username: Some(user.username.as_str().to_owned()),
             exp: expires_at.min(end),

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod consent;
 pub mod cors;
+pub mod documents;
 pub mod error;
 pub mod lifecycle;
 pub mod params;

@@ -40,6 +40,14 @@ pub struct ClientMetadata {
     client_id: Option<String>,
 }
 
+impl ClientMetadata {
+    /// A client metadata document's client: public, whatever the document says (it has
+    /// been checked to say nothing else).
+    pub(super) fn set_public(&mut self) {
+        self.token_endpoint_auth_method = Some("none".into());
+    }
+}
+
 /// Why a registration request was refused (RFC 7591 §3.2.2, RFC 7592 §2).
 #[derive(Debug)]
 pub enum RegistrationError {
@@ -78,7 +86,7 @@ pub fn parse_metadata(body: &[u8]) -> Result<ClientMetadata, RegistrationError> 
 }
 
 /// A client a program asks for, as `keyward client create` would take it.
-#[derive(Default)]
+#[derive(Default, Clone, Debug)]
 pub struct NewRegistration {
     pub name: String,
     pub redirect_uris: Vec<String>,
@@ -106,7 +114,7 @@ pub type PlanClient =
 
 /// How a client authenticates at the token endpoint, as RFC 7591 names it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum AuthMethod {
+pub(super) enum AuthMethod {
     None,
     Basic,
     Post,
@@ -146,7 +154,7 @@ impl AuthMethod {
 }
 
 /// The metadata as `client create` would take it, with the method it asked for.
-fn to_request(
+pub(super) fn to_request(
     metadata: &ClientMetadata,
 ) -> Result<(NewRegistration, AuthMethod), RegistrationError> {
     let method = AuthMethod::parse(metadata.token_endpoint_auth_method.as_deref())?;

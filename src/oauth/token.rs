@@ -531,7 +531,7 @@ impl TokenService {
         let key = keys
             .active(client.id_token_alg)
             .ok_or_else(|| failed(&"no active key for the client's algorithm"))?;
-        crate::oidc::access_jwt::sign(key, self.id_tokens.issuer(), claims)
+        crate::oidc::access_jwt::sign(key, self.id_tokens.issuer(), &client.public_id(), claims)
             .map_err(|error| failed(&error))
     }
 
@@ -723,6 +723,7 @@ mod tests {
             verified: false,
             previous_secret: None,
             registration_token_hash: None,
+            document: None,
         };
         let client_id = client.id;
         store.insert_client(client).await.unwrap();

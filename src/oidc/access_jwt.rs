@@ -41,15 +41,17 @@ struct Claims {
 
 /// Signs `claims` as an RFC 9068 access token. `claims.audience` must not be empty (§2.2:
 /// `aud` is required); a client of this format always has a default resource.
+/// `client_id` is the client as it knows itself (`Client::public_id`).
 pub fn sign(
     key: &Arc<SigningKeyPair>,
     issuer: &str,
+    client_id: &str,
     claims: &AccessClaims,
 ) -> Result<String, KeyError> {
-    let client_id = claims
-        .client_id
-        .map(|id| id.to_string())
-        .ok_or_else(|| KeyError::new("a JWT access token needs a client"))?;
+    if claims.client_id.is_none() {
+        return Err(KeyError::new("a JWT access token needs a client"));
+    }
+    let client_id = client_id.to_owned();
     let (sub, grant_id) = match (claims.principal, claims.user_id) {
         (Principal::Grant(grant), Some(user)) => (user.to_string(), Some(grant.to_string())),
         // §2.2: with no resource owner, `sub` is the client's own identifier.
@@ -90,7 +92,7 @@ pub fn read(keys: &KeySet, issuer: &str, token: &str) -> Option<AccessClaims> {
     }
     let key = keys.published(header.kid.as_deref()?)?;
     let claims: Claims = key.verify(token, issuer).ok()?;
-    let client_id = ClientId::parse(&claims.client_id).ok()?;
+    let client_id = ClientId::parse_presented(&claims.client_id).ok()?;
     let (principal, user_id) = match &claims.grant_id {
         Some(grant) => (
             Principal::Grant(Id::parse(grant)?),

@@ -4,7 +4,7 @@
 use base64::Engine;
 use sha2::Digest;
 
-use crate::model::{ClientId, Scope, SigningAlg, UnixTime, User, UserId};
+use crate::model::{Scope, SigningAlg, UnixTime, User, UserId};
 
 /// The user's claims that `scope` allows: `sub` always; `profile` gives `name`,
 /// `preferred_username` and `updated_at`; `email` gives `email` and `email_verified`.
@@ -31,7 +31,8 @@ pub fn user_claims(user: &User, scope: &Scope) -> serde_json::Map<String, serde_
 /// An ID token about to be signed.
 pub struct IdToken<'a> {
     pub issuer: &'a str,
-    pub client_id: ClientId,
+    /// The client as it knows itself (`Client::public_id`): the audience.
+    pub client_id: &'a str,
     /// Whom it is about: the grant's user.
     pub subject: UserId,
     /// The user's record, needed only for `with_user_claims` (a redemption has just checked
@@ -57,10 +58,10 @@ impl IdToken<'_> {
             (true, Some(user)) => user_claims(user, self.scope),
             _ => serde_json::Map::new(),
         };
-        let client = self.client_id.to_string();
+        let client = self.client_id;
         claims.insert("iss".into(), self.issuer.into());
         claims.insert("sub".into(), self.subject.to_string().into());
-        claims.insert("aud".into(), client.clone().into());
+        claims.insert("aud".into(), client.into());
         // §2: azp is the party the token was issued to; with a single audience it is that
         // audience, and some libraries require it to be present.
         claims.insert("azp".into(), client.into());

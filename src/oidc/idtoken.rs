@@ -84,9 +84,10 @@ impl IdTokens {
             ));
         };
         let sid = request.grant.sid.map(|sid| hex(&sid));
+        let client_id = request.client.public_id();
         let token = IdToken {
             issuer: &self.issuer,
-            client_id: request.client.id,
+            client_id: &client_id,
             subject: request.grant.user_id,
             user: request.user,
             scope: request.scope,

@@ -104,14 +104,14 @@ impl EndSession {
         let hinted_client = match &hint {
             Some(hint) => Some(
                 hint.client()
-                    .and_then(|client| ClientId::parse(client).ok())
+                    .and_then(|client| ClientId::parse_presented(client).ok())
                     .ok_or_else(|| invalid("The id_token_hint names no application of ours."))?,
             ),
             None => None,
         };
         let named_client =
             match get("client_id")? {
-                Some(text) => Some(ClientId::parse(text).map_err(|_| {
+                Some(text) => Some(ClientId::parse_presented(text).map_err(|_| {
                     invalid("The application that sent you here is not registered.")
                 })?),
                 None => None,

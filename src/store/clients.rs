@@ -68,6 +68,42 @@ impl Store {
         written
     }
 
+    /// Stores what a client metadata document says, as the stand-in for its client: a new
+    /// row, or the row it had with the document's newer settings (keeping when it was
+    /// first seen and the operator's review). Refused, changing nothing, if the row under
+    /// that id is not a stand-in for the same document.
+    pub async fn put_document_client(&self, client: Client) -> Result<Client, StoreError> {
+        let written = self
+            .write(move |tx| {
+                let id = client.id;
+                let key = id.0.as_bytes();
+                let client = match tx.get(CLIENTS, key)? {
+                    None => client,
+                    Some(bytes) => {
+                        let stored = decode(id, &unseal(tx.sealer, CLIENTS, key, &bytes)?)?;
+                        if stored.origin != ClientOrigin::Document
+                            || stored.document != client.document
+                        {
+                            return Err(StoreError::Corrupt(
+                                "a client metadata document's id names another client".into(),
+                            ));
+                        }
+                        Client {
+                            created_at: stored.created_at,
+                            verified: stored.verified,
+                            ..client
+                        }
+                    }
+                };
+                let value = seal(tx.sealer, CLIENTS, key, &encode(&client));
+                tx.insert(CLIENTS, key, &value)?;
+                Ok(client)
+            })
+            .await;
+        self.inner.client_cache.invalidate();
+        written
+    }
+
     /// Inserts a developer's app unless its owner already has `limit` apps (counted inside
     /// the write, so two forms posted at once cannot both slip under it) or is gone.
     pub async fn insert_owned_client(

@@ -76,6 +76,10 @@ const STEPS: &[Step] = &[
         from: 4,
         run: schema_4_to_5,
     },
+    Step {
+        from: 5,
+        run: schema_5_to_6,
+    },
 ];
 
 /// Schema 2 adds `user_sessions`, an index of each user's sessions. Every session of a
@@ -135,6 +139,14 @@ fn schema_3_to_4(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Res
 /// schema 4 from reading a format-3 row as corrupt, and from serving apps registered by
 /// users without the limits on what they may ask for.
 fn schema_4_to_5(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Result<(), String> {
+    Ok(())
+}
+
+/// Schema 6 adds format 4 of `clients`: the stand-ins for client metadata documents
+/// (origin code 3, with the document's URL). Older rows read as format 3 says, and no row
+/// of schema 5 is a stand-in: nothing to rewrite. The bump keeps a keyward of schema 5 from
+/// reading a format-4 row as corrupt.
+fn schema_5_to_6(_transaction: &redb::WriteTransaction, _sealer: &Sealer) -> Result<(), String> {
     Ok(())
 }
 

@@ -62,7 +62,7 @@ use writer::{Tx, Writer};
 
 /// The schema this binary reads and writes. A database with a larger number was written by
 /// a newer keyward and is refused rather than misread.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 const DATABASE_FILE: &str = "keyward.redb";
 const META_SCHEMA_VERSION: &[u8] = b"schema_version";

@@ -142,8 +142,9 @@ impl Store {
 
     /// Deletes the clients registered by programs before `registered_before` that nobody
     /// uses: no grant names them (none was made, or every one has ended). A program that
-    /// registers and never comes back should not keep a client forever. Returns how many
-    /// went.
+    /// registers and never comes back should not keep a client forever; nor should a
+    /// metadata document fetched once (it is fetched again if it comes back). Returns how
+    /// many went.
     pub async fn sweep_unused_registered_clients(
         &self,
         registered_before: UnixTime,
@@ -152,7 +153,10 @@ impl Store {
             .clients()?
             .into_iter()
             .filter(|client| {
-                client.origin == ClientOrigin::Registered && client.created_at < registered_before
+                matches!(
+                    client.origin,
+                    ClientOrigin::Registered | ClientOrigin::Document
+                ) && client.created_at < registered_before
             })
             .map(|client| client.id.0)
             .collect();

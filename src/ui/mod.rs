@@ -127,6 +127,9 @@ pub struct ConsentView {
     pub unreviewed: bool,
     /// Registered by a program (RFC 7591), not by a person: nobody to name.
     pub registered: bool,
+    /// The host of the client metadata document that describes the app, for one named by
+    /// its document's URL: who vouches for the name above it.
+    pub document_host: Option<String>,
 }
 
 /// The developer page, `/account/apps`: the user's apps and the form for a new one.

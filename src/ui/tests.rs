@@ -59,6 +59,7 @@ fn consent_view() -> ConsentView {
         privacy_policy: None,
         unreviewed: false,
         registered: false,
+        document_host: None,
     }
 }
 
@@ -160,6 +161,15 @@ fn all_pages() -> Vec<(&'static str, String)> {
                 homepage_host: Some("printer.example".into()),
                 homepage: Some("https://printer.example/".into()),
                 privacy_policy: Some("https://printer.example/privacy".into()),
+                unreviewed: true,
+                ..consent_view()
+            }),
+        ),
+        (
+            "consent for a client named by its metadata document",
+            pages.consent(&ConsentView {
+                document_host: Some("agent.example".into()),
+                public_client: true,
                 unreviewed: true,
                 ..consent_view()
             }),

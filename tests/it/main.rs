@@ -9,6 +9,7 @@ mod cli;
 mod core;
 mod cors;
 mod developer;
+mod documents;
 mod durability;
 mod expiry;
 mod flow;

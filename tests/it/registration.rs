@@ -447,6 +447,80 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
     let Some(root) = crate::node_client::node_modules() else {
         return;
     };
+    let (data, shown) = mcp_flow(&root, &["--registration", "open"], None);
+    // The agent's client is one a program registered, with the self-service rules.
+    assert_eq!(shown["registered_by"], "registration", "{shown}");
+    drop(data);
+}
+
+/// The same MCP client, named by a client metadata document it serves over https (as the
+/// 2025-11-25 spec prefers, and the SDK does whenever the server offers it): keyward fetches
+/// the document (on 127.0.0.1 under `--client-metadata-insecure-loopback`, which skips the
+/// certificate check there) and the flow runs with the document's URL as client_id.
+#[test]
+fn issue_13_a_real_mcp_client_names_itself_by_a_client_metadata_document() {
+    let Some(root) = crate::node_client::node_modules() else {
+        return;
+    };
+    if !crate::support::tools_present(
+        "the MCP client metadata document test",
+        &["openssl"],
+        "apt-get install openssl",
+    ) {
+        return;
+    }
+    let certificate = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        certificate.path().join("cert.pem"),
+        certificate.path().join("key.pem"),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (data, shown) = mcp_flow(
+        &root,
+        &[
+            "--client-metadata-documents",
+            "on",
+            "--client-metadata-insecure-loopback",
+        ],
+        Some((cert.to_str().unwrap(), key.to_str().unwrap())),
+    );
+    assert_eq!(shown["registered_by"], "document", "{shown}");
+    let client_id = shown["client_id"].as_str().unwrap();
+    assert!(
+        client_id.starts_with("https://127.0.0.1:") && client_id.ends_with("/agent/client.json"),
+        "{shown}"
+    );
+    assert_eq!(shown["name"], "MCP Test Agent");
+    drop(data);
+}
+
+/// Runs tests/node/mcp_flow.mjs against a keyward started with `flags` (and `--resource`
+/// for the MCP server), signs alice in and allows; answers how the agent's client shows.
+fn mcp_flow(
+    root: &std::path::Path,
+    flags: &[&str],
+    document: Option<(&str, &str)>,
+) -> (DataDir, Value) {
     let mcp_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -462,19 +536,21 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
         &[],
         &["--grant-types", "client_credentials"],
     );
-    let server = TestServer::start(&data, &["--registration", "open", "--resource", &resource]);
+    let mut serve_flags = flags.to_vec();
+    serve_flags.extend(["--resource", &resource]);
+    let server = TestServer::start(&data, &serve_flags);
     let port = mcp_port.to_string();
-    let mut node = crate::node_client::NodeScript::start(
-        &root,
-        "mcp_flow.mjs",
-        &[
-            &server.base_url,
-            &port,
-            &introspector.client_id,
-            introspector.secret(),
-            REDIRECT,
-        ],
-    );
+    let mut args = vec![
+        server.base_url.as_str(),
+        &port,
+        &introspector.client_id,
+        introspector.secret(),
+        REDIRECT,
+    ];
+    if let Some((cert, key)) = document {
+        args.extend([cert, key]);
+    }
+    let mut node = crate::node_client::NodeScript::start(root, "mcp_flow.mjs", &args);
     let first = node.next();
     let authorize = first["authorize"]
         .as_str()
@@ -494,7 +570,13 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
     let browser = Browser::new();
     let consent = browser.authorize(authorize, "alice", USER_PASSWORD);
     assert!(consent.is_consent(), "{}", consent.describe());
-    assert!(crate::forms::decode_entities(&consent.body).contains("MCP Test Agent"));
+    let text = crate::forms::decode_entities(&consent.body);
+    assert!(text.contains("MCP Test Agent"));
+    assert_eq!(
+        document.is_some(),
+        text.contains("id=\"document-host\">127.0.0.1</strong>"),
+        "{text}"
+    );
     let callback = browser.decide(&consent, "allow").callback(REDIRECT);
     node.send(&callback.location);
     let result = node.finish();
@@ -505,13 +587,15 @@ fn issue_13_a_real_mcp_client_discovers_keyward_registers_and_calls_a_tool() {
             .is_some_and(|all| all.iter().all(|aud| aud == &json!([resource]))),
         "{result}"
     );
-    // The agent's client is one a program registered, with the self-service rules.
-    let registered = result["registered_client_id"]
+    let client_id = result["registered_client_id"]
         .as_str()
         .expect("a client id");
-    let shown = data.run(&["client", "show", registered, "--json"]).json();
+    assert_eq!(param("client_id").as_deref(), Some(client_id));
+    let shown = data.run(&["client", "show", client_id, "--json"]).json();
     assert_eq!(shown["public"], true, "{shown}");
     assert_eq!(shown["owner"], Value::Null);
+    drop(server);
+    (data, shown)
 }
 
 /// Bad `serve` flags of the developer page and of registration stop the start with a line

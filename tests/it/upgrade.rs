@@ -27,7 +27,7 @@ const SIGNING_KEYS: redb::TableDefinition<&[u8], &[u8]> =
 const UPSTREAMS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("upstreams");
 
 /// The schema this keyward writes.
-const CURRENT: u64 = 5;
+const CURRENT: u64 = 6;
 
 /// The ten years the fixtures' lifetimes are made with.
 const TEN_YEARS: u64 = 3650 * 86_400;
@@ -1148,7 +1148,7 @@ fn issue_13_a_schema_4_database_migrates_to_schema_5_and_its_clients_are_the_ope
     assert_eq!(migrated["migrated"], true, "{migrated}");
     assert_eq!(
         (migrated["from"].as_u64(), migrated["to"].as_u64()),
-        (Some(4), Some(5))
+        (Some(4), Some(CURRENT))
     );
     let snapshot = PathBuf::from(text(&migrated, "/snapshot"));
     assert_eq!(
@@ -1156,7 +1156,7 @@ fn issue_13_a_schema_4_database_migrates_to_schema_5_and_its_clients_are_the_ope
         4,
         "the snapshot is the database as it was"
     );
-    assert_eq!(schema_version(&database), 5);
+    assert_eq!(schema_version(&database) as u64, CURRENT);
     let check = data.run(&["check", "--json"]).json();
     assert_eq!(check["ok"], true, "{check}");
 
@@ -1253,6 +1253,7 @@ fn issue_13_schema_5_fixture_keeps_its_developer_app_registration_token_and_regi
     let app_id = text(&secrets, "/developer_app/client_id");
     let shown = data.run(&["client", "show", &app_id, "--json"]).json();
     assert_eq!(shown["owner"], "dan", "{shown}");
+    assert_eq!(shown["registered_by"], "developer", "{shown}");
     assert_eq!(shown["verified"], false);
     assert_eq!(
         shown["homepage"],

@@ -2,10 +2,13 @@
 // minimal MCP server written here, which names keyward as its authorization server in its
 // RFC 9728 protected-resource metadata and checks each Bearer token by keyward's
 // introspection (its audience must be this server's resource). The client discovers
-// keyward from the server's 401, registers itself (RFC 7591), sends the user to keyward
+// keyward from the server's 401, registers itself (RFC 7591; or, given a certificate and
+// key, names itself by a client metadata document this script serves over https), sends the user to keyward
 // (this script prints the URL; the Rust test signs in and allows, and writes the callback
 // URL back on stdin), gets a token for the server's resource (RFC 8707) and calls a tool.
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -13,7 +16,8 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 
-const [issuer, port, introspectId, introspectSecret, redirectUri] = process.argv.slice(2);
+const [issuer, port, introspectId, introspectSecret, redirectUri, certFile, keyFile] =
+  process.argv.slice(2);
 const base = `http://127.0.0.1:${port}`;
 const resource = `${base}/mcp`;
 const metadataUrl = `${base}/.well-known/oauth-protected-resource`;
@@ -78,19 +82,39 @@ const server = http.createServer(async (req, res) => {
 });
 await new Promise((resolve) => server.listen(Number(port), '127.0.0.1', resolve));
 
+// The client's metadata document, when the test asks for one: served over https on a
+// port of its own, at the URL that is its client_id.
+let documentUrl;
+let documentServer;
+const clientMetadata = () => ({
+  client_name: 'MCP Test Agent',
+  redirect_uris: [redirectUri],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'none',
+});
+if (certFile && keyFile) {
+  documentServer = https.createServer(
+    { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+    (req, res) => {
+      if (req.url !== '/agent/client.json') {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' });
+      res.end(JSON.stringify({ client_id: documentUrl, ...clientMetadata() }));
+    },
+  );
+  await new Promise((resolve) => documentServer.listen(0, '127.0.0.1', resolve));
+  documentUrl = `https://127.0.0.1:${documentServer.address().port}/agent/client.json`;
+}
+
 // The client's side of OAuth: everything kept in memory.
 const memory = {};
 const provider = {
+  get clientMetadataUrl() { return documentUrl; },
   get redirectUrl() { return redirectUri; },
-  get clientMetadata() {
-    return {
-      client_name: 'MCP Test Agent',
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  },
+  get clientMetadata() { return clientMetadata(); },
   clientInformation() { return memory.client; },
   saveClientInformation(info) { memory.client = info; },
   tokens() { return memory.tokens; },
@@ -129,4 +153,6 @@ try {
 }
 server.close();
 server.closeAllConnections?.();
+documentServer?.close();
+documentServer?.closeAllConnections?.();
 process.exit(exitCode);

@@ -55,6 +55,7 @@ pub async fn client(store: &Store, public: bool) -> Client {
         verified: false,
         previous_secret: None,
         registration_token_hash: None,
+        document: None,
     };
     store.insert_client(client.clone()).await.unwrap();
     client

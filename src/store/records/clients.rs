@@ -1,5 +1,5 @@
-//! `clients` values: `ClientRecordV3` (formats 1 and 2, `ClientRecordV1` and
-//! `ClientRecordV2`, still read), sealed (it holds the secrets' hashes).
+//! `clients` values: `ClientRecordV4` (formats 1 to 3, `ClientRecordV1` to
+//! `ClientRecordV3`, still read), sealed (it holds the secrets' hashes).
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +8,8 @@ use super::{
     signing_alg_code, signing_alg_of_code,
 };
 use crate::model::{
-    AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, GrantType, Id, PageUrl,
-    PreviousSecret, RedirectUri, SecretHash, SigningAlg, UserId,
+    AccessTokenFormat, Client, ClientId, ClientOrigin, DisplayName, DocumentUrl, GrantType, Id,
+    PageUrl, PreviousSecret, RedirectUri, SecretHash, SigningAlg, UserId,
 };
 use crate::store::codec::{body, frame, split, unknown_version};
 use crate::store::tables::CLIENTS;
@@ -18,6 +18,7 @@ use crate::store::StoreError;
 const CLIENT_V1: u8 = 1;
 const CLIENT_V2: u8 = 2;
 const CLIENT_V3: u8 = 3;
+const CLIENT_V4: u8 = 4;
 
 /// A client, format 1. The id is the row's key, not a field.
 #[derive(Serialize, Deserialize)]
@@ -82,12 +83,39 @@ struct ClientRecordV3 {
     registration_token_hash: Option<[u8; 32]>,
 }
 
+/// A client, format 4 (schema 6): format 3's fields, then the URL of the client metadata
+/// document it stands in for (origin code 3, and only then).
+#[derive(Serialize, Deserialize)]
+struct ClientRecordV4 {
+    name: String,
+    redirect_uris: Vec<String>,
+    scope: Vec<String>,
+    grant_types: Vec<u8>,
+    secret_hash: Option<[u8; 32]>,
+    created_at: u64,
+    id_token_alg: u8,
+    post_logout_redirect_uris: Vec<String>,
+    access_token_format: u8,
+    resources: Vec<String>,
+    id_token_claims: bool,
+    origin: u8,
+    owner: Option<[u8; 16]>,
+    homepage: Option<String>,
+    privacy_policy: Option<String>,
+    verified: bool,
+    previous_secret_hash: Option<[u8; 32]>,
+    previous_secret_until: u64,
+    registration_token_hash: Option<[u8; 32]>,
+    document_url: Option<String>,
+}
+
 /// The code of a client's origin on disk; never renumbered or reused.
 fn origin_code(origin: ClientOrigin) -> (u8, Option<[u8; 16]>) {
     match origin {
         ClientOrigin::Operator => (0, None),
         ClientOrigin::Developer(user) => (1, Some(*user.0.as_bytes())),
         ClientOrigin::Registered => (2, None),
+        ClientOrigin::Document => (3, None),
     }
 }
 
@@ -96,6 +124,7 @@ fn origin_of_code(code: u8, owner: Option<[u8; 16]>) -> Result<ClientOrigin, Sto
         (0, None) => Ok(ClientOrigin::Operator),
         (1, Some(owner)) => Ok(ClientOrigin::Developer(UserId(Id::from_bytes(owner)))),
         (2, None) => Ok(ClientOrigin::Registered),
+        (3, None) => Ok(ClientOrigin::Document),
         (code, _) => Err(StoreError::Corrupt(format!(
             "record in clients names origin code {code} (with or without an owner), which \
              this keyward does not know"
@@ -145,6 +174,46 @@ fn grant_type_of_code(code: u8) -> Result<GrantType, StoreError> {
 }
 
 pub(crate) fn encode(client: &Client) -> Vec<u8> {
+    let (origin, owner) = origin_code(client.origin);
+    frame(
+        CLIENT_V4,
+        &ClientRecordV4 {
+            name: client.name.as_str().to_owned(),
+            redirect_uris: uris_to_stored(&client.redirect_uris),
+            scope: scope_to_stored(&client.scope),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|grant| grant_type_code(*grant))
+                .collect(),
+            secret_hash: client.secret_hash.map(|hash| *hash.as_bytes()),
+            created_at: client.created_at,
+            id_token_alg: signing_alg_code(client.id_token_alg),
+            post_logout_redirect_uris: uris_to_stored(&client.post_logout_redirect_uris),
+            access_token_format: access_token_format_code(client.access_token_format),
+            resources: resources_to_stored(&client.resources),
+            id_token_claims: client.id_token_claims,
+            origin,
+            owner,
+            homepage: client.homepage.as_ref().map(|url| url.as_str().to_owned()),
+            privacy_policy: client
+                .privacy_policy
+                .as_ref()
+                .map(|url| url.as_str().to_owned()),
+            verified: client.verified,
+            previous_secret_hash: client
+                .previous_secret
+                .map(|previous| *previous.hash.as_bytes()),
+            previous_secret_until: client.previous_secret.map_or(0, |previous| previous.until),
+            registration_token_hash: client.registration_token_hash.map(|hash| *hash.as_bytes()),
+            document_url: client.document.as_ref().map(|url| url.as_str().to_owned()),
+        },
+    )
+}
+
+/// Format 3, as keyward 0.5 wrote it: for the tests that prove its reader loses nothing.
+#[cfg(test)]
+pub(crate) fn encode_v3(client: &Client) -> Vec<u8> {
     let (origin, owner) = origin_code(client.origin);
     frame(
         CLIENT_V3,
@@ -243,6 +312,42 @@ fn grant_types_from_stored(codes: Vec<u8>) -> Result<Vec<GrantType>, StoreError>
 /// The client stored under `id`.
 pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
     match split(CLIENTS, bytes)? {
+        (CLIENT_V4, rest) => {
+            let record: ClientRecordV4 = body(CLIENTS, rest)?;
+            let origin = origin_of_code(record.origin, record.owner)?;
+            if (origin == ClientOrigin::Document) != record.document_url.is_some() {
+                return Err(StoreError::Corrupt(
+                    "record in clients has a document URL without the document origin, or \
+                     the other way round"
+                        .into(),
+                ));
+            }
+            Ok(Client {
+                id,
+                name: DisplayName::from_stored(record.name),
+                redirect_uris: uris_from_stored(record.redirect_uris),
+                scope: scope_from_stored(record.scope),
+                grant_types: grant_types_from_stored(record.grant_types)?,
+                secret_hash: record.secret_hash.map(SecretHash::from_bytes),
+                created_at: record.created_at,
+                id_token_alg: signing_alg_of_code(CLIENTS, record.id_token_alg)?,
+                post_logout_redirect_uris: uris_from_stored(record.post_logout_redirect_uris),
+                access_token_format: access_token_format_of_code(record.access_token_format)?,
+                resources: resources_from_stored(record.resources),
+                id_token_claims: record.id_token_claims,
+                origin,
+                homepage: record.homepage.map(PageUrl::from_stored),
+                privacy_policy: record.privacy_policy.map(PageUrl::from_stored),
+                verified: record.verified,
+                previous_secret: record.previous_secret_hash.map(|hash| PreviousSecret {
+                    hash: SecretHash::from_bytes(hash),
+                    until: record.previous_secret_until,
+                }),
+                registration_token_hash: record.registration_token_hash.map(SecretHash::from_bytes),
+                document: record.document_url.map(DocumentUrl::from_stored),
+            })
+        }
+        // Before client metadata documents: no client stood in for one.
         (CLIENT_V3, rest) => {
             let record: ClientRecordV3 = body(CLIENTS, rest)?;
             Ok(Client {
@@ -258,7 +363,15 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 access_token_format: access_token_format_of_code(record.access_token_format)?,
                 resources: resources_from_stored(record.resources),
                 id_token_claims: record.id_token_claims,
-                origin: origin_of_code(record.origin, record.owner)?,
+                // Format 3 knew no document origin.
+                origin: match origin_of_code(record.origin, record.owner)? {
+                    ClientOrigin::Document => {
+                        return Err(StoreError::Corrupt(
+                            "a format 3 record in clients names the document origin".into(),
+                        ))
+                    }
+                    origin => origin,
+                },
                 homepage: record.homepage.map(PageUrl::from_stored),
                 privacy_policy: record.privacy_policy.map(PageUrl::from_stored),
                 verified: record.verified,
@@ -267,6 +380,7 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                     until: record.previous_secret_until,
                 }),
                 registration_token_hash: record.registration_token_hash.map(SecretHash::from_bytes),
+                document: None,
             })
         }
         // Before the developer page: every client was the operator's, and rotating a
@@ -293,6 +407,7 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 verified: false,
                 previous_secret: None,
                 registration_token_hash: None,
+                document: None,
             })
         }
         // Written before OpenID Connect: the defaults every client had then (RS256 would
@@ -319,9 +434,10 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                 verified: false,
                 previous_secret: None,
                 registration_token_hash: None,
+                document: None,
             })
         }
-        (version, _) => Err(unknown_version(CLIENTS, version, "1, 2 or 3")),
+        (version, _) => Err(unknown_version(CLIENTS, version, "1, 2, 3 or 4")),
     }
 }
 

@@ -373,6 +373,7 @@ fn confidential_client() -> Client {
         verified: false,
         previous_secret: None,
         registration_token_hash: None,
+        document: None,
     }
 }
 
@@ -416,6 +417,18 @@ fn registered_client() -> Client {
     Client {
         origin: crate::model::ClientOrigin::Registered,
         registration_token_hash: Some(SecretHash::of("registration access token")),
+        document: None,
+        ..public_client()
+    }
+}
+
+/// The stand-in for a client metadata document (format 4).
+fn document_client() -> Client {
+    Client {
+        origin: crate::model::ClientOrigin::Document,
+        document: Some(
+            crate::model::DocumentUrl::parse("https://agent.example/client.json", false).unwrap(),
+        ),
         ..public_client()
     }
 }
@@ -440,6 +453,7 @@ fn public_client() -> Client {
         verified: false,
         previous_secret: None,
         registration_token_hash: None,
+        document: None,
     }
 }
 
@@ -463,6 +477,7 @@ fn service_client() -> Client {
         verified: false,
         previous_secret: None,
         registration_token_hash: None,
+        document: None,
     }
 }
 
@@ -734,15 +749,45 @@ fn clients() {
     check(
         "confidential client",
         &confidential_client(),
-        CONFIDENTIAL_CLIENT_V3,
+        CONFIDENTIAL_CLIENT_V4,
     );
-    check("OpenID Connect client", &oidc_client(), OIDC_CLIENT_V3);
-    check("developer's app", &developer_client(), DEVELOPER_CLIENT_V3);
+    check("OpenID Connect client", &oidc_client(), OIDC_CLIENT_V4);
+    check("developer's app", &developer_client(), DEVELOPER_CLIENT_V4);
     check(
         "registered client",
         &registered_client(),
-        REGISTERED_CLIENT_V3,
+        REGISTERED_CLIENT_V4,
     );
+    check(
+        "client metadata document",
+        &document_client(),
+        DOCUMENT_CLIENT_V4,
+    );
+    // Format 3, written by keyward 0.5: read, never written.
+    for (what, client, bytes) in [
+        (
+            "confidential client, format 3",
+            confidential_client(),
+            CONFIDENTIAL_CLIENT_V3,
+        ),
+        (
+            "OpenID Connect client, format 3",
+            oidc_client(),
+            OIDC_CLIENT_V3,
+        ),
+        (
+            "developer's app, format 3",
+            developer_client(),
+            DEVELOPER_CLIENT_V3,
+        ),
+        (
+            "registered client, format 3",
+            registered_client(),
+            REGISTERED_CLIENT_V3,
+        ),
+    ] {
+        check_older(what, &client, bytes, clients::encode_v3);
+    }
     // Format 2, written by keyward 0.3 and 0.4: read, never written.
     check_older(
         "confidential client, format 2",
@@ -1663,6 +1708,46 @@ fn every_record_of_the_schema_1_fixture_encodes_back_to_its_bytes() {
 fn every_record_of_the_schema_2_fixture_encodes_back_to_its_bytes() {
     assert_eq!(reencode_fixture(2), SCHEMA_2_RECORDS);
 }
+
+// Format 4 (schema 6, keyward 0.6): the format-version byte, then the postcard body.
+const CONFIDENTIAL_CLIENT_V4: &str = concat!(
+    "04", // format version 4
+    // format 3's fields, then no document URL
+    "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
+    "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa060000000000000000000000000000",
+);
+const OIDC_CLIENT_V4: &str = concat!(
+    "04", // format version 4
+    // format 3's fields, then no document URL
+    "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
+    "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0602021568747470733a2f2f612e6578616d70",
+    "6c652f62796514636f6d2e6578616d706c652e6170703a2f6f757401021368747470733a2f2f6170692e6578616d706c",
+    "650b75726e3a783a66696c657301000000000000000000",
+);
+const DEVELOPER_CLIENT_V4: &str = concat!(
+    "04", // format version 4
+    // format 3's fields, then no document URL
+    "0844656d6f20417070021468747470733a2f2f612e6578616d706c652f63621e687474703a2f2f3132372e302e302e31",
+    "3a383038312f63616c6c6261636b0305656d61696c066f70656e69640770726f66696c650300010201e934524395ab8a",
+    "a265a88f10538ab034b8196fb8d369e6fe3d519ed16bde403080e2cfaa0600000000000101018bcfe568007a3c9d1e0f",
+    "2a4b6c8da1011468747470733a2f2f6170702e6578616d706c652f011b68747470733a2f2f6170702e6578616d706c65",
+    "2f7072697661637901015937909679c4d3f696838b1ac651997a46d4f6af2719e321ab11defc2dc35f3890fecfaa0600",
+    "00",
+);
+const REGISTERED_CLIENT_V4: &str = concat!(
+    "04", // format version 4
+    // format 3's fields, then no document URL
+    "09c3896c616e20434c490113636f6d2e6578616d706c652e6170703a2f63620002000100ac0200000000000200000000",
+    "0000012c789ac074039c871312ca2d22163811e386edc8468fabee577b726e1cc99f4800",
+);
+const DOCUMENT_CLIENT_V4: &str = concat!(
+    "04", // format version 4
+    // the public client, origin 3 (a client metadata document), and the document's URL
+    "09c3896c616e20434c490113636f6d2e6578616d706c652e6170703a2f63620002000100ac0200000000000300000000",
+    "000000012168747470733a2f2f6167656e742e6578616d706c652f636c69656e742e6a736f6e",
+);
 
 // Format 3 (schema 5, keyward 0.5): the format-version byte, then the postcard body.
 const CONFIDENTIAL_CLIENT_V3: &str = concat!(
