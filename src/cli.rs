@@ -1097,6 +1097,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             args.client_metadata_documents,
             args.client_metadata_allow,
             args.client_metadata_insecure_loopback,
+            args.listen,
         )?,
         demo: None,
     })
@@ -1108,8 +1109,17 @@ fn client_documents(
     mode: crate::config::ClientMetadataDocuments,
     allow: Vec<String>,
     insecure_loopback: bool,
+    listen: SocketAddr,
 ) -> Result<crate::documents::DocumentPolicy, Failure> {
     let enabled = mode == crate::config::ClientMetadataDocuments::On;
+    // The exception is for a test's server, which listens on loopback; a server that
+    // people reach must never fetch from its own host.
+    if insecure_loopback && !listen.ip().is_loopback() {
+        return Err(Failure::new(format!(
+            "--client-metadata-insecure-loopback is for tests, and needs --listen on a \
+             loopback address (not {listen})"
+        )));
+    }
     if !enabled && (!allow.is_empty() || insecure_loopback) {
         return Err(Failure::new(format!(
             "{} needs --client-metadata-documents on",

@@ -30,10 +30,22 @@ use crate::throttle::Throttle;
 /// The whole fetch, body included: a user is waiting at the authorization endpoint.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Fetches one address may cause, per `FETCH_WINDOW` seconds: enough for people signing
-/// in to agents behind one NAT, too few to make keyward a scanner.
+/// Fetches of documents keyward has not stored yet that one address may cause, per
+/// `FETCH_WINDOW` seconds: enough for people trying agents behind one NAT, too few to make
+/// keyward a scanner.
 const FETCHES_PER_ADDRESS: u32 = 30;
+/// Fetches again of a stored document, per document host and window: its own
+/// `Cache-Control` decides how often they come, so they are charged to its host, not to
+/// the people signing in (whom a `no-store` document would otherwise lock out together
+/// behind one NAT).
+const REFETCHES_PER_HOST: u32 = 120;
 const FETCH_WINDOW: u64 = 600;
+/// New stand-ins stored per hour, whoever asks: what bounds the rows an attacker who mints
+/// documents can add (each lives until the sweep of unused ones).
+const NEW_CLIENTS_PER_HOUR: u32 = 100;
+/// Fetches in flight at once; past it a request is answered 503 at once rather than queued
+/// behind documents that do not answer.
+const MAX_IN_FLIGHT: usize = 16;
 /// The most documents remembered as fresh; past it the memory is emptied (each is then
 /// fetched once more), so a flood of URLs cannot grow it without bound.
 const MAX_FRESH: usize = 10_000;
@@ -61,8 +73,11 @@ pub enum DocumentRefused {
     Invalid(String),
     /// The document could not be fetched: 502 (504 when it timed out).
     Fetch { message: String, timed_out: bool },
-    /// This address caused too many fetches: 429.
+    /// This address, this document's host or everyone together caused too many fetches or
+    /// new clients lately: 429.
     Throttled { retry_after: u64 },
+    /// Too many documents are being fetched right now: 503.
+    Busy,
     /// The store failed.
     Unavailable,
 }
@@ -77,6 +92,9 @@ pub struct ClientDocuments {
     loopback_client: Option<reqwest::Client>,
     fresh: Mutex<HashMap<ClientId, UnixTime>>,
     fetches: Throttle,
+    refetches: Throttle,
+    new_clients: Throttle,
+    in_flight: tokio::sync::Semaphore,
 }
 
 /// A DNS resolver that answers only public addresses. An answer with none is an error
@@ -153,6 +171,9 @@ impl ClientDocuments {
             loopback_client,
             fresh: Mutex::new(HashMap::new()),
             fetches: Throttle::new(FETCHES_PER_ADDRESS, FETCH_WINDOW, 10_000),
+            refetches: Throttle::new(REFETCHES_PER_HOST, FETCH_WINDOW, 10_000),
+            new_clients: Throttle::new(NEW_CLIENTS_PER_HOUR, 3600, 1),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         }
     }
 
@@ -186,12 +207,20 @@ impl ClientDocuments {
         if stored.is_some() && self.is_fresh(id, now) {
             return Ok(());
         }
-        self.fetches
-            .reserve(address, now)
-            .map_err(|blocked| DocumentRefused::Throttled {
-                retry_after: blocked.retry_after,
-            })?;
-        let fetched = self.fetch(&url).await?;
+        let budget = if stored.is_some() {
+            self.refetches.reserve(&host, now)
+        } else {
+            self.fetches.reserve(address, now)
+        };
+        budget.map_err(|blocked| DocumentRefused::Throttled {
+            retry_after: blocked.retry_after,
+        })?;
+        let fetched = {
+            let Ok(_permit) = self.in_flight.try_acquire() else {
+                return Err(DocumentRefused::Busy);
+            };
+            self.fetch(&url).await?
+        };
         let registration = rules::read(&url, &fetched.body).map_err(|problem| {
             DocumentRefused::Invalid(format!(
                 "the client metadata document at {} cannot be used: {problem}",
@@ -210,7 +239,23 @@ impl ClientDocuments {
                     }
                 }
             })?;
-        let current = stored.is_some_and(|stored| rules::unchanged(&stored, &planned));
+        let current = stored
+            .as_ref()
+            .is_some_and(|stored| rules::unchanged(stored, &planned));
+        if stored.is_none() {
+            self.new_clients
+                .reserve("all", now)
+                .map_err(|blocked| DocumentRefused::Throttled {
+                    retry_after: blocked.retry_after,
+                })?;
+        }
+        if stored.as_ref().is_some_and(|stored| stored.verified) && !current {
+            tracing::info!(
+                client_id = %id,
+                host = %host,
+                "a reviewed client metadata document changed: its review mark is cleared"
+            );
+        }
         if !current {
             store
                 .put_document_client(planned)

@@ -142,7 +142,25 @@ impl ClientId {
 
     /// A `client_id` as a client sends it: the hex id of a registered client, or the URL
     /// of a client metadata document (which names the stored stand-in, if there is one).
+    /// The hex form of a document's id is refused: anyone can compute it, and naming the
+    /// stand-in that way would pass by the fetch (the switch, the allow list, a document
+    /// that changed).
     pub fn parse_presented(text: &str) -> Result<ClientId, Invalid> {
+        if text.starts_with("https://") || text.starts_with("http://") {
+            return Ok(ClientId::of_document(text));
+        }
+        let id = ClientId::parse(text)?;
+        if id.is_document() {
+            return invalid(format!(
+                "'{}' is the id of a client metadata document's client: send the document's URL",
+                truncate_for_message(text)
+            ));
+        }
+        Ok(id)
+    }
+
+    /// A client named by the operator: its hex id, whatever kind, or a document's URL.
+    pub fn parse_any(text: &str) -> Result<ClientId, Invalid> {
         if text.starts_with("https://") || text.starts_with("http://") {
             Ok(ClientId::of_document(text))
         } else {
@@ -1146,6 +1164,11 @@ mod tests {
         assert_eq!(url.host(), "agent.example");
         let hex = ClientId(Id::from_bytes([7; 16]));
         assert_eq!(ClientId::parse_presented(&hex.to_string()).unwrap(), hex);
+        // A document's client is named by its URL, never by its computable hex id; the
+        // operator may use either.
+        assert!(ClientId::parse_presented(&id.to_string()).is_err());
+        assert_eq!(ClientId::parse_any(&id.to_string()).unwrap(), id);
+        assert_eq!(ClientId::parse_any(url.as_str()).unwrap(), id);
         for bad in [
             "http://agent.example/client.json",
             "https://agent.example",

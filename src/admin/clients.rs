@@ -388,7 +388,7 @@ impl ClientChanges {
 /// Parses and checks `client update` against the client as it is now; `apply_update`
 /// applies the same changes again to the record inside the write.
 pub(super) fn update(store: &Store, request: &ClientUpdateRequest) -> Result<Plan, AdminError> {
-    let id = ClientId::parse_presented(&request.id)?;
+    let id = ClientId::parse_any(&request.id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
     if client.origin == ClientOrigin::Document {
         return Err(Invalid(format!(
@@ -501,7 +501,7 @@ pub(super) async fn apply_update(
 
 /// `client verify`: the operator's review mark, on the client as it is inside the write.
 pub(super) fn verify(store: &Store, id: &str, verified: bool) -> Result<Plan, AdminError> {
-    let id = ClientId::parse_presented(id)?;
+    let id = ClientId::parse_any(id)?;
     store.client(id)?.ok_or_else(|| client_not_found(id))?;
     Ok(Plan::Write(WritePlan::VerifyClient(id, verified)))
 }
@@ -558,7 +558,7 @@ pub(super) fn list(store: &Store) -> Result<Plan, AdminError> {
 }
 
 pub(super) fn show(store: &Store, id: &str) -> Result<Plan, AdminError> {
-    let id = ClientId::parse_presented(id)?;
+    let id = ClientId::parse_any(id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
     Ok(Plan::Done(AdminOutput::Client(Box::new(client_view(
         store, &client,
@@ -572,7 +572,7 @@ fn owned_client(
     id: &str,
     owner: Option<&str>,
 ) -> Result<(Client, Option<UserId>), AdminError> {
-    let id = ClientId::parse_presented(id)?;
+    let id = ClientId::parse_any(id)?;
     let client = store.client(id)?.ok_or_else(|| client_not_found(id))?;
     let owner = owner
         .map(|username| super::users::existing_user(store, username))

@@ -13,12 +13,15 @@ pub(super) fn list(store: &Store, username: &str) -> Result<Plan, AdminError> {
     for grant in store.grants_of_user(user.id)? {
         // Deleting a client deletes its grants, but these are two reads: a client deleted
         // in between shows as gone rather than failing the listing.
-        let client_name = store
-            .client(grant.client_id)?
+        let client = store.client(grant.client_id)?;
+        let client_name = client
+            .as_ref()
             .map(|client| client.name.as_str().to_owned());
         grants.push(GrantView {
             grant_id: grant.id.to_string(),
-            client_id: grant.client_id.to_string(),
+            client_id: client
+                .as_ref()
+                .map_or_else(|| grant.client_id.to_string(), |client| client.public_id()),
             client_name,
             scope: grant.scope.to_string(),
             created_at: grant.created_at,

@@ -149,7 +149,9 @@ impl Problem<'_> {
                 } => StatusCode::GATEWAY_TIMEOUT,
                 DocumentRefused::Fetch { .. } => StatusCode::BAD_GATEWAY,
                 DocumentRefused::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-                DocumentRefused::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                DocumentRefused::Busy | DocumentRefused::Unavailable => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
             },
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -192,7 +194,10 @@ fn document_words(refused: &DocumentRefused) -> (String, String) {
             format!("{}. Nothing was stored. Tell the application's developer.", capitalized(problem))
         }
         DocumentRefused::Throttled { .. } => {
-            "Too many applications were looked up from your address lately. Nothing was stored. Try again later.".to_owned()
+            "Too many applications were looked up lately. Nothing was stored. Try again later.".to_owned()
+        }
+        DocumentRefused::Busy => {
+            "The server is looking up too many applications at this moment. Nothing was stored. Try again in a moment.".to_owned()
         }
         DocumentRefused::Unavailable => {
             "The server could not save the application's details. Nothing was changed. Please try again in a moment.".to_owned()

@@ -328,10 +328,15 @@ impl Authorizer {
         let Ok(client_id) = client_id(&params) else {
             return Ok(None);
         };
+        // A name a metadata document gave is only its claim: the host that vouches for it
+        // comes with it.
         Ok(self
             .store
             .client(client_id)?
-            .map(|client| client.name.as_str().to_owned()))
+            .map(|client| match &client.document {
+                Some(url) => format!("{} ({})", client.name.as_str(), url.host()),
+                None => client.name.as_str().to_owned(),
+            }))
     }
 
     pub fn new(

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::registration::{self, ClientMetadata, NewRegistration, RegistrationError};
-use crate::model::{truncate_for_message, Client, DocumentUrl, UnixTime};
+use crate::model::{truncate_for_message, Client, DocumentUrl, RedirectUri, UnixTime};
 
 /// The largest document read (the draft's recommended limit, 5 KB): client metadata is a
 /// few hundred bytes, and a bigger body is refused before it is buffered.
@@ -24,9 +24,16 @@ pub const MAX_FRESHNESS: u64 = 86_400;
 
 /// The metadata of the document at `url`, as `keyward client create` would take it; or
 /// what is wrong with it, in a sentence a user can be shown.
+///
+/// A document is written for every server it meets, so what keyward cannot use is left
+/// out rather than refused where the rest still stands: a redirect URI keyward does not
+/// take (`http://localhost`, say, which MCP's own example lists beside `127.0.0.1`), as long
+/// as one it takes is left; and a `client_uri` or `policy_uri` on another host than the
+/// document's, which would otherwise put a host nobody vouched for on the consent page
+/// beside the one that did.
 pub fn read(url: &DocumentUrl, body: &[u8]) -> Result<NewRegistration, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| "it is not JSON".to_owned())?;
-    let Some(object) = value.as_object() else {
+    let mut value: Value = serde_json::from_slice(body).map_err(|_| "it is not JSON".to_owned())?;
+    let Some(object) = value.as_object_mut() else {
         return Err("it is not a JSON object".into());
     };
     // The draft: the document's client_id is its own URL, compared as strings.
@@ -59,7 +66,50 @@ pub fn read(url: &DocumentUrl, body: &[u8]) -> Result<NewRegistration, String> {
         }
         Some(_) => return Err("its token_endpoint_auth_method is not a string".into()),
     }
-    let mut metadata: ClientMetadata = serde_json::from_value(value.clone())
+    // MCP (2025-11-25): a document must name the client; its name is what users are shown.
+    match object.get("client_name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => {}
+        _ => return Err("it has no client_name".into()),
+    }
+    if let Some(Value::Array(uris)) = object.get("redirect_uris") {
+        let mut first_refusal = None;
+        let usable: Vec<Value> = uris
+            .iter()
+            .filter(|uri| match uri.as_str().map(RedirectUri::parse) {
+                Some(Ok(_)) => true,
+                Some(Err(refused)) => {
+                    first_refusal.get_or_insert(refused.0);
+                    false
+                }
+                None => {
+                    first_refusal.get_or_insert("a redirect URI is not a string".into());
+                    false
+                }
+            })
+            .cloned()
+            .collect();
+        if usable.is_empty() {
+            if let Some(refusal) = first_refusal {
+                return Err(format!("none of its redirect URIs can be used: {refusal}"));
+            }
+        }
+        object.insert("redirect_uris".into(), Value::Array(usable));
+    }
+    let host = url.host();
+    for page in ["client_uri", "policy_uri"] {
+        let same_host = object
+            .get(page)
+            .and_then(Value::as_str)
+            .and_then(|text| url::Url::parse(text).ok())
+            .is_some_and(|page| {
+                page.host_str()
+                    .is_some_and(|page| page.eq_ignore_ascii_case(&host))
+            });
+        if !same_host {
+            object.remove(page);
+        }
+    }
+    let mut metadata: ClientMetadata = serde_json::from_value(value)
         .map_err(|error| format!("its metadata cannot be read ({error})"))?;
     metadata.set_public();
     let (request, _) = registration::to_request(&metadata).map_err(|error| match error {
@@ -161,12 +211,46 @@ mod tests {
                 .contains("only public clients")
         );
         assert!(refused(serde_json::json!({"redirect_uris": []})).contains("redirect_uris"));
+        assert!(refused(serde_json::json!({"client_name": ""})).contains("client_name"));
+        assert!(refused(serde_json::json!({"client_name": null})).contains("client_name"));
+        assert!(
+            refused(serde_json::json!({"redirect_uris": ["http://localhost:3000/cb"]}))
+                .contains("none of its redirect URIs can be used")
+        );
         assert!(
             refused(serde_json::json!({"grant_types": ["client_credentials"]}))
                 .contains("client_credentials")
         );
         assert_eq!(read(&url(), b"[1]").unwrap_err(), "it is not a JSON object");
         assert_eq!(read(&url(), b"<html>").unwrap_err(), "it is not JSON");
+    }
+
+    #[test]
+    fn what_keyward_cannot_use_is_left_out_where_the_rest_still_stands() {
+        let request = read(
+            &url(),
+            &document(serde_json::json!({
+                "redirect_uris": ["http://localhost:3000/cb", "http://127.0.0.1:3000/cb"],
+                "client_uri": "https://agent.example/about",
+                "policy_uri": "https://elsewhere.example/privacy",
+            })),
+        )
+        .unwrap();
+        assert_eq!(request.redirect_uris, ["http://127.0.0.1:3000/cb"]);
+        assert_eq!(
+            request.homepage.as_deref(),
+            Some("https://agent.example/about")
+        );
+        assert_eq!(
+            request.privacy_policy, None,
+            "another host's page is left out"
+        );
+        let phishing = read(
+            &url(),
+            &document(serde_json::json!({"client_uri": "https://bank.example/"})),
+        )
+        .unwrap();
+        assert_eq!(phishing.homepage, None);
     }
 
     #[test]

@@ -69,9 +69,9 @@ impl Store {
     }
 
     /// Stores what a client metadata document says, as the stand-in for its client: a new
-    /// row, or the row it had with the document's newer settings (keeping when it was
-    /// first seen and the operator's review). Refused, changing nothing, if the row under
-    /// that id is not a stand-in for the same document.
+    /// row, or the row it had with the document's newer settings (keeping when it was first
+    /// seen, but not the operator's review: what was reviewed changed). Refused, changing
+    /// nothing, if the row under that id is not a stand-in for the same document.
     pub async fn put_document_client(&self, client: Client) -> Result<Client, StoreError> {
         let written = self
             .write(move |tx| {
@@ -90,7 +90,7 @@ impl Store {
                         }
                         Client {
                             created_at: stored.created_at,
-                            verified: stored.verified,
+                            verified: false,
                             ..client
                         }
                     }

@@ -100,7 +100,8 @@ impl DocumentServer {
             "client_id": self.url(path),
             "client_name": name,
             "client_uri": "https://agent.example/",
-            "redirect_uris": redirect_uris,
+            // keyward takes no http://localhost redirect URI: it is left out, the rest used.
+            "redirect_uris": redirect_uris.iter().chain(["http://localhost:9/callback"].iter()).collect::<Vec<_>>(),
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
             "token_endpoint_auth_method": "none",
@@ -249,6 +250,15 @@ fn issue_13_a_client_metadata_document_names_a_public_client_for_a_whole_flow() 
         .add_extra_param("nonce", "n-0S6_WzA2Mj")
         .set_pkce_challenge(challenge)
         .url();
+    // The sign-in page names the app with the host that vouches for its name.
+    let probe = Browser::new();
+    let login = probe.follow(probe.get(url.as_str()));
+    assert!(
+        decode_entities(&login.body)
+            .contains("<span class=\"app-name\">Test Agent (127.0.0.1)</span>"),
+        "{}",
+        login.describe()
+    );
     let browser = Browser::new();
     let consent = browser.authorize(url.as_str(), "alice", USER_PASSWORD);
     assert!(consent.is_consent(), "{}", consent.describe());
@@ -264,6 +274,8 @@ fn issue_13_a_client_metadata_document_names_a_public_client_for_a_whole_flow() 
             "the consent page lacks {shown:?}: {text}"
         );
     }
+    // Its client_uri is on another host than the document: not shown beside it.
+    assert!(!text.contains("agent.example"), "{text}");
     let callback = browser.decide(&consent, "allow").callback(REDIRECT);
     assert_eq!(callback.get("state"), Some(state.secret().as_str()));
     let runtime = runtime();
@@ -396,6 +408,36 @@ fn issue_13_a_client_metadata_document_names_a_public_client_for_a_whole_flow() 
     );
     assert!(reviewed.body.contains("document-host"));
 
+    // The operator's grant list names the client by its URL; the stand-in's hex id, which
+    // anyone can compute, names nothing a client may use.
+    let grants = data.run(&["grant", "list", "--user", "alice", "--json"]);
+    assert!(grants.stdout.contains(&client_id), "{}", grants.stdout);
+    let hex_id = hex_of(&client_id);
+    assert_eq!(
+        data.run(&["client", "show", &hex_id, "--json"]).json()["client_id"],
+        client_id.as_str()
+    );
+    let by_hex = browser.get(&crate::support::authorize_url(
+        &server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &hex_id),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ],
+    ));
+    assert_eq!(by_hex.status, 400, "{}", by_hex.describe());
+    let reply = crate::support::token(
+        &server,
+        crate::support::ClientAuth::Id(&hex_id),
+        &[("grant_type", "refresh_token"), ("refresh_token", "x.y")],
+    );
+    assert_eq!(reply.status, 401, "{}", reply.body);
+
     // Without PKCE a public client is refused, as any other.
     let without_pkce = crate::support::authorize_url(
         &server,
@@ -456,6 +498,24 @@ fn issue_13_a_document_that_says_no_store_is_read_again_and_its_changes_take_eff
     assert!(consent.is_consent(), "{}", consent.describe());
     let dropped = browser.get(&request(REDIRECT));
     assert_eq!(dropped.status, 400, "{}", dropped.describe());
+    // The operator's review holds for the document as it was reviewed: a change clears it.
+    data.run(&["client", "verify", &client_id]).ok();
+    let reviewed = browser.follow(browser.get(&request(other)));
+    assert!(
+        !reviewed.body.contains("Not reviewed by"),
+        "{}",
+        reviewed.body
+    );
+    documents.set(
+        path,
+        Route::json(&documents.document(path, "CLI 2", &[other]))
+            .header("Cache-Control", "no-store"),
+    );
+    let changed = browser.follow(browser.get(&request(other)));
+    assert!(changed.body.contains("Not reviewed by"), "{}", changed.body);
+    let shown = data.run(&["client", "show", &client_id, "--json"]).json();
+    assert_eq!(shown["verified"], false, "{shown}");
+    assert_eq!(shown["name"], "CLI 2");
     assert!(
         documents.hits(path) >= 4,
         "read again at each authorization"
@@ -518,6 +578,9 @@ fn issue_13_bad_client_metadata_documents_are_refused_with_a_page_and_nothing_is
     let mut secret = documents.document("/secret.json", "Secret", &[REDIRECT]);
     secret["token_endpoint_auth_method"] = "client_secret_basic".into();
     documents.set("/secret.json", Route::json(&secret));
+    let mut nameless = documents.document("/nameless.json", "x", &[REDIRECT]);
+    nameless.as_object_mut().unwrap().remove("client_name");
+    documents.set("/nameless.json", Route::json(&nameless));
     let mut no_redirect = documents.document("/bare.json", "Bare", &[]);
     no_redirect.as_object_mut().unwrap().remove("redirect_uris");
     documents.set("/bare.json", Route::json(&no_redirect));
@@ -563,6 +626,11 @@ fn issue_13_bad_client_metadata_documents_are_refused_with_a_page_and_nothing_is
             "redirect_uris is required",
         ),
         (documents.url("/html.json"), 400, "it is not JSON"),
+        (
+            documents.url("/nameless.json"),
+            400,
+            "it has no client_name",
+        ),
         (documents.url("/missing.json"), 502, "HTTP status 404"),
         // Private addresses: a literal, and a name that resolves to loopback.
         (
@@ -739,7 +807,38 @@ fn issue_13_client_metadata_documents_are_off_by_default_and_follow_the_allow_li
             .unwrap_or_else(|| panic!("{flags:?} must be refused"));
         assert!(error.contains(says), "{flags:?}: {error}");
     }
+    let public = data.run(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--client-metadata-documents",
+        "on",
+        "--client-metadata-insecure-loopback",
+    ]);
+    assert!(!public.status.success());
+    assert!(
+        public
+            .stderr
+            .contains("needs --listen on a loopback address"),
+        "{}",
+        public.stderr
+    );
     assert_same_files(&before, &data.snapshot(), "refused serve flags");
+}
+
+/// The hex id keyward keeps a document's client under: `0xFFFF`, then SHA-256 of a fixed
+/// prefix and the URL (storage-format.md §8.2), computed here independently.
+fn hex_of(url: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"keyward client metadata document\n")
+        .chain_update(url.as_bytes())
+        .finalize();
+    let mut hex = String::from("ffff");
+    for byte in &digest[..14] {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
 }
 
 /// A document's client nobody approved goes with the registered clients nobody uses; one

@@ -322,6 +322,14 @@ pub(crate) fn decode(id: ClientId, bytes: &[u8]) -> Result<Client, StoreError> {
                         .into(),
                 ));
             }
+            if (id.is_document() || record.document_url.is_some())
+                && record.document_url.as_deref().map(ClientId::of_document) != Some(id)
+            {
+                return Err(StoreError::Corrupt(
+                    "record in clients of a client metadata document is not under its URL's id"
+                        .into(),
+                ));
+            }
             Ok(Client {
                 id,
                 name: DisplayName::from_stored(record.name),

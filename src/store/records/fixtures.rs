@@ -43,7 +43,9 @@ impl Fixture for Client {
         clients::encode(self)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        // A document's stand-in lives under its URL's id, and the reader checks that.
         clients::decode(client_id(), bytes)
+            .or_else(|_| clients::decode(ClientId::of_document(DOCUMENT_URL), bytes))
     }
     fn describe(&self) -> String {
         format!(
@@ -422,13 +424,14 @@ fn registered_client() -> Client {
     }
 }
 
-/// The stand-in for a client metadata document (format 4).
+const DOCUMENT_URL: &str = "https://agent.example/client.json";
+
+/// The stand-in for a client metadata document (format 4), under its URL's id.
 fn document_client() -> Client {
     Client {
+        id: ClientId::of_document(DOCUMENT_URL),
         origin: crate::model::ClientOrigin::Document,
-        document: Some(
-            crate::model::DocumentUrl::parse("https://agent.example/client.json", false).unwrap(),
-        ),
+        document: Some(crate::model::DocumentUrl::parse(DOCUMENT_URL, false).unwrap()),
         ..public_client()
     }
 }
