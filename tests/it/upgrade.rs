@@ -1354,3 +1354,56 @@ fn issue_13_schema_5_fixture_keeps_its_developer_app_registration_token_and_regi
     );
     assert_eq!(register(&text(&secrets, "/registration_token/token")), 201);
 }
+
+/// Issue 13: the schema-6 fixture, written by keyward 0.6.0 with `make_fixture.py --schema
+/// 6`: it checks as it is, and the client named by its metadata document (a format-4 row;
+/// the document itself is gone) keeps its URL as its client_id, and its refresh token, which
+/// the token endpoint takes without fetching the document.
+#[test]
+fn issue_13_schema_6_fixture_keeps_its_client_metadata_documents_client() {
+    let (data, secrets) = fixture(6);
+    let before = data.snapshot();
+    let check = data.run(&["check", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["schema_version"], 6, "{check}");
+    let migrated = data.run(&["migrate", "--json"]).json();
+    if CURRENT == 6 {
+        assert_eq!(migrated["migrated"], false, "{migrated}");
+        assert_same_files(&before, &data.snapshot(), "migrate of a current database");
+    } else {
+        assert_eq!(migrated["from"], 6, "{migrated}");
+    }
+    let url = text(&secrets, "/document_client/client_id");
+    let shown = data.run(&["client", "show", &url, "--json"]).json();
+    assert_eq!(shown["client_id"], url.as_str(), "{shown}");
+    assert_eq!(shown["registered_by"], "document", "{shown}");
+    assert_eq!(shown["name"], "Fixture Agent");
+    assert_eq!(shown["public"], true);
+
+    exercise(&data, &secrets);
+    let server = serve_fixture(&data);
+    let refreshed = crate::support::token(
+        &server,
+        crate::support::ClientAuth::Id(&url),
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                &text(&secrets, "/document_client/refresh_token"),
+            ),
+        ],
+    )
+    .ok();
+    let access = refreshed["access_token"].as_str().expect("an access token");
+    let state = introspection(
+        &server,
+        crate::support::ClientAuth::Basic(
+            &text(&secrets, "/confidential/client_id"),
+            &text(&secrets, "/confidential/client_secret"),
+        ),
+        access,
+    );
+    assert_eq!(state["active"], true, "{state}");
+    assert_eq!(state["client_id"], url.as_str(), "{state}");
+    assert_eq!(state["scope"], "openid profile", "{state}");
+}
