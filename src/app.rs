@@ -213,6 +213,17 @@ pub async fn serve_with(
         let _ = admin_stopped.await;
     }));
 
+    let (stop_backups, backups_stopped) = tokio::sync::oneshot::channel::<()>();
+    let backup_task = config.backups.clone().map(|schedule| {
+        tokio::spawn(crate::backup::run(
+            store.clone(),
+            metrics.clone(),
+            schedule,
+            async {
+                let _ = backups_stopped.await;
+            },
+        ))
+    });
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper_task = tokio::spawn(sweep::run(
         store.clone(),
@@ -262,6 +273,11 @@ pub async fn serve_with(
     let _ = admin_task.await;
     let _ = stop_sweeper.send(());
     let _ = sweeper_task.await;
+    // A backup being written is finished first: the store closes after it.
+    let _ = stop_backups.send(());
+    if let Some(task) = backup_task {
+        let _ = task.await;
+    }
     let _ = std::fs::remove_file(socket::socket_path(&options.data_dir));
     store
         .close()

@@ -92,6 +92,19 @@ enum Command {
     /// Upgrade the database to this keyward's schema (`serve` does this too, at start).
     /// A snapshot of the database as it was is written beside it first.
     Migrate,
+    /// Put the database back from a backup (`backup --to`, or one of `serve --backup-dir`),
+    /// only while no server runs. The backup is checked first; the database it replaces is
+    /// kept beside it. Everything since the backup is undone, so every session and every
+    /// access token issued before now is ended (and every grant with --end-grants).
+    Restore {
+        /// The backup file to restore (it is copied, never changed).
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// End every grant too: refresh tokens the backup holds stop working, and every user
+        /// approves their apps again. Without it, grants revoked since the backup work again.
+        #[arg(long)]
+        end_grants: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -335,6 +348,47 @@ struct ServeArgs {
     /// over https without checking the certificate. Never on a server people use.
     #[arg(long)]
     client_metadata_insecure_loopback: bool,
+    /// Write a consistent backup of the database into this directory on a schedule
+    /// (created 0700 if missing), as keyward-<UTC time>.redb, each checked after writing.
+    #[arg(long, value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
+    /// How often to write a scheduled backup, like 6h or 1d (default 1d). Needs --backup-dir.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    backup_every: Option<Duration>,
+    /// How many scheduled backups to keep, 1 to 1000 (default 7): the oldest beyond it are
+    /// removed. Needs --backup-dir.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    backup_keep: Option<u32>,
+}
+
+/// The `--backup-*` flags together, with the directory made and tried: a start that could
+/// never write a backup fails now, not at the first run.
+fn backup_schedule(
+    dir: Option<PathBuf>,
+    every: Option<Duration>,
+    keep: Option<u32>,
+) -> Result<Option<crate::backup::BackupSchedule>, Failure> {
+    let Some(dir) = dir else {
+        if every.is_some() || keep.is_some() {
+            return Err(Failure::new(format!(
+                "{} needs --backup-dir",
+                if every.is_some() {
+                    "--backup-every"
+                } else {
+                    "--backup-keep"
+                }
+            )));
+        }
+        return Ok(None);
+    };
+    let dir = std::path::absolute(&dir)
+        .map_err(|error| Failure::new(format!("--backup-dir {}: {error}", dir.display())))?;
+    crate::backup::prepare_directory(&dir).map_err(Failure::new)?;
+    Ok(Some(crate::backup::BackupSchedule {
+        dir,
+        every: every.unwrap_or(crate::backup::DEFAULT_EVERY),
+        keep: keep.map_or(crate::backup::DEFAULT_KEEP, |keep| keep as usize),
+    }))
 }
 
 /// A `--client-metadata-allow` host: a DNS name as it appears in a URL, compared in
@@ -695,6 +749,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Invite(InviteCommand::Revoke { id }) => AdminRequest::InviteRevoke { id },
         Command::Migrate => return migrate(&options, cli.json),
+        Command::Restore { from, end_grants } => {
+            return restore(&options, &from, end_grants, cli.json)
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -983,6 +1040,99 @@ async fn run_direct(
     Ok(answer)
 }
 
+/// `keyward restore`: `store::restore`, then what it undid, in words.
+fn restore(
+    options: &OpenOptions,
+    from: &std::path::Path,
+    end_grants: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::new(format!("cannot start the runtime: {error}")))?;
+    let now = crate::clock::now();
+    let report = runtime
+        .block_on(crate::store::restore(options, from, end_grants, now))
+        .map_err(|error| Failure::new(error.to_string()))?;
+    let count = |rows: &[(String, u64)], table: &str| {
+        rows.iter()
+            .find(|(name, _)| name == table)
+            .map_or(0, |(_, count)| *count)
+    };
+    if json {
+        let rows = |rows: &[(String, u64)]| {
+            rows.iter()
+                .map(|(name, count)| (name.clone(), serde_json::Value::from(*count)))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        let value = serde_json::json!({
+            "restored": report.database.display().to_string(),
+            "from": report.from.display().to_string(),
+            "backup_written_at": report.backup_written_at,
+            "backup_schema": report.backup_schema,
+            "replaced": report.replaced.as_ref().map(|path| path.display().to_string()),
+            "before": rows(&report.before),
+            "after": rows(&report.after),
+            "sessions_ended": report.sessions_ended,
+            "grants_ended": report.grants_ended,
+            "access_tokens_before": report.restored_at,
+        });
+        return write_line(&value.to_string())
+            .map_err(|error| Failure::new(format!("cannot write the output: {error}")));
+    }
+    let mut lines = vec![format!(
+        "restored {} from {}{}",
+        report.database.display(),
+        report.from.display(),
+        report
+            .backup_written_at
+            .map(|at| format!(" (written {})", crate::clock::format_time(at)))
+            .unwrap_or_default()
+    )];
+    match &report.replaced {
+        Some(path) => lines.push(format!(
+            "the database it replaced is kept as {}",
+            path.display()
+        )),
+        None => lines.push("there was no database to replace".into()),
+    }
+    lines.push(
+        "undone: everything since the backup was written; revocations, password changes, \
+         secret rotations, new and deleted users, clients and API keys are as the backup has them"
+            .into(),
+    );
+    for (table, what) in [
+        ("users", "users"),
+        ("clients", "clients"),
+        ("grants", "grants"),
+        ("api_keys", "API keys"),
+    ] {
+        lines.push(format!(
+            "  {what}: {} before, {} now",
+            count(&report.before, table),
+            count(&report.after, table)
+        ));
+    }
+    lines.push(format!(
+        "ended: {} sessions (everyone signs in again), and every access token issued before {} \
+         (JWT access tokens that resource servers check themselves work until they expire)",
+        report.sessions_ended,
+        crate::clock::format_time(report.restored_at)
+    ));
+    lines.push(match report.grants_ended {
+        Some(grants) => format!(
+            "ended: {grants} grants (--end-grants): every refresh token stops, and users approve \
+             their apps again"
+        ),
+        None => "kept: the backup's grants and refresh tokens, including any revoked since it \
+                 was written (run restore with --end-grants to end them all)"
+            .into(),
+    });
+    write_line(&lines.join("\n"))
+        .map_err(|error| Failure::new(format!("cannot write the output: {error}")))
+}
+
 /// `keyward migrate`: opens the database for writing, which runs any migration it needs.
 fn migrate(options: &OpenOptions, json: bool) -> Result<(), Failure> {
     let path = options.data_dir.join("keyward.redb");
@@ -1099,6 +1249,7 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             args.client_metadata_insecure_loopback,
             args.listen,
         )?,
+        backups: backup_schedule(args.backup_dir, args.backup_every, args.backup_keep)?,
         demo: None,
     })
 }
@@ -1181,6 +1332,7 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             registration: crate::config::Registration::Off,
             registration_unused_ttl: crate::config::DEFAULT_REGISTRATION_UNUSED_TTL,
             client_documents: crate::documents::DocumentPolicy::default(),
+            backups: None,
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

@@ -20,6 +20,28 @@ pub fn now_millis() -> u64 {
 /// `2026-11-22 08:09 UTC`: dates for people, computed from the Unix time with the
 /// days-to-civil algorithm (proleptic Gregorian calendar).
 pub fn format_time(unix: UnixTime) -> String {
+    let (year, month, day, seconds_of_day) = civil(unix);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        seconds_of_day / 3600,
+        seconds_of_day % 3600 / 60
+    )
+}
+
+/// A time as a file name sorts it: `20261201T234612Z` (ISO 8601 basic, UTC).
+pub fn compact_time(unix: UnixTime) -> String {
+    let (year, month, day, seconds_of_day) = civil(unix);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        seconds_of_day / 3600,
+        seconds_of_day % 3600 / 60,
+        seconds_of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date of `unix` (Howard Hinnant's days-from-civil, inverted) and
+/// the seconds into that day.
+fn civil(unix: UnixTime) -> (i64, i64, i64, u64) {
     let days = (unix / 86_400) as i64;
     let seconds_of_day = unix % 86_400;
     let shifted = days + 719_468;
@@ -36,19 +58,17 @@ pub fn format_time(unix: UnixTime) -> String {
         month_index - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        seconds_of_day / 3600,
-        seconds_of_day % 3600 / 60
-    )
+    (year, month, day, seconds_of_day)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::format_time;
+    use super::{compact_time, format_time};
 
     #[test]
     fn formats_times() {
+        assert_eq!(compact_time(1_795_334_977), "20261122T080937Z");
+        assert_eq!(compact_time(0), "19700101T000000Z");
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(format_time(1_795_334_977), "2026-11-22 08:09 UTC");

@@ -171,6 +171,8 @@ pub struct ServeConfig {
     /// `--client-metadata-documents`, `--client-metadata-allow` and
     /// `--client-metadata-insecure-loopback`.
     pub client_documents: crate::documents::DocumentPolicy,
+    /// `--backup-dir`, `--backup-every`, `--backup-keep`.
+    pub backups: Option<crate::backup::BackupSchedule>,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }

@@ -17,6 +17,13 @@ pub struct Metrics {
     swept_api_keys: AtomicU64,
     swept_consent_tickets: AtomicU64,
     swept_revocations: AtomicU64,
+    backups: AtomicU64,
+    backup_failures: AtomicU64,
+    /// Unix seconds of the last scheduled backup that was written and checked; 0: none yet.
+    last_backup: AtomicU64,
+    last_backup_bytes: AtomicU64,
+    /// Whether scheduled backups are on (`serve --backup-dir`): only then are they reported.
+    backups_scheduled: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
@@ -39,6 +46,20 @@ impl Metrics {
 
     pub fn record_sweep_failure(&self) {
         self.sweep_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn backups_scheduled(&self) {
+        self.backups_scheduled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn record_backup(&self, at: u64, bytes: u64) {
+        self.backups.fetch_add(1, Ordering::Relaxed);
+        self.last_backup.store(at, Ordering::Relaxed);
+        self.last_backup_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn record_backup_failure(&self) {
+        self.backup_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self, writer: Option<&WriterStats>) -> String {
@@ -115,6 +136,43 @@ impl Metrics {
                 text,
                 "keyward_swept_records_total{{kind=\"{kind}\"}} {}",
                 value.load(Ordering::Relaxed)
+            );
+        }
+        if self.backups_scheduled.load(Ordering::Relaxed) {
+            counter(
+                &mut text,
+                "keyward_backups_total",
+                "Scheduled backups written and checked.",
+                &self.backups,
+            );
+            counter(
+                &mut text,
+                "keyward_backup_failures_total",
+                "Scheduled backups that failed (not written, or written and not checking).",
+                &self.backup_failures,
+            );
+            let last = self.last_backup.load(Ordering::Relaxed);
+            let _ = writeln!(
+                text,
+                "# HELP keyward_backup_last_success_timestamp_seconds When the last scheduled backup was written and checked (0: none since start).
+# TYPE keyward_backup_last_success_timestamp_seconds gauge
+keyward_backup_last_success_timestamp_seconds {last}"
+            );
+            if last > 0 {
+                let _ = writeln!(
+                    text,
+                    "# HELP keyward_backup_age_seconds Seconds since the last scheduled backup that was written and checked.
+# TYPE keyward_backup_age_seconds gauge
+keyward_backup_age_seconds {}",
+                    crate::clock::now().saturating_sub(last)
+                );
+            }
+            let _ = writeln!(
+                text,
+                "# HELP keyward_backup_last_bytes Size of the last scheduled backup.
+# TYPE keyward_backup_last_bytes gauge
+keyward_backup_last_bytes {}",
+                self.last_backup_bytes.load(Ordering::Relaxed)
             );
         }
         text

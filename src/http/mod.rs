@@ -150,6 +150,10 @@ impl AppState {
             keys,
         } = config;
         let resources = ResourcePolicy::new(resources, &issuer);
+        let restored_at = store.restored_at().unwrap_or_else(|error| {
+            tracing::error!(%error, "when the database was last restored could not be read");
+            0
+        });
         AppState {
             tokens: TokenService::new(
                 store.clone(),
@@ -161,7 +165,8 @@ impl AppState {
                     lifetimes.access_token.as_secs(),
                 ),
             )
-            .with_resources(resources.clone()),
+            .with_resources(resources.clone())
+            .with_restored_at(restored_at),
             authorizer: Authorizer::new(
                 store.clone(),
                 issuer.clone(),

@@ -39,6 +39,10 @@ pub struct TokenService {
     usage: Arc<UsageLog>,
     id_tokens: IdTokens,
     resources: ResourcePolicy,
+    /// When the database was last restored from a backup (`keyward restore`): access tokens
+    /// issued before may stand on what the restore undid (a revocation, a rotation), so
+    /// they are refused.
+    restored_at: UnixTime,
 }
 
 /// A live access token and whom it acts for.
@@ -92,7 +96,14 @@ impl TokenService {
             usage,
             id_tokens,
             resources: ResourcePolicy::default(),
+            restored_at: 0,
         }
+    }
+
+    /// Refuses access tokens issued before `at` (`Store::restored_at`).
+    pub fn with_restored_at(mut self, at: UnixTime) -> TokenService {
+        self.restored_at = at;
+        self
     }
 
     /// With `serve --resource`: resources every client may ask for.
@@ -561,7 +572,7 @@ impl TokenService {
         let Some(claims) = self.open_access(token) else {
             return Ok(None);
         };
-        if now >= claims.expires_at {
+        if now >= claims.expires_at || claims.issued_at < self.restored_at {
             return Ok(None);
         }
         let (grant_id, api_key_id) = match claims.principal {

@@ -29,6 +29,35 @@ pub(super) fn create_beside(target: &Path, tag: &str) -> io::Result<PrivateFile>
     create_in(directory, &format!(".{name}.{tag}"))
 }
 
+/// Creates exactly `path`, as `create_in` does (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600), after
+/// removing what is there: for a name in a directory that only keyward writes (the
+/// scheduled backups' `.NAME.partial`), where a leftover is a write that was cut off. A
+/// link left there is removed, never followed.
+pub(super) fn create_exact(path: &Path) -> io::Result<PrivateFile> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(io::Error::other(format!(
+                "{} is a directory",
+                path.display()
+            )))
+        }
+        Ok(_) => std::fs::remove_file(path)?,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .mode(0o600)
+        .open(path)?;
+    Ok(PrivateFile {
+        path: path.to_path_buf(),
+        file,
+    })
+}
+
 /// Creates `<directory>/<prefix>-<16 random hex digits>` as `create_beside` does.
 pub(super) fn create_in(directory: &Path, prefix: &str) -> io::Result<PrivateFile> {
     let mut last_error = None;

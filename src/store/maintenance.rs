@@ -37,7 +37,7 @@ pub enum BackupError {
     Store(#[from] StoreError),
 }
 
-fn read_transaction(store: &Store) -> Result<redb::ReadTransaction, StoreError> {
+pub(super) fn read_transaction(store: &Store) -> Result<redb::ReadTransaction, StoreError> {
     match &store.inner.engine {
         Engine::Writable { database, .. } => database.begin_read(),
         Engine::ReadOnly(database) => database.begin_read(),
@@ -111,9 +111,23 @@ impl Store {
 
     fn check_records(&self) -> Result<CheckReport, StoreError> {
         let snapshot = read_transaction(self)?;
-        let sealer: &Sealer = &self.inner.sealer;
+        let mut report = check_snapshot(&snapshot, &self.inner.sealer, self.inner.schema_version)?;
+        report.migration_snapshots = super::migrate::snapshots_beside(&self.inner.path);
+        Ok(report)
+    }
+}
+
+/// Every record of every table of a schema-`version` database, as `snapshot` sees it,
+/// opened with `sealer` and decoded, and the indexes that find a user checked against the
+/// users: `check`'s reading of the records, for the database and for a backup just written.
+pub(super) fn check_snapshot(
+    snapshot: &redb::ReadTransaction,
+    sealer: &Sealer,
+    version: u32,
+) -> Result<CheckReport, StoreError> {
+    {
         let mut report = CheckReport::default();
-        for table in tables::tables_at(self.inner.schema_version) {
+        for table in tables::tables_at(version) {
             let source = match snapshot.open_table(table) {
                 Ok(source) => source,
                 // The open paths refuse such a database; should one get here, a missing
@@ -144,7 +158,7 @@ impl Store {
             .map_err(StoreError::unavailable)?;
         // The indexes that find a user must name one that exists: a dangling entry would
         // make a name look taken, or an identity sign in to nobody.
-        for index in tables::tables_at(self.inner.schema_version)
+        for index in tables::tables_at(version)
             .filter(|table| matches!(table.name(), "usernames" | "identities"))
         {
             let entries = snapshot
@@ -165,9 +179,18 @@ impl Store {
                 }
             }
         }
-        report.migration_snapshots = super::migrate::snapshots_beside(&self.inner.path);
         Ok(report)
     }
+}
+
+/// `verify_copy` on a file of the caller's (a restore's private copy of a backup).
+pub(super) fn verify_file(path: &Path) -> Result<(), String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|error| error.to_string())?;
+    verify_handle(file)
 }
 
 /// redb's integrity check on a copy: every page of the committed trees against its
@@ -175,6 +198,10 @@ impl Store {
 /// (`set_check_integrity_on_open`), because a plain open of a damaged file may panic; a
 /// repair that had to roll back to the previous commit is damage too.
 fn verify_copy(copy: &files::PrivateFile) -> Result<(), String> {
+    verify_handle(copy.handle().map_err(|error| error.to_string())?)
+}
+
+fn verify_handle(handle: std::fs::File) -> Result<(), String> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let rolled_back = Arc::new(AtomicBool::new(false));
@@ -189,7 +216,7 @@ fn verify_copy(copy: &files::PrivateFile) -> Result<(), String> {
         }
     });
     let outcome = super::catch_panic(|| -> Result<bool, redb::Error> {
-        let backend = redb::backends::FileBackend::new(copy.handle()?)?;
+        let backend = redb::backends::FileBackend::new(handle)?;
         let mut database = builder.create_with_backend(backend)?;
         let clean = database.check_integrity()?;
         Ok(clean)
@@ -346,6 +373,20 @@ pub(super) fn write_snapshot(
         Err(error) => return Err(write_error(&error)),
     }
     let temporary = files::create_beside(path, "partial").map_err(|error| write_error(&error))?;
+    write_snapshot_through(snapshot, version, path, temporary)
+}
+
+/// `write_snapshot` into a temporary file the caller made, published at `path`.
+pub(super) fn write_snapshot_through(
+    snapshot: &redb::ReadTransaction,
+    version: u32,
+    path: &Path,
+    temporary: files::PrivateFile,
+) -> Result<BackupReport, BackupError> {
+    let write_error = |error: &dyn std::fmt::Display| BackupError::Write {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    };
     let mut records = 0u64;
     let copied = (|| -> Result<(), redb::Error> {
         let backend = redb::backends::FileBackend::new(temporary.handle()?)?;

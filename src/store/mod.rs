@@ -7,6 +7,7 @@
 
 mod access;
 mod apikeys;
+mod backups;
 mod clients;
 mod codec;
 mod files;
@@ -18,6 +19,7 @@ mod meta;
 mod migrate;
 mod records;
 mod registration;
+mod restore;
 mod scopes;
 mod sessions;
 mod signing_keys;
@@ -36,6 +38,7 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 use crate::seal::Sealer;
 pub use access::AccessState;
 pub use apikeys::{ApiKey, KeyNotStored};
+pub use backups::{is_scheduled_backup, scheduled_backups, ScheduledBackup};
 pub use clients::{ClientNotInserted, ClientNotUpdated, SecretNotSet};
 pub use grants::{
     CodeGrant, CodeNotIssued, GraceSuccessor, Grant, NewCode, NewRefreshToken, Presented,
@@ -47,6 +50,7 @@ pub use maintenance::{BackupError, BackupReport, CheckReport};
 pub use meta::ServerSettings;
 pub use migrate::{MigrationError, MigrationReport};
 pub use registration::{RegistrationNotStored, RegistrationToken};
+pub use restore::{restore, RestoreError, RestoreReport};
 pub use scopes::ScopeSettings;
 pub use sessions::Session;
 pub use signing_keys::{SigningKey, SigningKeyNotAdded};

@@ -4,6 +4,7 @@
 mod account;
 mod account_page;
 mod authorize_errors;
+mod backups;
 mod browser;
 mod cli;
 mod core;
