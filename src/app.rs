@@ -171,6 +171,7 @@ pub async fn serve_with(
         )
         .await,
     );
+    let shutting_down = state.shutting_down.clone();
     let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     // Connections are capped below the descriptor limit: at the cap actix stops accepting
     // (new clients wait in the listen backlog) instead of failing accept with EMFILE, and
@@ -264,7 +265,9 @@ pub async fn serve_with(
     let served = match served {
         Some(finished) => finished,
         None => {
-            // Graceful: stop accepting, let in-flight requests finish.
+            // Graceful: stop accepting, let in-flight requests finish; /readyz says so at
+            // once to whoever balances load onto this process.
+            shutting_down.store(true, std::sync::atomic::Ordering::Release);
             server_handle.stop(true).await;
             server_task.await
         }

@@ -92,6 +92,10 @@ enum Command {
     /// Upgrade the database to this keyward's schema (`serve` does this too, at start).
     /// A snapshot of the database as it was is written beside it first.
     Migrate,
+    /// Exit 0 when the server running on this data directory is ready to serve (its
+    /// /readyz: storage writable, keys loaded, not shutting down), 1 otherwise: for
+    /// container and systemd health checks. The server is found through its admin socket.
+    Healthcheck,
     /// Put the database back from a backup (`backup --to`, or one of `serve --backup-dir`),
     /// only while no server runs. The backup is checked first; the database it replaces is
     /// kept beside it. Everything since the backup is undone, so every session and every
@@ -752,6 +756,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Restore { from, end_grants } => {
             return restore(&options, &from, end_grants, cli.json)
         }
+        Command::Healthcheck => return healthcheck(&options, cli.json),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1040,6 +1045,104 @@ async fn run_direct(
     Ok(answer)
 }
 
+/// `keyward healthcheck`: the running server's address from its admin socket, then its
+/// `/readyz` over loopback, within five seconds in all.
+fn healthcheck(options: &OpenOptions, json: bool) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::new(format!("cannot start the runtime: {error}")))?;
+    let asked = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            socket::request(&options.data_dir, &AdminRequest::ServerInfo),
+        )
+        .await
+    });
+    let listen = match asked {
+        Ok(Ok(Some(Ok(AdminOutput::ServerInfo(info))))) => info.listen,
+        Ok(Ok(Some(Ok(_)))) => {
+            return Err(Failure::new("the admin socket answered something else"))
+        }
+        Ok(Ok(Some(Err(error)))) => return Err(Failure::new(error.message)),
+        Ok(Ok(None)) => {
+            return Err(Failure::new(format!(
+                "not ready: no keyward server is running on {}",
+                options.data_dir.display()
+            )))
+        }
+        Ok(Err(error)) => return Err(Failure::new(format!("not ready: admin socket: {error}"))),
+        Err(_) => {
+            return Err(Failure::new(
+                "not ready: the admin socket did not answer in 5 seconds",
+            ))
+        }
+    };
+    let (status, body) = probe_readyz(&listen)
+        .map_err(|error| Failure::new(format!("not ready: {listen}/readyz: {error}")))?;
+    let line = if json {
+        body.trim().to_owned()
+    } else if status == 200 {
+        format!("ready: {listen}")
+    } else {
+        format!(
+            "not ready: {listen}/readyz answered {status} {}",
+            body.trim()
+        )
+    };
+    if status != 200 {
+        return Err(Failure::new(line));
+    }
+    write_line(&line).map_err(|error| Failure::new(format!("cannot write the output: {error}")))
+}
+
+/// `GET /readyz` on the server's own address (a wildcard listener is asked on loopback).
+fn probe_readyz(listen: &str) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let address: SocketAddr = listen
+        .strip_prefix("http://")
+        .unwrap_or(listen)
+        .parse()
+        .map_err(|_| format!("the server's address '{listen}' is not an address"))?;
+    let address = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, address.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, address.port()))
+        }
+        _ => address,
+    };
+    let timeout = Duration::from_secs(5);
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)
+        .map_err(|error| error.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|error| error.to_string())?;
+    write!(
+        stream,
+        "GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|error| error.to_string())?;
+    let mut answer = Vec::new();
+    stream
+        .take(64 * 1024)
+        .read_to_end(&mut answer)
+        .map_err(|error| error.to_string())?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| "the answer is not HTTP".to_owned())?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
 /// `keyward restore`: `store::restore`, then what it undid, in words.
 fn restore(
     options: &OpenOptions,
@@ -1051,9 +1154,13 @@ fn restore(
         .enable_all()
         .build()
         .map_err(|error| Failure::new(format!("cannot start the runtime: {error}")))?;
-    let now = crate::clock::now();
     let report = runtime
-        .block_on(crate::store::restore(options, from, end_grants, now))
+        .block_on(crate::store::restore(
+            options,
+            from,
+            end_grants,
+            crate::clock::now_millis(),
+        ))
         .map_err(|error| Failure::new(error.to_string()))?;
     let count = |rows: &[(String, u64)], table: &str| {
         rows.iter()

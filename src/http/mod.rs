@@ -97,6 +97,8 @@ pub struct AppState {
     /// token request with keyward's client credentials at the provider.
     upstream_starts: crate::throttle::Throttle,
     metrics: Arc<Metrics>,
+    /// Set when a graceful shutdown begins: `/readyz` answers 503 from then on.
+    pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What `AppState::new` is built from, besides the store.
@@ -150,7 +152,7 @@ impl AppState {
             keys,
         } = config;
         let resources = ResourcePolicy::new(resources, &issuer);
-        let restored_at = store.restored_at().unwrap_or_else(|error| {
+        let restored_at_millis = store.restored_at_millis().unwrap_or_else(|error| {
             tracing::error!(%error, "when the database was last restored could not be read");
             0
         });
@@ -166,7 +168,7 @@ impl AppState {
                 ),
             )
             .with_resources(resources.clone())
-            .with_restored_at(restored_at),
+            .with_restored_at_millis(restored_at_millis),
             authorizer: Authorizer::new(
                 store.clone(),
                 issuer.clone(),
@@ -212,6 +214,7 @@ impl AppState {
             store,
             issuer,
             lifetimes,
+            shutting_down: Arc::default(),
         }
     }
 
@@ -282,6 +285,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/oauth2/userinfo", web::get().to(lifecycle::userinfo))
         .route("/oauth2/userinfo", web::post().to(lifecycle::userinfo))
         .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .route(
             "/.well-known/oauth-authorization-server",
@@ -401,6 +405,44 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         );
     }
     respond::json_bytes(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
+}
+
+/// Whether this process should be sent requests: storage writable, the signing keys loaded
+/// (one active per algorithm), not shutting down. `/healthz` says only whether it is alive.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let not_ready = |reason: &str, detail: &str| {
+        respond::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": reason, "detail": detail}),
+        )
+    };
+    if state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return not_ready("shutting_down", "the server is stopping");
+    }
+    if state
+        .store
+        .writer_stats()
+        .is_some_and(WriterStats::storage_has_failed)
+    {
+        return not_ready("storage_failed", "writes fail until keyward is restarted");
+    }
+    let keys_loaded = state
+        .tokens
+        .id_tokens()
+        .key_ring()
+        .keys()
+        .is_ok_and(|keys| {
+            crate::model::SigningAlg::ALL
+                .iter()
+                .all(|alg| keys.active(*alg).is_some())
+        });
+    if !keys_loaded {
+        return not_ready("keys_unavailable", "the signing keys are not loaded");
+    }
+    respond::json_bytes(StatusCode::OK, br#"{"status":"ready"}"#.to_vec())
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -39,10 +39,10 @@ pub struct TokenService {
     usage: Arc<UsageLog>,
     id_tokens: IdTokens,
     resources: ResourcePolicy,
-    /// When the database was last restored from a backup (`keyward restore`): access tokens
-    /// issued before may stand on what the restore undid (a revocation, a rotation), so
-    /// they are refused.
-    restored_at: UnixTime,
+    /// When the database was last restored from a backup (`keyward restore`), in
+    /// milliseconds: access tokens issued before (their id's time) may stand on what the
+    /// restore undid (a revocation, a rotation), so they are refused.
+    restored_at_millis: u64,
 }
 
 /// A live access token and whom it acts for.
@@ -96,13 +96,13 @@ impl TokenService {
             usage,
             id_tokens,
             resources: ResourcePolicy::default(),
-            restored_at: 0,
+            restored_at_millis: 0,
         }
     }
 
-    /// Refuses access tokens issued before `at` (`Store::restored_at`).
-    pub fn with_restored_at(mut self, at: UnixTime) -> TokenService {
-        self.restored_at = at;
+    /// Refuses access tokens issued before `at_millis` (`Store::restored_at_millis`).
+    pub fn with_restored_at_millis(mut self, at_millis: u64) -> TokenService {
+        self.restored_at_millis = at_millis;
         self
     }
 
@@ -572,7 +572,9 @@ impl TokenService {
         let Some(claims) = self.open_access(token) else {
             return Ok(None);
         };
-        if now >= claims.expires_at || claims.issued_at < self.restored_at {
+        // The token's id carries the millisecond it was made at: a restore and a token of
+        // the same second are told apart.
+        if now >= claims.expires_at || claims.token_id.millis() < self.restored_at_millis {
             return Ok(None);
         }
         let (grant_id, api_key_id) = match claims.principal {

@@ -53,8 +53,8 @@ pub enum RestoreError {
 }
 
 impl Store {
-    /// When the database was last restored from a backup (0: never).
-    pub fn restored_at(&self) -> Result<UnixTime, StoreError> {
+    /// When the database was last restored from a backup, in milliseconds (0: never).
+    pub fn restored_at_millis(&self) -> Result<u64, StoreError> {
         self.read(|reader| {
             reader
                 .get(META, RESTORED_KEY)?
@@ -90,8 +90,8 @@ impl Store {
         .await
     }
 
-    async fn mark_restored(&self, at: UnixTime) -> Result<(), StoreError> {
-        self.write(move |tx| tx.insert(META, RESTORED_KEY, &encode_restored(at)))
+    async fn mark_restored(&self, at_millis: u64) -> Result<(), StoreError> {
+        self.write(move |tx| tx.insert(META, RESTORED_KEY, &encode_restored(at_millis)))
             .await
     }
 }
@@ -132,13 +132,15 @@ fn table_rows(path: &Path) -> Result<Vec<(String, u64)>, RestoreError> {
     Ok(rows)
 }
 
-/// The restore itself (see the module's docs). `now` is when access tokens stop counting.
+/// The restore itself (see the module's docs). Access tokens made before `now_millis` stop
+/// counting.
 pub async fn restore(
     options: &OpenOptions,
     from: &Path,
     end_grants: bool,
-    now: UnixTime,
+    now_millis: u64,
 ) -> Result<RestoreReport, RestoreError> {
+    let now: UnixTime = now_millis / 1000;
     let live = options.data_dir.join(DATABASE_FILE);
     let from_meta = std::fs::metadata(from).map_err(|error| {
         refused(format!(
@@ -246,7 +248,7 @@ pub async fn restore(
         } else {
             None
         };
-        store.mark_restored(now).await?;
+        store.mark_restored(now_millis).await?;
         Ok::<_, StoreError>((sessions, grants))
     }
     .await

@@ -347,3 +347,33 @@ fn issue_14_restore_refuses_a_foreign_key_a_damaged_file_and_bad_flags_changing_
     assert!(restored.status.success(), "{}", restored.stderr);
     assert!(data.user("alice").is_some());
 }
+
+/// Issue 14, item 6: `/readyz` and `keyward healthcheck` (the 503 of a failed storage is in
+/// durability.rs).
+#[test]
+fn issue_14_readyz_and_healthcheck_say_whether_the_server_can_serve() {
+    let data = DataDir::new();
+    data.create_user("alice", USER_PASSWORD);
+    let none = data.run(&["healthcheck"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        none.stderr.contains("no keyward server is running"),
+        "{}",
+        none.stderr
+    );
+    let server = TestServer::start(&data, &[]);
+    assert_eq!(server.readyz(), 200);
+    let ready: Value = reqwest::blocking::get(server.url("/readyz"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    let check = data.run(&["healthcheck"]);
+    assert!(check.status.success(), "{}", check.stderr);
+    assert!(check.stdout.contains(&server.base_url), "{}", check.stdout);
+    let json = data.run(&["healthcheck", "--json"]).json();
+    assert_eq!(json["status"], "ready");
+    drop(server);
+    let gone = data.run(&["healthcheck"]);
+    assert_eq!(gone.status.code(), Some(1), "{}", gone.stdout);
+}

@@ -217,6 +217,13 @@ fn issue_5_a_failed_commit_answers_503_to_its_whole_batch_and_lands_none_of_it()
     // Still serving, and saying that storage failed.
     assert_eq!(server.healthz(), 503);
     assert_eq!(metric(&server, "keyward_storage_failed"), 1);
+    // Not ready either, and the health check says so (issue 14).
+    let ready = reqwest::blocking::get(server.url("/readyz")).unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.text().unwrap().contains("storage_failed"));
+    let check = data.run(&["healthcheck"]);
+    assert_eq!(check.status.code(), Some(1), "{}", check.stderr);
+    assert!(check.stderr.contains("storage_failed"), "{}", check.stderr);
     drop(server);
 
     // After a restart without the limit: every revocation answered 200 holds, and none

@@ -354,6 +354,12 @@ impl TestServer {
         }
     }
 
+    pub fn readyz(&self) -> u16 {
+        reqwest::blocking::get(self.url("/readyz"))
+            .map(|response| response.status().as_u16())
+            .unwrap_or(0)
+    }
+
     pub fn healthz(&self) -> u16 {
         reqwest::blocking::get(self.url("/healthz"))
             .map(|response| response.status().as_u16())

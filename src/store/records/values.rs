@@ -87,21 +87,21 @@ pub(crate) fn decode_server(bytes: &[u8]) -> Result<crate::store::ServerSettings
 const RESTORED_V1: u8 = 1;
 
 /// The `restored` row of `meta`, format 1: when the database was last put back from a
-/// backup (`keyward restore`). Access tokens issued before then are refused: they may
-/// stand on revocations and rotations the restore undid.
+/// backup (`keyward restore`), in milliseconds. Access tokens issued before then are
+/// refused: they may stand on revocations and rotations the restore undid.
 #[derive(Serialize, Deserialize)]
 struct RestoredV1 {
-    at: u64,
+    at_millis: u64,
 }
 
-pub(crate) fn encode_restored(at: u64) -> Vec<u8> {
-    frame(RESTORED_V1, &RestoredV1 { at })
+pub(crate) fn encode_restored(at_millis: u64) -> Vec<u8> {
+    frame(RESTORED_V1, &RestoredV1 { at_millis })
 }
 
 pub(crate) fn decode_restored(bytes: &[u8]) -> Result<u64, StoreError> {
     use crate::store::tables::META;
     match split(META, bytes)? {
-        (RESTORED_V1, rest) => Ok(body::<RestoredV1>(META, rest)?.at),
+        (RESTORED_V1, rest) => Ok(body::<RestoredV1>(META, rest)?.at_millis),
         (version, _) => Err(unknown_version(META, version, "1")),
     }
 }
