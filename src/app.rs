@@ -156,6 +156,8 @@ pub async fn serve_with(
                 developer_app_limit: config.developer_app_limit,
                 registration: config.registration,
                 client_documents: config.client_documents.clone(),
+                rate_limit_address: config.rate_limit_address,
+                rate_limit_client: config.rate_limit_client,
                 demo: config.demo.as_ref().map(|client| {
                     DemoApp::new(
                         client,

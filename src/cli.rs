@@ -352,6 +352,15 @@ struct ServeArgs {
     /// over https without checking the certificate. Never on a server people use.
     #[arg(long)]
     client_metadata_insecure_loopback: bool,
+    /// How many requests one client address may make to the token, introspection and
+    /// revocation endpoints together, as N/DURATION (like 1000/10s), or off. Behind a
+    /// --trusted-proxy the forwarded address counts. Loopback peers are not limited.
+    #[arg(long, value_name = "LIMIT", default_value = "1000/10s", value_parser = crate::ratelimit::LimitSetting::parse)]
+    rate_limit_address: crate::ratelimit::LimitSetting,
+    /// How many requests one authenticated client may make to those endpoints together, as
+    /// N/DURATION, or off (requests from loopback peers are not counted).
+    #[arg(long, value_name = "LIMIT", default_value = "5000/10s", value_parser = crate::ratelimit::LimitSetting::parse)]
+    rate_limit_client: crate::ratelimit::LimitSetting,
     /// Write a consistent backup of the database into this directory on a schedule
     /// (created 0700 if missing), as keyward-<UTC time>.redb, each checked after writing.
     #[arg(long, value_name = "DIR")]
@@ -1357,6 +1366,8 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, Failure> {
             args.listen,
         )?,
         backups: backup_schedule(args.backup_dir, args.backup_every, args.backup_keep)?,
+        rate_limit_address: args.rate_limit_address.0,
+        rate_limit_client: args.rate_limit_client.0,
         demo: None,
     })
 }
@@ -1440,6 +1451,8 @@ fn demo(listen: SocketAddr) -> Result<(), Failure> {
             registration_unused_ttl: crate::config::DEFAULT_REGISTRATION_UNUSED_TTL,
             client_documents: crate::documents::DocumentPolicy::default(),
             backups: None,
+            rate_limit_address: None,
+            rate_limit_client: None,
             demo: Some(setup.client()),
         };
         app::serve_with(options, config, app::shutdown_signal(), move |bound| {

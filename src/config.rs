@@ -173,6 +173,9 @@ pub struct ServeConfig {
     pub client_documents: crate::documents::DocumentPolicy,
     /// `--backup-dir`, `--backup-every`, `--backup-keep`.
     pub backups: Option<crate::backup::BackupSchedule>,
+    /// `--rate-limit-address`, `--rate-limit-client` (`None`: off).
+    pub rate_limit_address: Option<crate::ratelimit::Limit>,
+    pub rate_limit_client: Option<crate::ratelimit::Limit>,
     /// Set by `keyward demo`: the demo client, for the page that shows a received code.
     pub demo: Option<DemoClient>,
 }

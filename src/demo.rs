@@ -225,12 +225,13 @@ impl DemoApp {
             base64::engine::general_purpose::STANDARD
                 .encode(format!("{}:{}", self.client_id, self.client_secret))
         );
-        let response = tokens.token(Some(&basic), request, now).await.map_err(
-            |AuthError { error, .. }| Failure::Token {
+        let response = tokens
+            .token(Some(&basic), request, now, false)
+            .await
+            .map_err(|AuthError { error, .. }| Failure::Token {
                 error: error.code.as_str().to_owned(),
                 description: error.description().to_owned(),
-            },
-        )?;
+            })?;
         let id_token = response.id_token.clone().ok_or_else(|| {
             Failure::IdToken("the token response has no ID token, though openid was asked".into())
         })?;

@@ -31,6 +31,7 @@ pub mod model;
 pub mod oauth;
 pub mod oidc;
 pub mod password;
+pub mod ratelimit;
 pub mod seal;
 pub mod store;
 pub mod sweep;

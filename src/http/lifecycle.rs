@@ -24,6 +24,10 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> HttpResponse {
     let authorization = authorization(&request);
+    let counted = match state.admit_address(&request) {
+        Ok(counted) => counted,
+        Err(error) => return oauth_error(&error, authorization.is_some()),
+    };
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
         Err(error) => return oauth_error(&error, authorization.is_some()),
@@ -34,7 +38,7 @@ pub async fn revoke(
     };
     let mut response = match state
         .tokens
-        .revocation(authorization, &params, clock::now())
+        .revocation(authorization, &params, clock::now(), counted)
         .await
     {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
@@ -51,6 +55,10 @@ pub async fn introspect(
     body: web::Bytes,
 ) -> HttpResponse {
     let authorization = authorization(&request);
+    let counted = match state.admit_address(&request) {
+        Ok(counted) => counted,
+        Err(error) => return oauth_error(&error, authorization.is_some()),
+    };
     let params = match forms::form(&request, &body) {
         Ok(params) => params,
         Err(error) => return oauth_error(&error, authorization.is_some()),
@@ -58,7 +66,7 @@ pub async fn introspect(
     let now = clock::now();
     match state
         .tokens
-        .introspection(authorization, &params, &state.issuer, now)
+        .introspection(authorization, &params, &state.issuer, now, counted)
     {
         Ok(Some(active)) => json_bytes(
             StatusCode::OK,

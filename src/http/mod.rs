@@ -89,6 +89,8 @@ pub struct AppState {
     registrations: crate::throttle::Throttle,
     /// Clients named by their metadata document's URL (`--client-metadata-documents`).
     documents: crate::documents::ClientDocuments,
+    /// Requests per client address to the token, introspection and revocation endpoints.
+    address_limits: crate::ratelimit::RateLimiter,
     forwarding: Forwarding,
     cors: CorsPolicy,
     demo: Option<DemoApp>,
@@ -122,6 +124,9 @@ pub struct StateConfig {
     pub registration: Registration,
     /// `--client-metadata-*`.
     pub client_documents: crate::documents::DocumentPolicy,
+    /// `--rate-limit-address`, `--rate-limit-client`.
+    pub rate_limit_address: Option<crate::ratelimit::Limit>,
+    pub rate_limit_client: Option<crate::ratelimit::Limit>,
     /// `keyward demo`'s app, served at `/demo`.
     pub demo: Option<DemoApp>,
     /// The signing keys (opened, and made on a first start, before serving).
@@ -148,6 +153,8 @@ impl AppState {
             developer_app_limit,
             registration,
             client_documents,
+            rate_limit_address,
+            rate_limit_client,
             demo,
             keys,
         } = config;
@@ -168,7 +175,8 @@ impl AppState {
                 ),
             )
             .with_resources(resources.clone())
-            .with_restored_at_millis(restored_at_millis),
+            .with_restored_at_millis(restored_at_millis)
+            .with_client_limit(rate_limit_client),
             authorizer: Authorizer::new(
                 store.clone(),
                 issuer.clone(),
@@ -201,6 +209,7 @@ impl AppState {
                 100_000,
             ),
             documents: crate::documents::ClientDocuments::new(client_documents),
+            address_limits: crate::ratelimit::RateLimiter::new(rate_limit_address),
             forwarding: Forwarding::new(trusted_proxies),
             cors: CorsPolicy::new(store.clone(), &cors_origins),
             demo,
@@ -216,6 +225,24 @@ impl AppState {
             lifetimes,
             shutting_down: Arc::default(),
         }
+    }
+
+    /// Counts a request to a rate-limited endpoint against its client address (forwarded
+    /// by a trusted proxy, or the peer's). Loopback is the operator's own (benchmarks,
+    /// health checks, a proxy not yet named with --trusted-proxy): neither its address nor
+    /// its client is counted. Answers whether the client's limit counts the request.
+    fn admit_address(
+        &self,
+        request: &actix_web::HttpRequest,
+    ) -> Result<bool, crate::oauth::OAuthError> {
+        let address = self.forwarding.client_address(request);
+        if address.to_canonical().is_loopback() {
+            return Ok(false);
+        }
+        self.address_limits
+            .admit(crate::ratelimit::address_key(address), crate::clock::now())
+            .map_err(|seconds| crate::oauth::OAuthError::slow_down("address", seconds))?;
+        Ok(true)
     }
 
     /// The error page for `problem`; its status follows from the problem (`respond.rs`).

@@ -45,6 +45,7 @@ pub fn oauth_error(error: &OAuthError, basic: bool) -> HttpResponse {
         ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     };
     let body = serde_json::json!({
@@ -52,6 +53,13 @@ pub fn oauth_error(error: &OAuthError, basic: bool) -> HttpResponse {
         "error_description": error.description(),
     });
     let mut response = json(status, &body);
+    if let Some(seconds) = error.retry_after {
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+    }
     if error.code == ErrorCode::InvalidClient {
         let challenge = if basic {
             r#"Basic realm="keyward", charset="UTF-8""#

@@ -21,6 +21,10 @@ pub async fn token(
         .get("Authorization")
         .map(|value| value.to_str().unwrap_or("\u{0}"));
     let basic = authorization.is_some();
+    let counted = match state.admit_address(&request) {
+        Ok(counted) => counted,
+        Err(error) => return oauth_error(&error, basic),
+    };
     if credentials_in_url(&request) {
         return oauth_error(
             &OAuthError::invalid_request("credentials must be sent in the body, never in the URL"),
@@ -37,7 +41,7 @@ pub async fn token(
     };
     let mut response = match state
         .tokens
-        .token(authorization, params, clock::now())
+        .token(authorization, params, clock::now(), counted)
         .await
     {
         Ok(response) => token_response(&response),

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     /// The authorization server is currently unable to handle the request due to a
     /// temporary overloading or maintenance of the server.
     TemporarilyUnavailable,
+    /// RFC 8628 §3.5 (registered for any endpoint): the client is sending requests too
+    /// fast; answered with 429 and `Retry-After`.
+    SlowDown,
     /// OpenID Connect Core §3.1.2.6: the Authorization Server requires End-User
     /// authentication (and `prompt=none` forbids asking).
     LoginRequired,
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::SlowDown => "slow_down",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
@@ -81,6 +85,8 @@ impl ErrorCode {
 pub struct OAuthError {
     pub code: ErrorCode,
     description: String,
+    /// Seconds to wait, for `SlowDown` (the `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
 
 /// The longest description sent, in bytes (all ASCII by then): descriptions quote
@@ -120,6 +126,18 @@ impl OAuthError {
         OAuthError {
             code,
             description: sanitize(&description.into()),
+            retry_after: None,
+        }
+    }
+
+    /// A rate limit was reached: try again in `seconds`.
+    pub fn slow_down(what: &str, seconds: u64) -> OAuthError {
+        OAuthError {
+            retry_after: Some(seconds),
+            ..OAuthError::new(
+                ErrorCode::SlowDown,
+                format!("too many requests from this {what}; try again in {seconds} s"),
+            )
         }
     }
 

@@ -78,19 +78,26 @@ fn display_some<S: serde::Serializer>(
 }
 
 impl TokenService {
-    /// Authenticates the calling client as the token endpoint does.
+    /// Authenticates the calling client as the token endpoint does, and counts the request
+    /// against the client's rate limit when `counted` (see `token`).
     pub fn caller(
         &self,
         authorization: Option<&str>,
         params: &Params,
         now: UnixTime,
+        counted: bool,
     ) -> Result<std::sync::Arc<crate::model::Client>, AuthError> {
         let basic = authorization.is_some();
         params
             .reject_duplicates()
             .map_err(|error| AuthError { error, basic })?;
         let presented = client_auth::presented(authorization, params)?;
-        client_auth::authenticate(&self.store, &presented, now)
+        let client = client_auth::authenticate(&self.store, &presented, now)?;
+        if counted {
+            self.admit_client(&client, now)
+                .map_err(|error| AuthError { error, basic })?;
+        }
+        Ok(client)
     }
 
     /// A revocation request as a whole (RFC 7009 §2.1): the calling client, then `token`.
@@ -99,9 +106,10 @@ impl TokenService {
         authorization: Option<&str>,
         params: &Params,
         now: UnixTime,
+        counted: bool,
     ) -> Result<(), AuthError> {
         let basic = authorization.is_some();
-        let client = self.caller(authorization, params, now)?;
+        let client = self.caller(authorization, params, now, counted)?;
         let token = params
             .require("token")
             .map_err(|error| AuthError { error, basic })?;
@@ -119,10 +127,14 @@ impl TokenService {
         params: &Params,
         issuer: &'a str,
         now: UnixTime,
+        counted: bool,
     ) -> Result<Option<Introspection<'a>>, AuthError> {
         let basic = authorization.is_some();
         let refuse = |error| AuthError { error, basic };
-        if self.caller(authorization, params, now)?.is_public() {
+        if self
+            .caller(authorization, params, now, counted)?
+            .is_public()
+        {
             return Err(refuse(OAuthError::new(
                 ErrorCode::InvalidClient,
                 "client authentication failed",

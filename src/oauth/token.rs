@@ -43,6 +43,9 @@ pub struct TokenService {
     /// milliseconds: access tokens issued before (their id's time) may stand on what the
     /// restore undid (a revocation, a rotation), so they are refused.
     restored_at_millis: u64,
+    /// `serve --rate-limit-client`: requests per authenticated client, counted after its
+    /// authentication (a stranger naming the client cannot use up its allowance).
+    client_limits: crate::ratelimit::RateLimiter,
 }
 
 /// A live access token and whom it acts for.
@@ -97,7 +100,22 @@ impl TokenService {
             id_tokens,
             resources: ResourcePolicy::default(),
             restored_at_millis: 0,
+            client_limits: crate::ratelimit::RateLimiter::new(None),
         }
+    }
+
+    /// Limits each authenticated client to `limit` requests (token, introspection,
+    /// revocation together).
+    pub fn with_client_limit(mut self, limit: Option<crate::ratelimit::Limit>) -> TokenService {
+        self.client_limits = crate::ratelimit::RateLimiter::new(limit);
+        self
+    }
+
+    /// Counts a request of an authenticated client against its limit.
+    pub(super) fn admit_client(&self, client: &Client, now: UnixTime) -> Result<(), OAuthError> {
+        self.client_limits
+            .admit(u128::from_be_bytes(*client.id.0.as_bytes()), now)
+            .map_err(|seconds| OAuthError::slow_down("client", seconds))
     }
 
     /// Refuses access tokens issued before `at_millis` (`Store::restored_at_millis`).
@@ -153,12 +171,15 @@ impl TokenService {
         Ok(response)
     }
 
-    /// Handles one token request: authenticate the client, then run its grant.
+    /// Handles one token request: authenticate the client, then run its grant. `counted`:
+    /// the request counts against the client's rate limit (the HTTP side says so for every
+    /// request but a loopback peer's; keyward's own demo is never counted).
     pub async fn token(
         &self,
         authorization: Option<&str>,
         params: Params,
         now: UnixTime,
+        counted: bool,
     ) -> Result<TokenResponse, AuthError> {
         let plain = |error: OAuthError| AuthError {
             error,
@@ -182,6 +203,9 @@ impl TokenService {
         let presented = client_auth::presented(authorization, &params)?;
         let grant_type = params.require("grant_type").map_err(plain)?.to_owned();
         let client = client_auth::authenticate(&self.store, &presented, now)?;
+        if counted {
+            self.admit_client(&client, now).map_err(plain)?;
+        }
         let result = match grant_type.as_str() {
             "authorization_code" => self.authorization_code(&client, &params, now).await,
             "refresh_token" => self.refresh_token(&client, &params, now).await,
@@ -800,6 +824,7 @@ mod tests {
                     ("redirect_uri", REDIRECT),
                 ]),
                 start,
+                false,
             )
             .await
             .unwrap();
@@ -819,6 +844,7 @@ mod tests {
                     Some(&basic),
                     form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
                     now,
+                    false,
                 )
                 .await
                 .unwrap_or_else(|error| panic!("day {day}: {error:?}"));
@@ -842,6 +868,7 @@ mod tests {
                 Some(&basic),
                 form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]),
                 end - 60,
+                false,
             )
             .await
             .unwrap();
@@ -854,6 +881,7 @@ mod tests {
                     ("refresh_token", late.refresh_token.as_deref().unwrap()),
                 ]),
                 end,
+                false,
             )
             .await
             .unwrap_err();

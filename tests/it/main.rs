@@ -21,6 +21,7 @@ mod jwt_access;
 mod lifecycle;
 mod node_client;
 mod oidc;
+mod rate_limits;
 mod refresh_grace;
 mod registration;
 mod reset;
