@@ -192,6 +192,7 @@ pub async fn serve_with(
             // still has that body held, and its connection closed, by the deadline.
             .wrap_fn(http::cors)
             .wrap_fn(http::body_deadline)
+            .wrap_fn(http::request_span)
             .configure(http::configure)
             .default_service(actix_web::web::to(http::not_found))
     })

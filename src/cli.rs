@@ -352,6 +352,11 @@ struct ServeArgs {
     /// over https without checking the certificate. Never on a server people use.
     #[arg(long)]
     client_metadata_insecure_loopback: bool,
+    /// How log lines are written to stderr: text (one line per event) or json (one JSON
+    /// object per line: timestamp, level, target, fields, and the request's client address
+    /// under span). Audit events have the target keyward::audit and an event field.
+    #[arg(long, value_enum, default_value = "text", env = "KEYWARD_LOG_FORMAT")]
+    log_format: crate::logging::LogFormat,
     /// How many requests one client address may make to the token, introspection and
     /// revocation endpoints together, as N/DURATION (like 1000/10s), or off. Behind a
     /// --trusted-proxy the forwarded address counts. Loopback peers are not limited.
@@ -668,6 +673,10 @@ impl Failure {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    crate::logging::init(match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => crate::logging::LogFormat::Text,
+    });
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

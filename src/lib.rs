@@ -26,6 +26,7 @@ pub mod demo;
 pub mod documents;
 pub mod http;
 pub mod limits;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod oauth;

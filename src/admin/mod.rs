@@ -467,9 +467,63 @@ pub enum WritePlan {
 
 /// Runs one admin command against the store: `prepare`, then `apply`.
 pub async fn execute(store: &Store, request: AdminRequest) -> Result<AdminOutput, AdminError> {
-    match prepare(store, request).await? {
-        Plan::Done(output) => Ok(output),
-        Plan::Write(plan) => apply(store, plan).await,
+    let op = op_name(&request);
+    let deleted_key = match &request {
+        AdminRequest::ApiKeyDelete { id } => Some(id.clone()),
+        _ => None,
+    };
+    let result = match prepare(store, request).await {
+        Ok(Plan::Done(output)) => Ok(output),
+        Ok(Plan::Write(plan)) => apply(store, plan).await,
+        Err(error) => Err(error),
+    };
+    audit_command(&op, deleted_key.as_deref(), &result);
+    result
+}
+
+/// An admin command's name, as the socket protocol spells it (`client_create`, …): the
+/// request itself, which may carry a password, is never logged.
+fn op_name(request: &AdminRequest) -> String {
+    serde_json::to_value(request)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("op")
+                .and_then(|op| op.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The audit lines of a command run in the server (through its admin socket, or a page's
+/// form): the command and its outcome, and the security events some commands are.
+fn audit_command(op: &str, deleted_key: Option<&str>, result: &Result<AdminOutput, AdminError>) {
+    let error = match result {
+        Ok(_) => {
+            crate::audit!("admin_command", command = op, outcome = "done");
+            None
+        }
+        Err(error) => Some(error),
+    };
+    if let Some(error) = error {
+        crate::audit!("admin_command", command = op, outcome = "refused", kind = ?error.kind);
+        return;
+    }
+    match (op, result) {
+        ("api_key_create", Ok(AdminOutput::NewApiKey(view))) => {
+            crate::audit!("api_key_created", key_id = %view.id);
+        }
+        ("api_key_delete", Ok(_)) => {
+            crate::audit!("api_key_deleted", key_id = deleted_key.unwrap_or_default());
+        }
+        ("client_rotate_secret", Ok(AdminOutput::ClientSecret(view))) => {
+            crate::audit!(
+                "client_secret_rotated",
+                client_id = %view.client_id,
+                previous_valid_until = ?view.previous_secret_valid_until
+            );
+        }
+        _ => {}
     }
 }
 

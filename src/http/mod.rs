@@ -434,6 +434,31 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     respond::json_bytes(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
 }
 
+/// Runs each request inside a `request` span carrying its client address (the forwarded one
+/// behind a trusted proxy): every line the request logs, audit events above all, says where
+/// it came from (`logging`).
+pub fn request_span<S, B>(
+    request: actix_web::dev::ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
+where
+    S: actix_web::dev::Service<
+        actix_web::dev::ServiceRequest,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+{
+    use tracing::Instrument;
+    let address = request
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.forwarding.client_address(request.request()));
+    let span = match address {
+        Some(address) => tracing::info_span!("request", %address),
+        None => tracing::info_span!("request"),
+    };
+    service.call(request).instrument(span)
+}
+
 /// Whether this process should be sent requests: storage writable, the signing keys loaded
 /// (one active per algorithm), not shutting down. `/healthz` says only whether it is alive.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {

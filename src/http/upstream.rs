@@ -89,7 +89,7 @@ pub async fn start(
         .upstream_starts
         .reserve(&crate::oauth::signin::address_key(address), now)
     {
-        tracing::warn!(address = %address, upstream = %upstream.name, "upstream sign-in throttled");
+        crate::audit!("sign_in_throttled", address = %address, upstream = %upstream.name, retry_after = blocked.retry_after);
         let page = state.problem(Problem::Upstream {
             upstream: upstream.display_name.as_str(),
             problem: UpstreamProblem::Throttled,

@@ -399,8 +399,11 @@ impl AccountService {
             needs_api_keys,
         } = new;
         let key_name = record.name.as_str().to_owned();
+        let key_id = record.id;
         match self.store.insert_api_key(record, needs_api_keys).await {
-            Ok(()) => {}
+            Ok(()) => {
+                crate::audit!("api_key_created", key_id = %key_id, user_id = %account.user.id, by = "user");
+            }
             Err(KeyNotStored::Storage(error)) => return Err(error),
             // The operator withdrew a scope, or the user went, since the plan was made.
             Err(KeyNotStored::ScopeNotAllowed(scope)) => {
@@ -427,9 +430,11 @@ impl AccountService {
         let Some(id) = id.and_then(Id::parse) else {
             return Ok(Removal::NothingFound);
         };
-        Ok(removal(
-            self.store.delete_api_key(id, Some(account.user.id)).await?,
-        ))
+        let done = self.store.delete_api_key(id, Some(account.user.id)).await?;
+        if done {
+            crate::audit!("api_key_deleted", key_id = %id, user_id = %account.user.id, by = "user");
+        }
+        Ok(removal(done))
     }
 
     /// "Revoke access": ends every grant the user gave the app that `grant_id` belongs to,
@@ -443,11 +448,14 @@ impl AccountService {
         let Some(id) = grant_id.and_then(Id::parse) else {
             return Ok(Removal::NothingFound);
         };
-        Ok(removal(
-            self.store
-                .revoke_app(account.user.id, id, now_millis)
-                .await?,
-        ))
+        let done = self
+            .store
+            .revoke_app(account.user.id, id, now_millis)
+            .await?;
+        if done {
+            crate::audit!("revocation", token = "grant", user_id = %account.user.id, grant_id = %id, by = "user");
+        }
+        Ok(removal(done))
     }
 
     /// Whether API keys may not carry `scope`: not a default scope, and not one the operator

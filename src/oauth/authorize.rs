@@ -486,6 +486,12 @@ impl Authorizer {
         };
         match Decision::parse(decision) {
             Some(Decision::Allow) => {
+                crate::audit!(
+                    "consent_given",
+                    user_id = %session.user_id,
+                    client_id = %client.public_id(),
+                    scope = %ticket.request.scope
+                );
                 self.issue_code(
                     &ticket.request,
                     &client,
@@ -501,6 +507,11 @@ impl Authorizer {
                 .await
             {
                 Ok(()) => {
+                    crate::audit!(
+                        "consent_denied",
+                        user_id = %session.user_id,
+                        client_id = %client.public_id()
+                    );
                     let error =
                         OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
                     Ok(AuthorizeOutcome::Redirect(self.error_redirect(

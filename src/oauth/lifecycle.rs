@@ -162,6 +162,11 @@ impl TokenService {
                 self.store
                     .revoke_refresh_token(refresh.id, refresh.secret, client.id)
                     .await?;
+                crate::audit!(
+                    "revocation",
+                    token = "refresh_token",
+                    client_id = %client.public_id()
+                );
             }
             return Ok(());
         }
@@ -170,6 +175,12 @@ impl TokenService {
                 self.store
                     .revoke_access_token(claims.token_id, claims.expires_at)
                     .await?;
+                crate::audit!(
+                    "revocation",
+                    token = "access_token",
+                    client_id = %client.public_id(),
+                    user_id = ?claims.user_id.map(|id| id.to_string())
+                );
             }
         }
         Ok(())

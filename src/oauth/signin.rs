@@ -219,7 +219,7 @@ impl SignInService {
         };
         let (session_cookie, device_cookie) =
             self.welcome(user.id, attempt.previous_session, now).await?;
-        tracing::info!(address = %attempt.address, user_id = %user.id, "signed in");
+        crate::audit!("sign_in", address = %attempt.address, user_id = %user.id, method = "password");
         Ok(SignInOutcome::SignedIn {
             user,
             session_cookie,
@@ -278,9 +278,9 @@ impl SignInService {
                 kept: false,
             },
             Err(retry_after) => {
-                tracing::warn!(
-                    address = %address, user = %tag, reason = "throttled", purpose,
-                    "sign-in refused"
+                crate::audit!(
+                    "sign_in_throttled",
+                    address = %address, user = %tag, purpose, retry_after
                 );
                 return PasswordCheck::Throttled { retry_after };
             }
@@ -311,7 +311,7 @@ impl SignInService {
             } else {
                 "unknown_user"
             };
-            tracing::warn!(address = %address, user = %tag, reason, purpose, "sign-in failed");
+            crate::audit!("sign_in_failed", address = %address, user = %tag, reason, purpose);
             return PasswordCheck::Wrong;
         };
         // A success gives the address's slot back (by dropping the guard) and ends the

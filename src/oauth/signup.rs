@@ -88,9 +88,9 @@ impl SignInService {
     {
         let tag = self.username_tag(attempt.username);
         if let Err(retry_after) = self.reserve_address(attempt.address, now) {
-            tracing::warn!(
-                address = %attempt.address, user = %tag, reason = "throttled",
-                "sign-up refused"
+            crate::audit!(
+                "sign_up_throttled",
+                address = %attempt.address, user = %tag, retry_after
             );
             return Ok(SignUpOutcome::Throttled { retry_after });
         }
@@ -126,7 +126,7 @@ impl SignInService {
         };
         let (session_cookie, device_cookie) =
             self.welcome(user.id, attempt.previous_session, now).await?;
-        tracing::info!(address = %attempt.address, user_id = %user.id, "signed up");
+        crate::audit!("sign_up", address = %attempt.address, user_id = %user.id);
         Ok(SignUpOutcome::SignedUp {
             user,
             session_cookie,

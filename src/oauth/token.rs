@@ -316,7 +316,7 @@ impl TokenService {
                 },
             )
             .await?;
-        let redeemed = accepted(outcome, "code")?;
+        let redeemed = accepted(outcome, "code", client)?;
         let grant = &redeemed.grant;
         let audience = pick(&requested_resources, &grant.resources);
         let response = self.respond(client, grant, grant.scope.clone(), audience, now, refresh)?;
@@ -395,7 +395,7 @@ impl TokenService {
                 },
             )
             .await?;
-        let Refreshed { grant, reissued } = accepted(outcome, "refresh token")?;
+        let Refreshed { grant, reissued } = accepted(outcome, "refresh token", client)?;
         // Within a reuse grace, a token already rotated is answered with the successor its
         // first use got: `next` was never written.
         let refresh = reissued.map_or(next, |successor| OpaqueToken {
@@ -666,7 +666,19 @@ fn requested_scope(params: &Params, allowed: &Scope, limit: &str) -> Result<Scop
     Ok(scope)
 }
 
-fn accepted<A>(outcome: Presented<OAuthError, A>, what: &str) -> Result<A, OAuthError> {
+fn accepted<A>(
+    outcome: Presented<OAuthError, A>,
+    what: &'static str,
+    client: &Client,
+) -> Result<A, OAuthError> {
+    if matches!(outcome, Presented::Replayed) {
+        crate::audit!(
+            "replay",
+            token = what,
+            client_id = %client.public_id(),
+            outcome = "grant_ended"
+        );
+    }
     match outcome {
         Presented::Accepted(grant) => Ok(grant),
         Presented::Unknown => Err(OAuthError::invalid_grant(format!("the {what} is invalid"))),

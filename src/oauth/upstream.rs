@@ -129,7 +129,7 @@ impl SignInService {
             }
         };
         let (session_cookie, device_cookie) = self.welcome(user_id, previous_session, now).await?;
-        tracing::info!(upstream = %upstream.name, user_id = %user_id, created, "signed in");
+        crate::audit!("sign_in", user_id = %user_id, method = "upstream", upstream = %upstream.name, created);
         Ok(UpstreamOutcome::SignedIn {
             user_id,
             created,

@@ -3,6 +3,7 @@
 
 mod account;
 mod account_page;
+mod audit;
 mod authorize_errors;
 mod backups;
 mod browser;

@@ -372,7 +372,7 @@ fn issue_9_failed_and_throttled_sign_ins_are_logged_without_the_password_or_user
     let log = std::fs::read_to_string(&server.stderr_path).unwrap();
     let failures: Vec<&str> = log
         .lines()
-        .filter(|line| line.contains("sign-in failed"))
+        .filter(|line| line.contains("sign_in_failed"))
         .collect();
     assert_eq!(failures.len(), 5, "{log}");
     assert!(
