@@ -623,7 +623,10 @@ fn issue_12_discord_client_secret_is_never_in_the_data_directory_or_the_log_in_p
     let log_path = server.stderr_path.clone();
     assert!(server.stop().success());
     let log = std::fs::read_to_string(&log_path).expect("the server's log");
-    assert!(log.contains("signed in"), "the log is the server's: {log}");
+    assert!(
+        log.contains("event=\"sign_in\""),
+        "the log is the server's: {log}"
+    );
     printed.push(log);
 
     let secrets = [
