@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::{DeveloperApps, Lifetimes, PasswordLogin, Registration, SignUp};
 use crate::demo::DemoApp;
@@ -231,10 +231,7 @@ impl AppState {
     /// by a trusted proxy, or the peer's). Loopback is the operator's own (benchmarks,
     /// health checks, a proxy not yet named with --trusted-proxy): neither its address nor
     /// its client is counted. Answers whether the client's limit counts the request.
-    fn admit_address(
-        &self,
-        request: &actix_web::HttpRequest,
-    ) -> Result<bool, crate::oauth::OAuthError> {
+    fn admit_address(&self, request: &HttpRequest) -> Result<bool, crate::oauth::OAuthError> {
         let address = self.forwarding.client_address(request);
         if address.to_canonical().is_loopback() {
             return Ok(false);
@@ -410,7 +407,18 @@ pub async fn not_found(state: web::Data<AppState>) -> HttpResponse {
     state.problem(respond::Problem::NotFound)
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `/metrics`, for a scraper on the same host only: a request whose client address (the
+/// forwarded one behind a trusted proxy) is not loopback gets the 404 page, as if nothing
+/// were there. What the counters tell (traffic, backups, failures) is the operator's.
+async fn metrics(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    if !state
+        .forwarding
+        .client_address(&request)
+        .to_canonical()
+        .is_loopback()
+    {
+        return state.problem(respond::Problem::NotFound);
+    }
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .content_type("text/plain; version=0.0.4")

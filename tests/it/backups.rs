@@ -377,3 +377,21 @@ fn issue_14_readyz_and_healthcheck_say_whether_the_server_can_serve() {
     let gone = data.run(&["healthcheck"]);
     assert_eq!(gone.status.code(), Some(1), "{}", gone.stdout);
 }
+
+/// Issue 14, item 5 (part): `/metrics` answers a scraper on the same host only; a client
+/// forwarded by a trusted proxy from elsewhere gets the 404 page.
+#[test]
+fn issue_14_metrics_answer_loopback_only() {
+    let data = DataDir::new();
+    let server = TestServer::start(&data, &["--trusted-proxy", "127.0.0.1"]);
+    let local = reqwest::blocking::get(server.url("/metrics")).unwrap();
+    assert_eq!(local.status().as_u16(), 200);
+    assert!(local.text().unwrap().contains("keyward_sweeps_total"));
+    let remote = reqwest::blocking::Client::new()
+        .get(server.url("/metrics"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .unwrap();
+    assert_eq!(remote.status().as_u16(), 404);
+    assert!(!remote.text().unwrap().contains("keyward_"));
+}
