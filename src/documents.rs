@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use outbound_http as reqwest;
 
-use crate::model::{is_public_address, ClientId, DocumentUrl, UnixTime};
+use crate::model::{is_public_address, truncate_for_message, ClientId, DocumentUrl, UnixTime};
 use crate::oauth::documents::{self as rules, MAX_DOCUMENT_BYTES};
 use crate::oauth::registration::PlanRefused;
 use crate::store::{Store, StoreError};
@@ -224,7 +224,7 @@ impl ClientDocuments {
         let registration = rules::read(&url, &fetched.body).map_err(|problem| {
             DocumentRefused::Invalid(format!(
                 "the client metadata document at {} cannot be used: {problem}",
-                truncate(url.as_str())
+                truncate_for_message(url.as_str())
             ))
         })?;
         let planned =
@@ -234,7 +234,7 @@ impl ClientDocuments {
                     PlanRefused::RedirectUri(problem) | PlanRefused::Metadata(problem) => {
                         DocumentRefused::Invalid(format!(
                             "the client metadata document at {} cannot be used: {problem}",
-                            truncate(url.as_str())
+                            truncate_for_message(url.as_str())
                         ))
                     }
                 }
@@ -293,7 +293,7 @@ impl ClientDocuments {
     }
 
     async fn fetch(&self, url: &DocumentUrl) -> Result<Fetched, DocumentRefused> {
-        let shown = truncate(url.as_str());
+        let shown = truncate_for_message(url.as_str());
         let failed = |what: String, timed_out: bool| DocumentRefused::Fetch {
             message: format!("the client metadata document at {shown} {what}"),
             timed_out,
@@ -397,8 +397,4 @@ fn transport(
 fn unavailable(error: StoreError) -> DocumentRefused {
     tracing::error!(%error, "a client metadata document could not be stored or read");
     DocumentRefused::Unavailable
-}
-
-fn truncate(text: &str) -> String {
-    crate::model::truncate_for_message(text)
 }

@@ -146,11 +146,8 @@ impl ClientId {
     /// stand-in that way would pass by the fetch (the switch, the allow list, a document
     /// that changed).
     pub fn parse_presented(text: &str) -> Result<ClientId, Invalid> {
-        if text.starts_with("https://") || text.starts_with("http://") {
-            return Ok(ClientId::of_document(text));
-        }
-        let id = ClientId::parse(text)?;
-        if id.is_document() {
+        let id = ClientId::parse_any(text)?;
+        if id.is_document() && !is_url(text) {
             return invalid(format!(
                 "'{}' is the id of a client metadata document's client: send the document's URL",
                 truncate_for_message(text)
@@ -161,12 +158,17 @@ impl ClientId {
 
     /// A client named by the operator: its hex id, whatever kind, or a document's URL.
     pub fn parse_any(text: &str) -> Result<ClientId, Invalid> {
-        if text.starts_with("https://") || text.starts_with("http://") {
+        if is_url(text) {
             Ok(ClientId::of_document(text))
         } else {
             ClientId::parse(text)
         }
     }
+}
+
+/// Whether a presented `client_id` is a URL (a metadata document's), not a hex id.
+fn is_url(text: &str) -> bool {
+    text.starts_with("https://") || text.starts_with("http://")
 }
 
 id_newtype!(
@@ -829,10 +831,7 @@ impl PageUrl {
 
     /// The host users are shown (`example.com`, `[::1]`).
     pub fn host(&self) -> String {
-        url::Url::parse(&self.0)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-            .unwrap_or_default()
+        host_of(&self.0)
     }
 
     /// A value as the store kept it, without `parse`'s checks (see the module's docs).
@@ -937,10 +936,7 @@ impl DocumentUrl {
 
     /// Its host, as the consent page shows it.
     pub fn host(&self) -> String {
-        url::Url::parse(&self.0)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-            .unwrap_or_default()
+        host_of(&self.0)
     }
 
     pub fn client_id(&self) -> ClientId {
@@ -951,6 +947,14 @@ impl DocumentUrl {
     pub fn from_stored(text: String) -> DocumentUrl {
         DocumentUrl(text)
     }
+}
+
+/// The host of a URL that was validated when it was made (empty if it somehow has none).
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Whether `ip` is an address on the public internet: not loopback, private, shared

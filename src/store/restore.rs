@@ -102,7 +102,6 @@ fn refused(message: impl Into<String>) -> RestoreError {
 
 /// Rows per table of the database at `path` as it is (empty when there is none).
 fn table_rows(path: &Path) -> Result<Vec<(String, u64)>, RestoreError> {
-    use redb::{ReadableDatabase, ReadableTableMetadata, TableHandle};
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -114,22 +113,7 @@ fn table_rows(path: &Path) -> Result<Vec<(String, u64)>, RestoreError> {
             }
             error => refused(format!("cannot read {}: {error}", path.display())),
         })?;
-    let read = database
-        .begin_read()
-        .map_err(|error| refused(error.to_string()))?;
-    let mut rows = Vec::new();
-    for table in read
-        .list_tables()
-        .map_err(|error| refused(error.to_string()))?
-    {
-        let definition: redb::TableDefinition<&[u8], &[u8]> =
-            redb::TableDefinition::new(table.name());
-        if let Ok(open) = read.open_table(definition) {
-            rows.push((table.name().to_owned(), open.len().unwrap_or(0)));
-        }
-    }
-    rows.sort();
-    Ok(rows)
+    Ok(rows_of(&database))
 }
 
 /// The restore itself (see the module's docs). Access tokens made before `now_millis` stop

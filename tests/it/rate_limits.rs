@@ -142,6 +142,10 @@ fn issue_14_bad_rate_limit_flags_are_refused() {
         .err()
         .unwrap();
     assert!(error.contains("--rate-limit-client"), "{error}");
+    let error = TestServer::try_start(&data, &["--log-format", "xml"])
+        .err()
+        .unwrap();
+    assert!(error.contains("--log-format"), "{error}");
     assert_eq!(before, data.snapshot());
     let off = TestServer::start(
         &data,
